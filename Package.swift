@@ -1,0 +1,39 @@
+// swift-tools-version: 6.1
+// SNNKit: spiking neural networks, layered and asynchronous (event-driven), in pure Swift.
+import PackageDescription
+
+let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+let package = Package(
+    name: "SNNKit",
+    products: [
+        .library(name: "SNNKit", targets: ["SNNTensor", "SNNCore", "SNNEngines", "SNNTraining", "SNNData"]),
+        .executable(name: "snn", targets: ["snn"]),
+    ],
+    traits: [
+        .trait(name: "HDF5", description: "SHD reader (and later NIR files) through the system libhdf5 (Debian: libhdf5-dev)."),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(name: "SNNTensor", swiftSettings: optimise),
+        .target(name: "SNNCore", dependencies: ["SNNTensor"], swiftSettings: optimise),
+        .target(name: "SNNEngines", dependencies: ["SNNCore"], swiftSettings: optimise),
+        .target(name: "SNNTraining", dependencies: ["SNNEngines"], swiftSettings: optimise),
+        .target(name: "SNNData", dependencies: ["SNNTensor"]),
+        .executableTarget(
+            name: "snn",
+            dependencies: [
+                "SNNTensor", "SNNCore", "SNNEngines", "SNNTraining", "SNNData",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: optimise
+        ),
+        .testTarget(name: "SNNTensorTests", dependencies: ["SNNTensor"]),
+        .testTarget(name: "SNNCoreTests", dependencies: ["SNNCore"]),
+        .testTarget(name: "SNNEnginesTests", dependencies: ["SNNEngines", "SNNTraining"]),
+        .testTarget(name: "SNNTrainingTests", dependencies: ["SNNTraining", "SNNData"]),
+        .testTarget(name: "SNNDataTests", dependencies: ["SNNData"]),
+    ]
+)

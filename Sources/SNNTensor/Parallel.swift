@@ -1,0 +1,80 @@
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How SNNKit splits work over the machine's cores.
+///
+/// Every parallel kernel goes through ``parallelFor(_:minimumChunk:_:)``, so the thread count is set in
+/// one place (``Parallelism/threadCount``, default: all active cores; environment variable
+/// `SNNKIT_THREADS` overrides it). Results never depend on the thread count: kernels split work
+/// into disjoint output ranges and random numbers come from a counter-based generator.
+public enum Parallelism {
+    nonisolated(unsafe) private static var _threads: Int = {
+        if let s = getenv("SNNKIT_THREADS"), let n = Int(String(cString: s)), n > 0 { return n }
+        return max(1, ProcessInfoCores.active)
+    }()
+
+    /// The number of worker threads kernels use (at least 1).
+    public static var threadCount: Int {
+        get { _threads }
+        set { _threads = max(1, newValue) }
+    }
+
+    /// The number of cores the operating system reports as active.
+    public static var activeCores: Int { ProcessInfoCores.active }
+}
+
+enum ProcessInfoCores {
+    static var active: Int {
+        #if canImport(Glibc)
+        return Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        #else
+        return 1
+        #endif
+    }
+}
+
+/// Runs `body(range)` over disjoint chunks of `0..<count`, in parallel over ``Parallelism/threadCount``
+/// threads. Chunks hold at least `minimumChunk` indices so that tiny loops stay on one thread.
+@inlinable
+public func parallelFor(_ count: Int, minimumChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+    guard count > 0 else { return }
+    let threads = Parallelism.threadCount
+    let chunks = max(1, min(threads, count / max(1, minimumChunk)))
+    if chunks == 1 { body(0..<count); return }
+    concurrentPerform(chunks) { c in
+        let lo = count * c / chunks
+        let hi = count * (c + 1) / chunks
+        if lo < hi { body(lo..<hi) }
+    }
+}
+
+/// Runs `body(i)` for `i` in `0..<n` concurrently and returns when all are done.
+///
+/// Kernels hand it closures that capture raw buffers; each iteration writes only its own part of
+/// them, which is the (unchecked) contract that makes the `@Sendable` conversion below sound.
+public func concurrentPerform(_ n: Int, _ body: (Int) -> Void) {
+    if n <= 1 { if n == 1 { body(0) }; return }
+    withoutActuallyEscaping(body) { escaping in
+        let sendable = unsafeBitCast(escaping, to: (@Sendable (Int) -> Void).self)
+        DispatchQueue.concurrentPerform(iterations: n, execute: sendable)
+    }
+}
+
+/// Peak resident memory of this process in bytes (Linux: `VmHWM` from `/proc/self/status`), or nil.
+public func peakResidentMemoryBytes() -> Int? {
+    #if canImport(Glibc)
+    guard let f = fopen("/proc/self/status", "r") else { return nil }
+    defer { fclose(f) }
+    var line = [CChar](repeating: 0, count: 512)
+    while fgets(&line, Int32(line.count), f) != nil {
+        let s = String(cString: line)
+        if s.hasPrefix("VmHWM:") {
+            let digits = s.split(separator: " ").compactMap { Int($0) }
+            if let kb = digits.first { return kb * 1024 }
+        }
+    }
+    #endif
+    return nil
+}
