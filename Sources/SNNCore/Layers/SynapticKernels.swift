@@ -1,0 +1,163 @@
+import SNNTensor
+
+/// Forward and backward passes of the stateless layers (linear, conv2d, pooling, flatten, dropout)
+/// on one time step of a batch. Inputs and outputs are `[batch, features...]` flat buffers.
+///
+/// Both engines and all training modes call these, so there is one implementation of each layer.
+public enum SynapticKernels {
+    /// What a stateless layer keeps from its forward pass for the backward pass.
+    public struct Cache: Sendable {
+        /// The layer's input (linear and conv need it for the weight gradient).
+        public var input: Tensor?
+        /// Winning positions of max pooling.
+        public var argmax: [Int32]?
+        /// Dropout keep mask scaled by `1 / (1 - rate)`.
+        public var mask: [Float]?
+        public init(input: Tensor? = nil, argmax: [Int32]? = nil, mask: [Float]? = nil) {
+            self.input = input; self.argmax = argmax; self.mask = mask
+        }
+    }
+
+    /// Runs a stateless layer forward. `dropoutKey` seeds the dropout mask (training only).
+    public static func forward(_ layer: LayerSpec, weight: Tensor, input: Tensor, inShape: [Int], outShape: [Int],
+                               training: Bool, dropoutKey: (rng: CounterRNG, stream: UInt64)? = nil,
+                               keepCache: Bool) -> (output: Tensor, cache: Cache) {
+        let batch = input.shape[0]
+        let inSize = inShape.reduce(1, *), outSize = outShape.reduce(1, *)
+        var out = Tensor(shape: [batch] + outShape)
+        var cache = Cache()
+        switch layer {
+        case .linear(let i, let o):
+            input.withUnsafeBufferPointer { x in
+                weight.withUnsafeBufferPointer { w in
+                    out.withUnsafeMutableBufferPointer { y in
+                        gemm(m: batch, n: o, k: i, a: x.baseAddress!, lda: i, b: w.baseAddress!, ldb: o, c: y.baseAddress!, ldc: o)
+                    }
+                }
+            }
+            if keepCache { cache.input = input }
+        case .conv2d(let ci, let co, let k, let s, let p):
+            let g = Conv2DGeometry(inChannels: ci, inHeight: inShape[1], inWidth: inShape[2], kernel: k, stride: s, padding: p)
+            input.withUnsafeBufferPointer { x in
+                weight.withUnsafeBufferPointer { w in
+                    out.withUnsafeMutableBufferPointer { y in
+                        conv2dForward(input: x.baseAddress!, batch: batch, weight: w.baseAddress!, outChannels: co, geometry: g, output: y.baseAddress!)
+                    }
+                }
+            }
+            if keepCache { cache.input = input }
+        case .avgPool2d(let k, let s):
+            input.withUnsafeBufferPointer { x in
+                out.withUnsafeMutableBufferPointer { y in
+                    Pool2D.averageForward(x.baseAddress!, batch: batch, channels: inShape[0], height: inShape[1], width: inShape[2],
+                                          kernel: k, stride: s, output: y.baseAddress!)
+                }
+            }
+        case .maxPool2d(let k, let s):
+            var arg = [Int32](repeating: 0, count: batch * outSize)
+            input.withUnsafeBufferPointer { x in
+                out.withUnsafeMutableBufferPointer { y in
+                    arg.withUnsafeMutableBufferPointer { a in
+                        Pool2D.maxForward(x.baseAddress!, batch: batch, channels: inShape[0], height: inShape[1], width: inShape[2],
+                                          kernel: k, stride: s, output: y.baseAddress!, argmax: a.baseAddress!)
+                    }
+                }
+            }
+            if keepCache { cache.argmax = arg }
+        case .flatten:
+            out = input.reshaped([batch] + outShape)
+        case .dropout(let rate):
+            guard training, rate > 0, let key = dropoutKey else { return (input.reshaped([batch] + outShape), cache) }
+            let scale = 1 / (1 - rate)
+            var mask = [Float](repeating: 0, count: batch * inSize)
+            for j in 0..<mask.count where key.rng.uniform(stream: key.stream, counter: UInt64(j)) >= rate { mask[j] = scale }
+            out = input.reshaped([batch] + outShape)
+            for j in 0..<mask.count { out.data[j] *= mask[j] }
+            if keepCache { cache.mask = mask }
+        case .lif:
+            preconditionFailure("SynapticKernels.forward called on a neuron layer")
+        }
+        return (out, cache)
+    }
+
+    /// Backward pass: returns the input gradient (when `needInputGradient`) and *adds* the weight
+    /// gradient into `weightGradient` (linear, conv).
+    public static func backward(_ layer: LayerSpec, weight: Tensor, cache: Cache, outputGradient dy: Tensor,
+                                inShape: [Int], outShape: [Int], needInputGradient: Bool,
+                                weightGradient: inout Tensor) -> Tensor? {
+        let batch = dy.shape[0]
+        let inSize = inShape.reduce(1, *)
+        switch layer {
+        case .linear(let i, let o):
+            let x = cache.input!
+            x.withUnsafeBufferPointer { xp in
+                dy.withUnsafeBufferPointer { g in
+                    weightGradient.withUnsafeMutableBufferPointer { dw in
+                        // dW[i, o] += x^T dY (zero spikes skipped)
+                        gemm(m: i, n: o, k: batch, a: xp.baseAddress!, lda: i, transA: true, b: g.baseAddress!, ldb: o,
+                             c: dw.baseAddress!, ldc: o, beta: 1)
+                    }
+                }
+            }
+            guard needInputGradient else { return nil }
+            var dx = Tensor(shape: [batch] + inShape)
+            dy.withUnsafeBufferPointer { g in
+                weight.withUnsafeBufferPointer { w in
+                    dx.withUnsafeMutableBufferPointer { d in
+                        gemm(m: batch, n: i, k: o, a: g.baseAddress!, lda: o, b: w.baseAddress!, ldb: o, transB: true,
+                             c: d.baseAddress!, ldc: i)
+                    }
+                }
+            }
+            return dx
+        case .conv2d(let ci, let co, let k, let s, let p):
+            let g = Conv2DGeometry(inChannels: ci, inHeight: inShape[1], inWidth: inShape[2], kernel: k, stride: s, padding: p)
+            var dx = needInputGradient ? Tensor(shape: [batch] + inShape) : Tensor(shape: [0])
+            cache.input!.withUnsafeBufferPointer { xp in
+                weight.withUnsafeBufferPointer { w in
+                    dy.withUnsafeBufferPointer { gp in
+                        weightGradient.withUnsafeMutableBufferPointer { dw in
+                            dx.withUnsafeMutableBufferPointer { d in
+                                conv2dBackward(input: xp.baseAddress!, batch: batch, weight: w.baseAddress!, outChannels: co, geometry: g,
+                                               outputGradient: gp.baseAddress!, weightGradient: dw.baseAddress!,
+                                               inputGradient: needInputGradient ? d.baseAddress! : nil)
+                            }
+                        }
+                    }
+                }
+            }
+            return needInputGradient ? dx : nil
+        case .avgPool2d(let k, let s):
+            guard needInputGradient else { return nil }
+            var dx = Tensor(shape: [batch] + inShape)
+            dy.withUnsafeBufferPointer { gp in
+                dx.withUnsafeMutableBufferPointer { d in
+                    Pool2D.averageBackward(gp.baseAddress!, batch: batch, channels: inShape[0], height: inShape[1], width: inShape[2],
+                                           kernel: k, stride: s, inputGradient: d.baseAddress!)
+                }
+            }
+            return dx
+        case .maxPool2d(let k, let s):
+            guard needInputGradient else { return nil }
+            var dx = Tensor(shape: [batch] + inShape)
+            dy.withUnsafeBufferPointer { gp in
+                cache.argmax!.withUnsafeBufferPointer { a in
+                    dx.withUnsafeMutableBufferPointer { d in
+                        Pool2D.maxBackward(gp.baseAddress!, argmax: a.baseAddress!, batch: batch, channels: inShape[0],
+                                           height: inShape[1], width: inShape[2], kernel: k, stride: s, inputGradient: d.baseAddress!)
+                    }
+                }
+            }
+            return dx
+        case .flatten:
+            return needInputGradient ? dy.reshaped([batch] + inShape) : nil
+        case .dropout:
+            guard needInputGradient else { return nil }
+            var dx = dy.reshaped([batch] + inShape)
+            if let mask = cache.mask { for j in 0..<(batch * inSize) { dx.data[j] *= mask[j] } }
+            return dx
+        case .lif:
+            preconditionFailure("SynapticKernels.backward called on a neuron layer")
+        }
+    }
+}

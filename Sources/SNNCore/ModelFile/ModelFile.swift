@@ -1,0 +1,141 @@
+import Foundation
+import SNNTensor
+
+/// The SNNKit model file (`.snnmodel`): architecture, neuron parameters, weights and free-form
+/// metadata in one versioned, checksummed binary file.
+///
+/// Layout (all integers little-endian):
+///
+/// | bytes | content |
+/// |---|---|
+/// | 8 | magic `SNNKITMD` |
+/// | 4 | format version (UInt32, currently 1) |
+/// | 8 | header length `h` (UInt64) |
+/// | h | header: UTF-8 JSON of ``ModelFile/Header`` (spec with neuron parameters, tensor shapes, metadata) |
+/// | 4 x n | the weight tensors of the layers that have them, in layer order, Float32 |
+/// | 4 | CRC-32 of every preceding byte |
+///
+/// Files are written atomically (a temporary file in the same folder, then `rename`). Loading checks
+/// the magic, the version, the header, every tensor's shape against the architecture, the exact
+/// length, and the checksum, and names the file and the problem when one fails.
+public enum ModelFile {
+    /// The magic bytes at offset 0.
+    public static let magic = Array("SNNKITMD".utf8)
+    /// The format version this build writes and reads.
+    public static let version: UInt32 = 1
+
+    /// The JSON header.
+    public struct Header: Codable, Sendable {
+        public var spec: NetworkSpec
+        /// Shapes of the stored tensors, one per layer with weights, in layer order.
+        public var tensorShapes: [[Int]]
+        /// Anything worth keeping with the weights (dataset, seed, accuracy, training command...).
+        public var metadata: [String: String]
+    }
+
+    /// Writes `network` and `metadata` to `url` atomically.
+    public static func write(_ network: Network, metadata: [String: String] = [:], to url: URL) throws {
+        let stored = network.parameterIndices
+        let header = Header(spec: network.spec, tensorShapes: stored.map { network.weights[$0].shape }, metadata: metadata)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = try encoder.encode(header)
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(json.count + 32 + network.parameterCount * 4)
+        bytes += magic
+        append(&bytes, version)
+        append(&bytes, UInt64(json.count))
+        bytes += json
+        for i in stored {
+            network.weights[i].withUnsafeBufferPointer { p in
+                for v in p { append(&bytes, v.bitPattern) }
+            }
+        }
+        append(&bytes, CRC32.checksum(bytes))
+        try writeAtomically(Data(bytes), to: url)
+    }
+
+    /// Reads and verifies a model file.
+    public static func read(from url: URL) throws -> (network: Network, metadata: [String: String]) {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ModelFileError(url: url, offset: nil, problem: "cannot be read (\(error.localizedDescription))")
+        }
+        let bytes = [UInt8](data)
+        func fail(_ offset: Int?, _ problem: String) -> ModelFileError { ModelFileError(url: url, offset: offset, problem: problem) }
+        guard bytes.count >= 24 else { throw fail(0, "is \(bytes.count) bytes long, too short for a model file (at least 24)") }
+        guard Array(bytes[0..<8]) == magic else { throw fail(0, "does not start with the magic 'SNNKITMD' (not an SNNKit model file)") }
+        let v: UInt32 = load(bytes, 8)
+        guard v == version else { throw fail(8, "has format version \(v); this build reads version \(version)") }
+        let headerLength = Int(load(bytes, 12) as UInt64)
+        guard headerLength > 0, headerLength <= bytes.count - 24 else {
+            throw fail(12, "header length \(headerLength) does not fit in a file of \(bytes.count) bytes (truncated?)")
+        }
+        let storedCRC: UInt32 = load(bytes, bytes.count - 4)
+        let header: Header
+        do { header = try JSONDecoder().decode(Header.self, from: Data(bytes[20..<(20 + headerLength)])) } catch {
+            throw fail(20, "header is not valid JSON for a model header: \(error)")
+        }
+        let shapes: [[Int]]
+        do { shapes = try header.spec.shapes() } catch { throw fail(20, "architecture is inconsistent: \(error)") }
+        _ = shapes
+        var offset = 20 + headerLength
+        let expectedCount = header.spec.layers.compactMap(\.weightShape).reduce(0) { $0 + $1.reduce(1, *) }
+        let expectedLength = offset + 4 * expectedCount + 4
+        guard bytes.count == expectedLength else {
+            throw fail(offset, "is \(bytes.count) bytes, expected \(expectedLength) for this architecture (truncated or extra data)")
+        }
+        let crc = CRC32.checksum(bytes[0..<(bytes.count - 4)])
+        guard crc == storedCRC else {
+            throw fail(bytes.count - 4, String(format: "checksum mismatch (stored %08x, computed %08x): the file is corrupt", storedCRC, crc))
+        }
+        var weights = [Tensor]()
+        var shapeIndex = 0
+        for (i, layer) in header.spec.layers.enumerated() {
+            guard let shape = layer.weightShape else { weights.append(Tensor(shape: [0])); continue }
+            guard shapeIndex < header.tensorShapes.count, header.tensorShapes[shapeIndex] == shape else {
+                throw fail(20, "tensor \(shapeIndex) for layer \(i) (\(layer.shortName)) has shape \(shapeIndex < header.tensorShapes.count ? header.tensorShapes[shapeIndex] : []), expected \(shape)")
+            }
+            shapeIndex += 1
+            let n = shape.reduce(1, *)
+            var values = [Float](repeating: 0, count: n)
+            for j in 0..<n { values[j] = Float(bitPattern: load(bytes, offset + 4 * j)) }
+            offset += 4 * n
+            guard values.allSatisfy({ $0.isFinite }) else { throw fail(offset, "layer \(i) holds non-finite weights") }
+            weights.append(Tensor(shape: shape, data: values))
+        }
+        return (try Network(spec: header.spec, weights: weights), header.metadata)
+    }
+
+    /// Writes `data` to a temporary file beside `url`, then renames it over `url`.
+    public static func writeAtomically(_ data: Data, to url: URL) throws {
+        let dir = url.deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        try data.write(to: tmp)
+        if rename(tmp.path, url.path) != 0 {
+            try? FileManager.default.removeItem(at: tmp)
+            throw ModelFileError(url: url, offset: nil, problem: "could not be replaced (rename failed, errno \(errno))")
+        }
+    }
+
+    static func append<T: FixedWidthInteger>(_ bytes: inout [UInt8], _ v: T) {
+        withUnsafeBytes(of: v.littleEndian) { bytes += $0 }
+    }
+
+    static func load<T: FixedWidthInteger>(_ bytes: [UInt8], _ offset: Int) -> T {
+        var v: T = 0
+        for i in 0..<MemoryLayout<T>.size { v |= T(bytes[offset + i]) << (8 * i) }
+        return v
+    }
+}
+
+/// A model file that cannot be used: names the file, the byte offset (when known) and the problem.
+public struct ModelFileError: Error, CustomStringConvertible, Sendable {
+    public var url: URL
+    public var offset: Int?
+    public var problem: String
+    public var description: String {
+        "model file \(url.path)\(offset.map { " (byte \($0))" } ?? ""): \(problem)"
+    }
+}

@@ -1,0 +1,80 @@
+/// One layer of a network description: what it computes and its hyper-parameters (no weights).
+///
+/// A network is a sequence of layers (``NetworkSpec``). Synaptic layers (`linear`, `conv2d`) own
+/// weights; `lif` layers are populations of spiking neurons; pooling, flatten and dropout are
+/// parameter-free. The layered engine runs them in order; the asynchronous engine groups the layers
+/// between two `lif` populations into one connection.
+public enum LayerSpec: Codable, Hashable, Sendable {
+    /// Fully connected, `y = x W` with `W` stored `[inFeatures, outFeatures]` (one row per presynaptic
+    /// neuron, so a spike's fan-out is contiguous). No bias. The input is flattened.
+    case linear(inFeatures: Int, outFeatures: Int)
+    /// 2-D convolution (cross-correlation) without bias over `[C, H, W]` maps; weight `[out, in, k, k]`.
+    case conv2d(inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int)
+    /// Average pooling with a square window (no padding).
+    case avgPool2d(kernel: Int, stride: Int)
+    /// Max pooling with a square window (no padding).
+    case maxPool2d(kernel: Int, stride: Int)
+    /// Flattens `[C, H, W]` to `[C*H*W]` (free: the storage is already row-major).
+    case flatten
+    /// Inverted dropout with drop probability `rate` during training; identity at evaluation.
+    case dropout(rate: Float)
+    /// A population of LIF neurons, one per input element.
+    case lif(LIFParameters)
+
+    /// Whether the layer owns a weight tensor.
+    public var hasWeights: Bool {
+        switch self { case .linear, .conv2d: return true; default: return false }
+    }
+
+    /// Whether the layer is a population of spiking neurons.
+    public var isNeuron: Bool { if case .lif = self { return true } else { return false } }
+
+    /// The shape of one sample's output given one sample's input shape, or an error message.
+    public func outputShape(for input: [Int]) -> Result<[Int], ShapeError> {
+        let count = input.reduce(1, *)
+        switch self {
+        case .linear(let i, let o):
+            return count == i ? .success([o]) : .failure(ShapeError("linear expects \(i) inputs, got \(input) (\(count))"))
+        case .conv2d(let ci, let co, let k, let s, let p):
+            guard input.count == 3, input[0] == ci else {
+                return .failure(ShapeError("conv2d expects [\(ci), H, W], got \(input)"))
+            }
+            let ho = (input[1] + 2 * p - k) / s + 1, wo = (input[2] + 2 * p - k) / s + 1
+            guard ho > 0, wo > 0, s > 0, k > 0 else { return .failure(ShapeError("conv2d k\(k) s\(s) p\(p) does not fit \(input)")) }
+            return .success([co, ho, wo])
+        case .avgPool2d(let k, let s), .maxPool2d(let k, let s):
+            guard input.count == 3, input[1] >= k, input[2] >= k, k > 0, s > 0 else {
+                return .failure(ShapeError("pool k\(k) s\(s) expects [C, H, W] of at least \(k)x\(k), got \(input)"))
+            }
+            return .success([input[0], (input[1] - k) / s + 1, (input[2] - k) / s + 1])
+        case .flatten:
+            return .success([count])
+        case .dropout, .lif:
+            return .success(input)
+        }
+    }
+
+    /// Shape of the weight tensor, if any.
+    public var weightShape: [Int]? {
+        switch self {
+        case .linear(let i, let o): return [i, o]
+        case .conv2d(let ci, let co, let k, _, _): return [co, ci, k, k]
+        default: return nil
+        }
+    }
+
+    /// Fan-in and fan-out for weight initialisation.
+    public var fans: (fanIn: Int, fanOut: Int)? {
+        switch self {
+        case .linear(let i, let o): return (i, o)
+        case .conv2d(let ci, let co, let k, _, _): return (ci * k * k, co * k * k)
+        default: return nil
+        }
+    }
+}
+
+/// A shape mismatch in a network description.
+public struct ShapeError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ d: String) { description = d }
+}

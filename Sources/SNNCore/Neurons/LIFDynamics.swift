@@ -1,0 +1,34 @@
+/// The per-neuron update shared by every engine, written once so that the layered and the
+/// asynchronous engines compute bit-identical membranes.
+public enum LIFDynamics {
+    /// One integration of input current `current` into membrane `v` (already decayed).
+    ///
+    /// Returns the pre-reset potential `U = (V + I) * (1 - R)` (0 for a refractory neuron), whether it
+    /// spiked, and writes the post-reset membrane into `v`.
+    @inlinable @inline(__always)
+    public static func integrate(v: inout Float, current: Float, refractory: Bool,
+                                 threshold: Float, reset: ResetMode) -> (u: Float, spiked: Bool) {
+        let u: Float = refractory ? 0 : v + current
+        let spiked = u - threshold > 0
+        if spiked {
+            v = reset == .zero ? 0 : u - threshold
+        } else {
+            v = u
+        }
+        return (u, spiked)
+    }
+
+    /// Derivative of the post-reset membrane with respect to `U` (for backprop).
+    @inlinable @inline(__always)
+    public static func resetDerivative(u: Float, spiked: Bool, surrogateGradient sg: Float,
+                                       threshold: Float, reset: ResetMode, detach: Bool) -> Float {
+        switch reset {
+        case .zero:
+            // V = U (1 - s):  dV/dU = (1 - s) - U * s'
+            return (spiked ? 0 : 1) - (detach ? 0 : u * sg)
+        case .subtract:
+            // V = U - theta s:  dV/dU = 1 - theta * s'
+            return 1 - (detach ? 0 : threshold * sg)
+        }
+    }
+}

@@ -1,0 +1,179 @@
+import SNNCore
+import SNNTensor
+
+/// Synchronous, layer-by-layer execution of a spiking network: the way snnTorch, SpikingJelly and
+/// every mainstream framework run SNNs, and the baseline of the layer-synchronisation study.
+///
+/// For each time step (frame) `t`: every LIF population decays (`V <- beta V`); then layer by layer,
+/// layer `l` integrates all the currents from layer `l-1` at once and evaluates its threshold once
+/// (``LIFDynamics/integrate(v:current:refractory:threshold:reset:)``). With `tape: true` the run keeps
+/// what BPTT needs (``LayeredTape``).
+public struct LayeredEngine: Sendable {
+    /// The network being run.
+    public var network: Network
+    /// Per-sample shapes before and after each layer.
+    public let shapes: [[Int]]
+    let fanOuts: [[Int32]?]
+
+    public init(network: Network) throws {
+        self.network = network
+        self.shapes = try network.spec.shapes()
+        self.fanOuts = network.spec.layers.enumerated().map { SynapticFanOut.perInput($1, inShape: try! network.spec.shapes()[$0]) }
+    }
+
+    /// Runs a batch of inputs `[T, batch] + inputShape` (time-major).
+    ///
+    /// - Parameters:
+    ///   - training: enables dropout.
+    ///   - tape: keep the activations BPTT needs.
+    ///   - seed: seeds dropout masks.
+    ///   - countOperations: count synaptic operations (costs a pass over every layer input).
+    public func run(inputs: Tensor, training: Bool = false, tape keepTape: Bool = false, seed: UInt64 = 0,
+                    countOperations: Bool = false) -> LayeredRun {
+        let spec = network.spec
+        precondition(inputs.rank >= 2 && Array(inputs.shape.dropFirst(2)).reduce(1, *) == spec.inputShape.reduce(1, *),
+                     "LayeredEngine: inputs \(inputs.shape) do not match [T, batch] + \(spec.inputShape)")
+        let steps = inputs.shape[0], batch = inputs.shape[1]
+        let frameSize = spec.inputShape.reduce(1, *)
+        let rng = CounterRNG(seed: seed)
+        var membranes: [Tensor?] = spec.layers.indices.map { i in
+            spec.layers[i].isNeuron ? Tensor(shape: [batch, shapes[i + 1].reduce(1, *)]) : nil
+        }
+        var result = LayeredRun(steps: steps, batch: batch, neuronLayers: spec.neuronLayerIndices)
+        if countOperations { result.synapticOperations = [SynapticOperations](repeating: .init(), count: batch) }
+        var tape = keepTape ? LayeredTape(shapes: shapes, steps: steps) : nil
+        let lastIsNeuron = spec.layers.last?.isNeuron ?? false
+        for t in 0..<steps {
+            var x = Tensor(shape: [batch] + spec.inputShape,
+                           data: Array(inputs.data[(t * batch * frameSize)..<((t + 1) * batch * frameSize)]))
+            var stepCaches: [SynapticKernels.Cache] = []
+            var stepU: [Tensor?] = []
+            for (i, layer) in spec.layers.enumerated() {
+                if case .lif(let p) = layer {
+                    var u = Tensor(shape: [batch, shapes[i + 1].reduce(1, *)])
+                    var s = u
+                    LIFPopulation.step(v: &membranes[i]!, current: x, parameters: p, preReset: &u, spikes: &s)
+                    let counts = LIFPopulation.spikesPerSample(s)
+                    let slot = result.neuronLayerIndices.firstIndex(of: i)!
+                    for b in 0..<batch { result.spikeCounts[slot][b] += counts[b] }
+                    if keepTape { stepU.append(u) } else { stepU.append(nil) }
+                    stepCaches.append(SynapticKernels.Cache())
+                    if i == spec.layers.count - 1 { result.outputMembranes.append(u) }
+                    x = s.reshaped([batch] + shapes[i + 1])
+                } else {
+                    if countOperations, let fan = fanOuts[i] {
+                        let ops = SynapticOperations.count(input: x.reshaped([batch, fan.count]), fanOut: fan)
+                        for b in 0..<batch { result.synapticOperations![b] += ops[b] }
+                    }
+                    let key = (rng: rng, stream: UInt64(t) << 32 | UInt64(i))
+                    let (y, cache) = SynapticKernels.forward(layer, weight: network.weights[i], input: x, inShape: shapes[i],
+                                                             outShape: shapes[i + 1], training: training, dropoutKey: key,
+                                                             keepCache: keepTape)
+                    stepCaches.append(cache)
+                    stepU.append(nil)
+                    x = y
+                }
+            }
+            result.outputs.append(x.reshaped([batch, x.count / batch]))
+            if keepTape { tape!.caches.append(stepCaches); tape!.preReset.append(stepU) }
+        }
+        if !lastIsNeuron { result.outputMembranes = [] }
+        result.tape = tape
+        return result
+    }
+}
+
+/// The LIF update of a whole population for one time step of the layered engine.
+public enum LIFPopulation {
+    /// Decays `v`, integrates `current` once, writes the pre-reset potential `U` and the spikes (0/1),
+    /// and leaves the post-reset membrane in `v`. Shapes: `[batch, neurons]` (current may be any shape with that count).
+    public static func step(v: inout Tensor, current: Tensor, parameters p: LIFParameters,
+                            preReset u: inout Tensor, spikes s: inout Tensor) {
+        let batch = v.shape[0], n = v.shape[1]
+        precondition(current.count == batch * n, "LIF population of \(n) neurons got \(current.count / max(batch, 1)) inputs")
+        let perNeuron = p.perNeuronBeta
+        v.withUnsafeMutableBufferPointer { vp in
+            current.withUnsafeBufferPointer { ip in
+                u.withUnsafeMutableBufferPointer { up in
+                    s.withUnsafeMutableBufferPointer { sp in
+                        parallelFor(batch, minimumChunk: max(1, 16_384 / max(n, 1))) { rows in
+                            for b in rows {
+                                for j in 0..<n {
+                                    let idx = b * n + j
+                                    var vv = vp[idx] * (perNeuron?[j] ?? p.beta)
+                                    let r = LIFDynamics.integrate(v: &vv, current: ip[idx], refractory: false,
+                                                                  threshold: p.threshold, reset: p.reset)
+                                    vp[idx] = vv
+                                    up[idx] = r.u
+                                    sp[idx] = r.spiked ? 1 : 0
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sum of spikes per sample of a `[batch, neurons]` spike tensor.
+    public static func spikesPerSample(_ s: Tensor) -> [Float] {
+        let batch = s.shape[0], n = s.count / max(batch, 1)
+        return (0..<batch).map { b in
+            var acc: Float = 0
+            for j in 0..<n { acc += s.data[b * n + j] }
+            return acc
+        }
+    }
+}
+
+/// What a layered run produced.
+public struct LayeredRun: Sendable {
+    /// Output of the last layer per time step, `[batch, classes]`: spikes when the last layer is LIF, currents otherwise.
+    public var outputs: [Tensor] = []
+    /// Pre-reset membrane `U` of the last layer per time step (empty when the last layer is not LIF).
+    public var outputMembranes: [Tensor] = []
+    /// The layer indices of the LIF populations, in order.
+    public var neuronLayerIndices: [Int]
+    /// Spikes per population (same order as ``neuronLayerIndices``) per sample, summed over time.
+    public var spikeCounts: [[Float]]
+    /// Synaptic operations per sample (when counted).
+    public var synapticOperations: [SynapticOperations]?
+    /// The activations kept for BPTT.
+    public var tape: LayeredTape?
+    /// Time steps and batch size.
+    public var steps: Int, batch: Int
+
+    init(steps: Int, batch: Int, neuronLayers: [Int]) {
+        self.steps = steps; self.batch = batch; self.neuronLayerIndices = neuronLayers
+        self.spikeCounts = neuronLayers.map { _ in [Float](repeating: 0, count: batch) }
+    }
+
+    /// Output summed over time, `[batch, classes]` (spike counts, or summed currents).
+    public var summedOutput: Tensor {
+        var acc = outputs[0]
+        for t in 1..<outputs.count { for j in 0..<acc.count { acc.data[j] += outputs[t].data[j] } }
+        return acc
+    }
+
+    /// Predicted class per sample: argmax of the summed output (first maximum on ties).
+    public var predictions: [Int] { summedOutput.argmaxRows() }
+}
+
+/// Activations of a layered run kept for backpropagation through time.
+public struct LayeredTape: Sendable {
+    /// Per-sample shapes before and after each layer.
+    public var shapes: [[Int]]
+    /// Time steps recorded.
+    public var steps: Int
+    /// `caches[t][layer]`: what each stateless layer kept at step t.
+    public var caches: [[SynapticKernels.Cache]] = []
+    /// `preReset[t][layer]`: pre-reset membrane `U` of LIF layers at step t (nil for other layers).
+    public var preReset: [[Tensor?]] = []
+    /// Bytes held by the tape (for memory reports).
+    public var byteCount: Int {
+        var n = 0
+        for step in caches { for c in step { n += (c.input?.count ?? 0) * 4 + (c.argmax?.count ?? 0) * 4 + (c.mask?.count ?? 0) * 4 } }
+        for step in preReset { for u in step { n += (u?.count ?? 0) * 4 } }
+        return n
+    }
+}

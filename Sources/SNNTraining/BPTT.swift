@@ -1,0 +1,76 @@
+import SNNCore
+import SNNEngines
+import SNNTensor
+
+/// Backpropagation through time over a ``LayeredTape``: reverse mode through time steps (latest
+/// first) and, inside each step, through the layers (last first), with the neurons' surrogate
+/// gradient in place of the spike's derivative.
+///
+/// For a LIF population with `U_t = beta V_{t-1} + I_t`, `s_t = H(U_t - theta)` and post-reset
+/// `V_t = reset(U_t, s_t)`:
+/// `dL/dU_t = dL/ds_t * sg(U_t - theta) + dL/dV_t * dV_t/dU_t (+ dL/dU_t from a membrane loss)`,
+/// `dL/dI_t = dL/dU_t`, and `dL/dV_{t-1} = beta * dL/dU_t` (zero when ``Options/detachMembraneAcrossSteps``).
+public enum BPTT {
+    /// Options of the backward pass.
+    public struct Options: Sendable {
+        /// Cut the membrane's gradient path between time steps (each step's gradient then stays within
+        /// the step, as in online training); off for true BPTT.
+        public var detachMembraneAcrossSteps = false
+        public init(detachMembraneAcrossSteps: Bool = false) { self.detachMembraneAcrossSteps = detachMembraneAcrossSteps }
+    }
+
+    /// The weight gradients (one tensor per layer; empty for layers without weights).
+    public static func gradients(network: Network, tape: LayeredTape, outputGradients: [Tensor],
+                                 membraneGradients: [Tensor]?, options: Options = .init()) -> [Tensor] {
+        let spec = network.spec
+        let shapes = tape.shapes
+        let batch = outputGradients[0].shape[0]
+        var grads = network.weights.map { Tensor(shape: $0.shape) }
+        // dL/dV_t carried from step t+1 for each LIF layer.
+        var carried: [Tensor?] = spec.layers.indices.map { spec.layers[$0].isNeuron ? Tensor(shape: [batch, shapes[$0 + 1].reduce(1, *)]) : nil }
+        let firstNeeded = firstLayerNeedingInputGradient(spec)
+        for t in stride(from: tape.steps - 1, through: 0, by: -1) {
+            var g = outputGradients[t]
+            for i in stride(from: spec.layers.count - 1, through: 0, by: -1) {
+                let layer = spec.layers[i]
+                if case .lif(let p) = layer {
+                    let u = tape.preReset[t][i]!
+                    var dU = Tensor(shape: [batch, u.count / batch])
+                    let extra = (i == spec.layers.count - 1) ? membraneGradients?[t] : nil
+                    let n = dU.count
+                    let carriedIn = carried[i]!
+                    var carriedOut = Tensor(shape: carriedIn.shape)
+                    for j in 0..<n {
+                        let x = u.data[j] - p.threshold
+                        let spiked = x > 0
+                        let sg = p.surrogate.gradient(x)
+                        var d = g.data[j] * sg
+                        d += carriedIn.data[j] * LIFDynamics.resetDerivative(u: u.data[j], spiked: spiked, surrogateGradient: sg,
+                                                                              threshold: p.threshold, reset: p.reset, detach: p.detachReset)
+                        if let e = extra { d += e.data[j] }
+                        dU.data[j] = d
+                        if !options.detachMembraneAcrossSteps {
+                            carriedOut.data[j] = d * (p.perNeuronBeta?[j % (n / batch)] ?? p.beta)
+                        }
+                    }
+                    carried[i] = carriedOut
+                    g = dU
+                } else {
+                    if i < firstNeeded && !layer.hasWeights { break }
+                    let dx = SynapticKernels.backward(layer, weight: network.weights[i], cache: tape.caches[t][i],
+                                                      outputGradient: g.reshaped([batch] + shapes[i + 1]),
+                                                      inShape: shapes[i], outShape: shapes[i + 1],
+                                                      needInputGradient: i > firstNeeded, weightGradient: &grads[i])
+                    guard let dx else { break }
+                    g = dx.reshaped([batch, dx.count / batch])
+                }
+            }
+        }
+        return grads
+    }
+
+    /// The first layer with weights: nothing below it needs an input gradient.
+    static func firstLayerNeedingInputGradient(_ spec: NetworkSpec) -> Int {
+        spec.layers.firstIndex(where: { $0.hasWeights }) ?? spec.layers.count
+    }
+}

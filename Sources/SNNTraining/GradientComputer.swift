@@ -1,0 +1,47 @@
+import SNNCore
+import SNNEngines
+import SNNTensor
+
+/// One training step's result: loss, correct predictions, weight gradients and tape size.
+public struct StepResult: Sendable {
+    /// Loss averaged over the batch.
+    public var loss: Float
+    /// Samples whose prediction (argmax of summed output) equals the label.
+    public var correct: Int
+    /// One gradient tensor per layer (empty shape for layers without weights).
+    public var gradients: [Tensor]
+    /// Bytes the forward pass kept for the backward pass.
+    public var tapeBytes: Int
+    /// Total spikes in the batch (all populations).
+    public var spikes: Double
+
+    public init(loss: Float, correct: Int, gradients: [Tensor], tapeBytes: Int, spikes: Double) {
+        self.loss = loss; self.correct = correct; self.gradients = gradients; self.tapeBytes = tapeBytes; self.spikes = spikes
+    }
+}
+
+/// Something that runs a network forward on a batch and returns the loss and weight gradients:
+/// BPTT through the layered engine, or unlayered backprop through the asynchronous engine.
+public protocol GradientComputer: Sendable {
+    /// A short name for logs (`layered-bptt`, `unlayered`).
+    var name: String { get }
+    /// Forward with a tape, the loss, and the backward pass. `inputs`: `[T, batch] + inputShape`.
+    func lossAndGradients(network: Network, inputs: Tensor, labels: [Int], loss: Loss, seed: UInt64) -> StepResult
+}
+
+/// BPTT through the ``LayeredEngine``.
+public struct LayeredBPTT: GradientComputer {
+    public var options: BPTT.Options
+    public var name: String { "layered-bptt" }
+    public init(options: BPTT.Options = .init()) { self.options = options }
+
+    public func lossAndGradients(network: Network, inputs: Tensor, labels: [Int], loss: Loss, seed: UInt64) -> StepResult {
+        let engine = try! LayeredEngine(network: network)
+        let run = engine.run(inputs: inputs, training: true, tape: true, seed: seed)
+        let (value, gOut, gMem) = loss.evaluate(outputs: run.outputs, membranes: run.outputMembranes, labels: labels)
+        let grads = BPTT.gradients(network: network, tape: run.tape!, outputGradients: gOut, membraneGradients: gMem, options: options)
+        let correct = zip(run.predictions, labels).filter { $0 == $1 }.count
+        let spikes = run.spikeCounts.reduce(0.0) { $0 + $1.reduce(0.0) { $0 + Double($1) } }
+        return StepResult(loss: value, correct: correct, gradients: grads, tapeBytes: run.tape!.byteCount, spikes: spikes)
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import SNNTensor
+
+/// Training objectives on a network's output over time.
+///
+/// `outputs[t]` is the last layer's output at time step `t`, `[batch, classes]` (spike counts, or
+/// currents for a non-spiking read-out); `membranes[t]` its pre-reset membrane when it is LIF.
+public enum Loss: String, Codable, CaseIterable, Sendable {
+    /// Mean over frames of the cross-entropy of that frame's output spike counts (the asynchronous
+    /// reference's loss, and the default).
+    case rateCrossEntropy = "rate-ce"
+    /// Cross-entropy of the output spike counts summed over all frames.
+    case countCrossEntropy = "count-ce"
+    /// Cross-entropy of the output membrane averaged over frames.
+    case membraneCrossEntropy = "membrane-ce"
+    /// Mean squared error between summed spike counts and targets: `0.8 T` for the correct class,
+    /// `0.2 T` for the others (snnTorch's `mse_count_loss` defaults).
+    case countMSE = "count-mse"
+
+    /// The loss value averaged over the batch, and its gradients with respect to `outputs[t]`
+    /// and (for `membraneCrossEntropy`) `membranes[t]`.
+    public func evaluate(outputs: [Tensor], membranes: [Tensor], labels: [Int])
+        -> (loss: Float, outputGradients: [Tensor], membraneGradients: [Tensor]?) {
+        let steps = outputs.count
+        let batch = labels.count
+        let classes = outputs[0].shape[1]
+        precondition(outputs[0].shape[0] == batch, "Loss: \(batch) labels for a batch of \(outputs[0].shape[0])")
+        var zero = outputs.map { Tensor(shape: $0.shape) }
+        switch self {
+        case .rateCrossEntropy:
+            var total: Float = 0
+            for t in 0..<steps {
+                let (l, g) = Loss.softmaxCrossEntropy(outputs[t], labels, scale: 1 / Float(steps * batch))
+                total += l; zero[t] = g
+            }
+            return (total / Float(steps * batch), zero, nil)
+        case .countCrossEntropy:
+            var sum = outputs[0]
+            for t in 1..<steps { for j in 0..<sum.count { sum.data[j] += outputs[t].data[j] } }
+            let (l, g) = Loss.softmaxCrossEntropy(sum, labels, scale: 1 / Float(batch))
+            return (l / Float(batch), [Tensor](repeating: g, count: steps), nil)
+        case .membraneCrossEntropy:
+            precondition(!membranes.isEmpty, "membrane-ce needs a LIF output layer")
+            var mean = membranes[0]
+            for t in 1..<steps { for j in 0..<mean.count { mean.data[j] += membranes[t].data[j] } }
+            for j in 0..<mean.count { mean.data[j] /= Float(steps) }
+            let (l, g) = Loss.softmaxCrossEntropy(mean, labels, scale: 1 / Float(batch * steps))
+            return (l / Float(batch), zero, [Tensor](repeating: g, count: steps))
+        case .countMSE:
+            var sum = outputs[0]
+            for t in 1..<steps { for j in 0..<sum.count { sum.data[j] += outputs[t].data[j] } }
+            var g = Tensor(shape: sum.shape)
+            var l: Float = 0
+            let denominator = Float(batch * classes)
+            for b in 0..<batch {
+                for c in 0..<classes {
+                    let target = Float(steps) * (c == labels[b] ? 0.8 : 0.2)
+                    let d = sum.data[b * classes + c] - target
+                    l += d * d
+                    g.data[b * classes + c] = 2 * d / denominator
+                }
+            }
+            return (l / denominator, [Tensor](repeating: g, count: steps), nil)
+        }
+    }
+
+    /// Sum over rows of `-log softmax(logits)[label]`, and `scale * (softmax - onehot)`.
+    public static func softmaxCrossEntropy(_ logits: Tensor, _ labels: [Int], scale: Float) -> (Float, Tensor) {
+        let rows = logits.shape[0], cols = logits.shape[1]
+        var grad = Tensor(shape: logits.shape)
+        var total: Float = 0
+        for r in 0..<rows {
+            let base = r * cols
+            var m = -Float.infinity
+            for c in 0..<cols { m = max(m, logits.data[base + c]) }
+            var z: Float = 0
+            for c in 0..<cols { z += expf(logits.data[base + c] - m) }
+            let logZ = logf(z) + m
+            total += logZ - logits.data[base + labels[r]]
+            for c in 0..<cols {
+                let p = expf(logits.data[base + c] - logZ)
+                grad.data[base + c] = scale * (p - (c == labels[r] ? 1 : 0))
+            }
+        }
+        return (total, grad)
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import SNNTensor
+
+/// A first-order optimizer updating a network's weight tensors from their gradients.
+///
+/// State (momentum, Adam moments) is kept per tensor index. `learningRate` may be changed between
+/// steps by a ``LearningRateSchedule``.
+public struct Optimizer: Sendable {
+    /// The update rule.
+    public enum Kind: Sendable, Hashable {
+        /// SGD with (heavy-ball) momentum and L2 weight decay added to the gradient.
+        case sgd(momentum: Float, weightDecay: Float)
+        /// Adam with L2 weight decay added to the gradient (PyTorch's `Adam(weight_decay=)`).
+        case adam(beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float)
+        /// AdamW: Adam with decoupled weight decay.
+        case adamW(beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float)
+    }
+
+    public var kind: Kind
+    /// Step size.
+    public var learningRate: Float
+    /// Steps taken so far.
+    public private(set) var stepCount = 0
+    private var first: [Int: [Float]] = [:]
+    private var second: [Int: [Float]] = [:]
+
+    public init(_ kind: Kind, learningRate: Float) {
+        self.kind = kind; self.learningRate = learningRate
+    }
+
+    /// The reference default: Adam, lr 1e-3, weight decay 1e-5.
+    public static func referenceAdam() -> Optimizer {
+        Optimizer(.adam(beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 1e-5), learningRate: 1e-3)
+    }
+
+    /// Applies one update to `weights[i]` for every `i` in `indices`.
+    public mutating func step(weights: inout [Tensor], gradients: [Tensor], indices: [Int]) {
+        stepCount += 1
+        let lr = learningRate
+        for i in indices {
+            let n = weights[i].count
+            precondition(gradients[i].count == n, "Optimizer: gradient \(i) has \(gradients[i].count) values for \(n) weights")
+            switch kind {
+            case .sgd(let mu, let wd):
+                var m = first[i] ?? [Float](repeating: 0, count: n)
+                for j in 0..<n {
+                    let g = gradients[i].data[j] + wd * weights[i].data[j]
+                    m[j] = mu * m[j] + g
+                    weights[i].data[j] -= lr * m[j]
+                }
+                first[i] = m
+            case .adam(let b1, let b2, let eps, let wd), .adamW(let b1, let b2, let eps, let wd):
+                let decoupled: Bool
+                if case .adamW = kind { decoupled = true } else { decoupled = false }
+                var m = first[i] ?? [Float](repeating: 0, count: n)
+                var v = second[i] ?? [Float](repeating: 0, count: n)
+                let c1 = 1 - powf(b1, Float(stepCount)), c2 = 1 - powf(b2, Float(stepCount))
+                for j in 0..<n {
+                    var g = gradients[i].data[j]
+                    if !decoupled { g += wd * weights[i].data[j] }
+                    m[j] = b1 * m[j] + (1 - b1) * g
+                    v[j] = b2 * v[j] + (1 - b2) * g * g
+                    let update = (m[j] / c1) / ((v[j] / c2).squareRoot() + eps)
+                    if decoupled { weights[i].data[j] -= lr * wd * weights[i].data[j] }
+                    weights[i].data[j] -= lr * update
+                }
+                first[i] = m; second[i] = v
+            }
+        }
+    }
+
+    /// Scales `gradients` so that their global L2 norm is at most `maxNorm`; returns the norm before clipping.
+    @discardableResult
+    public static func clipGlobalNorm(_ gradients: inout [Tensor], maxNorm: Float) -> Float {
+        var sq: Double = 0
+        for g in gradients { for v in g.data { sq += Double(v) * Double(v) } }
+        let norm = Float(sq.squareRoot())
+        if norm > maxNorm, norm > 0 {
+            let s = maxNorm / norm
+            for i in gradients.indices { for j in 0..<gradients[i].count { gradients[i].data[j] *= s } }
+        }
+        return norm
+    }
+}
+
+/// How the learning rate changes over training (evaluated per epoch, 0-based).
+public enum LearningRateSchedule: Sendable, Hashable {
+    /// Constant.
+    case constant
+    /// Cosine annealing from the base rate to `minimum` over `epochs`.
+    case cosine(epochs: Int, minimum: Float)
+    /// Multiply by `gamma` every `every` epochs.
+    case step(every: Int, gamma: Float)
+
+    /// The rate at `epoch` for base rate `base`.
+    public func rate(base: Float, epoch: Int) -> Float {
+        switch self {
+        case .constant: return base
+        case .cosine(let total, let minimum):
+            let progress = Float(min(epoch, max(total, 1))) / Float(max(total, 1))
+            return minimum + (base - minimum) * 0.5 * (1 + cosf(.pi * progress))
+        case .step(let every, let gamma):
+            return base * powf(gamma, Float(epoch / max(every, 1)))
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import SNNCore
+import SNNTensor
+
+/// Settings of a training run.
+public struct TrainingConfiguration: Sendable {
+    public var epochs: Int = 10
+    public var learningRate: Float = 1e-3
+    public var optimizer: Optimizer.Kind = .adam(beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 1e-5)
+    public var schedule: LearningRateSchedule = .constant
+    /// Clip the global gradient norm to this value (nil: no clipping).
+    public var gradientClipNorm: Float? = nil
+    public var loss: Loss = .rateCrossEntropy
+    /// Seeds dropout and any stochastic part of the forward pass; combined with the step number.
+    public var seed: UInt64 = 0
+    public init() {}
+}
+
+/// Progress of a training epoch, reported after every batch.
+public struct TrainingProgress: Sendable {
+    public var epoch: Int
+    public var batch: Int
+    public var batchCount: Int?
+    public var samples: Int
+    public var meanLoss: Float
+    public var accuracy: Double
+    public var samplesPerSecond: Double
+}
+
+/// Metrics of one epoch.
+public struct EpochMetrics: Codable, Sendable {
+    public var epoch: Int
+    public var loss: Float
+    public var trainAccuracy: Double
+    public var samples: Int
+    public var seconds: Double
+    public var samplesPerSecond: Double
+    public var learningRate: Float
+    /// Largest tape seen (bytes kept for the backward pass in one step).
+    public var peakTapeBytes: Int
+}
+
+/// The training loop: batches in, forward with tape, loss, backward, (clip), optimizer step.
+///
+/// It knows neither where batches come from nor how gradients are computed (a ``GradientComputer``),
+/// so layered BPTT and unlayered backprop share it.
+public struct Trainer: Sendable {
+    public var network: Network
+    public var configuration: TrainingConfiguration
+    public var computer: any GradientComputer
+    public private(set) var optimizer: Optimizer
+    private var stepIndex: UInt64 = 0
+
+    public init(network: Network, configuration: TrainingConfiguration, computer: any GradientComputer) {
+        self.network = network
+        self.configuration = configuration
+        self.computer = computer
+        self.optimizer = Optimizer(configuration.optimizer, learningRate: configuration.learningRate)
+    }
+
+    /// One optimisation step on a batch (`inputs`: `[T, batch] + inputShape`).
+    public mutating func step(inputs: Tensor, labels: [Int]) -> StepResult {
+        stepIndex += 1
+        var result = computer.lossAndGradients(network: network, inputs: inputs, labels: labels, loss: configuration.loss,
+                                               seed: configuration.seed &* 0x9E37_79B9 &+ stepIndex)
+        if let clip = configuration.gradientClipNorm { Optimizer.clipGlobalNorm(&result.gradients, maxNorm: clip) }
+        optimizer.step(weights: &network.weights, gradients: result.gradients, indices: network.parameterIndices)
+        return result
+    }
+
+    /// Trains one epoch. `batches` calls its argument once per batch; `progress` is called after each.
+    public mutating func trainEpoch(_ epoch: Int, batchCount: Int? = nil,
+                                    batches: ((Tensor, [Int]) throws -> Void) throws -> Void,
+                                    progress: @escaping (TrainingProgress) -> Void = { _ in }) throws -> EpochMetrics {
+        optimizer.learningRate = configuration.schedule.rate(base: configuration.learningRate, epoch: epoch)
+        let start = Date()
+        var samples = 0, correct = 0, batchIndex = 0, peakTape = 0
+        var lossSum: Double = 0
+        try batches { inputs, labels in
+            let r = self.step(inputs: inputs, labels: labels)
+            samples += labels.count; correct += r.correct; batchIndex += 1
+            lossSum += Double(r.loss) * Double(labels.count)
+            peakTape = max(peakTape, r.tapeBytes)
+            let elapsed = Date().timeIntervalSince(start)
+            progress(TrainingProgress(epoch: epoch, batch: batchIndex, batchCount: batchCount, samples: samples,
+                                      meanLoss: Float(lossSum / Double(samples)), accuracy: Double(correct) / Double(samples),
+                                      samplesPerSecond: Double(samples) / max(elapsed, 1e-9)))
+        }
+        let seconds = Date().timeIntervalSince(start)
+        return EpochMetrics(epoch: epoch, loss: Float(lossSum / Double(max(samples, 1))),
+                            trainAccuracy: Double(correct) / Double(max(samples, 1)), samples: samples, seconds: seconds,
+                            samplesPerSecond: Double(samples) / max(seconds, 1e-9), learningRate: optimizer.learningRate,
+                            peakTapeBytes: peakTape)
+    }
+}
