@@ -35,6 +35,7 @@ public enum BPTT {
                 let layer = spec.layers[i]
                 if case .lif(let p) = layer {
                     let u = tape.preReset[t][i]!
+                    let spikes = tape.spikes[t][i]!
                     var dU = Tensor(shape: [batch, u.count / batch])
                     let extra = (i == spec.layers.count - 1) ? membraneGradients?[t] : nil
                     let n = dU.count
@@ -42,10 +43,9 @@ public enum BPTT {
                     var carriedOut = Tensor(shape: carriedIn.shape)
                     for j in 0..<n {
                         let x = u.data[j] - p.threshold
-                        let spiked = x > 0
                         let sg = p.surrogate.gradient(x)
                         var d = g.data[j] * sg
-                        d += carriedIn.data[j] * LIFDynamics.resetDerivative(u: u.data[j], spiked: spiked, surrogateGradient: sg,
+                        d += carriedIn.data[j] * LIFDynamics.resetDerivative(u: u.data[j], spike: spikes.data[j], surrogateGradient: sg,
                                                                               threshold: p.threshold, reset: p.reset, detach: p.detachReset)
                         if let e = extra { d += e.data[j] }
                         dU.data[j] = d

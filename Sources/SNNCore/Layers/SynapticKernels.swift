@@ -27,24 +27,9 @@ public enum SynapticKernels {
         var out = Tensor(shape: [batch] + outShape)
         var cache = Cache()
         switch layer {
-        case .linear(let i, let o):
-            input.withUnsafeBufferPointer { x in
-                weight.withUnsafeBufferPointer { w in
-                    out.withUnsafeMutableBufferPointer { y in
-                        gemm(m: batch, n: o, k: i, a: x.baseAddress!, lda: i, b: w.baseAddress!, ldb: o, c: y.baseAddress!, ldc: o)
-                    }
-                }
-            }
-            if keepCache { cache.input = input }
-        case .conv2d(let ci, let co, let k, let s, let p):
-            let g = Conv2DGeometry(inChannels: ci, inHeight: inShape[1], inWidth: inShape[2], kernel: k, stride: s, padding: p)
-            input.withUnsafeBufferPointer { x in
-                weight.withUnsafeBufferPointer { w in
-                    out.withUnsafeMutableBufferPointer { y in
-                        conv2dForward(input: x.baseAddress!, batch: batch, weight: w.baseAddress!, outChannels: co, geometry: g, output: y.baseAddress!)
-                    }
-                }
-            }
+        case .linear, .conv2d:
+            // Event-driven: only non-zero inputs are delivered (see SpikeDelivery).
+            out = SpikeDelivery.forward(layer, inShape: inShape, outShape: outShape, input: input, weight: weight)
             if keepCache { cache.input = input }
         case .avgPool2d(let k, let s):
             input.withUnsafeBufferPointer { x in

@@ -19,16 +19,28 @@ public enum LIFDynamics {
     }
 
     /// Derivative of the post-reset membrane with respect to `U` (for backprop).
+    /// `spike` is the forward spike value (0/1, or the smooth step in gradient checks).
     @inlinable @inline(__always)
-    public static func resetDerivative(u: Float, spiked: Bool, surrogateGradient sg: Float,
+    public static func resetDerivative(u: Float, spike: Float, surrogateGradient sg: Float,
                                        threshold: Float, reset: ResetMode, detach: Bool) -> Float {
         switch reset {
         case .zero:
             // V = U (1 - s):  dV/dU = (1 - s) - U * s'
-            return (spiked ? 0 : 1) - (detach ? 0 : u * sg)
+            return (1 - spike) - (detach ? 0 : u * sg)
         case .subtract:
             // V = U - theta s:  dV/dU = 1 - theta * s'
             return 1 - (detach ? 0 : threshold * sg)
         }
+    }
+
+    /// The smooth counterpart of ``integrate(v:current:refractory:threshold:reset:)`` used only by
+    /// gradient checks: the spike is `surrogate.smoothStep(U - theta)` and the reset uses that value.
+    @inlinable
+    public static func integrateSmooth(v: inout Float, current: Float, threshold: Float, reset: ResetMode,
+                                       surrogate: Surrogate) -> (u: Float, spike: Float) {
+        let u = v + current
+        let s = surrogate.smoothStep(u - threshold)
+        v = reset == .zero ? u * (1 - s) : u - threshold * s
+        return (u, s)
     }
 }

@@ -28,8 +28,9 @@ public struct LayeredEngine: Sendable {
     ///   - tape: keep the activations BPTT needs.
     ///   - seed: seeds dropout masks.
     ///   - countOperations: count synaptic operations (costs a pass over every layer input).
+    ///   - smoothSpikes: replace the Heaviside spike by the surrogate's smooth step (gradient checks only).
     public func run(inputs: Tensor, training: Bool = false, tape keepTape: Bool = false, seed: UInt64 = 0,
-                    countOperations: Bool = false) -> LayeredRun {
+                    countOperations: Bool = false, smoothSpikes: Bool = false) -> LayeredRun {
         let spec = network.spec
         precondition(inputs.rank >= 2 && Array(inputs.shape.dropFirst(2)).reduce(1, *) == spec.inputShape.reduce(1, *),
                      "LayeredEngine: inputs \(inputs.shape) do not match [T, batch] + \(spec.inputShape)")
@@ -48,15 +49,16 @@ public struct LayeredEngine: Sendable {
                            data: Array(inputs.data[(t * batch * frameSize)..<((t + 1) * batch * frameSize)]))
             var stepCaches: [SynapticKernels.Cache] = []
             var stepU: [Tensor?] = []
+            var stepS: [Tensor?] = []
             for (i, layer) in spec.layers.enumerated() {
                 if case .lif(let p) = layer {
                     var u = Tensor(shape: [batch, shapes[i + 1].reduce(1, *)])
                     var s = u
-                    LIFPopulation.step(v: &membranes[i]!, current: x, parameters: p, preReset: &u, spikes: &s)
+                    LIFPopulation.step(v: &membranes[i]!, current: x, parameters: p, preReset: &u, spikes: &s, smooth: smoothSpikes)
                     let counts = LIFPopulation.spikesPerSample(s)
                     let slot = result.neuronLayerIndices.firstIndex(of: i)!
                     for b in 0..<batch { result.spikeCounts[slot][b] += counts[b] }
-                    if keepTape { stepU.append(u) } else { stepU.append(nil) }
+                    if keepTape { stepU.append(u); stepS.append(s) } else { stepU.append(nil); stepS.append(nil) }
                     stepCaches.append(SynapticKernels.Cache())
                     if i == spec.layers.count - 1 { result.outputMembranes.append(u) }
                     x = s.reshaped([batch] + shapes[i + 1])
@@ -70,12 +72,12 @@ public struct LayeredEngine: Sendable {
                                                              outShape: shapes[i + 1], training: training, dropoutKey: key,
                                                              keepCache: keepTape)
                     stepCaches.append(cache)
-                    stepU.append(nil)
+                    stepU.append(nil); stepS.append(nil)
                     x = y
                 }
             }
             result.outputs.append(x.reshaped([batch, x.count / batch]))
-            if keepTape { tape!.caches.append(stepCaches); tape!.preReset.append(stepU) }
+            if keepTape { tape!.caches.append(stepCaches); tape!.preReset.append(stepU); tape!.spikes.append(stepS) }
         }
         if !lastIsNeuron { result.outputMembranes = [] }
         result.tape = tape
@@ -87,8 +89,9 @@ public struct LayeredEngine: Sendable {
 public enum LIFPopulation {
     /// Decays `v`, integrates `current` once, writes the pre-reset potential `U` and the spikes (0/1),
     /// and leaves the post-reset membrane in `v`. Shapes: `[batch, neurons]` (current may be any shape with that count).
+    /// With `smooth` the spike is the surrogate's smooth step (gradient checks only).
     public static func step(v: inout Tensor, current: Tensor, parameters p: LIFParameters,
-                            preReset u: inout Tensor, spikes s: inout Tensor) {
+                            preReset u: inout Tensor, spikes s: inout Tensor, smooth: Bool = false) {
         let batch = v.shape[0], n = v.shape[1]
         precondition(current.count == batch * n, "LIF population of \(n) neurons got \(current.count / max(batch, 1)) inputs")
         let perNeuron = p.perNeuronBeta
@@ -101,11 +104,16 @@ public enum LIFPopulation {
                                 for j in 0..<n {
                                     let idx = b * n + j
                                     var vv = vp[idx] * (perNeuron?[j] ?? p.beta)
-                                    let r = LIFDynamics.integrate(v: &vv, current: ip[idx], refractory: false,
-                                                                  threshold: p.threshold, reset: p.reset)
+                                    if smooth {
+                                        let r = LIFDynamics.integrateSmooth(v: &vv, current: ip[idx], threshold: p.threshold,
+                                                                            reset: p.reset, surrogate: p.surrogate)
+                                        up[idx] = r.u; sp[idx] = r.spike
+                                    } else {
+                                        let r = LIFDynamics.integrate(v: &vv, current: ip[idx], refractory: false,
+                                                                      threshold: p.threshold, reset: p.reset)
+                                        up[idx] = r.u; sp[idx] = r.spiked ? 1 : 0
+                                    }
                                     vp[idx] = vv
-                                    up[idx] = r.u
-                                    sp[idx] = r.spiked ? 1 : 0
                                 }
                             }
                         }
@@ -169,11 +177,14 @@ public struct LayeredTape: Sendable {
     public var caches: [[SynapticKernels.Cache]] = []
     /// `preReset[t][layer]`: pre-reset membrane `U` of LIF layers at step t (nil for other layers).
     public var preReset: [[Tensor?]] = []
+    /// `spikes[t][layer]`: the spikes LIF layers emitted at step t (nil for other layers).
+    public var spikes: [[Tensor?]] = []
     /// Bytes held by the tape (for memory reports).
     public var byteCount: Int {
         var n = 0
         for step in caches { for c in step { n += (c.input?.count ?? 0) * 4 + (c.argmax?.count ?? 0) * 4 + (c.mask?.count ?? 0) * 4 } }
         for step in preReset { for u in step { n += (u?.count ?? 0) * 4 } }
+        for step in spikes { for u in step { n += (u?.count ?? 0) * 4 } }
         return n
     }
 }

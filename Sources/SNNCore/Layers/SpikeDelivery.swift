@@ -1,0 +1,100 @@
+import SNNTensor
+
+/// Event-driven delivery of presynaptic values to postsynaptic currents: the one place where a
+/// spike (or any non-zero input) is turned into currents, shared by the layered and the
+/// asynchronous engines.
+///
+/// A source with value `v` adds `v * w` to every target it connects to (a row of a linear weight
+/// matrix, or the receptive field of a convolution). Each target's current is a sum over sources
+/// in the order they are delivered; the layered engine delivers a layer's inputs in ascending
+/// index order, and the asynchronous engine at `F = infinity` does the same, which is why the two
+/// agree bit for bit.
+public enum SpikeDelivery {
+    /// Linear layer: `current[j] += value * W[source, j]` for `j < outFeatures` (`W` is `[in, out]`).
+    @inlinable @inline(__always)
+    public static func linear(value: Float, source: Int, weight: UnsafePointer<Float>, outFeatures o: Int,
+                              current: UnsafeMutablePointer<Float>) {
+        let row = weight + source * o
+        var j = 0
+        while j + 8 <= o {
+            var c = UnsafeRawPointer(current + j).loadUnaligned(as: SIMD8<Float>.self)
+            let w = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self)
+            c += value * w
+            UnsafeMutableRawPointer(current + j).storeBytes(of: c, as: SIMD8<Float>.self)
+            j += 8
+        }
+        while j < o { current[j] += value * row[j]; j += 1 }
+    }
+
+    /// Convolution: adds `value * W[o, c, ky, kx]` to every output `(o, oy, ox)` whose receptive field
+    /// holds the source `(c, iy, ix)` (flat index `source` of a `[C, H, W]` map). `W` is `[O, C, k, k]`;
+    /// `current` is the `[O, Ho, Wo]` map of one sample.
+    @inlinable
+    public static func conv2d(value: Float, source: Int, geometry g: Conv2DGeometry, outChannels: Int,
+                              weight: UnsafePointer<Float>, current: UnsafeMutablePointer<Float>) {
+        let hw = g.inHeight * g.inWidth
+        let c = source / hw, iy = (source % hw) / g.inWidth, ix = source % g.inWidth
+        let ho = g.outHeight, wo = g.outWidth, k = g.kernelHeight, s = g.stride
+        let kk = k * k, cStride = g.inChannels * kk, plane = ho * wo
+        // Output rows oy with 0 <= iy + p - oy*s < k.
+        let oyMax = min(ho - 1, (iy + g.padding) / s)
+        let oyMin = max(0, (iy + g.padding - k + s) / s)
+        let oxMax = min(wo - 1, (ix + g.padding) / s)
+        let oxMin = max(0, (ix + g.padding - k + s) / s)
+        if oyMin > oyMax || oxMin > oxMax { return }
+        for oy in oyMin...oyMax {
+            let ky = iy + g.padding - oy * s
+            if ky < 0 || ky >= k { continue }
+            for ox in oxMin...oxMax {
+                let kx = ix + g.padding - ox * s
+                if kx < 0 || kx >= k { continue }
+                let wBase = weight + c * kk + ky * k + kx
+                let out = current + oy * wo + ox
+                for o in 0..<outChannels { out[o * plane] += value * wBase[o * cStride] }
+            }
+        }
+    }
+
+    /// Delivers every non-zero element of one sample's input `x` (ascending index) through a synaptic
+    /// layer into `current` (which is *added to*). Returns the number of non-zero sources.
+    @discardableResult
+    public static func deliverAll(_ layer: LayerSpec, inShape: [Int], input x: UnsafePointer<Float>, count n: Int,
+                                  weight: UnsafePointer<Float>, current: UnsafeMutablePointer<Float>) -> Int {
+        var sources = 0
+        switch layer {
+        case .linear(_, let o):
+            for i in 0..<n where x[i] != 0 {
+                linear(value: x[i], source: i, weight: weight, outFeatures: o, current: current); sources += 1
+            }
+        case .conv2d(let ci, let co, let k, let s, let p):
+            let g = Conv2DGeometry(inChannels: ci, inHeight: inShape[1], inWidth: inShape[2], kernel: k, stride: s, padding: p)
+            for i in 0..<n where x[i] != 0 {
+                conv2d(value: x[i], source: i, geometry: g, outChannels: co, weight: weight, current: current); sources += 1
+            }
+        default:
+            preconditionFailure("SpikeDelivery.deliverAll on \(layer.shortName)")
+        }
+        return sources
+    }
+
+    /// A whole batch `[batch, inSize]` through a synaptic layer into a zeroed `[batch, outSize]` current;
+    /// samples are split over the cores.
+    public static func forward(_ layer: LayerSpec, inShape: [Int], outShape: [Int], input: Tensor, weight: Tensor) -> Tensor {
+        let batch = input.shape[0]
+        let inSize = inShape.reduce(1, *), outSize = outShape.reduce(1, *)
+        var out = Tensor(shape: [batch] + outShape)
+        input.withUnsafeBufferPointer { xp in
+            weight.withUnsafeBufferPointer { wp in
+                out.withUnsafeMutableBufferPointer { op in
+                    let x = xp.baseAddress!, w = wp.baseAddress!, y = op.baseAddress!
+                    parallelFor(batch) { samples in
+                        for b in samples {
+                            deliverAll(layer, inShape: inShape, input: x + b * inSize, count: inSize, weight: w, current: y + b * outSize)
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
