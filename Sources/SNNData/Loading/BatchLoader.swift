@@ -1,0 +1,179 @@
+import Foundation
+import SNNTensor
+
+/// Shuffled mini-batches of a ``FrameDataset``, decoded ahead of time on background threads.
+///
+/// Order: with `shuffle`, epoch `e` visits the samples in the permutation
+/// `DatasetSplit.permutation(count:seed:stream: e)`, so a `(seed, epoch)` pair always gives the
+/// same batches; without `shuffle` samples come in index order. The last, smaller batch is kept
+/// unless `dropLast`.
+///
+/// Two ways to iterate, both decoding up to `prefetch` batches ahead on `workers` threads:
+/// ```swift
+/// try loader.forEachBatch(epoch: e) { batch in ... }      // errors are thrown (recommended)
+///
+/// loader.epoch = e
+/// var it = loader.makeIterator()
+/// while let batch = try it.nextBatch() { ... }           // throwing iterator
+///
+/// for batch in loader { ... }                            // plain Sequence: stops at the first
+/// if let error = loader.lastError { throw error }        // error, which lastError then holds
+/// ```
+public struct BatchLoader: Sequence, Sendable {
+    public let dataset: any FrameDataset
+    public let batchSize: Int
+    public let shuffle: Bool
+    public let seed: UInt64
+    public let dropLast: Bool
+    /// The epoch that `makeIterator()` (and `for ... in`) produces.
+    public var epoch: Int = 0
+    /// Background decoding threads (0: decode on the calling thread).
+    public var workers: Int
+    /// How many batches may be decoded ahead of the consumer.
+    public var prefetch: Int
+    private let errorBox = ErrorBox()
+
+    public init(dataset: any FrameDataset, batchSize: Int, shuffle: Bool, seed: UInt64, dropLast: Bool = false,
+                workers: Int? = nil, prefetch: Int = 4) {
+        precondition(batchSize > 0, "BatchLoader: batchSize must be positive")
+        self.dataset = dataset
+        self.batchSize = batchSize
+        self.shuffle = shuffle
+        self.seed = seed
+        self.dropLast = dropLast
+        self.workers = Swift.max(0, workers ?? Swift.max(1, Swift.min(4, Parallelism.threadCount - 1)))
+        self.prefetch = Swift.max(1, prefetch)
+    }
+
+    /// The number of batches per epoch.
+    public var batchCount: Int {
+        dropLast ? dataset.count / batchSize : (dataset.count + batchSize - 1) / batchSize
+    }
+
+    /// The dataset indices of each batch of `epoch`.
+    public func batchIndices(epoch: Int) -> [[Int]] {
+        let order = shuffle ? DatasetSplit.permutation(count: dataset.count, seed: seed, stream: UInt64(bitPattern: Int64(epoch)))
+                            : Array(0..<dataset.count)
+        return (0..<batchCount).map { k in Array(order[(k * batchSize)..<Swift.min(order.count, (k + 1) * batchSize)]) }
+    }
+
+    /// Calls `body` with every batch of `epoch` (default: ``epoch``) in order; rethrows the first
+    /// decoding error or the first error `body` throws, after stopping the workers.
+    public func forEachBatch(epoch: Int? = nil, _ body: (Batch) throws -> Void) throws {
+        let source = BatchSource(dataset: dataset, batches: batchIndices(epoch: epoch ?? self.epoch),
+                                 workers: workers, prefetch: prefetch)
+        defer { source.cancel() }
+        while let r = source.take() {
+            try body(try r.get())
+        }
+    }
+
+    /// The error that stopped the last `for ... in` loop early, if any.
+    public var lastError: (any Error)? { errorBox.get() }
+
+    public func makeIterator() -> BatchIterator {
+        errorBox.set(nil)
+        return BatchIterator(source: BatchSource(dataset: dataset, batches: batchIndices(epoch: epoch),
+                                                 workers: workers, prefetch: prefetch), errorBox: errorBox)
+    }
+}
+
+/// Iterates one epoch of a ``BatchLoader``. ``nextBatch()`` throws decoding errors; ``next()``
+/// (used by `for ... in`) ends the epoch at the first error and records it in
+/// ``BatchLoader/lastError``.
+public struct BatchIterator: IteratorProtocol {
+    let source: BatchSource
+    let errorBox: ErrorBox
+
+    public mutating func next() -> Batch? {
+        do { return try nextBatch() } catch {
+            errorBox.set(error)
+            source.cancel()
+            return nil
+        }
+    }
+
+    /// The next batch, nil at the end of the epoch; throws the sample's decoding error.
+    public mutating func nextBatch() throws -> Batch? {
+        guard let r = source.take() else { return nil }
+        return try r.get()
+    }
+}
+
+/// Holds an error across copies of a loader.
+final class ErrorBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: (any Error)?
+    func set(_ e: (any Error)?) { lock.lock(); value = e; lock.unlock() }
+    func get() -> (any Error)? { lock.lock(); defer { lock.unlock() }; return value }
+}
+
+/// Decodes the batches of one epoch on background threads, in any order, and hands them out in
+/// order. Workers stop when the epoch is done, when it is cancelled, or when the consumer (the
+/// iterator) goes away.
+final class BatchSource: @unchecked Sendable {
+    private let cond = NSCondition()
+    private let dataset: any FrameDataset
+    private let batches: [[Int]]
+    private let depth: Int
+    private let threaded: Bool
+    private var results: [Int: Result<Batch, any Error>] = [:]
+    private var nextToClaim = 0
+    private var nextToTake = 0
+    private var cancelled = false
+
+    init(dataset: any FrameDataset, batches: [[Int]], workers: Int, prefetch: Int) {
+        self.dataset = dataset
+        self.batches = batches
+        self.depth = prefetch
+        self.threaded = workers > 0
+        for _ in 0..<min(workers, batches.count) {
+            let t = Thread { [self] in self.work() }
+            t.name = "SNNData.BatchLoader"
+            t.start()
+        }
+    }
+
+    deinit { cancel() }
+
+    private func work() {
+        while true {
+            cond.lock()
+            while !cancelled && nextToClaim < batches.count && nextToClaim >= nextToTake + depth { cond.wait() }
+            if cancelled || nextToClaim >= batches.count { cond.unlock(); return }
+            let k = nextToClaim
+            nextToClaim += 1
+            cond.unlock()
+            let r = Result<Batch, any Error> { try Batch.assemble(dataset, indices: batches[k]) }
+            cond.lock()
+            results[k] = r
+            cond.broadcast()
+            cond.unlock()
+        }
+    }
+
+    /// The next batch in order (waiting for it), or nil at the end.
+    func take() -> Result<Batch, any Error>? {
+        if !threaded {
+            guard nextToTake < batches.count, !cancelled else { return nil }
+            defer { nextToTake += 1 }
+            return Result { try Batch.assemble(dataset, indices: batches[nextToTake]) }
+        }
+        cond.lock()
+        defer { cond.unlock() }
+        guard nextToTake < batches.count, !cancelled else { return nil }
+        while results[nextToTake] == nil { cond.wait() }
+        let r = results.removeValue(forKey: nextToTake)!
+        nextToTake += 1
+        cond.broadcast()
+        return r
+    }
+
+    func cancel() {
+        cond.lock()
+        cancelled = true
+        results.removeAll()
+        cond.broadcast()
+        cond.unlock()
+    }
+}
