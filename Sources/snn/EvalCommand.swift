@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import SNNCore
+import SNNData
+import SNNEngines
+import SNNTensor
+
+/// `snn eval`: runs a trained model on a dataset, layer by layer or asynchronously.
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Evaluate a model: accuracy, spikes, spike density and synaptic operations.",
+        discussion: "Example: snn eval --model runs/nmnist.snnmodel --mode layered --json runs/eval.json"
+    )
+
+    @Option(help: "The model file.")
+    var model: String
+
+    @OptionGroup var data: DatasetOptions
+
+    @Option(help: "Execution: layered.")
+    var mode: String = "layered"
+
+    @Option(help: "Batch size.")
+    var batchSize: Int = 128
+
+    @Option(help: "Write the measurements as JSON to this path.")
+    var json: String?
+
+    @Option(help: "Worker threads (default: all cores).")
+    var threads: Int?
+
+    func run() throws {
+        if let threads { Parallelism.threadCount = threads }
+        let (network, _) = try ModelFile.read(from: URL(fileURLWithPath: model))
+        let loaded = try data.load()
+        print(loaded.description)
+        guard network.spec.inputShape.reduce(1, *) == loaded.test.frameShape.reduce(1, *) else {
+            throw ValidationError("model input \(network.spec.inputShape) does not match the dataset's frames \(loaded.test.frameShape)")
+        }
+        switch mode {
+        case "layered":
+            let r = try LayeredEvaluation.run(network: network, dataset: loaded.test, batchSize: batchSize, seed: 0, progressTitle: "eval")
+            printLayered(r)
+            if let json { try writeJSON(r, to: json); print("written \(json)") }
+        default:
+            throw ValidationError("--mode must be layered")
+        }
+    }
+}
+
+func printLayered(_ r: LayeredEvaluation) {
+    print("layered: accuracy \(format(r.accuracy * 100, 2))% (\(r.correct)/\(r.samples)), \(format(r.spikesPerSample, 1)) spikes/sample")
+    print("  spikes/sample per layer: " + r.spikesPerSamplePerLayer.map { format($0, 1) }.joined(separator: ", "))
+    print("  spike density per layer: " + r.spikeDensityPerLayer.map { format($0, 4) }.joined(separator: ", "))
+    print("  synaptic ops/sample: \(format(r.synapticOperationsPerSample.accumulates, 0)) AC + \(format(r.synapticOperationsPerSample.multiplyAccumulates, 0)) MAC")
+}

@@ -1,0 +1,8 @@
+import ArgumentParser
+
+extension SNNCommand {
+    /// Every subcommand, in the order `snn --help` lists them.
+    static var allSubcommands: [any ParsableCommand.Type] {
+        [DemoCommand.self, TrainCommand.self, EvalCommand.self, BenchCommand.self, InfoCommand.self]
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import SNNCore
+
+/// Neuron and architecture options shared by the commands that build a network.
+struct NetworkOptions: ParsableArguments {
+    @Option(help: "Architecture: sizes like 2312-64-64-64-10, or a conv stack like input=2x34x34,conv8k3s2,conv16k3s2p1,conv32k3s2p1,fc10 (default depends on the dataset), or a JSON file with a NetworkSpec.")
+    var arch: String?
+
+    @Option(help: "Membrane time constant tau_m in ms (leak beta = exp(-dt/tau_m)). Ignored when --beta is given.")
+    var tauMs: Double = 1
+
+    @Option(help: "Leak per time step, beta in [0, 1] (1 = IF neuron). Overrides --tau-ms.")
+    var beta: Float?
+
+    @Option(help: "Firing threshold theta.")
+    var threshold: Float = 0.3
+
+    @Option(help: "Reset after a spike: zero (hard) or subtract.")
+    var reset: String = "zero"
+
+    @Option(help: "Surrogate gradient: atan[:alpha], fast-sigmoid[:slope], sigmoid[:slope], triangle[:height].")
+    var surrogate: String = "atan:2"
+
+    @Flag(help: "Treat the reset as a constant in backprop.")
+    var detachReset = false
+
+    func neuron(dtMs: Double) throws -> LIFParameters {
+        guard let mode = ResetMode(rawValue: reset) else { throw ValidationError("--reset must be zero or subtract") }
+        guard let sg = Surrogate(parsing: surrogate) else { throw ValidationError("unknown --surrogate '\(surrogate)'") }
+        let b = beta ?? Float(exp(-dtMs / tauMs))
+        guard b >= 0, b <= 1 else { throw ValidationError("--beta must be in [0, 1]") }
+        return LIFParameters(beta: b, threshold: threshold, reset: mode, surrogate: sg, detachReset: detachReset)
+    }
+
+    func spec(default text: String, dtMs: Double, inputShape: [Int]) throws -> NetworkSpec {
+        let source = arch ?? text
+        if source.hasSuffix(".json") {
+            let data = try Data(contentsOf: URL(fileURLWithPath: source))
+            return try JSONDecoder().decode(NetworkSpec.self, from: data)
+        }
+        var spec = try NetworkSpec.parse(source, neuron: try neuron(dtMs: dtMs))
+        // An MLP string fed with image-shaped frames: flatten them.
+        if spec.inputShape.count == 1, inputShape.count > 1, spec.inputShape[0] == inputShape.reduce(1, *) {
+            spec = NetworkSpec(inputShape: inputShape, layers: [.flatten] + spec.layers)
+        }
+        return spec
+    }
+}

@@ -1,0 +1,61 @@
+import ArgumentParser
+import SNNTraining
+
+/// Optimisation options shared by train, demo and experiments.
+struct TrainingOptions: ParsableArguments {
+    @Option(help: "Epochs.")
+    var epochs: Int = 10
+
+    @Option(help: "Mini-batch size.")
+    var batchSize: Int = 32
+
+    @Option(help: "Learning rate.")
+    var lr: Float = 1e-3
+
+    @Option(help: "Optimizer: adam, adamw or sgd.")
+    var optimizer: String = "adam"
+
+    @Option(help: "Weight decay (L2 for adam and sgd, decoupled for adamw).")
+    var weightDecay: Float = 1e-5
+
+    @Option(help: "Momentum for sgd.")
+    var momentum: Float = 0.9
+
+    @Option(help: "Learning-rate schedule: constant, cosine, or step:EVERY:GAMMA (e.g. step:10:0.5).")
+    var schedule: String = "constant"
+
+    @Option(help: "Clip the global gradient norm to this value (0: off).")
+    var clip: Float = 0
+
+    @Option(help: "Loss: rate-ce (mean over frames of CE on that frame's output counts), count-ce, membrane-ce, count-mse.")
+    var loss: String = "rate-ce"
+
+    func configuration(seed: UInt64) throws -> TrainingConfiguration {
+        var c = TrainingConfiguration()
+        guard epochs > 0, batchSize > 0, lr > 0 else { throw ValidationError("--epochs, --batch-size and --lr must be positive") }
+        c.epochs = epochs
+        c.learningRate = lr
+        c.seed = seed
+        switch optimizer {
+        case "adam": c.optimizer = .adam(beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: weightDecay)
+        case "adamw": c.optimizer = .adamW(beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: weightDecay)
+        case "sgd": c.optimizer = .sgd(momentum: momentum, weightDecay: weightDecay)
+        default: throw ValidationError("--optimizer must be adam, adamw or sgd")
+        }
+        if schedule == "constant" { c.schedule = .constant }
+        else if schedule == "cosine" { c.schedule = .cosine(epochs: epochs, minimum: 0) }
+        else if schedule.hasPrefix("step:") {
+            let parts = schedule.split(separator: ":")
+            guard parts.count == 3, let every = Int(parts[1]), let gamma = Float(parts[2]), every > 0 else {
+                throw ValidationError("--schedule step needs step:EVERY:GAMMA, e.g. step:10:0.5")
+            }
+            c.schedule = .step(every: every, gamma: gamma)
+        } else { throw ValidationError("--schedule must be constant, cosine or step:EVERY:GAMMA") }
+        c.gradientClipNorm = clip > 0 ? clip : nil
+        guard let l = Loss(rawValue: loss) else {
+            throw ValidationError("--loss must be one of \(Loss.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        c.loss = l
+        return c
+    }
+}
