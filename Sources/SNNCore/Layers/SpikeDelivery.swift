@@ -97,4 +97,58 @@ public enum SpikeDelivery {
         }
         return out
     }
+
+    // MARK: Adjoint delivery (backprop through emitted spikes)
+
+    /// Adjoint of ``linear(value:source:weight:outFeatures:current:)``: given the gradient of the loss
+    /// with respect to the targets' currents `dCurrent`, returns the gradient with respect to the
+    /// source's value, `sum_j W[source, j] * dCurrent[j]`, and adds `value * dCurrent[j]` to the
+    /// weight gradient row `dWeight[source, :]`.
+    @inlinable @inline(__always)
+    public static func linearAdjoint(value: Float, source: Int, weight: UnsafePointer<Float>, outFeatures o: Int,
+                                     currentGradient dCurrent: UnsafePointer<Float>,
+                                     weightGradient dWeight: UnsafeMutablePointer<Float>) -> Float {
+        let row = weight + source * o, drow = dWeight + source * o
+        var acc: Float = 0
+        for j in 0..<o {
+            let g = dCurrent[j]
+            acc += row[j] * g
+            drow[j] += value * g
+        }
+        return acc
+    }
+
+    /// Adjoint of ``conv2d(value:source:geometry:outChannels:weight:current:)`` over the source's
+    /// receptive field (see ``linearAdjoint(value:source:weight:outFeatures:currentGradient:weightGradient:)``).
+    @inlinable
+    public static func conv2dAdjoint(value: Float, source: Int, geometry g: Conv2DGeometry, outChannels: Int,
+                                     weight: UnsafePointer<Float>, currentGradient dCurrent: UnsafePointer<Float>,
+                                     weightGradient dWeight: UnsafeMutablePointer<Float>) -> Float {
+        let hw = g.inHeight * g.inWidth
+        let c = source / hw, iy = (source % hw) / g.inWidth, ix = source % g.inWidth
+        let ho = g.outHeight, wo = g.outWidth, k = g.kernelHeight, s = g.stride
+        let kk = k * k, cStride = g.inChannels * kk, plane = ho * wo
+        let oyMax = min(ho - 1, (iy + g.padding) / s)
+        let oyMin = max(0, (iy + g.padding - k + s) / s)
+        let oxMax = min(wo - 1, (ix + g.padding) / s)
+        let oxMin = max(0, (ix + g.padding - k + s) / s)
+        var acc: Float = 0
+        if oyMin > oyMax || oxMin > oxMax { return 0 }
+        for oy in oyMin...oyMax {
+            let ky = iy + g.padding - oy * s
+            if ky < 0 || ky >= k { continue }
+            for ox in oxMin...oxMax {
+                let kx = ix + g.padding - ox * s
+                if kx < 0 || kx >= k { continue }
+                let off = c * kk + ky * k + kx
+                let dc = dCurrent + oy * wo + ox
+                for o in 0..<outChannels {
+                    let gr = dc[o * plane]
+                    acc += weight[off + o * cStride] * gr
+                    dWeight[off + o * cStride] += value * gr
+                }
+            }
+        }
+        return acc
+    }
 }
