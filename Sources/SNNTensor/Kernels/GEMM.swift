@@ -2,12 +2,18 @@
 ///
 /// Computes `C = beta * C + op(A) * op(B)` where `op(X)` is `X` or its transpose, `op(A)` is
 /// `m x k`, `op(B)` is `k x n` and `C` is `m x n` with row stride `ldc`. `lda`/`ldb` are the row
-/// strides of `A` and `B` as stored. Rows of `C` are split over the cores; each thread owns
-/// disjoint rows, so the result does not depend on the thread count.
+/// strides of `A` and `B` as stored. With `beta == 0`, `C` is not read (it may hold garbage).
 ///
-/// With `parallel: false` it runs on the calling thread (for callers that already split work).
-/// Zero entries of `op(A)` are skipped, which makes a batch of binary spike rows times a weight
-/// matrix a sum of the selected weight rows.
+/// Two paths, chosen from the data:
+/// - **Sparse `A`** (binary spike rows are the common case): when at most a quarter of the entries of
+///   `op(A)` are non-zero, each row of `C` is the sum of the rows of `op(B)` selected by the non-zero
+///   entries of that row of `op(A)` (``spikeGatherAdd(m:n:k:a:lda:b:ldb:c:ldc:parallel:)``).
+/// - **Dense**: ``gemmDense(m:n:k:a:lda:transA:b:ldb:transB:c:ldc:beta:parallel:microKernel:)``, a
+///   packed, cache-blocked GEMM with a register-blocked SIMD micro-kernel.
+///
+/// Work is split over the cores by disjoint blocks of `C`; every element of `C` is summed in the same
+/// order whatever the thread count, so the result does not depend on it. With `parallel: false` it
+/// runs on the calling thread (for callers that already split work).
 public func gemm(
     m: Int, n: Int, k: Int,
     a: UnsafePointer<Float>, lda: Int, transA: Bool = false,
@@ -20,31 +26,42 @@ public func gemm(
         for i in 0..<m { scaleRow(c + i * ldc, n, beta) }
         return
     }
-    let flopsPerRow = n * k
-    func run(_ bRows: UnsafePointer<Float>, _ bStride: Int) {
-        if !parallel {
-            gemmRows(rows: 0..<m, n: n, k: k, a: a, lda: lda, transA: transA, b: bRows, ldb: bStride, c: c, ldc: ldc, beta: beta)
+    // Counting the non-zeros costs m*k reads, small next to the m*n*k multiply-adds.
+    if n >= 4, m * k >= 64 {
+        let nnz = countNonZeros(rows: transA ? k : m, cols: transA ? m : k, a, lda)
+        // Measured crossovers: the row gather wins up to ~30% density; with a transposed operand
+        // (extra copy of B, or scattered updates for op(A) = A^T) up to ~12%.
+        if nnz * (transA || transB ? 8 : 4) <= m * k {
+            sparseGemm(m: m, n: n, k: k, a: a, lda: lda, transA: transA, b: b, ldb: ldb, transB: transB,
+                       c: c, ldc: ldc, beta: beta, parallel: parallel)
             return
         }
-        parallelFor(m, minimumChunk: max(1, 65_536 / max(1, flopsPerRow))) { rows in
-            gemmRows(rows: rows, n: n, k: k, a: a, lda: lda, transA: transA, b: bRows, ldb: bStride, c: c, ldc: ldc, beta: beta)
-        }
     }
-    if transB {
-        // Make B row-major k x n (contiguous rows) so that the inner loop streams.
-        var packedB = [Float](repeating: 0, count: k * n)
-        packedB.withUnsafeMutableBufferPointer { pb in
-            transposeInto(src: b, srcRows: n, srcCols: k, srcStride: ldb, dst: pb.baseAddress!, dstStride: n)
-            run(UnsafePointer(pb.baseAddress!), n)
-        }
-    } else {
-        run(b, ldb)
-    }
+    gemmDense(m: m, n: n, k: k, a: a, lda: lda, transA: transA, b: b, ldb: ldb, transB: transB,
+              c: c, ldc: ldc, beta: beta, parallel: parallel)
 }
 
 @inline(__always)
 func scaleRow(_ c: UnsafeMutablePointer<Float>, _ n: Int, _ beta: Float) {
     if beta == 0 { c.update(repeating: 0, count: n) } else if beta != 1 { for j in 0..<n { c[j] *= beta } }
+}
+
+/// The number of non-zero entries of a `rows x cols` block with row stride `ld`.
+func countNonZeros(rows: Int, cols: Int, _ x: UnsafePointer<Float>, _ ld: Int) -> Int {
+    var total = 0
+    for r in 0..<rows {
+        let p = x + r * ld
+        var j = 0
+        var acc = SIMD16<Int32>()
+        while j + 16 <= cols {
+            let v = UnsafeRawPointer(p + j).loadUnaligned(as: SIMD16<Float>.self)
+            acc &+= SIMD16<Int32>(repeating: 1).replacing(with: 0, where: v .== 0)
+            j += 16
+        }
+        total += Int(acc.wrappedSum())
+        while j < cols { if p[j] != 0 { total += 1 }; j += 1 }
+    }
+    return total
 }
 
 /// Copies a `srcRows x srcCols` matrix into `dst` transposed (`srcCols x srcRows`).
@@ -65,59 +82,171 @@ public func transposeInto(src: UnsafePointer<Float>, srcRows: Int, srcCols: Int,
     }
 }
 
-/// The row kernel: four rows of C at a time share each loaded row of B.
+// MARK: - Sparse (spike) path
+
+/// `C[i, :] += sum over p with A[i, p] != 0 of A[i, p] * B[p, :]`, on row-major buffers.
+///
+/// `A` is `m x k` (row stride `lda`), `B` is `k x n` (row stride `ldb`), `C` is `m x n` (row stride
+/// `ldc`) and is accumulated into. This is the natural kernel for a batch of binary spike vectors
+/// times a weight matrix: the cost is proportional to the number of spikes, not to `m * k`.
+/// Rows of `C` are split over the cores unless `parallel` is false.
+public func spikeGatherAdd(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                           b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                           parallel: Bool = true) {
+    guard m > 0, n > 0, k > 0 else { return }
+    sparseRows(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, beta: 1, parallel: parallel)
+}
+
+func sparseGemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, transA: Bool,
+                b: UnsafePointer<Float>, ldb: Int, transB: Bool,
+                c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float, parallel: Bool) {
+    var bP = b, bStride = ldb
+    var bBuf: UnsafeMutablePointer<Float>? = nil
+    defer { bBuf?.deallocate() }
+    if transB {
+        let t = UnsafeMutablePointer<Float>.allocate(capacity: k * n)
+        transposeInto(src: b, srcRows: n, srcCols: k, srcStride: ldb, dst: t, dstStride: n)
+        bBuf = t; bP = UnsafePointer(t); bStride = n
+    }
+    if transA {
+        sparseScatter(m: m, n: n, k: k, a: a, lda: lda, b: bP, ldb: bStride, c: c, ldc: ldc, beta: beta,
+                      parallel: parallel)
+    } else {
+        sparseRows(m: m, n: n, k: k, a: a, lda: lda, b: bP, ldb: bStride, c: c, ldc: ldc, beta: beta,
+                   parallel: parallel)
+    }
+}
+
+/// Writes the indices and values of the non-zero entries of `x[0..<count]` and returns their number.
+///
+/// Sixteen entries at a time become a bit mask, whose set bits are then walked: the cost is about one
+/// vector compare per 16 entries plus one step per non-zero entry.
 @inline(__always)
-func gemmRows(rows: Range<Int>, n: Int, k: Int,
-              a: UnsafePointer<Float>, lda: Int, transA: Bool,
-              b: UnsafePointer<Float>, ldb: Int,
-              c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float) {
-    @inline(__always) func aAt(_ i: Int, _ p: Int) -> Float { transA ? a[p * lda + i] : a[i * lda + p] }
-    let kBlock = 256
-    var i = rows.lowerBound
-    for r in rows { scaleRow(c + r * ldc, n, beta) }
-    while i + 4 <= rows.upperBound {
-        let c0 = c + i * ldc, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc
-        var p0 = 0
-        while p0 < k {
-            let p1 = min(k, p0 + kBlock)
-            for p in p0..<p1 {
-                let a0 = aAt(i, p), a1 = aAt(i + 1, p), a2 = aAt(i + 2, p), a3 = aAt(i + 3, p)
-                if a0 == 0 && a1 == 0 && a2 == 0 && a3 == 0 { continue }
-                let br = b + p * ldb
-                var j = 0
-                while j + 8 <= n {
-                    let bv = UnsafeRawPointer(br + j).loadUnaligned(as: SIMD8<Float>.self)
-                    var v0 = UnsafeRawPointer(c0 + j).loadUnaligned(as: SIMD8<Float>.self)
-                    var v1 = UnsafeRawPointer(c1 + j).loadUnaligned(as: SIMD8<Float>.self)
-                    var v2 = UnsafeRawPointer(c2 + j).loadUnaligned(as: SIMD8<Float>.self)
-                    var v3 = UnsafeRawPointer(c3 + j).loadUnaligned(as: SIMD8<Float>.self)
-                    v0 += a0 * bv; v1 += a1 * bv; v2 += a2 * bv; v3 += a3 * bv
-                    UnsafeMutableRawPointer(c0 + j).storeBytes(of: v0, as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(c1 + j).storeBytes(of: v1, as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(c2 + j).storeBytes(of: v2, as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(c3 + j).storeBytes(of: v3, as: SIMD8<Float>.self)
-                    j += 8
-                }
-                while j < n {
-                    let bv = br[j]
-                    c0[j] += a0 * bv; c1[j] += a1 * bv; c2[j] += a2 * bv; c3[j] += a3 * bv
-                    j += 1
-                }
-            }
-            p0 = p1
+func compactNonZeros(_ x: UnsafePointer<Float>, _ count: Int, _ idx: UnsafeMutablePointer<Int>,
+                     _ val: UnsafeMutablePointer<Float>) -> Int {
+    let weights = SIMD16<UInt32>(1 << 0, 1 << 1, 1 << 2, 1 << 3, 1 << 4, 1 << 5, 1 << 6, 1 << 7,
+                                 1 << 8, 1 << 9, 1 << 10, 1 << 11, 1 << 12, 1 << 13, 1 << 14, 1 << 15)
+    var nnz = 0
+    var p = 0
+    while p + 16 <= count {
+        var bits = SIMD16<UInt32>().replacing(with: weights, where: ld16(x + p) .!= 0).wrappedSum()
+        while bits != 0 {
+            let q = p + bits.trailingZeroBitCount
+            idx[nnz] = q; val[nnz] = x[q]; nnz += 1
+            bits &= bits &- 1
         }
-        i += 4
+        p += 16
     }
-    while i < rows.upperBound {
-        let ci = c + i * ldc
+    while p < count {
+        if x[p] != 0 { idx[nnz] = p; val[nnz] = x[p]; nnz += 1 }
+        p += 1
+    }
+    return nnz
+}
+
+func sparseRows(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                beta: Float, parallel: Bool) {
+    let body = { (rows: Range<Int>) in
+        let idx = UnsafeMutablePointer<Int>.allocate(capacity: k + 1)
+        let val = UnsafeMutablePointer<Float>.allocate(capacity: k + 1)
+        defer { idx.deallocate(); val.deallocate() }
+        for i in rows {
+            let nnz = compactNonZeros(a + i * lda, k, idx, val)
+            gatherRow(n: n, nnz: nnz, idx: idx, val: val, b: b, ldb: ldb, c: c + i * ldc, beta: beta)
+        }
+    }
+    if parallel {
+        let work = max(1, (n / 16 + 1) * max(1, k / 8))
+        parallelFor(m, minimumChunk: max(1, 16_384 / work), body)
+    } else {
+        body(0..<m)
+    }
+}
+
+/// `C = beta * C + A^T * B` for a sparse `A` stored `k x m`: for each row `p` of `A` (in order) and
+/// each of its non-zero entries `A[p, i]`, `C[i, :] += A[p, i] * B[p, :]`. Threads own ranges of `i`.
+func sparseScatter(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                   b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                   beta: Float, parallel: Bool) {
+    let body = { (rows: Range<Int>) in
+        for i in rows { scaleRow(c + i * ldc, n, beta) }
+        let idx = UnsafeMutablePointer<Int>.allocate(capacity: rows.count + 1)
+        let val = UnsafeMutablePointer<Float>.allocate(capacity: rows.count + 1)
+        defer { idx.deallocate(); val.deallocate() }
         for p in 0..<k {
-            let av = aAt(i, p)
-            if av == 0 { continue }
+            let nnz = compactNonZeros(a + p * lda + rows.lowerBound, rows.count, idx, val)
             let br = b + p * ldb
-            for j in 0..<n { ci[j] += av * br[j] }
+            for l in 0..<nnz {
+                axpyRow(n, val[l], br, c + (rows.lowerBound + idx[l]) * ldc)
+            }
         }
-        i += 1
     }
+    if parallel {
+        let work = max(1, (n / 16 + 1) * max(1, k / 8))
+        parallelFor(m, minimumChunk: max(16, 16_384 / work), body)
+    } else {
+        body(0..<m)
+    }
+}
+
+/// `y[0..<n] += alpha * x[0..<n]` (multiply, then add).
+@inline(__always)
+func axpyRow(_ n: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+    var j = 0
+    while j + 16 <= n { st16(y + j, ld16(y + j) + alpha * ld16(x + j)); j += 16 }
+    while j < n { y[j] += alpha * x[j]; j += 1 }
+}
+
+/// One row: `c = beta * c + sum_l val[l] * B[idx[l], :]`, the sum taken in the order of `idx`.
+@inline(__always)
+func gatherRow(n: Int, nnz: Int, idx: UnsafeMutablePointer<Int>, val: UnsafeMutablePointer<Float>,
+               b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, beta: Float) {
+    @inline(__always) func start(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> {
+        beta == 0 ? SIMD16<Float>() : (beta == 1 ? ld16(p) : beta * ld16(p))
+    }
+    var j = 0
+    while j + 64 <= n {
+        var v0 = start(c + j), v1 = start(c + j + 16), v2 = start(c + j + 32), v3 = start(c + j + 48)
+        for l in 0..<nnz {
+            let br = b + idx[l] * ldb + j
+            let s = val[l]
+            v0 += s * ld16(br); v1 += s * ld16(br + 16); v2 += s * ld16(br + 32); v3 += s * ld16(br + 48)
+        }
+        st16(c + j, v0); st16(c + j + 16, v1); st16(c + j + 32, v2); st16(c + j + 48, v3)
+        j += 64
+    }
+    while j + 16 <= n {
+        var v0 = start(c + j)
+        for l in 0..<nnz { v0 += val[l] * ld16(b + idx[l] * ldb + j) }
+        st16(c + j, v0)
+        j += 16
+    }
+    while j < n {
+        var s: Float = beta == 0 ? 0 : (beta == 1 ? c[j] : beta * c[j])
+        for l in 0..<nnz { s += val[l] * b[idx[l] * ldb + j] }
+        c[j] = s
+        j += 1
+    }
+}
+
+@inline(__always) func ld16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+@inline(__always) func ld16(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+@inline(__always) func st16(_ p: UnsafeMutablePointer<Float>, _ v: SIMD16<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+}
+@inline(__always) func ld8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+@inline(__always) func ld8(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+@inline(__always) func st8(_ p: UnsafeMutablePointer<Float>, _ v: SIMD8<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
 }
 
 extension Tensor {

@@ -1,0 +1,116 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Element-wise and reduction kernels on raw `Float` buffers (SIMD, single-threaded: callers split
+/// work themselves when the vectors are long). Sums are taken in a fixed order (16 lanes, then the
+/// lanes added in order), so results are reproducible.
+public enum Elementwise {
+    /// `y += alpha * x` over `n` values.
+    @inlinable
+    public static func axpy(_ n: Int, alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        var j = 0
+        let a = SIMD16<Float>(repeating: alpha)
+        while j + 16 <= n {
+            let xv = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD16<Float>.self)
+            let yv = UnsafeRawPointer(y + j).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(y + j).storeBytes(of: yv + a * xv, as: SIMD16<Float>.self)
+            j += 16
+        }
+        while j < n { y[j] += alpha * x[j]; j += 1 }
+    }
+
+    /// `x *= alpha` over `n` values.
+    @inlinable
+    public static func scale(_ n: Int, by alpha: Float, _ x: UnsafeMutablePointer<Float>) {
+        var j = 0
+        while j + 16 <= n {
+            let xv = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(x + j).storeBytes(of: xv * alpha, as: SIMD16<Float>.self)
+            j += 16
+        }
+        while j < n { x[j] *= alpha; j += 1 }
+    }
+
+    /// `y += x` over `n` values.
+    @inlinable
+    public static func add(_ n: Int, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
+        var j = 0
+        while j + 16 <= n {
+            let xv = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD16<Float>.self)
+            let yv = UnsafeRawPointer(y + j).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(y + j).storeBytes(of: yv + xv, as: SIMD16<Float>.self)
+            j += 16
+        }
+        while j < n { y[j] += x[j]; j += 1 }
+    }
+
+    /// The sum of `n` values.
+    @inlinable
+    public static func sum(_ n: Int, _ x: UnsafePointer<Float>) -> Float {
+        var acc = SIMD16<Float>()
+        var j = 0
+        while j + 16 <= n { acc += UnsafeRawPointer(x + j).loadUnaligned(as: SIMD16<Float>.self); j += 16 }
+        var s: Float = 0
+        for l in 0..<16 { s += acc[l] }
+        while j < n { s += x[j]; j += 1 }
+        return s
+    }
+
+    /// The dot product of two `n`-vectors.
+    @inlinable
+    public static func dot(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>) -> Float {
+        var acc = SIMD16<Float>()
+        var j = 0
+        while j + 16 <= n {
+            acc += UnsafeRawPointer(x + j).loadUnaligned(as: SIMD16<Float>.self)
+                * UnsafeRawPointer(y + j).loadUnaligned(as: SIMD16<Float>.self)
+            j += 16
+        }
+        var s: Float = 0
+        for l in 0..<16 { s += acc[l] }
+        while j < n { s += x[j] * y[j]; j += 1 }
+        return s
+    }
+
+    /// Column sums of a `rows x cols` matrix (row stride `ld`) added into `out` (`cols` values): the
+    /// bias gradient of a batch.
+    public static func addColumnSums(rows: Int, cols: Int, _ x: UnsafePointer<Float>, ld: Int,
+                                     into out: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows { add(cols, x + r * ld, into: out) }
+    }
+
+    /// Softmax cross-entropy of each row of a `rows x cols` matrix of logits against integer labels.
+    ///
+    /// Returns the **mean** loss over the rows, `mean_r (logsumexp(z_r) - z_r[label_r])`, computed
+    /// stably (the row maximum is subtracted first). When `gradient` is given, it receives
+    /// `d mean / d z` (`rows x cols`, overwritten), that is `(softmax(z_r) - onehot(label_r)) * weight / rows`,
+    /// where `weight` scales the gradient (e.g. `1 / T` when the loss is averaged over `T` frames).
+    @discardableResult
+    public static func softmaxCrossEntropyRows(logits z: UnsafePointer<Float>, rows: Int, cols: Int,
+                                               labels: UnsafePointer<Int>,
+                                               gradient: UnsafeMutablePointer<Float>? = nil,
+                                               gradientWeight weight: Float = 1) -> Float {
+        guard rows > 0, cols > 0 else { return 0 }
+        var total: Double = 0
+        let gScale = weight / Float(rows)
+        for r in 0..<rows {
+            let row = z + r * cols
+            let label = labels[r]
+            precondition(label >= 0 && label < cols, "softmaxCrossEntropyRows: label \(label) outside 0..<\(cols)")
+            var mx = -Float.infinity
+            for j in 0..<cols { mx = max(mx, row[j]) }
+            var se: Float = 0
+            for j in 0..<cols { se += expf(row[j] - mx) }
+            let lse = mx + logf(se)
+            total += Double(lse - row[label])
+            if let g = gradient {
+                let gr = g + r * cols
+                let inv = 1 / se
+                for j in 0..<cols { gr[j] = expf(row[j] - mx) * inv * gScale }
+                gr[label] -= gScale
+            }
+        }
+        return Float(total / Double(rows))
+    }
+}
