@@ -7,7 +7,9 @@ import Foundation
 /// Each case also provides ``smoothStep(_:)``, the smooth function whose derivative is the
 /// surrogate; tests use it to check gradients against finite differences.
 public enum Surrogate: Codable, Hashable, Sendable {
-    /// `1 / (pi * (1 + (pi * x * alpha / 2)^2))`, the arctangent surrogate (snnTorch's `ATan`). Reference alpha: 2.
+    /// `1 / (pi * (1 + (pi * x * alpha / 2)^2))`, the arctangent surrogate as the reference
+    /// asynchronous implementation writes it (SPEC section 1). Reference alpha: 2. It is snnTorch's
+    /// `ATan` divided by `pi * alpha / 2`.
     case atan(alpha: Float)
     /// `1 / (1 + slope * |x|)^2`, the fast sigmoid (SuperSpike). Reference slope: 25.
     case fastSigmoid(slope: Float)
@@ -24,7 +26,7 @@ public enum Surrogate: Codable, Hashable, Sendable {
         switch self {
         case .atan(let alpha):
             let z = Float.pi * x * alpha / 2
-            return alpha / 2 / (1 + z * z)
+            return 1 / (Float.pi * (1 + z * z))
         case .fastSigmoid(let slope):
             let d = 1 + slope * abs(x)
             return 1 / (d * d)
@@ -40,7 +42,8 @@ public enum Surrogate: Codable, Hashable, Sendable {
     public func smoothStep(_ x: Float) -> Float {
         switch self {
         case .atan(let alpha):
-            return atanf(Float.pi * x * alpha / 2) / Float.pi + 0.5
+            // d/dx [2 / (pi^2 alpha) * atan(pi alpha x / 2)] = 1 / (pi (1 + (pi alpha x / 2)^2))
+            return 2 / (Float.pi * Float.pi * alpha) * atanf(Float.pi * x * alpha / 2) + 0.5
         case .fastSigmoid(let slope):
             return 0.5 + x / (1 + slope * abs(x))
         case .sigmoid(let slope):

@@ -1,0 +1,170 @@
+import SNNCore
+import SNNEngines
+import SNNTensor
+
+/// Reverse mode through an asynchronous run: the gradient follows the forward steps in the order
+/// the scheduler actually chose, and an emitted spike's gradient flows only through the weights of
+/// the targets it really reached.
+///
+/// Quantities (per sample; `n` a neuron, `r` one of its integrations, `e` an emitted spike):
+/// - integration `r`: `U_r = (V + I_r)(1 - R_r)`, `s_r = H(U_r - theta)`, post-reset `V = reset(U_r, s_r)`;
+/// - an emission `e` of a spike that fired in `r` adds `W[n, j]` (through its connection) to the pending
+///   current of every target `j`, integrated at `j`'s next integration.
+///
+/// Reverse pass, forward steps latest first; in a step, emissions first, then integrations:
+/// - emission `e`: `dL/ds_r += sum_j W[n, j] dL/dI_j` and `dL/dW[n, j] += dL/dI_j`, where `dL/dI_j` is
+///   the gradient of `j`'s pending current (set by `j`'s next integration); output spikes add
+///   `dL/dcount` of their class and frame;
+/// - integration `r`: `dL/dU_r = dL/ds_r * sg(U_r - theta) + dL/dV * dV/dU_r`; then
+///   `dL/dI = dL/dV_before = dL/dU_r * (1 - R_r)`;
+/// - frame start: the input values add `x_i dL/dI_j` to the first connection's weight gradient, and every
+///   membrane's gradient is multiplied by the frame's decay `beta`.
+/// The schedule, the refractory flags and `P` are constants.
+public enum UnlayeredBackprop {
+    /// Options of the reverse pass.
+    public struct Options: Sendable, Hashable {
+        /// Neurons whose `U - theta` is below this get zero surrogate gradient (nil: no cut).
+        public var backpropThreshold: Float?
+        /// Cut the gradient between frames (membranes and pending currents), trading accuracy for memory.
+        public var truncatePerFrame: Bool
+        /// Count output spikes when they are emitted (true) or when they fire (false); must match the engine.
+        public var outputsCountedAtEmission: Bool
+        public init(backpropThreshold: Float? = nil, truncatePerFrame: Bool = false, outputsCountedAtEmission: Bool = true) {
+            self.backpropThreshold = backpropThreshold; self.truncatePerFrame = truncatePerFrame
+            self.outputsCountedAtEmission = outputsCountedAtEmission
+        }
+    }
+
+    /// Per-frame output spike counts of a tape, `[frames * classes]`.
+    public static func outputCounts(graph: PopulationGraph, tape: AsyncTape, frames: Int, options: Options) -> [Float] {
+        let last = graph.neurons.count - 1
+        let base = graph.offsets[last], classes = graph.offsets[last + 1] - base
+        var counts = [Float](repeating: 0, count: frames * classes)
+        for f in 0..<min(frames, tape.frameCount) {
+            for step in Int(tape.frameStepStart[f])..<Int(tape.frameStepStart[f + 1]) {
+                if options.outputsCountedAtEmission {
+                    for e in Int(tape.stepEmissionStart[step])..<Int(tape.stepEmissionStart[step + 1]) {
+                        let n = Int(tape.emittedNeuron[e])
+                        if n >= base { counts[f * classes + n - base] += 1 }
+                    }
+                } else {
+                    for r in Int(tape.stepIntegrationStart[step])..<Int(tape.stepIntegrationStart[step + 1]) {
+                        let n = Int(tape.integrationNeuron[r])
+                        if tape.integrationFlags[r] & AsyncTape.spikedBit != 0 && n >= base { counts[f * classes + n - base] += 1 }
+                    }
+                }
+            }
+        }
+        return counts
+    }
+
+    /// Adds one sample's weight gradients into `gradients` (one tensor per layer, shaped like the weights).
+    ///
+    /// - Parameters:
+    ///   - input: the sample's frames, `frames x inputSize` values (frame-major).
+    ///   - outputGradient: `dL/dcount[frame * classes + class]`.
+    public static func accumulate(graph: PopulationGraph, network: Network, tape: AsyncTape,
+                                  input: UnsafePointer<Float>, frames: Int, outputGradient: [Float],
+                                  options: Options, into gradients: inout [Tensor]) {
+        let neuronCount = graph.neuronCount
+        let last = graph.neurons.count - 1
+        let outBase = graph.offsets[last], classes = graph.offsets[last + 1] - outBase
+        var populationOf = [Int32](repeating: 0, count: neuronCount)
+        for p in 0..<graph.neurons.count { for n in graph.offsets[p]..<graph.offsets[p + 1] { populationOf[n] = Int32(p) } }
+        var dV = [Float](repeating: 0, count: neuronCount)
+        var dPending = [Float](repeating: 0, count: neuronCount)
+        var dS = [Float](repeating: 0, count: tape.integrationNeuron.count)
+        let inputSize = graph.incoming[0].sourceShape.reduce(1, *)
+        let recordedFrames = min(frames, tape.frameCount)
+
+        dPending.withUnsafeMutableBufferPointer { dPendingBuffer in
+            let dP = dPendingBuffer.baseAddress!
+            for f in stride(from: recordedFrames - 1, through: 0, by: -1) {
+                // Currents dropped at the end of this frame never reached an integration.
+                for d in Int(tape.frameDroppedStart[f])..<Int(tape.frameDroppedStart[f + 1]) { dP[Int(tape.droppedNeuron[d])] = 0 }
+                for step in stride(from: Int(tape.frameStepStart[f + 1]) - 1, through: Int(tape.frameStepStart[f]), by: -1) {
+                    // Emissions of this step (their currents were integrated later).
+                    for e in stride(from: Int(tape.stepEmissionStart[step + 1]) - 1, through: Int(tape.stepEmissionStart[step]), by: -1) {
+                        let n = Int(tape.emittedNeuron[e])
+                        let p = Int(populationOf[n])
+                        var ds: Float = 0
+                        if p == last {
+                            if options.outputsCountedAtEmission { ds = outputGradient[f * classes + n - outBase] }
+                        } else {
+                            ds = deliverAdjoint(conn: graph.incoming[p + 1], network: network, source: n - graph.offsets[p], value: 1,
+                                                targetGradient: dP + graph.offsets[p + 1], gradients: &gradients)
+                        }
+                        dS[Int(tape.emittedIntegration[e])] += ds
+                    }
+                    // Integrations of this step.
+                    for r in stride(from: Int(tape.stepIntegrationStart[step + 1]) - 1, through: Int(tape.stepIntegrationStart[step]), by: -1) {
+                        let n = Int(tape.integrationNeuron[r])
+                        let flags = tape.integrationFlags[r]
+                        let spiked = flags & AsyncTape.spikedBit != 0
+                        let params = graph.neurons[Int(populationOf[n])]
+                        if spiked && n >= outBase && !options.outputsCountedAtEmission {
+                            dS[r] += outputGradient[f * classes + n - outBase]
+                        }
+                        let x = tape.integrationMargin[r]
+                        var sg = params.surrogate.gradient(x)
+                        if let cut = options.backpropThreshold, x < cut { sg = 0 }
+                        let dU = dS[r] * sg + dV[n] * LIFDynamics.resetDerivative(
+                            u: x + params.threshold, spike: spiked ? 1 : 0, surrogateGradient: sg,
+                            threshold: params.threshold, reset: params.reset, detach: params.detachReset)
+                        let dIn: Float = flags & AsyncTape.refractoryBit != 0 ? 0 : dU
+                        dP[n] = dIn
+                        dV[n] = dIn
+                    }
+                }
+                // Frame start: the input values were delivered before any integration of the frame.
+                let x = input + f * inputSize
+                let conn = graph.incoming[0]
+                for i in 0..<inputSize where x[i] != 0 {
+                    _ = deliverAdjoint(conn: conn, network: network, source: i, value: x[i], targetGradient: dP + graph.offsets[0],
+                                       gradients: &gradients)
+                }
+                if options.truncatePerFrame {
+                    for n in 0..<neuronCount { dV[n] = 0; dP[n] = 0 }
+                } else {
+                    // V at the start of frame f is beta * V at the end of frame f - 1.
+                    for p in 0..<graph.neurons.count {
+                        let params = graph.neurons[p]
+                        for n in graph.offsets[p]..<graph.offsets[p + 1] {
+                            dV[n] *= params.perNeuronBeta?[n - graph.offsets[p]] ?? params.beta
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adjoint of delivering `value` from `source` through `conn`: adds the weight gradient and returns
+    /// `d(loss)/d(value)`.
+    @inline(__always)
+    static func deliverAdjoint(conn: PopulationGraph.Connection, network: Network, source: Int, value: Float,
+                               targetGradient: UnsafePointer<Float>, gradients: inout [Tensor]) -> Float {
+        let li = conn.synapticLayer
+        return network.weights[li].withUnsafeBufferPointer { wb in
+            gradients[li].withUnsafeMutableBufferPointer { gb in
+                var total: Float = 0
+                for (cell, factor) in conn.pooledCells(of: source) {
+                    switch conn.layer {
+                    case .linear(_, let o):
+                        total += factor * SpikeDelivery.linearAdjoint(value: value * factor, source: cell, weight: wb.baseAddress!,
+                                                                      outFeatures: o, currentGradient: targetGradient,
+                                                                      weightGradient: gb.baseAddress!)
+                    case .conv2d(let ci, let co, let k, let s, let p):
+                        let g = Conv2DGeometry(inChannels: ci, inHeight: conn.synapticInShape[1], inWidth: conn.synapticInShape[2],
+                                               kernel: k, stride: s, padding: p)
+                        total += factor * SpikeDelivery.conv2dAdjoint(value: value * factor, source: cell, geometry: g, outChannels: co,
+                                                                      weight: wb.baseAddress!, currentGradient: targetGradient,
+                                                                      weightGradient: gb.baseAddress!)
+                    default:
+                        preconditionFailure("connection through \(conn.layer.shortName)")
+                    }
+                }
+                return total
+            }
+        }
+    }
+}
