@@ -7,7 +7,7 @@ let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(conf
 let package = Package(
     name: "SNNKit",
     products: [
-        .library(name: "SNNKit", targets: ["SNNTensor", "SNNCore", "SNNEngines", "SNNTraining", "SNNData"]),
+        .library(name: "SNNKit", targets: ["SNNTensor", "SNNCore", "SNNEngines", "SNNTraining", "SNNData", "SNNReports"]),
         .executable(name: "snn", targets: ["snn"]),
     ],
     traits: [
@@ -22,10 +22,11 @@ let package = Package(
         .target(name: "SNNEngines", dependencies: ["SNNCore"], swiftSettings: optimise),
         .target(name: "SNNTraining", dependencies: ["SNNEngines"], swiftSettings: optimise),
         .target(name: "SNNData", dependencies: ["SNNTensor"]),
+        .target(name: "SNNReports"),
         .executableTarget(
             name: "snn",
             dependencies: [
-                "SNNTensor", "SNNCore", "SNNEngines", "SNNTraining", "SNNData",
+                "SNNTensor", "SNNCore", "SNNEngines", "SNNTraining", "SNNData", "SNNReports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimise

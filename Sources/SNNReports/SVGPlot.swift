@@ -1,0 +1,123 @@
+import Foundation
+
+/// A minimal SVG chart writer for reports: line charts with several series, and bar charts.
+///
+/// Coordinates are data units; axes get ticks at "nice" values. Output is standalone SVG 1.1 text
+/// that any browser shows.
+public struct SVGPlot: Sendable {
+    /// One named series of (x, y) points.
+    public struct Series: Sendable {
+        public var name: String
+        public var points: [(x: Double, y: Double)]
+        public init(name: String, points: [(x: Double, y: Double)]) { self.name = name; self.points = points }
+    }
+
+    public var title: String
+    public var xLabel: String
+    public var yLabel: String
+    public var width = 640.0
+    public var height = 400.0
+
+    public init(title: String, xLabel: String, yLabel: String) {
+        self.title = title; self.xLabel = xLabel; self.yLabel = yLabel
+    }
+
+    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
+
+    /// A line chart (markers at the points).
+    public func lines(_ series: [Series]) -> String {
+        let all = series.flatMap(\.points)
+        let (x0, x1) = Self.range(all.map(\.x)), (y0, y1) = Self.range(all.map(\.y), includeZero: true)
+        var body = ""
+        for (k, s) in series.enumerated() {
+            let color = Self.palette[k % Self.palette.count]
+            let pts = s.points.map { "\(fmt(px($0.x, x0, x1))),\(fmt(py($0.y, y0, y1)))" }.joined(separator: " ")
+            body += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(pts)\"/>\n"
+            for p in s.points {
+                body += "<circle cx=\"\(fmt(px(p.x, x0, x1)))\" cy=\"\(fmt(py(p.y, y0, y1)))\" r=\"3\" fill=\"\(color)\"/>\n"
+            }
+        }
+        return frame(body: body, x: (x0, x1), y: (y0, y1), legend: series.map(\.name))
+    }
+
+    /// A grouped bar chart: `groups` along x, one bar per series in each group.
+    public func bars(groups: [String], series: [(name: String, values: [Double])]) -> String {
+        let (y0, y1) = Self.range(series.flatMap(\.values), includeZero: true)
+        let plotW = width - 110, left = 70.0
+        let groupW = plotW / Double(max(groups.count, 1))
+        let barW = groupW * 0.8 / Double(max(series.count, 1))
+        var body = ""
+        for (g, name) in groups.enumerated() {
+            for (k, s) in series.enumerated() where g < s.values.count {
+                let x = left + Double(g) * groupW + groupW * 0.1 + Double(k) * barW
+                let yTop = py(s.values[g], y0, y1), yBase = py(max(y0, 0), y0, y1)
+                body += "<rect x=\"\(fmt(x))\" y=\"\(fmt(min(yTop, yBase)))\" width=\"\(fmt(barW))\" height=\"\(fmt(abs(yBase - yTop)))\" fill=\"\(Self.palette[k % Self.palette.count])\"/>\n"
+            }
+            body += "<text x=\"\(fmt(left + (Double(g) + 0.5) * groupW))\" y=\"\(fmt(height - 38))\" font-size=\"11\" text-anchor=\"middle\">\(escape(name))</text>\n"
+        }
+        return frame(body: body, x: nil, y: (y0, y1), legend: series.map(\.name))
+    }
+
+    // MARK: Layout
+
+    func px(_ x: Double, _ x0: Double, _ x1: Double) -> Double { 70 + (x - x0) / (x1 - x0) * (width - 110) }
+    func py(_ y: Double, _ y0: Double, _ y1: Double) -> Double { height - 50 - (y - y0) / (y1 - y0) * (height - 90) }
+
+    func frame(body: String, x: (Double, Double)?, y: (Double, Double), legend: [String]) -> String {
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\">\n"
+        s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        s += "<text x=\"\(fmt(width / 2))\" y=\"22\" font-size=\"15\" text-anchor=\"middle\">\(escape(title))</text>\n"
+        let left = 70.0, right = width - 40, top = 40.0, bottom = height - 50
+        s += "<line x1=\"\(fmt(left))\" y1=\"\(fmt(bottom))\" x2=\"\(fmt(right))\" y2=\"\(fmt(bottom))\" stroke=\"black\"/>\n"
+        s += "<line x1=\"\(fmt(left))\" y1=\"\(fmt(top))\" x2=\"\(fmt(left))\" y2=\"\(fmt(bottom))\" stroke=\"black\"/>\n"
+        for t in Self.ticks(y.0, y.1) {
+            let yy = py(t, y.0, y.1)
+            s += "<line x1=\"\(fmt(left - 4))\" y1=\"\(fmt(yy))\" x2=\"\(fmt(right))\" y2=\"\(fmt(yy))\" stroke=\"#ddd\"/>\n"
+            s += "<text x=\"\(fmt(left - 6))\" y=\"\(fmt(yy + 4))\" font-size=\"11\" text-anchor=\"end\">\(Self.label(t))</text>\n"
+        }
+        if let x {
+            for t in Self.ticks(x.0, x.1) {
+                let xx = px(t, x.0, x.1)
+                s += "<line x1=\"\(fmt(xx))\" y1=\"\(fmt(bottom))\" x2=\"\(fmt(xx))\" y2=\"\(fmt(bottom + 4))\" stroke=\"black\"/>\n"
+                s += "<text x=\"\(fmt(xx))\" y=\"\(fmt(bottom + 17))\" font-size=\"11\" text-anchor=\"middle\">\(Self.label(t))</text>\n"
+            }
+        }
+        s += "<text x=\"\(fmt((left + right) / 2))\" y=\"\(fmt(height - 8))\" font-size=\"12\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
+        s += "<text transform=\"translate(16 \(fmt((top + bottom) / 2))) rotate(-90)\" font-size=\"12\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
+        s += body
+        for (k, name) in legend.enumerated() {
+            let ly = top + 6 + Double(k) * 16
+            s += "<rect x=\"\(fmt(right - 170))\" y=\"\(fmt(ly - 9))\" width=\"10\" height=\"10\" fill=\"\(Self.palette[k % Self.palette.count])\"/>\n"
+            s += "<text x=\"\(fmt(right - 155))\" y=\"\(fmt(ly))\" font-size=\"11\">\(escape(name))</text>\n"
+        }
+        return s + "</svg>\n"
+    }
+
+    static func range(_ v: [Double], includeZero: Bool = false) -> (Double, Double) {
+        var lo = v.filter(\.isFinite).min() ?? 0, hi = v.filter(\.isFinite).max() ?? 1
+        if includeZero { lo = min(lo, 0); hi = max(hi, 0) }
+        if hi - lo < 1e-12 { hi = lo + 1 }
+        let pad = (hi - lo) * 0.05
+        return (lo == 0 ? 0 : lo - pad, hi + pad)
+    }
+
+    static func ticks(_ lo: Double, _ hi: Double) -> [Double] {
+        let raw = (hi - lo) / 5
+        let mag = pow(10, floor(log10(raw)))
+        let step = [1.0, 2, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? raw
+        var t = ceil(lo / step) * step, out: [Double] = []
+        while t <= hi + 1e-9 { out.append(t); t += step }
+        return out
+    }
+
+    static func label(_ v: Double) -> String {
+        if abs(v) >= 1000 || v == v.rounded() { return String(Int(v.rounded())) }
+        return String(format: "%.3g", v)
+    }
+}
+
+@inline(__always) func fmt(_ v: Double) -> String { String(format: "%.1f", v) }
+
+func escape(_ s: String) -> String {
+    s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+}
