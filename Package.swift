@@ -22,12 +22,16 @@ let package = Package(
         .target(name: "SNNEngines", dependencies: ["SNNCore"], swiftSettings: optimise),
         .target(name: "SNNTraining", dependencies: ["SNNEngines"], swiftSettings: optimise),
         .target(name: "SNNData", dependencies: ["SNNTensor"]),
+        // libhdf5 (Debian: libhdf5-dev) for the SHD reader; SNNHDF5 links it only with the HDF5 trait.
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
+        .target(name: "SNNHDF5", dependencies: ["SNNData", .target(name: "CHDF5", condition: .when(traits: ["HDF5"]))]),
         .target(name: "SNNReports"),
         .executableTarget(
             name: "snn",
             dependencies: [
                 "SNNTensor", "SNNCore", "SNNEngines", "SNNTraining", "SNNData", "SNNReports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .target(name: "SNNHDF5", condition: .when(traits: ["HDF5"])),
             ],
             swiftSettings: optimise
         ),
@@ -36,5 +40,6 @@ let package = Package(
         .testTarget(name: "SNNEnginesTests", dependencies: ["SNNEngines", "SNNTraining"]),
         .testTarget(name: "SNNTrainingTests", dependencies: ["SNNTraining", "SNNData"]),
         .testTarget(name: "SNNDataTests", dependencies: ["SNNData"]),
+        .testTarget(name: "SNNHDF5Tests", dependencies: ["SNNHDF5", "SNNData"]),
     ]
 )

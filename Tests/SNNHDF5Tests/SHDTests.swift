@@ -1,0 +1,118 @@
+import Foundation
+import SNNData
+import SNNHDF5
+import Testing
+
+#if HDF5
+@Suite struct SHDTests {
+    func tempDir() -> URL {
+        let u = FileManager.default.temporaryDirectory.appendingPathComponent("snnhdf5-\(UUID().uuidString)")
+        try! FileManager.default.createDirectory(at: u, withIntermediateDirectories: true)
+        return u
+    }
+
+    let samples: [(times: [Float], units: [Int])] = [
+        ([0, 0.004, 0.005, 0.0125, 2.0], [0, 699, 3, 3, 10]),
+        ([], []),
+        ([0.001], [350]),
+    ]
+
+    @Test func readsFramesWithChannelBinning() throws {
+        #expect(SNNHDF5Build.hdf5Available)
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try SHDWriter.write(url: dir.appendingPathComponent("shd_train.h5"), samples: samples, labels: [19, 0, 7])
+        let ds = try SHDDataset(root: dir, frameDuration: 0.005, timeSteps: 4, channelBin: 2)
+        #expect(ds.count == 3 && ds.frameShape == [350] && ds.labels == [19, 0, 7])
+        let s = try ds.spikes(0)
+        #expect(s.times == samples[0].times && s.units == samples[0].units)
+        let f = try ds.frames(0)
+        #expect(f.shape == [4, 350])
+        #expect(f.data[0] == 1 && f.data[349] == 1 && f.data[350 + 1] == 1 && f.data[2 * 350 + 1] == 1 && f.sum() == 4)
+        #expect(try ds.frames(1).sum() == 0)
+        #expect(try ds.frames(2).data[175] == 1)
+        // Through the loader, on worker threads (HDF5 calls are serialised).
+        var n = 0
+        try BatchLoader(dataset: ds, batchSize: 2, shuffle: true, seed: 1, workers: 2).forEachBatch { n += $0.labels.count }
+        #expect(n == 3)
+    }
+
+    @Test func gzippedDownload() throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let h5 = dir.appendingPathComponent("plain.h5")
+        try SHDWriter.write(url: h5, samples: samples, labels: [1, 2, 3])
+        // A gzip file made of one stored block (our decoder reads any gzip; the writer is minimal).
+        let raw = try FileData.read(h5)
+        var gz: [UInt8] = [0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 3]
+        var p = 0
+        while p < raw.count || p == 0 {
+            let n = min(65_535, raw.count - p)
+            gz.append(p + n >= raw.count ? 1 : 0)
+            gz += [UInt8(n & 0xFF), UInt8(n >> 8), UInt8(~n & 0xFF), UInt8((~n >> 8) & 0xFF)]
+            gz += raw[p..<(p + n)]
+            p += n
+            if p >= raw.count { break }
+        }
+        let crc = gzipCRC(raw)
+        gz += [UInt8(crc & 0xFF), UInt8(crc >> 8 & 0xFF), UInt8(crc >> 16 & 0xFF), UInt8(crc >> 24)]
+        let size = UInt32(raw.count)
+        gz += [UInt8(size & 0xFF), UInt8(size >> 8 & 0xFF), UInt8(size >> 16 & 0xFF), UInt8(size >> 24)]
+        try Data(gz).write(to: dir.appendingPathComponent("shd_test.h5.gz"))
+        let ds = try SHDDataset(root: dir, split: "test")
+        #expect(ds.labels == [1, 2, 3])
+    }
+
+    func gzipCRC(_ b: [UInt8]) -> UInt32 {
+        var c: UInt32 = 0xFFFF_FFFF
+        for x in b {
+            c ^= UInt32(x)
+            for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        }
+        return ~c
+    }
+
+    func dataError<T>(_ body: () throws -> T) -> DataError? {
+        do { _ = try body(); return nil } catch let e as DataError { return e } catch { return nil }
+    }
+
+    @Test func badFiles() throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("shd_train.h5")
+        // Missing dataset.
+        try SHDWriter.write(url: url, samples: samples, labels: [1, 2, 3], omit: ["spikes/units"])
+        let e1 = dataError { try SHDDataset(url: url) }
+        #expect(e1?.kind == .missing && e1?.message.contains("spikes/units") == true && e1?.file == url.path)
+        // Label out of range.
+        try SHDWriter.write(url: url, samples: samples, labels: [1, 20, 3])
+        let e2 = dataError { try SHDDataset(url: url) }
+        #expect(e2?.kind == .label && e2?.sample == 1)
+        // Labels and spikes of different lengths.
+        try SHDWriter.write(url: url, samples: samples, labels: [1, 2])
+        #expect(dataError { try SHDDataset(url: url) }?.kind == .corrupt)
+        // Times going backwards, channel out of range: reported at frame time with the sample.
+        try SHDWriter.write(url: url, samples: [([0.2, 0.1], [1, 1]), ([0.1], [700])], labels: [0, 1])
+        let ds = try SHDDataset(url: url)
+        #expect(dataError { try ds.frames(0) }?.kind == .timestamps)
+        let e3 = dataError { try ds.frames(1) }
+        #expect(e3?.kind == .corrupt && e3?.sample == 1)
+        // Not HDF5, empty, truncated at many lengths: an error, never a crash.
+        // (A new name: `ds` above still holds the first file open.)
+        let other = dir.appendingPathComponent("other.h5")
+        try SHDWriter.write(url: other, samples: samples, labels: [1, 2, 3])
+        let good = try FileData.read(other)
+        for n in stride(from: 0, to: good.count, by: max(1, good.count / 40)) {
+            try Data(good.prefix(n)).write(to: other)
+            #expect(dataError { try SHDDataset(url: other).frames(0) } != nil, "prefix \(n) of \(good.count) bytes")
+        }
+        try Data("not hdf5".utf8).write(to: other)
+        #expect(dataError { try SHDDataset(url: other) }?.kind == .corrupt)
+        #expect(dataError { try SHDDataset(root: dir.appendingPathComponent("none")) }?.kind == .layout)
+    }
+}
+#else
+@Test func hdf5TraitIsOff() {
+    #expect(!SNNHDF5Build.hdf5Available)
+}
+#endif
