@@ -104,6 +104,15 @@ public struct DVSGestureDataset: FrameDataset {
         }
     }
 
+    /// Identifies these samples and parameters for a ``CachedDataset`` (changes when a file changes).
+    public var cacheKey: String {
+        let windows = samples.map { "\($0.file.lastPathComponent):\($0.start)-\($0.end):\($0.label)" }.joined(separator: ",")
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in windows.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+        let files = Array(Set(samples.map(\.file))).sorted { $0.path < $1.path }
+        return "dvsgesture|dt=\(frameDuration)|T=\(timeSteps)|ds=\(downsample)|n=\(samples.count)|\(String(h, radix: 16))|\(SourceFingerprint.of(files))"
+    }
+
     public func frames(_ i: Int) throws -> Tensor {
         var ev = try events(i)
         if downsample > 1 {

@@ -51,6 +51,11 @@ public struct NMNISTDataset: FrameDataset {
         }
     }
 
+    /// Identifies these samples and parameters for a ``CachedDataset`` (changes when a file changes).
+    public var cacheKey: String {
+        "nmnist|dt=\(frameDuration)|T=\(timeSteps)|first=\(firstSaccadeOnly)|n=\(files.count)|\(SourceFingerprint.of(files))"
+    }
+
     public func frames(_ index: Int) throws -> Tensor {
         EventFrames.accumulate(events: try events(index), width: NMNIST.width, height: NMNIST.height,
                                frameDuration: frameDuration, timeSteps: timeSteps)
