@@ -1,71 +1,88 @@
-/// NOTE (from the lead, for the engine's author): this type is what unlayered backprop
-/// (`SNNTraining/Unlayered*`, written by the lead) consumes. Fill it when `recordTape` is on; extend it
-/// if you need to, but keep these fields and their meaning (or tell the lead what changed).
-
-/// What one sample's asynchronous run recorded for unlayered backprop: every integration and every
-/// emitted spike, in the order the engine executed them.
+/// What one sample's asynchronous run leaves for unlayered backprop (SPEC section 4): the schedule
+/// the scheduler actually chose and, for every integration, what the surrogate gradient needs.
 ///
-/// Neurons are identified by a network-wide id: populations are numbered in layer order and their
-/// neurons are consecutive (`populationOffsets[p] ..< populationOffsets[p + 1]`).
+/// Everything is stored flat, in execution order, with CSR-style offset arrays. Indices are 0-based.
 ///
-/// Execution order that the reverse pass relies on: within a frame, the frame's input values are
-/// delivered first (before any integration of that frame); then forward steps follow one another; in
-/// each forward step *all* of its integrations happen first (neurons with pending current integrate
-/// `U = (V + I) * (1 - R)`, test the threshold, and queue new spikes), *then* its emissions (the
-/// scheduler's picks), whose currents are integrated at the target's next integration. At the start of
-/// every frame every membrane decays (`V <- beta V`), `R` and `P` are cleared.
-public struct AsyncTape: Sendable {
-    /// One integration of one neuron.
-    public struct Integration: Sendable, Hashable {
-        /// Network-wide neuron id.
-        public var neuron: Int32
-        /// Pre-reset potential `U` (0 when the neuron was refractory).
-        public var potential: Float
-        /// Whether the neuron was refractory (its input was dropped and `U = 0`).
-        public var refractory: Bool
-        /// Whether it fired.
-        public var spiked: Bool
-        public init(neuron: Int32, potential: Float, refractory: Bool, spiked: Bool) {
-            self.neuron = neuron; self.potential = potential; self.refractory = refractory; self.spiked = spiked
-        }
-    }
+/// **Frames and forward steps.** The sample's forward steps are numbered globally `0 ..< stepCount`
+/// across frames; frame `f` owns the steps `frameStepStart[f] ..< frameStepStart[f + 1]`
+/// (`frameStepStart.count == frames + 1`). At the start of every frame, before its first step, every
+/// neuron decays, `V <- beta_n * V` (`beta_n` is ``populationBeta`` of its population, or the
+/// population's `perNeuronBeta[n - offset]` when the network's ``SNNCore/LIFParameters`` give one),
+/// the refractory flags and `P` are cleared, and the frame's input events are delivered (the
+/// non-zero elements of the input frame, through the input connection, ascending index).
+///
+/// **A forward step** `s` first integrates, then emits:
+/// 1. Integrations `stepIntegrationStart[s] ..< stepIntegrationStart[s + 1]` of the arrays
+///    `integrationNeuron` (global neuron id, see ``AsyncPopulation``), `integrationMargin`
+///    (`U - theta`, with `U = (V + I) * (1 - R)` the pre-reset potential) and `integrationFlags`
+///    (bit 0 ``refractoryBit``: the neuron was refractory, so `U = 0` and its input was dropped;
+///    bit 1 ``spikedBit``: `U - theta > 0`, it fired and `V <- 0` (hard reset) or `V <- U - theta`;
+///    bit 2 ``setsRefractoryBit``: the spike set the refractory flag, i.e. refractory dropout did not
+///    skip it). Order: populations input side first; inside a population the touched units in the
+///    order they were first touched, and inside a unit ascending neuron id. The current `I` an
+///    integration consumes is the sum of every current delivered to that neuron after its previous
+///    integration: the emissions of earlier steps (normally just the previous step), the input
+///    events of a frame start, and — when a stop rule ended a frame with currents pending — the
+///    previous frame's last emissions (those currents survive the decay; only the membrane decays),
+///    unless they were dropped (see ``droppedNeuron``).
+/// 2. Emissions `stepEmissionStart[s] ..< stepEmissionStart[s + 1]` of `emittedNeuron` (global id)
+///    and `emittedIntegration` (the index, into the integration arrays, of the integration whose
+///    spike this is — it may belong to an earlier step, even an earlier frame, when the spike
+///    waited in the queue). Emission order is delivery order: ascending neuron id (then older
+///    spike first). Each emitted spike delivers value 1 through its population's outgoing
+///    connection (folded pooling: the step's spikes of one population are pooled first, then the
+///    pooled cells are delivered in ascending order); spikes of the last population are the
+///    output spikes and deliver nothing.
+///
+/// **Dropped currents.** With ``AsyncOptions/dropsPendingNegativeCurrentsOnStop``, the pending
+/// currents of the neurons `droppedNeuron[frameDroppedStart[f] ..< frameDroppedStart[f + 1]]` were
+/// discarded at the end of frame `f` (they never reach an integration).
+///
+/// `stoppedEarly[f]` tells whether a stop rule ended frame `f` (queued spikes then carried over).
+/// The schedule, the refractory flags and `P` are constants for the gradient.
+public struct AsyncTape: Sendable, Hashable {
+    /// Flag bit: the neuron was refractory at this integration.
+    public static let refractoryBit: UInt8 = 1
+    /// Flag bit: the integration produced a spike.
+    public static let spikedBit: UInt8 = 2
+    /// Flag bit: the spike set the refractory flag.
+    public static let setsRefractoryBit: UInt8 = 4
 
-    /// One emitted spike (it left the queue and delivered its currents).
-    public struct Emission: Sendable, Hashable {
-        /// Network-wide id of the neuron that fired.
-        public var neuron: Int32
-        /// Index into ``integrations`` of the integration in which this spike fired.
-        public var integration: Int32
-        public init(neuron: Int32, integration: Int32) { self.neuron = neuron; self.integration = integration }
-    }
-
-    /// One forward step: the ranges of its integrations and emissions.
-    public struct Step: Sendable, Hashable {
-        public var frame: Int32
-        public var integrations: Range<Int32>
-        public var emissions: Range<Int32>
-        public init(frame: Int32, integrations: Range<Int32>, emissions: Range<Int32>) {
-            self.frame = frame; self.integrations = integrations; self.emissions = emissions
-        }
-    }
-
-    /// Every integration, in execution order.
-    public var integrations: [Integration] = []
-    /// Every emission, in execution order.
-    public var emissions: [Emission] = []
-    /// Every forward step, in execution order (frames ascending).
-    public var steps: [Step] = []
-    /// `frameSteps[f]`: the range of ``steps`` that belong to frame `f` (may be empty).
-    public var frameSteps: [Range<Int32>] = []
-    /// Pending currents dropped by the reference-compatibility flag when a frame was stopped; when this
-    /// is non-empty those currents never reached their targets (the backward pass needs to know).
-    public var droppedPendingCurrents: Bool = false
+    /// Decay `beta` of every population (see the type's documentation for per-neuron decay).
+    public var populationBeta: [Float] = []
+    /// First global forward step of every frame, plus the total (`frames + 1` entries).
+    public var frameStepStart: [Int32] = [0]
+    /// Offsets of each step's integrations (`steps + 1` entries).
+    public var stepIntegrationStart: [Int32] = [0]
+    /// Global neuron id of every integration.
+    public var integrationNeuron: [Int32] = []
+    /// `U - theta` of every integration.
+    public var integrationMargin: [Float] = []
+    /// Flags of every integration (``refractoryBit``, ``spikedBit``, ``setsRefractoryBit``).
+    public var integrationFlags: [UInt8] = []
+    /// Offsets of each step's emissions (`steps + 1` entries).
+    public var stepEmissionStart: [Int32] = [0]
+    /// Global neuron id of every emitted spike, in emission order.
+    public var emittedNeuron: [Int32] = []
+    /// Integration index that produced every emitted spike.
+    public var emittedIntegration: [Int32] = []
+    /// Offsets into ``droppedNeuron`` per frame (`frames + 1` entries).
+    public var frameDroppedStart: [Int32] = [0]
+    /// Neurons whose pending current was dropped at the end of a frame.
+    public var droppedNeuron: [Int32] = []
+    /// Whether a stop rule ended each frame.
+    public var stoppedEarly: [Bool] = []
 
     public init() {}
 
-    /// Approximate bytes held (for memory reports).
+    /// Forward steps recorded.
+    public var stepCount: Int { stepIntegrationStart.count - 1 }
+    /// Frames recorded.
+    public var frameCount: Int { frameStepStart.count - 1 }
+    /// Bytes held (for memory reports).
     public var byteCount: Int {
-        integrations.count * MemoryLayout<Integration>.stride + emissions.count * MemoryLayout<Emission>.stride
-            + steps.count * MemoryLayout<Step>.stride
+        4 * (frameStepStart.count + stepIntegrationStart.count + integrationNeuron.count + integrationMargin.count
+             + stepEmissionStart.count + emittedNeuron.count + emittedIntegration.count + frameDroppedStart.count
+             + droppedNeuron.count + populationBeta.count) + integrationFlags.count + stoppedEarly.count
     }
 }

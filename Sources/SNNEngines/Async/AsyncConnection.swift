@@ -1,0 +1,98 @@
+import SNNCore
+import SNNTensor
+
+/// The stateless layers between two populations (or between the input and the first population),
+/// compiled into one event-driven connection: optional pooling, flatten and dropout (identity at
+/// evaluation), then one synaptic layer (linear or conv2d).
+///
+/// - Average pooling is folded in: the spikes a forward step emits from the source population are
+///   first accumulated into the pooled cells (`count / k^2`, exactly what the layered pooling
+///   computes on a spike map), and the pooled cells are delivered in ascending pooled index.
+/// - Max pooling over binary spikes is folded in as an OR gate: a pooled cell passes one spike (value
+///   1) the first time, in a frame, that a spike arrives in its window, and nothing after, which is
+///   the layered max of that frame's spike map.
+/// On the input connection, the input frame is pooled densely (the same kernels' summation order).
+public struct AsyncConnection: Sendable {
+    /// Folded pooling in front of the synapses.
+    public enum Pooling: Sendable, Hashable {
+        case none
+        case average(kernel: Int, stride: Int)
+        case max(kernel: Int, stride: Int)
+    }
+
+    /// The synaptic layer.
+    public enum Synapse: Sendable, Hashable {
+        case linear(inFeatures: Int, outFeatures: Int)
+        case conv2d(geometry: Conv2DGeometry, outChannels: Int)
+    }
+
+    /// Source population index, or -1 for the network input.
+    public let source: Int
+    /// Target population index.
+    public let target: Int
+    /// Per-sample shape of the source (before pooling).
+    public let sourceShape: [Int]
+    /// Folded pooling.
+    public let pooling: Pooling
+    /// Per-sample shape after pooling (what the synapses see).
+    public let pooledShape: [Int]
+    /// The synapses.
+    public let synapse: Synapse
+    /// Index of the synaptic layer in the network's layer list (its weights).
+    public let weightLayer: Int
+    /// NeuroBench fan-out of every (pooled) presynaptic element.
+    public let fanOut: [Int32]
+
+    /// Number of pooled presynaptic elements.
+    var pooledCount: Int { pooledShape.reduce(1, *) }
+
+    /// Calls `body(cell)` for every pooled cell whose window holds source element `source`
+    /// (`[C, H, W]` flat index), in ascending cell order.
+    @inline(__always)
+    func forEachPooledCell(of source: Int, _ body: (Int) -> Void) {
+        let k: Int, s: Int
+        switch pooling {
+        case .none: body(source); return
+        case .average(let kk, let ss), .max(let kk, let ss): k = kk; s = ss
+        }
+        let h = sourceShape[1], w = sourceShape[2]
+        let ph = pooledShape[1], pw = pooledShape[2]
+        let c = source / (h * w), y = (source % (h * w)) / w, x = source % w
+        // cells py with py*s <= y < py*s + k
+        let pyMin = y >= k ? (y - k) / s + 1 : 0, pyMax = min(ph - 1, y / s)
+        let pxMin = x >= k ? (x - k) / s + 1 : 0, pxMax = min(pw - 1, x / s)
+        if pyMin > pyMax || pxMin > pxMax { return }
+        for py in pyMin...pyMax {
+            for px in pxMin...pxMax { body((c * ph + py) * pw + px) }
+        }
+    }
+
+    /// Calls `body(position)` for every output position `oy * Wo + ox` that pooled element `source`
+    /// reaches through the convolution (the same receptive-field arithmetic as ``SpikeDelivery``).
+    @inline(__always)
+    static func forEachConvTarget(source: Int, geometry g: Conv2DGeometry, _ body: (Int) -> Void) {
+        let hw = g.inHeight * g.inWidth
+        let iy = (source % hw) / g.inWidth, ix = source % g.inWidth
+        let ho = g.outHeight, wo = g.outWidth, k = g.kernelHeight, s = g.stride
+        let oyMax = min(ho - 1, (iy + g.padding) / s)
+        let oyMin = max(0, (iy + g.padding - k + s) / s)
+        let oxMax = min(wo - 1, (ix + g.padding) / s)
+        let oxMin = max(0, (ix + g.padding - k + s) / s)
+        if oyMin > oyMax || oxMin > oxMax { return }
+        for oy in oyMin...oyMax {
+            let ky = iy + g.padding - oy * s
+            if ky < 0 || ky >= k { continue }
+            for ox in oxMin...oxMax {
+                let kx = ix + g.padding - ox * s
+                if kx < 0 || kx >= k { continue }
+                body(oy * wo + ox)
+            }
+        }
+    }
+}
+
+/// Why a network cannot run asynchronously.
+public struct AsyncEngineError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ d: String) { description = d }
+}

@@ -1,0 +1,189 @@
+import SNNCore
+import SNNTensor
+
+/// Asynchronous, unlayered, event-driven execution of a spiking network (SPEC section 3).
+///
+/// The network is compiled into **populations** (its `.lif` layers, one network-wide pool of
+/// neurons, ``AsyncPopulation``) and **connections** (the stateless layers between two populations,
+/// ``AsyncConnection``). Per sample and per frame (time step):
+///
+/// 1. every neuron decays (`V <- beta V`, or `perNeuronBeta`), its refractory flag `R` and
+///    pre-spike potential `P` are cleared; then the frame's input events (the non-zero input
+///    values, with their value, ascending index) are delivered at once;
+/// 2. forward steps repeat until quiescence: the neurons that received current since the last
+///    forward step integrate it (``SNNCore/LIFDynamics/integrate(v:current:refractory:threshold:reset:)``,
+///    the same update as the layered engine) and check their threshold; new spikes join the
+///    sample's queue (a neuron that fires again before its queued spike left is queued twice); the
+///    ``Scheduler`` picks at most `F` queued spikes, which are emitted in ascending neuron order and
+///    deliver their fan-out (``SNNCore/SpikeDelivery``) as currents to be integrated at the next
+///    forward step. Spikes emitted by the last population are the output spikes.
+/// 3. the frame ends when the queue is empty and no current is pending, or earlier by the
+///    ``StopRule`` (queued spikes and pending currents carry over to the next frame).
+///
+/// A spike sets `R` (unless refractory dropout skips it); a refractory neuron that receives current
+/// integrates to `U = 0`. Prediction: argmax of the output spike counts summed over frames (first
+/// maximum on ties), as the layered engine.
+///
+/// **F = infinity is layered execution**, bit for bit: every queued spike leaves at once, so one
+/// population advances per forward step, and emitted spikes (and folded pooled cells) are
+/// delivered in ascending index, the order in which the layered engine sums a layer's inputs.
+///
+/// Samples of a batch run in parallel over ``SNNTensor/Parallelism/threadCount`` workers; each
+/// sample's state and random streams are its own, so results do not depend on the thread count.
+/// The engine copies the weights when it is made: make a new engine after the weights change.
+public struct AsyncEngine: Sendable {
+    /// The network being run.
+    public let network: Network
+    /// Per-sample shapes before and after each layer.
+    public let shapes: [[Int]]
+    /// The populations, input side first.
+    public let populations: [AsyncPopulation]
+    /// `connections[i]` feeds population `i` (connection 0 comes from the input).
+    public let connections: [AsyncConnection]
+    let weightStore: AsyncWeightStore
+
+    /// Total number of neurons.
+    public var neuronCount: Int { populations.last.map { $0.offset + $0.count } ?? 0 }
+    /// Number of output neurons (classes).
+    public var classCount: Int { populations.last?.count ?? 0 }
+
+    /// Compiles the network. Throws when a layer cannot run asynchronously (a network that does not
+    /// end with a `.lif` population, two pooling layers or no synaptic layer between populations).
+    public init(network: Network) throws {
+        self.network = network
+        let spec = network.spec
+        let shapes = try spec.shapes()
+        self.shapes = shapes
+        guard let last = spec.layers.last, last.isNeuron else {
+            throw AsyncEngineError("async execution needs a network that ends with a LIF population (its output spikes are the prediction)")
+        }
+        // Group layers: [stateless..., synaptic] lif
+        var populations: [AsyncPopulation] = []
+        var connections: [AsyncConnection] = []
+        var pending: [Int] = []  // stateless layer indices since the last population
+        var neuronOffset = 0, unitOffset = 0
+        var weights: [[Float]] = []
+        for (i, layer) in spec.layers.enumerated() {
+            guard case .lif(let params) = layer else { pending.append(i); continue }
+            // Compile the connection from `pending`.
+            let source = populations.count - 1
+            let sourceShape = pending.first.map { shapes[$0] } ?? shapes[i]
+            var pooling = AsyncConnection.Pooling.none
+            var pooledShape = sourceShape
+            var synapse: AsyncConnection.Synapse?
+            var weightLayer = -1
+            for li in pending {
+                let l = spec.layers[li]
+                if synapse != nil {
+                    throw AsyncEngineError("layer \(li) (\(l.shortName)) follows the synaptic layer \(weightLayer) before the LIF layer \(i): async connections are [pooling] [flatten] [dropout] then one linear or conv2d layer")
+                }
+                switch l {
+                case .avgPool2d(let k, let s), .maxPool2d(let k, let s):
+                    guard pooling == .none else {
+                        throw AsyncEngineError("layer \(li) (\(l.shortName)): only one pooling layer per connection is supported in async mode")
+                    }
+                    if case .avgPool2d = l { pooling = .average(kernel: k, stride: s) } else { pooling = .max(kernel: k, stride: s) }
+                    pooledShape = shapes[li + 1]
+                case .flatten, .dropout:
+                    break  // identity on indices (dropout is off at evaluation)
+                case .linear(let inF, let outF):
+                    synapse = .linear(inFeatures: inF, outFeatures: outF); weightLayer = li
+                case .conv2d(let ci, let co, let k, let s, let p):
+                    let inShape = shapes[li]
+                    synapse = .conv2d(geometry: Conv2DGeometry(inChannels: ci, inHeight: inShape[1], inWidth: inShape[2],
+                                                               kernel: k, stride: s, padding: p), outChannels: co)
+                    weightLayer = li
+                case .lif:
+                    break
+                }
+            }
+            guard let synapse else {
+                throw AsyncEngineError("LIF layer \(i) has no linear or conv2d layer in front of it: async connections need synapses")
+            }
+            let fan = SynapticFanOut.perInput(spec.layers[weightLayer], inShape: shapes[weightLayer]) ?? []
+            connections.append(AsyncConnection(source: source, target: populations.count, sourceShape: sourceShape,
+                                               pooling: pooling, pooledShape: pooledShape, synapse: synapse,
+                                               weightLayer: weightLayer, fanOut: fan))
+            weights.append(network.weights[weightLayer].data)
+            let shape = shapes[i + 1]
+            let count = shape.reduce(1, *)
+            if let pn = params.perNeuronBeta, pn.count != count {
+                throw AsyncEngineError("LIF layer \(i): perNeuronBeta has \(pn.count) values for \(count) neurons")
+            }
+            let unitCount: Int, perUnit: Int, stride: Int
+            switch synapse {
+            case .linear: unitCount = 1; perUnit = count; stride = 1
+            case .conv2d(let g, let co): unitCount = g.outPositions; perUnit = co; stride = g.outPositions
+            }
+            populations.append(AsyncPopulation(layerIndex: i, offset: neuronOffset, count: count, shape: shape, parameters: params,
+                                               unitCount: unitCount, neuronsPerUnit: perUnit, unitStride: stride,
+                                               unitOffset: unitOffset))
+            neuronOffset += count
+            unitOffset += unitCount
+            pending = []
+        }
+        self.populations = populations
+        self.connections = connections
+        self.weightStore = AsyncWeightStore(weights)
+    }
+
+    /// Runs a batch of inputs `[T, batch] + inputShape` (time-major, as ``LayeredEngine``).
+    ///
+    /// - Parameters:
+    ///   - labels: one label per sample (for accuracy and the first-correct-output measurements).
+    ///   - options: `F`, scheduler, stop rule, refractory dropout, recording.
+    public func run(inputs: Tensor, labels: [Int]? = nil, options: AsyncOptions = AsyncOptions()) -> AsyncRun {
+        let spec = network.spec
+        let frameSize = spec.inputShape.reduce(1, *)
+        precondition(inputs.rank >= 2 && inputs.count == inputs.shape[0] * inputs.shape[1] * frameSize,
+                     "AsyncEngine: inputs \(inputs.shape) do not match [T, batch] + \(spec.inputShape)")
+        let steps = inputs.shape[0], batch = inputs.shape[1]
+        precondition(labels == nil || labels!.count == batch, "AsyncEngine: \(labels!.count) labels for \(batch) samples")
+        var results = [AsyncSampleResult?](repeating: nil, count: batch)
+        var tapes = [AsyncTape?](repeating: nil, count: batch)
+        var traces = [[SpikeTrace.Event]](repeating: [], count: batch)
+        let workers = max(1, min(Parallelism.threadCount, batch))
+        inputs.withUnsafeBufferPointer { xp in
+            results.withUnsafeMutableBufferPointer { rp in
+                tapes.withUnsafeMutableBufferPointer { tp in
+                    traces.withUnsafeMutableBufferPointer { ep in
+                        let x = xp.baseAddress!
+                        let r = rp.baseAddress!, tpp = tp.baseAddress!, e = ep.baseAddress!
+                        concurrentPerform(workers) { w in
+                            var sim = AsyncSampleSimulator(engine: self, options: options)
+                            defer { sim.deallocate() }
+                            var b = w
+                            while b < batch {
+                                let out = sim.run(sample: b, inputs: x, steps: steps, batch: batch, frameSize: frameSize,
+                                                  label: labels?[b])
+                                r[b] = out.0
+                                tpp[b] = out.1
+                                if options.recordTrace { e[b] = out.2 }
+                                b += workers
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var run = AsyncRun(options: options, frames: steps,
+                           populationSizes: populations.map(\.count),
+                           samples: results.map { $0! })
+        if options.recordTape { run.tapes = tapes.map { $0! } }
+        if options.recordTrace { run.trace = SpikeTrace(populationSizes: populations.map(\.count), events: traces.flatMap { $0 }) }
+        return run
+    }
+}
+
+/// The weights of the connections, copied into stable memory when the engine is made.
+final class AsyncWeightStore: @unchecked Sendable {
+    let pointers: [UnsafeMutablePointer<Float>]
+    init(_ weights: [[Float]]) {
+        pointers = weights.map { w in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, w.count))
+            p.initialize(from: w, count: w.count)
+            return p
+        }
+    }
+    deinit { for p in pointers { p.deallocate() } }
+}

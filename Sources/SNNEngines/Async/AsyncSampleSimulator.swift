@@ -1,0 +1,487 @@
+import SNNCore
+import SNNTensor
+
+/// The state of one sample being run by the asynchronous engine, and the forward-step loop.
+///
+/// One simulator per worker thread; it runs its samples one after the other, reusing its buffers.
+/// Cost of a forward step: the touched units' neurons (integration), the picked spikes (scheduler)
+/// and their fan-out (delivery); nothing scans the whole network except the once-per-frame decay.
+struct AsyncSampleSimulator {
+    let engine: AsyncEngine
+    let options: AsyncOptions
+    let weights: [UnsafePointer<Float>]
+    let neuronCount: Int
+    let classCount: Int
+    let lastPopulation: Int
+
+    // Per-neuron state (global ids).
+    let v: UnsafeMutablePointer<Float>
+    let current: UnsafeMutablePointer<Float>
+    let refractory: UnsafeMutablePointer<UInt8>
+    let logged: UnsafeMutablePointer<UInt8>
+    let received: UnsafeMutablePointer<UInt32>
+    // Touched units (global unit ids) and per-population lists.
+    let unitMark: UnsafeMutablePointer<UInt8>
+    var touched: [[Int32]]
+    var touchedTotal = 0
+    // Folded pooling per connection.
+    let poolAccumulator: [UnsafeMutablePointer<Float>?]
+    let poolFired: [UnsafeMutablePointer<UInt8>?]
+    var poolFiredList: [[Int32]]
+    var poolTouched: [Int32] = []
+    let inputPooled: UnsafeMutablePointer<Float>?
+
+    // The queue.
+    var randomQueue = RandomScheduler()
+    var momentumQueue = MomentumScheduler()
+    let usesHeap: Bool
+    var picked: [QueuedSpike] = []
+
+    // Per-sample accumulators.
+    var spikesThisFrame: [Int32]
+    var outputsThisFrame: [Int32]
+    var synapticOperations = SynapticOperations()
+    var histogram: [Int]
+    var integrationCount: Int32 = 0
+    var dropoutRNG = CounterRNG(seed: 0)
+    var dropoutStream: UInt64 = 0
+    var dropoutCounter: UInt64 = 0
+    var tape: AsyncTape?
+    var traceEvents: [SpikeTrace.Event] = []
+    var traceSample: Int32 = 0
+
+    init(engine: AsyncEngine, options: AsyncOptions) {
+        self.engine = engine
+        self.options = options
+        self.weights = engine.weightStore.pointers.map { UnsafePointer($0) }
+        let pops = engine.populations
+        neuronCount = pops.last.map { $0.offset + $0.count } ?? 0
+        lastPopulation = pops.count - 1
+        classCount = pops.last?.count ?? 0
+        let n = max(1, neuronCount)
+        v = .allocate(capacity: n); current = .allocate(capacity: n)
+        refractory = .allocate(capacity: n); logged = .allocate(capacity: n); received = .allocate(capacity: n)
+        current.initialize(repeating: 0, count: n)
+        let units = max(1, pops.last.map { $0.unitOffset + $0.unitCount } ?? 0)
+        unitMark = .allocate(capacity: units); unitMark.initialize(repeating: 0, count: units)
+        touched = pops.map { _ in [] }
+        var acc: [UnsafeMutablePointer<Float>?] = [], fired: [UnsafeMutablePointer<UInt8>?] = []
+        for c in engine.connections {
+            switch c.pooling {
+            case .average:
+                let p = UnsafeMutablePointer<Float>.allocate(capacity: c.pooledCount)
+                p.initialize(repeating: 0, count: c.pooledCount); acc.append(p); fired.append(nil)
+            case .max:
+                let p = UnsafeMutablePointer<UInt8>.allocate(capacity: c.pooledCount)
+                p.initialize(repeating: 0, count: c.pooledCount); acc.append(nil); fired.append(p)
+            case .none:
+                acc.append(nil); fired.append(nil)
+            }
+        }
+        poolAccumulator = acc; poolFired = fired
+        poolFiredList = engine.connections.map { _ in [] }
+        if let first = engine.connections.first, first.pooling != .none {
+            inputPooled = .allocate(capacity: first.pooledCount)
+        } else {
+            inputPooled = nil
+        }
+        usesHeap = options.scheduler.kind == .momentum && options.forwardGroupSize != nil
+        spikesThisFrame = [Int32](repeating: 0, count: pops.count)
+        outputsThisFrame = [Int32](repeating: 0, count: classCount)
+        histogram = [Int](repeating: 0, count: options.currentsToSpikeBins)
+    }
+
+    func deallocate() {
+        v.deallocate(); current.deallocate(); refractory.deallocate(); logged.deallocate(); received.deallocate()
+        unitMark.deallocate()
+        for p in poolAccumulator { p?.deallocate() }
+        for p in poolFired { p?.deallocate() }
+        inputPooled?.deallocate()
+    }
+
+    var queueCount: Int { usesHeap ? momentumQueue.count : randomQueue.count }
+
+    // MARK: - One sample
+
+    /// Runs sample `b` of a time-major batch `[T, batch, frameSize]`.
+    mutating func run(sample b: Int, inputs: UnsafePointer<Float>, steps: Int, batch: Int, frameSize: Int,
+                      label: Int?) -> (AsyncSampleResult, AsyncTape?, [SpikeTrace.Event]) {
+        let pops = engine.populations
+        let globalIndex = UInt64(options.sampleIndexOffset + b)
+        let rng = CounterRNG(seed: options.seed)
+        // Reset.
+        v.update(repeating: 0, count: max(1, neuronCount))
+        current.update(repeating: 0, count: max(1, neuronCount))
+        for p in pops.indices {
+            for u in touched[p] { unitMark[pops[p].unitOffset + Int(u)] = 0 }
+            touched[p].removeAll(keepingCapacity: true)
+        }
+        touchedTotal = 0
+        randomQueue.reset(rng: rng, stream: globalIndex &* 2)
+        momentumQueue.reset(noise: options.scheduler.noise, rng: rng, stream: globalIndex &* 2)
+        dropoutRNG = rng; dropoutStream = globalIndex &* 2 &+ 1; dropoutCounter = 0
+        synapticOperations = SynapticOperations()
+        for i in histogram.indices { histogram[i] = 0 }
+        integrationCount = 0
+        tape = options.recordTape ? AsyncTape() : nil
+        tape?.populationBeta = pops.map { $0.parameters.beta }
+        traceEvents.removeAll(keepingCapacity: true)
+        traceSample = Int32(truncatingIfNeeded: options.sampleIndexOffset + b)
+
+        var outputCounts: [[Int32]] = []
+        var spikesPerFrame: [[Int32]] = []
+        var stepsPerFrame: [Int32] = []
+        var framesStoppedEarly = 0
+        var emittedTotal = 0
+        var globalStep = 0
+        var firstOutputStep: Int?, firstOutputFrame: Int?, spikesUntilFirstOutput: Int?
+        var firstCorrectStep: Int?, spikesUntilFirstCorrect: Int?
+        var queueSum = 0.0, queueMax = 0
+        let limit = options.forwardGroupSize
+
+        for t in 0..<steps {
+            startFrame()
+            deliverInput(inputs + (t * batch + b) * frameSize)
+            var stepInFrame = 0
+            var firstOutputInFrame: Int?
+            var stopped = false
+            while true {
+                if touchedTotal == 0 && queueCount == 0 { break }
+                if options.dropsPendingNegativeCurrentsOnStop && queueCount == 0 && !anyPositivePendingCurrent() {
+                    dropPendingCurrents()
+                    break
+                }
+                stepInFrame += 1; globalStep += 1
+                integrateTouched()
+                tape?.stepIntegrationStart.append(integrationCount)
+                let q = queueCount
+                queueSum += Double(q); queueMax = max(queueMax, q)
+                picked.removeAll(keepingCapacity: true)
+                if usesHeap { momentumQueue.pick(limit, into: &picked) } else { randomQueue.pick(limit, into: &picked) }
+                if picked.count > 1 { picked.sort(by: QueuedSpike.deliveredBefore) }
+                emittedTotal += picked.count
+                let outputs = emitPicked(frame: t, globalStep: globalStep)
+                if outputs.any {
+                    if firstOutputInFrame == nil { firstOutputInFrame = stepInFrame }
+                    if firstOutputStep == nil {
+                        firstOutputStep = globalStep; firstOutputFrame = t; spikesUntilFirstOutput = emittedTotal
+                    }
+                    if firstCorrectStep == nil, let label, outputs.classes.contains(label) {
+                        firstCorrectStep = globalStep; spikesUntilFirstCorrect = emittedTotal
+                    }
+                }
+                if options.stopRule.stops(afterStep: stepInFrame, firstOutputStep: firstOutputInFrame),
+                   touchedTotal > 0 || queueCount > 0 {
+                    stopped = true
+                    if options.dropsPendingNegativeCurrentsOnStop { dropPendingCurrents() }
+                    break
+                }
+            }
+            if stopped { framesStoppedEarly += 1 }
+            stepsPerFrame.append(Int32(stepInFrame))
+            outputCounts.append(outputsThisFrame)
+            spikesPerFrame.append(spikesThisFrame)
+            if tape != nil {
+                tape!.frameStepStart.append(Int32(globalStep))
+                tape!.frameDroppedStart.append(Int32(tape!.droppedNeuron.count))
+                tape!.stoppedEarly.append(stopped)
+            }
+        }
+
+        var summed = [Int](repeating: 0, count: classCount)
+        for f in outputCounts { for j in 0..<classCount { summed[j] += Int(f[j]) } }
+        var prediction = 0, best = Int.min
+        for j in 0..<classCount where summed[j] > best { best = summed[j]; prediction = j }
+        let result = AsyncSampleResult(
+            prediction: prediction, label: label, outputCounts: outputCounts, spikesPerFrame: spikesPerFrame,
+            emittedSpikes: emittedTotal, spikesLeftInQueue: queueCount, forwardStepsPerFrame: stepsPerFrame,
+            framesStoppedEarly: framesStoppedEarly, firstOutputStep: firstOutputStep, firstOutputFrame: firstOutputFrame,
+            spikesUntilFirstOutput: spikesUntilFirstOutput, firstCorrectOutputStep: firstCorrectStep,
+            spikesUntilFirstCorrectOutput: spikesUntilFirstCorrect,
+            currentsToSpikeHistogram: options.measuresCurrentsToSpike ? histogram : [],
+            queueLengthSum: queueSum, queueLengthMax: queueMax, synapticOperations: synapticOperations)
+        return (result, tape, traceEvents)
+    }
+
+    // MARK: - Frame start
+
+    /// Decay every neuron, clear refractory flags, `P` (the momentum keys) and the per-frame counters.
+    mutating func startFrame() {
+        let pops = engine.populations
+        for p in pops.indices {
+            let pop = pops[p]
+            let beta = pop.parameters.beta, theta = pop.parameters.threshold
+            let vp = v + pop.offset
+            if let perNeuron = pop.parameters.perNeuronBeta {
+                for j in 0..<pop.count { vp[j] = vp[j] * perNeuron[j] }
+            } else {
+                for j in 0..<pop.count { vp[j] = vp[j] * beta }
+            }
+            // A neuron whose decayed membrane is above threshold fires without input (only possible with
+            // reset by subtraction or a negative threshold): it integrates at the first forward step.
+            for j in 0..<pop.count where vp[j] - theta > 0 {
+                touch(population: p, unit: pop.unitCount == 1 ? 0 : j % pop.unitStride)
+            }
+            spikesThisFrame[p] = 0
+        }
+        let n = max(1, neuronCount)
+        refractory.update(repeating: 0, count: n)
+        if options.measuresCurrentsToSpike {
+            logged.update(repeating: 0, count: n)
+            received.update(repeating: 0, count: n)
+        }
+        for j in 0..<classCount { outputsThisFrame[j] = 0 }
+        for c in poolFiredList.indices where !poolFiredList[c].isEmpty {
+            let fired = poolFired[c]!
+            for cell in poolFiredList[c] { fired[Int(cell)] = 0 }
+            poolFiredList[c].removeAll(keepingCapacity: true)
+        }
+        if usesHeap { momentumQueue.resetKeys() }
+    }
+
+    // MARK: - Delivery
+
+    @inline(__always)
+    mutating func touch(population p: Int, unit: Int) {
+        let g = engine.populations[p].unitOffset + unit
+        if unitMark[g] == 0 {
+            unitMark[g] = 1
+            touched[p].append(Int32(unit))
+            touchedTotal += 1
+        }
+    }
+
+    /// Delivers one presynaptic element (pooled index `source`, value `value`) through connection `ci`.
+    @inline(__always)
+    mutating func deliver(connection ci: Int, value: Float, source: Int) {
+        let conn = engine.connections[ci]
+        let target = engine.populations[conn.target]
+        let cur = current + target.offset
+        let fan = Double(conn.fanOut[source])
+        if value == 1 || value == -1 { synapticOperations.accumulates += fan } else { synapticOperations.multiplyAccumulates += fan }
+        switch conn.synapse {
+        case .linear(_, let o):
+            SpikeDelivery.linear(value: value, source: source, weight: weights[ci], outFeatures: o, current: cur)
+            touch(population: conn.target, unit: 0)
+            if options.measuresCurrentsToSpike {
+                let r = received + target.offset
+                for j in 0..<o { r[j] &+= 1 }
+            }
+        case .conv2d(let g, let co):
+            SpikeDelivery.conv2d(value: value, source: source, geometry: g, outChannels: co, weight: weights[ci], current: cur)
+            let measure = options.measuresCurrentsToSpike
+            let r = received + target.offset, plane = target.unitStride
+            AsyncConnection.forEachConvTarget(source: source, geometry: g) { pos in
+                touch(population: conn.target, unit: pos)
+                if measure { for c in 0..<co { r[c * plane + pos] &+= 1 } }
+            }
+        }
+    }
+
+    /// Frame start: every non-zero element of the input frame, at once, ascending (pooled first when
+    /// the input connection pools, with the layered pooling's summation order).
+    mutating func deliverInput(_ x: UnsafePointer<Float>) {
+        guard let conn = engine.connections.first else { return }
+        switch conn.pooling {
+        case .none:
+            let n = conn.pooledCount
+            for i in 0..<n where x[i] != 0 { deliver(connection: 0, value: x[i], source: i) }
+        case .average(let k, let s), .max(let k, let s):
+            let isAverage: Bool = { if case .average = conn.pooling { return true } else { return false } }()
+            let c = conn.sourceShape[0], h = conn.sourceShape[1], w = conn.sourceShape[2]
+            let ho = conn.pooledShape[1], wo = conn.pooledShape[2]
+            let scale = 1 / Float(k * k)
+            let y = inputPooled!
+            for pl in 0..<c {
+                let xp = x + pl * h * w, yp = y + pl * ho * wo
+                for oy in 0..<ho {
+                    for ox in 0..<wo {
+                        if isAverage {
+                            var acc: Float = 0
+                            for ky in 0..<k { for kx in 0..<k { acc += xp[(oy * s + ky) * w + ox * s + kx] } }
+                            yp[oy * wo + ox] = acc * scale
+                        } else {
+                            var best = -Float.infinity
+                            for ky in 0..<k { for kx in 0..<k { let e = xp[(oy * s + ky) * w + ox * s + kx]; if e > best { best = e } } }
+                            yp[oy * wo + ox] = best
+                        }
+                    }
+                }
+            }
+            for i in 0..<conn.pooledCount where y[i] != 0 { deliver(connection: 0, value: y[i], source: i) }
+        }
+    }
+
+    // MARK: - Forward step
+
+    /// Every touched neuron integrates its pending current and checks its threshold; spikes join the queue.
+    mutating func integrateTouched() {
+        guard touchedTotal > 0 else { return }
+        let pops = engine.populations
+        let dropout = options.refractoryDropout
+        let measure = options.measuresCurrentsToSpike
+        let bins = histogram.count
+        let recording = tape != nil
+        for p in pops.indices where !touched[p].isEmpty {
+            let pop = pops[p]
+            let theta = pop.parameters.threshold, reset = pop.parameters.reset
+            let units = touched[p]
+            for u32 in units {
+                let u = Int(u32)
+                unitMark[pop.unitOffset + u] = 0
+                var n = pop.offset + u
+                for _ in 0..<pop.neuronsPerUnit {
+                    let input = current[n]
+                    current[n] = 0
+                    let wasRefractory = refractory[n] != 0
+                    var vv = v[n]
+                    let r = LIFDynamics.integrate(v: &vv, current: input, refractory: wasRefractory, threshold: theta, reset: reset)
+                    v[n] = vv
+                    let seq = integrationCount
+                    integrationCount &+= 1
+                    var flags: UInt8 = wasRefractory ? AsyncTape.refractoryBit : 0
+                    if r.spiked {
+                        flags |= AsyncTape.spikedBit
+                        spikesThisFrame[p] &+= 1
+                        var setsRefractory = true
+                        if dropout > 0 {
+                            if dropoutRNG.uniform(stream: dropoutStream, counter: dropoutCounter) < dropout { setsRefractory = false }
+                            dropoutCounter &+= 1
+                        }
+                        if setsRefractory { refractory[n] = 1; flags |= AsyncTape.setsRefractoryBit }
+                        if measure && logged[n] == 0 {
+                            logged[n] = 1
+                            histogram[min(Int(received[n]), bins - 1)] += 1
+                        }
+                        if usesHeap {
+                            momentumQueue.push(neuron: Int32(n), integration: seq, potential: r.u)
+                        } else {
+                            randomQueue.push(QueuedSpike(neuron: Int32(n), integration: seq, key: r.u))
+                        }
+                    }
+                    if recording {
+                        tape!.integrationNeuron.append(Int32(n))
+                        tape!.integrationMargin.append(r.u - theta)
+                        tape!.integrationFlags.append(flags)
+                    }
+                    n += pop.unitStride
+                }
+            }
+            touched[p].removeAll(keepingCapacity: true)
+        }
+        touchedTotal = 0
+    }
+
+    /// Emits the picked spikes (sorted in delivery order): output spikes are counted, the others
+    /// deliver their fan-out. Returns whether output spikes left and their classes.
+    mutating func emitPicked(frame: Int, globalStep: Int) -> (any: Bool, classes: [Int]) {
+        let pops = engine.populations
+        var outputClasses: [Int] = []
+        var i = 0
+        var p = 0
+        let count = picked.count
+        while i < count {
+            let first = Int(picked[i].neuron)
+            while first >= pops[p].offset + pops[p].count { p += 1 }
+            let pop = pops[p]
+            var j = i
+            while j < count && Int(picked[j].neuron) < pop.offset + pop.count { j += 1 }
+            if options.recordTrace {
+                for k in i..<j {
+                    traceEvents.append(SpikeTrace.Event(sample: traceSample, frame: Int32(frame),
+                                                        step: Int32(globalStep), population: Int32(p),
+                                                        neuron: picked[k].neuron - Int32(pop.offset)))
+                }
+            }
+            if p == lastPopulation {
+                for k in i..<j {
+                    let cls = Int(picked[k].neuron) - pop.offset
+                    outputsThisFrame[cls] &+= 1
+                    outputClasses.append(cls)
+                }
+            } else {
+                let ci = p + 1
+                let conn = engine.connections[ci]
+                switch conn.pooling {
+                case .none:
+                    for k in i..<j { deliver(connection: ci, value: 1, source: Int(picked[k].neuron) - pop.offset) }
+                case .average(let kk, _):
+                    let acc = poolAccumulator[ci]!
+                    for k in i..<j {
+                        conn.forEachPooledCell(of: Int(picked[k].neuron) - pop.offset) { cell in
+                            if acc[cell] == 0 { poolTouched.append(Int32(cell)) }
+                            acc[cell] += 1
+                        }
+                    }
+                    if poolTouched.count > 1 { poolTouched.sort() }
+                    let scale = 1 / Float(kk * kk)
+                    for cell in poolTouched {
+                        let c = Int(cell)
+                        let value = acc[c] * scale
+                        acc[c] = 0
+                        deliver(connection: ci, value: value, source: c)
+                    }
+                    poolTouched.removeAll(keepingCapacity: true)
+                case .max:
+                    let fired = poolFired[ci]!
+                    for k in i..<j {
+                        conn.forEachPooledCell(of: Int(picked[k].neuron) - pop.offset) { cell in
+                            if fired[cell] == 0 {
+                                fired[cell] = 1
+                                poolFiredList[ci].append(Int32(cell))
+                                poolTouched.append(Int32(cell))
+                            }
+                        }
+                    }
+                    if poolTouched.count > 1 { poolTouched.sort() }
+                    for cell in poolTouched { deliver(connection: ci, value: 1, source: Int(cell)) }
+                    poolTouched.removeAll(keepingCapacity: true)
+                }
+            }
+            i = j
+        }
+        if tape != nil {
+            for s in picked {
+                tape!.emittedNeuron.append(s.neuron)
+                tape!.emittedIntegration.append(s.integration)
+            }
+            tape!.stepEmissionStart.append(Int32(tape!.emittedNeuron.count))
+        }
+        return (!outputClasses.isEmpty, outputClasses)
+    }
+
+    // MARK: - Reference compatibility
+
+    func anyPositivePendingCurrent() -> Bool {
+        let pops = engine.populations
+        for p in pops.indices {
+            let pop = pops[p]
+            for u in touched[p] {
+                var n = pop.offset + Int(u)
+                for _ in 0..<pop.neuronsPerUnit {
+                    if current[n] > 0 { return true }
+                    n += pop.unitStride
+                }
+            }
+        }
+        return false
+    }
+
+    mutating func dropPendingCurrents() {
+        let pops = engine.populations
+        for p in pops.indices {
+            let pop = pops[p]
+            for u in touched[p] {
+                unitMark[pop.unitOffset + Int(u)] = 0
+                var n = pop.offset + Int(u)
+                for _ in 0..<pop.neuronsPerUnit {
+                    if current[n] != 0 { tape?.droppedNeuron.append(Int32(n)) }
+                    current[n] = 0
+                    n += pop.unitStride
+                }
+            }
+            touched[p].removeAll(keepingCapacity: true)
+        }
+        touchedTotal = 0
+    }
+}
