@@ -67,7 +67,8 @@ public enum ModelFile {
         guard Array(bytes[0..<8]) == magic else { throw fail(0, "does not start with the magic 'SNNKITMD' (not an SNNKit model file)") }
         let v: UInt32 = load(bytes, 8)
         guard v == version else { throw fail(8, "has format version \(v); this build reads version \(version)") }
-        let headerLength = Int(load(bytes, 12) as UInt64)
+        // Fix: `Int(UInt64)` trapped on a length field with the top bit set (a single flipped bit).
+        let headerLength = Int(clamping: load(bytes, 12) as UInt64)
         guard headerLength > 0, headerLength <= bytes.count - 24 else {
             throw fail(12, "header length \(headerLength) does not fit in a file of \(bytes.count) bytes (truncated?)")
         }
@@ -80,7 +81,17 @@ public enum ModelFile {
         do { shapes = try header.spec.shapes() } catch { throw fail(20, "architecture is inconsistent: \(error)") }
         _ = shapes
         var offset = 20 + headerLength
-        let expectedCount = header.spec.layers.compactMap(\.weightShape).reduce(0) { $0 + $1.reduce(1, *) }
+        // Fix: count the weights without overflow traps (the header is untrusted); anything larger than
+        // the file is reported as a length mismatch.
+        var expectedCount = 0
+        for shape in header.spec.layers.compactMap(\.weightShape) {
+            var n = 1
+            for d in shape { n = d > 0 && n <= Int.max / d ? n * d : Int.max / 8 }
+            expectedCount = min(expectedCount + min(n, Int.max / 8), Int.max / 8)
+        }
+        guard expectedCount < bytes.count else {
+            throw fail(offset, "is \(bytes.count) bytes, too short for the \(expectedCount) weights of this architecture (truncated?)")
+        }
         let expectedLength = offset + 4 * expectedCount + 4
         guard bytes.count == expectedLength else {
             throw fail(offset, "is \(bytes.count) bytes, expected \(expectedLength) for this architecture (truncated or extra data)")

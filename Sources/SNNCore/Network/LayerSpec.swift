@@ -31,13 +31,29 @@ public enum LayerSpec: Codable, Hashable, Sendable {
 
     /// The shape of one sample's output given one sample's input shape, or an error message.
     public func outputShape(for input: [Int]) -> Result<[Int], ShapeError> {
-        let count = input.reduce(1, *)
+        // Fix: reject empty/non-positive extents and hyper-parameters before any arithmetic (a stride of 0
+        // used to divide by zero, negative sizes reached `Tensor(shape:)`'s precondition, and products could
+        // overflow); model files and parsed strings are untrusted input, so these must be errors, not traps.
+        guard !input.isEmpty, input.allSatisfy({ $0 > 0 }) else { return .failure(ShapeError("invalid input shape \(input)")) }
+        var count = 1
+        for d in input {
+            let (c, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow else { return .failure(ShapeError("input shape \(input) is too large")) }
+            count = c
+        }
         switch self {
         case .linear(let i, let o):
+            guard i > 0, o > 0, !i.multipliedReportingOverflow(by: o).overflow else {
+                return .failure(ShapeError("linear \(i)->\(o) needs positive sizes"))
+            }
             return count == i ? .success([o]) : .failure(ShapeError("linear expects \(i) inputs, got \(input) (\(count))"))
         case .conv2d(let ci, let co, let k, let s, let p):
             guard input.count == 3, input[0] == ci else {
                 return .failure(ShapeError("conv2d expects [\(ci), H, W], got \(input)"))
+            }
+            guard co > 0, k > 0, s > 0, p >= 0, k <= 1 << 16, p <= 1 << 16,
+                  let patch = LayerSpec.product([ci, k, k]), LayerSpec.product([patch, co]) != nil else {
+                return .failure(ShapeError("conv2d \(ci)->\(co) k\(k) s\(s) p\(p) needs positive sizes and stride, padding >= 0"))
             }
             let ho = (input[1] + 2 * p - k) / s + 1, wo = (input[2] + 2 * p - k) / s + 1
             guard ho > 0, wo > 0, s > 0, k > 0 else { return .failure(ShapeError("conv2d k\(k) s\(s) p\(p) does not fit \(input)")) }
@@ -49,9 +65,28 @@ public enum LayerSpec: Codable, Hashable, Sendable {
             return .success([input[0], (input[1] - k) / s + 1, (input[2] - k) / s + 1])
         case .flatten:
             return .success([count])
-        case .dropout, .lif:
+        case .dropout(let rate):
+            // Fix: a rate outside [0, 1) gives an infinite or negative keep scale.
+            guard rate >= 0, rate < 1 else { return .failure(ShapeError("dropout rate \(rate) is outside [0, 1)")) }
+            return .success(input)
+        case .lif(let p):
+            // Fix: per-neuron decays must cover the population exactly (engines index them by neuron).
+            if let b = p.perNeuronBeta, b.count != count {
+                return .failure(ShapeError("lif has \(b.count) per-neuron decays for \(count) neurons"))
+            }
             return .success(input)
         }
+    }
+
+    /// The product of `values`, or nil when it overflows.
+    static func product(_ values: [Int]) -> Int? {
+        var n = 1
+        for v in values {
+            let (r, overflow) = n.multipliedReportingOverflow(by: v)
+            if overflow { return nil }
+            n = r
+        }
+        return n
     }
 
     /// Shape of the weight tensor, if any.

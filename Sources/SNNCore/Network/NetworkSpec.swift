@@ -49,7 +49,8 @@ public struct NetworkSpec: Codable, Hashable, Sendable {
     public static func parse(_ text: String, neuron: LIFParameters) throws -> NetworkSpec {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         if !trimmed.contains(","), !trimmed.contains("=") {
-            let sizes = trimmed.split(separator: "-").map { Int($0) }
+            // Fix: keep empty pieces so that "2312--10" or "-5-3" are errors instead of silently parsing.
+            let sizes = trimmed.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
             guard sizes.count >= 2, sizes.allSatisfy({ ($0 ?? 0) > 0 }) else {
                 throw ShapeError("architecture '\(text)': expected sizes like 2312-64-10 or a conv stack like input=2x34x34,conv8k3s2,fc10")
             }
@@ -63,7 +64,8 @@ public struct NetworkSpec: Codable, Hashable, Sendable {
             throw ShapeError("architecture '\(text)': a conv stack starts with input=CxHxW")
         }
         items.removeFirst()
-        let dims = first.dropFirst(6).split(separator: "x").compactMap { Int($0) }
+        // Fix: every piece must be a number ("input=2xAx34" used to become [2, 34]).
+        let dims = first.dropFirst(6).split(separator: "x", omittingEmptySubsequences: false).map { Int($0) ?? 0 }
         guard !dims.isEmpty, dims.allSatisfy({ $0 > 0 }) else { throw ShapeError("architecture: bad input shape '\(first)'") }
         var spec = NetworkSpec(inputShape: dims, layers: [])
         for item in items {
