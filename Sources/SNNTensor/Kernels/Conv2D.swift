@@ -68,23 +68,154 @@ public func col2imAdd(_ cols: UnsafePointer<Float>, _ g: Conv2DGeometry, _ x: Un
     }
 }
 
+/// Input density (fraction of non-zero input values) at or below which the convolution kernels
+/// scatter the non-zero inputs instead of unfolding patches (im2col) and multiplying.
+let convSparseDensity = 0.25
+
 /// 2-D convolution (cross-correlation, no bias) of a batch.
 ///
 /// - Parameters:
 ///   - input: `[batch, C, H, W]` values.
 ///   - weight: `[O, C, kh, kw]` values.
 ///   - output: `[batch, O, Ho, Wo]`, overwritten.
-/// Samples are split over the cores.
+///
+/// Samples are split over the cores. Spike inputs (at most a quarter of the batch's inputs non-zero)
+/// take an event-driven path: each non-zero input adds its value times the matching weight column
+/// to the output positions it reaches, so the cost follows the number of spikes. Denser inputs are
+/// unfolded (im2col) and multiplied with ``gemm(m:n:k:a:lda:transA:b:ldb:transB:c:ldc:beta:parallel:)``.
 public func conv2dForward(input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
                           geometry g: Conv2DGeometry, output: UnsafeMutablePointer<Float>) {
+    guard batch > 0 else { return }
     let inSize = g.inSize, outSize = outChannels * g.outPositions
-    parallelFor(batch) { samples in
-        var cols = [Float](repeating: 0, count: g.patchSize * g.outPositions)
-        cols.withUnsafeMutableBufferPointer { cb in
+    if outSize == 0 { return }
+    let nnz = countNonZeros(rows: 1, cols: batch * inSize, input, batch * inSize)
+    if Double(nnz) <= convSparseDensity * Double(batch * inSize) {
+        let o = outChannels, positions = g.outPositions
+        // Weights as [C*kh*kw, O]: one contiguous row of O values per (c, ky, kx).
+        let wT = UnsafeMutablePointer<Float>.allocate(capacity: g.patchSize * o)
+        defer { wT.deallocate() }
+        transposeInto(src: weight, srcRows: o, srcCols: g.patchSize, srcStride: g.patchSize, dst: wT, dstStride: o)
+        let wTc = UnsafePointer(wT)
+        let ty = ConvTaps(inExtent: g.inHeight, outExtent: g.outHeight, kernel: g.kernelHeight, stride: g.stride, padding: g.padding)
+        let tx = ConvTaps(inExtent: g.inWidth, outExtent: g.outWidth, kernel: g.kernelWidth, stride: g.stride, padding: g.padding)
+        let (rowOf, colOf) = planeCoordinates(g.inHeight, g.inWidth)
+        defer { ty.deallocate(); tx.deallocate(); rowOf.deallocate(); colOf.deallocate() }
+        parallelFor(batch, minimumChunk: max(1, 4096 / max(1, outSize))) { samples in
+            let yT = UnsafeMutablePointer<Float>.allocate(capacity: positions * o)
+            let idx = UnsafeMutablePointer<Int>.allocate(capacity: g.inHeight * g.inWidth + 1)
+            let val = UnsafeMutablePointer<Float>.allocate(capacity: g.inHeight * g.inWidth + 1)
+            defer { yT.deallocate(); idx.deallocate(); val.deallocate() }
             for s in samples {
-                im2col(input + s * inSize, g, cb.baseAddress!)
-                gemm(m: outChannels, n: g.outPositions, k: g.patchSize, a: weight, lda: g.patchSize,
-                     b: cb.baseAddress!, ldb: g.outPositions, c: output + s * outSize, ldc: g.outPositions, parallel: false)
+                yT.update(repeating: 0, count: positions * o)
+                scatterMap(input + s * inSize, channels: 0..<g.inChannels, g: g, ty: ty, tx: tx,
+                           rowOf: rowOf, colOf: colOf, idx: idx, val: val) { p, pos, v in
+                    axpySmall(o, v, wTc + p * o, yT + pos * o)
+                }
+                transposeInto(src: yT, srcRows: positions, srcCols: o, srcStride: o, dst: output + s * outSize,
+                              dstStride: positions)
+            }
+        }
+        return
+    }
+    parallelFor(batch) { samples in
+        let cols = UnsafeMutablePointer<Float>.allocate(capacity: max(1, g.patchSize * g.outPositions))
+        defer { cols.deallocate() }
+        for s in samples {
+            im2col(input + s * inSize, g, cols)
+            gemm(m: outChannels, n: g.outPositions, k: g.patchSize, a: weight, lda: g.patchSize,
+                 b: cols, ldb: g.outPositions, c: output + s * outSize, ldc: g.outPositions, parallel: false)
+        }
+    }
+}
+
+/// For each input row (and column) index, the kernel taps that reach the output and the output
+/// row (column) they reach: input `iy` feeds output `oy` through tap `ky` when
+/// `oy * stride - padding + ky == iy`. Tables avoid divisions in the scatter loops.
+struct ConvTaps {
+    let count: UnsafeMutablePointer<Int>   // per input index
+    let tap: UnsafeMutablePointer<Int>     // [index * k + t]
+    let out: UnsafeMutablePointer<Int>     // [index * k + t]
+
+    init(inExtent: Int, outExtent: Int, kernel k: Int, stride st: Int, padding pad: Int) {
+        count = .allocate(capacity: max(1, inExtent))
+        tap = .allocate(capacity: max(1, inExtent * k))
+        out = .allocate(capacity: max(1, inExtent * k))
+        count.initialize(repeating: 0, count: max(1, inExtent))
+        for o in 0..<outExtent {
+            for kk in 0..<k {
+                let i = o * st - pad + kk
+                if i < 0 || i >= inExtent { continue }
+                let t = count[i]
+                tap[i * k + t] = kk; out[i * k + t] = o
+                count[i] = t + 1
+            }
+        }
+    }
+
+    func deallocate() { count.deallocate(); tap.deallocate(); out.deallocate() }
+}
+
+/// Calls `body(patchRow, outputPosition, value)` for every (non-zero input, kernel tap) pair of
+/// channels `channels` of one `[C, H, W]` map that lands inside the output; `patchRow` is
+/// `(c * kh + ky) * kw + kx`. Each channel plane is compacted to its non-zero entries first
+/// (`idx`/`val` hold at least `H * W + 1` values); `rowOf`/`colOf` map a plane index to `(iy, ix)`.
+@inline(__always)
+func scatterMap(_ x: UnsafePointer<Float>, channels: Range<Int>, g: Conv2DGeometry, ty: ConvTaps, tx: ConvTaps,
+                rowOf: UnsafePointer<Int32>, colOf: UnsafePointer<Int32>,
+                idx: UnsafeMutablePointer<Int>, val: UnsafeMutablePointer<Float>,
+                _ body: (Int, Int, Float) -> Void) {
+    let plane = g.inHeight * g.inWidth, kh = g.kernelHeight, kw = g.kernelWidth, wo = g.outWidth
+    for c in channels {
+        let count = compactNonZeros(x + c * plane, plane, idx, val)
+        for l in 0..<count {
+            let q = idx[l], v = val[l]
+            let iy = Int(rowOf[q]), ix = Int(colOf[q])
+            let ny = ty.count[iy], nx = tx.count[ix]
+            for a in 0..<ny {
+                let rowBase = (c * kh + ty.tap[iy * kh + a]) * kw
+                let posBase = ty.out[iy * kh + a] * wo
+                for b in 0..<nx {
+                    body(rowBase + tx.tap[ix * kw + b], posBase + tx.out[ix * kw + b], v)
+                }
+            }
+        }
+    }
+}
+
+/// Row and column of each index of an `h x w` plane.
+func planeCoordinates(_ h: Int, _ w: Int) -> (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>) {
+    let r = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, h * w))
+    let c = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, h * w))
+    for y in 0..<h { for x in 0..<w { r[y * w + x] = Int32(y); c[y * w + x] = Int32(x) } }
+    return (r, c)
+}
+
+/// `y[0..<n] += alpha * x[0..<n]` for short rows (channel vectors): 16, then 8 lanes, then scalars.
+@inline(__always)
+func axpySmall(_ n: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+    var j = 0
+    while j + 16 <= n { st16(y + j, ld16(y + j) + alpha * ld16(x + j)); j += 16 }
+    if j + 8 <= n { st8(y + j, ld8(y + j) + alpha * ld8(x + j)); j += 8 }
+    while j < n { y[j] += alpha * x[j]; j += 1 }
+}
+
+/// Folds a `[Ho*Wo, C*kh*kw]` matrix (im2col transposed) back, adding into one `[C, H, W]` map.
+func row2imAdd(_ rows: UnsafePointer<Float>, _ g: Conv2DGeometry, _ x: UnsafeMutablePointer<Float>) {
+    let ho = g.outHeight, wo = g.outWidth, kh = g.kernelHeight, kw = g.kernelWidth, p = g.patchSize
+    for oy in 0..<ho {
+        for ox in 0..<wo {
+            let src = rows + (oy * wo + ox) * p
+            for c in 0..<g.inChannels {
+                for ky in 0..<kh {
+                    let iy = oy * g.stride - g.padding + ky
+                    if iy < 0 || iy >= g.inHeight { continue }
+                    let dst = x + (c * g.inHeight + iy) * g.inWidth
+                    let s = src + (c * kh + ky) * kw
+                    for kx in 0..<kw {
+                        let ix = ox * g.stride - g.padding + kx
+                        if ix >= 0 && ix < g.inWidth { dst[ix] += s[kx] }
+                    }
+                }
             }
         }
     }
@@ -94,42 +225,177 @@ public func conv2dForward(input: UnsafePointer<Float>, batch: Int, weight: Unsaf
 ///
 /// - `weightGradient` (`[O, C, kh, kw]`) is *accumulated* (added to).
 /// - `inputGradient` (`[batch, C, H, W]`), when given, is overwritten.
+///
+/// Spike inputs take the event-driven path for the weight gradient (each non-zero input adds its
+/// value times the output gradient at the positions it reached; threads own input channels). The
+/// input gradient is `dY^T W` per sample (a GEMM) folded back onto the input map. Sums are taken in
+/// an order that does not depend on the thread count.
 public func conv2dBackward(input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
                            geometry g: Conv2DGeometry, outputGradient: UnsafePointer<Float>,
                            weightGradient: UnsafeMutablePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?) {
-    let inSize = g.inSize, outSize = outChannels * g.outPositions
-    let wCount = outChannels * g.patchSize
-    let chunks = max(1, min(Parallelism.threadCount, batch))
-    var partial = [Float](repeating: 0, count: chunks * wCount)
-    partial.withUnsafeMutableBufferPointer { pp in
-        let partialBase = pp.baseAddress!
-        concurrentPerform(chunks) { chunk in
-            let lo = batch * chunk / chunks, hi = batch * (chunk + 1) / chunks
-            let dW = partialBase + chunk * wCount
-            var cols = [Float](repeating: 0, count: g.patchSize * g.outPositions)
-            cols.withUnsafeMutableBufferPointer { cb in
-                let colsP = cb.baseAddress!
-                for s in lo..<hi {
-                    let dy = outputGradient + s * outSize
-                    im2col(input + s * inSize, g, colsP)
-                    // dW[O, P] += dY[O, HW] * cols[P, HW]^T
-                    gemm(m: outChannels, n: g.patchSize, k: g.outPositions, a: dy, lda: g.outPositions,
-                         b: colsP, ldb: g.outPositions, transB: true, c: dW, ldc: g.patchSize, beta: 1, parallel: false)
-                    if let dx = inputGradient {
-                        // dCols[P, HW] = W[O, P]^T * dY[O, HW]
-                        gemm(m: g.patchSize, n: g.outPositions, k: outChannels, a: weight, lda: g.patchSize, transA: true,
-                             b: dy, ldb: g.outPositions, c: colsP, ldc: g.outPositions, parallel: false)
-                        let dxs = dx + s * inSize
-                        dxs.update(repeating: 0, count: inSize)
-                        col2imAdd(colsP, g, dxs)
-                    }
+    guard batch > 0 else { return }
+    let inSize = g.inSize, o = outChannels, positions = g.outPositions, outSize = o * positions
+    let p = g.patchSize
+    if outSize == 0 || p == 0 {
+        if let dx = inputGradient { dx.update(repeating: 0, count: batch * inSize) }
+        return
+    }
+    // The output gradient as [batch, Ho*Wo, O].
+    let dyT = UnsafeMutablePointer<Float>.allocate(capacity: batch * outSize)
+    defer { dyT.deallocate() }
+    parallelFor(batch, minimumChunk: max(1, 8192 / outSize)) { samples in
+        for s in samples {
+            transposeInto(src: outputGradient + s * outSize, srcRows: o, srcCols: positions, srcStride: positions,
+                          dst: dyT + s * outSize, dstStride: o)
+        }
+    }
+    let dyTc = UnsafePointer(dyT)
+
+    let nnz = countNonZeros(rows: 1, cols: batch * inSize, input, batch * inSize)
+    let dWt = UnsafeMutablePointer<Float>.allocate(capacity: p * o)  // [C*kh*kw, O]
+    dWt.initialize(repeating: 0, count: p * o)
+    defer { dWt.deallocate() }
+    if Double(nnz) <= convSparseDensity * Double(batch * inSize) {
+        let ty = ConvTaps(inExtent: g.inHeight, outExtent: g.outHeight, kernel: g.kernelHeight, stride: g.stride, padding: g.padding)
+        let tx = ConvTaps(inExtent: g.inWidth, outExtent: g.outWidth, kernel: g.kernelWidth, stride: g.stride, padding: g.padding)
+        let (rowOf, colOf) = planeCoordinates(g.inHeight, g.inWidth)
+        defer { ty.deallocate(); tx.deallocate(); rowOf.deallocate(); colOf.deallocate() }
+        parallelFor(g.inChannels) { channels in
+            let idx = UnsafeMutablePointer<Int>.allocate(capacity: g.inHeight * g.inWidth + 1)
+            let val = UnsafeMutablePointer<Float>.allocate(capacity: g.inHeight * g.inWidth + 1)
+            defer { idx.deallocate(); val.deallocate() }
+            for s in 0..<batch {
+                let dys = dyTc + s * outSize
+                scatterMap(input + s * inSize, channels: channels, g: g, ty: ty, tx: tx,
+                           rowOf: rowOf, colOf: colOf, idx: idx, val: val) { row, pos, v in
+                    axpySmall(o, v, dys + pos * o, dWt + row * o)
                 }
             }
         }
-        for chunk in 0..<chunks {
-            let src = partialBase + chunk * wCount
-            for i in 0..<wCount { weightGradient[i] += src[i] }
+    } else {
+        // Dense inputs: dWt += cols(x_s) * dY_s^T over fixed groups of samples (partials summed in order).
+        let group = 8
+        let groups = (batch + group - 1) / group
+        let partial = UnsafeMutablePointer<Float>.allocate(capacity: groups * p * o)
+        partial.initialize(repeating: 0, count: groups * p * o)
+        defer { partial.deallocate() }
+        parallelFor(groups) { gs in
+            let cols = UnsafeMutablePointer<Float>.allocate(capacity: p * positions)
+            defer { cols.deallocate() }
+            for gi in gs {
+                for s in (gi * group)..<min(batch, (gi + 1) * group) {
+                    im2col(input + s * inSize, g, cols)
+                    // dWt[P, O] += cols[P, HW] * dyT_s[HW, O]
+                    gemm(m: p, n: o, k: positions, a: cols, lda: positions, b: dyTc + s * outSize, ldb: o,
+                         c: partial + gi * p * o, ldc: o, beta: 1, parallel: false)
+                }
+            }
+        }
+        for gi in 0..<groups { axpyRow(p * o, 1, partial + gi * p * o, dWt) }
+    }
+    // weightGradient[o, p] += dWt[p, o]
+    for oc in 0..<o {
+        let dst = weightGradient + oc * p
+        for r in 0..<p { dst[r] += dWt[r * o + oc] }
+    }
+
+    guard let dx = inputGradient else { return }
+    if g.outWidth >= 8 {
+        // dX: dcols[P, HW] = W^T dY_s per sample (a GEMM), folded back with contiguous row adds.
+        let fold = PhasedFold(g)
+        defer { fold.deallocate() }
+        parallelFor(batch, minimumChunk: 1) { samples in
+            let cols = UnsafeMutablePointer<Float>.allocate(capacity: p * positions)
+            let planes = UnsafeMutablePointer<Float>.allocate(capacity: fold.planeCount)
+            defer { cols.deallocate(); planes.deallocate() }
+            for s in samples {
+                gemm(m: p, n: positions, k: o, a: weight, lda: p, transA: true, b: outputGradient + s * outSize,
+                     ldb: positions, c: cols, ldc: positions, parallel: false)
+                fold.fold(cols, planes: planes, into: dx + s * inSize)
+            }
+        }
+        return
+    }
+    // Narrow outputs: dcolsT[HW, P] = dyT_s[HW, O] * W[O, P] for a few samples at a time (one GEMM), folded back.
+    let chunk = max(1, min(16, 65_536 / max(1, positions * p)))
+    parallelFor(batch, minimumChunk: 1) { samples in
+        let rows = UnsafeMutablePointer<Float>.allocate(capacity: chunk * positions * p)
+        defer { rows.deallocate() }
+        var s0 = samples.lowerBound
+        while s0 < samples.upperBound {
+            let cnt = min(chunk, samples.upperBound - s0)
+            gemm(m: cnt * positions, n: p, k: o, a: dyTc + s0 * outSize, lda: o, b: weight, ldb: p,
+                 c: rows, ldc: p, parallel: false)
+            for s in s0..<(s0 + cnt) {
+                let dxs = dx + s * inSize
+                dxs.update(repeating: 0, count: inSize)
+                row2imAdd(rows + (s - s0) * positions * p, g, dxs)
+            }
+            s0 += cnt
         }
     }
 }
 
+/// `col2im` for the input gradient without scattered writes: the input map is split into `stride`
+/// column phases (`ix = X * stride + phase`, shifted by a margin so that padding columns have room),
+/// in which every kernel tap's contribution is a contiguous shifted row add. The phases are then
+/// interleaved back into the `[C, H, W]` map (overwritten).
+struct PhasedFold {
+    let g: Conv2DGeometry
+    let margin: Int          // columns of padding room, in phase-plane units
+    let planeWidth: Int      // X extent of one phase row
+    let planeCount: Int      // C * stride * H * planeWidth
+    let phaseOf: UnsafeMutablePointer<Int32>, xOf: UnsafeMutablePointer<Int32>  // per input column
+
+    init(_ g: Conv2DGeometry) {
+        self.g = g
+        let st = g.stride
+        margin = (g.padding + st - 1) / st
+        planeWidth = g.outWidth + (g.kernelWidth - 1 + st * margin) / st + 1
+        planeCount = max(1, g.inChannels * st * g.inHeight * planeWidth)
+        phaseOf = .allocate(capacity: max(1, g.inWidth)); xOf = .allocate(capacity: max(1, g.inWidth))
+        for ix in 0..<g.inWidth {
+            let t = ix + st * margin
+            phaseOf[ix] = Int32(t % st); xOf[ix] = Int32(t / st)
+        }
+    }
+    func deallocate() { phaseOf.deallocate(); xOf.deallocate() }
+
+    /// Folds `cols` (`[C*kh*kw, Ho*Wo]`) into `dx` (`[C, H, W]`, overwritten) using `planes` as scratch.
+    func fold(_ cols: UnsafePointer<Float>, planes: UnsafeMutablePointer<Float>, into dx: UnsafeMutablePointer<Float>) {
+        let st = g.stride, pad = g.padding, h = g.inHeight, w = g.inWidth
+        let kh = g.kernelHeight, kw = g.kernelWidth, ho = g.outHeight, wo = g.outWidth, pw = planeWidth
+        planes.update(repeating: 0, count: planeCount)
+        for c in 0..<g.inChannels {
+            for ky in 0..<kh {
+                for kx in 0..<kw {
+                    let t = kx - pad + st * margin
+                    let phase = t % st, shift = t / st
+                    let src = cols + ((c * kh + ky) * kw + kx) * ho * wo
+                    let planeBase = planes + (c * st + phase) * h * pw + shift
+                    for oy in 0..<ho {
+                        let iy = oy * st - pad + ky
+                        if iy < 0 || iy >= h { continue }
+                        addRow(wo, src + oy * wo, planeBase + iy * pw)
+                    }
+                }
+            }
+        }
+        for c in 0..<g.inChannels {
+            for iy in 0..<h {
+                let d = dx + (c * h + iy) * w
+                let base = planes + c * st * h * pw + iy * pw
+                for ix in 0..<w { d[ix] = base[Int(phaseOf[ix]) * h * pw + Int(xOf[ix])] }
+            }
+        }
+    }
+}
+
+/// `y[0..<n] += x[0..<n]`.
+@inline(__always)
+func addRow(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+    var j = 0
+    while j + 16 <= n { st16(y + j, ld16(y + j) + ld16(x + j)); j += 16 }
+    if j + 8 <= n { st8(y + j, ld8(y + j) + ld8(x + j)); j += 8 }
+    while j < n { y[j] += x[j]; j += 1 }
+}

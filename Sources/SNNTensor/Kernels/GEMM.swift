@@ -68,17 +68,50 @@ func countNonZeros(rows: Int, cols: Int, _ x: UnsafePointer<Float>, _ ld: Int) -
 @inlinable
 public func transposeInto(src: UnsafePointer<Float>, srcRows: Int, srcCols: Int, srcStride: Int,
                           dst: UnsafeMutablePointer<Float>, dstStride: Int) {
+    transposeKernel(src, srcRows, srcCols, srcStride, dst, dstStride)
+}
+
+/// 8 x 8 blocks through SIMD registers (a compiler-vectorised scalar transpose becomes AVX-512
+/// scatters, which are slow), scalar edges.
+@usableFromInline
+func transposeKernel(_ src: UnsafePointer<Float>, _ rows: Int, _ cols: Int, _ ss: Int,
+                     _ dst: UnsafeMutablePointer<Float>, _ ds: Int) {
     let block = 32
     var i0 = 0
-    while i0 < srcRows {
-        let i1 = min(srcRows, i0 + block)
+    while i0 < rows {
+        let i1 = min(rows, i0 + block)
         var j0 = 0
-        while j0 < srcCols {
-            let j1 = min(srcCols, j0 + block)
-            for i in i0..<i1 { for j in j0..<j1 { dst[j * dstStride + i] = src[i * srcStride + j] } }
+        while j0 < cols {
+            let j1 = min(cols, j0 + block)
+            var i = i0
+            while i + 8 <= i1 {
+                var j = j0
+                while j + 8 <= j1 {
+                    transpose8x8(src + i * ss + j, ss, dst + j * ds + i, ds)
+                    j += 8
+                }
+                while j < j1 {
+                    for r in i..<(i + 8) { dst[j * ds + r] = src[r * ss + j] }
+                    j += 1
+                }
+                i += 8
+            }
+            while i < i1 {
+                for j in j0..<j1 { dst[j * ds + i] = src[i * ss + j] }
+                i += 1
+            }
             j0 = j1
         }
         i0 = i1
+    }
+}
+
+@inline(__always)
+func transpose8x8(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
+    let r0 = ld8(s), r1 = ld8(s + ss), r2 = ld8(s + 2 * ss), r3 = ld8(s + 3 * ss)
+    let r4 = ld8(s + 4 * ss), r5 = ld8(s + 5 * ss), r6 = ld8(s + 6 * ss), r7 = ld8(s + 7 * ss)
+    for k in 0..<8 {
+        st8(d + k * ds, SIMD8(r0[k], r1[k], r2[k], r3[k], r4[k], r5[k], r6[k], r7[k]))
     }
 }
 
@@ -117,19 +150,31 @@ func sparseGemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, trans
     }
 }
 
+/// Bit `l` set when lane `l` of `v` is non-zero.
+@inline(__always)
+func nonZeroBits(_ v: SIMD16<Float>) -> UInt32 {
+    // Lane masks narrowed to bytes (0x00 / 0xFF), then the top bit of each byte gathered by a multiply.
+    let m = SIMD16<Int32>().replacing(with: -1, where: v .!= 0)
+    let b = SIMD16<UInt8>(truncatingIfNeeded: m)
+    let (lo, hi) = unsafeBitCast(b, to: (UInt64, UInt64).self)
+    let l = ((lo & 0x8080_8080_8080_8080) &* 0x0002_0408_1020_4081) >> 56
+    let h = ((hi & 0x8080_8080_8080_8080) &* 0x0002_0408_1020_4081) >> 56
+    return UInt32(truncatingIfNeeded: l | (h << 8))
+}
+
 /// Writes the indices and values of the non-zero entries of `x[0..<count]` and returns their number.
 ///
-/// Sixteen entries at a time become a bit mask, whose set bits are then walked: the cost is about one
-/// vector compare per 16 entries plus one step per non-zero entry.
+/// Sixteen entries at a time become a bit mask, whose set bits are then walked: the cost is a few
+/// instructions per 16 entries plus one step per non-zero entry.
 @inline(__always)
 func compactNonZeros(_ x: UnsafePointer<Float>, _ count: Int, _ idx: UnsafeMutablePointer<Int>,
                      _ val: UnsafeMutablePointer<Float>) -> Int {
-    let weights = SIMD16<UInt32>(1 << 0, 1 << 1, 1 << 2, 1 << 3, 1 << 4, 1 << 5, 1 << 6, 1 << 7,
-                                 1 << 8, 1 << 9, 1 << 10, 1 << 11, 1 << 12, 1 << 13, 1 << 14, 1 << 15)
     var nnz = 0
     var p = 0
     while p + 16 <= count {
-        var bits = SIMD16<UInt32>().replacing(with: weights, where: ld16(x + p) .!= 0).wrappedSum()
+        let v = ld16(x + p)
+        if !any(v .!= 0) { p += 16; continue }
+        var bits = nonZeroBits(v)
         while bits != 0 {
             let q = p + bits.trailingZeroBitCount
             idx[nnz] = q; val[nnz] = x[q]; nnz += 1
