@@ -25,6 +25,10 @@ public enum Loss: String, Codable, CaseIterable, Sendable {
         let batch = labels.count
         let classes = outputs[0].shape[1]
         precondition(outputs[0].shape[0] == batch, "Loss: \(batch) labels for a batch of \(outputs[0].shape[0])")
+        // Fix: a label outside the output classes used to read another sample's logit (or past the end)
+        // in the cross-entropies and to give no target at all in count-mse; now it stops with a message
+        // (fatalError, not precondition: release builds use -Ounchecked, which removes preconditions).
+        if !labels.allSatisfy({ $0 >= 0 && $0 < classes }) { fatalError("Loss: labels must be in 0..<\(classes), got \(labels)") }
         var zero = outputs.map { Tensor(shape: $0.shape) }
         switch self {
         case .rateCrossEntropy:
@@ -67,6 +71,9 @@ public enum Loss: String, Codable, CaseIterable, Sendable {
     /// Sum over rows of `-log softmax(logits)[label]`, and `scale * (softmax - onehot)`.
     public static func softmaxCrossEntropy(_ logits: Tensor, _ labels: [Int], scale: Float) -> (Float, Tensor) {
         let rows = logits.shape[0], cols = logits.shape[1]
+        if labels.count != rows || !labels.allSatisfy({ $0 >= 0 && $0 < cols }) {
+            fatalError("softmaxCrossEntropy: \(rows) labels in 0..<\(cols) needed, got \(labels)")
+        }
         var grad = Tensor(shape: logits.shape)
         var total: Float = 0
         for r in 0..<rows {

@@ -15,6 +15,8 @@ import SNNTensor
 /// - emission `e`: `dL/ds_r += sum_j W[n, j] dL/dI_j` and `dL/dW[n, j] += dL/dI_j`, where `dL/dI_j` is
 ///   the gradient of `j`'s pending current (set by `j`'s next integration); output spikes add
 ///   `dL/dcount` of their class and frame;
+/// - an integration that did not fire counts as a spike of value 0 emitted at once (same routing), so
+///   its surrogate gradient is fed ("silent integrations", on by default);
 /// - integration `r`: `dL/dU_r = dL/ds_r * sg(U_r - theta) + dL/dV * dV/dU_r`; then
 ///   `dL/dI = dL/dV_before = dL/dU_r * (1 - R_r)`;
 /// - frame start: the input values add `x_i dL/dI_j` to the first connection's weight gradient, and every
@@ -29,9 +31,16 @@ public enum UnlayeredBackprop {
         public var truncatePerFrame: Bool
         /// Count output spikes when they are emitted (true) or when they fire (false); must match the engine.
         public var outputsCountedAtEmission: Bool
-        public init(backpropThreshold: Float? = nil, truncatePerFrame: Bool = false, outputsCountedAtEmission: Bool = true) {
+        /// Treat every integration that did not fire as a spike of value 0 emitted in the same forward
+        /// step, so that its surrogate gradient receives `sum_j W[n, j] dL/dI_j` (or `dL/dcount` for an
+        /// output neuron). This is what makes silent neurons learn, and what makes the gradient equal
+        /// layered BPTT's at F = infinity. Off: only real emissions carry gradient.
+        public var silentIntegrationsCarryGradient: Bool
+        public init(backpropThreshold: Float? = nil, truncatePerFrame: Bool = false, outputsCountedAtEmission: Bool = true,
+                    silentIntegrationsCarryGradient: Bool = true) {
             self.backpropThreshold = backpropThreshold; self.truncatePerFrame = truncatePerFrame
             self.outputsCountedAtEmission = outputsCountedAtEmission
+            self.silentIntegrationsCarryGradient = silentIntegrationsCarryGradient
         }
     }
 
@@ -63,9 +72,12 @@ public enum UnlayeredBackprop {
     /// - Parameters:
     ///   - input: the sample's frames, `frames x inputSize` values (frame-major).
     ///   - outputGradient: `dL/dcount[frame * classes + class]`.
+    ///   - replay: spike values and `U - theta` per integration from ``replaySmooth(graph:network:tape:input:frames:)``,
+    ///     for gradient checks; nil uses the tape's binary spikes and recorded potentials.
     public static func accumulate(graph: PopulationGraph, network: Network, tape: AsyncTape,
                                   input: UnsafePointer<Float>, frames: Int, outputGradient: [Float],
-                                  options: Options, into gradients: inout [Tensor]) {
+                                  options: Options, into gradients: inout [Tensor],
+                                  replay: SmoothReplay? = nil) {
         let neuronCount = graph.neuronCount
         let last = graph.neurons.count - 1
         let outBase = graph.offsets[last], classes = graph.offsets[last + 1] - outBase
@@ -88,13 +100,31 @@ public enum UnlayeredBackprop {
                         let n = Int(tape.emittedNeuron[e])
                         let p = Int(populationOf[n])
                         var ds: Float = 0
+                        let value = replay?.spikes[Int(tape.emittedIntegration[e])] ?? 1
                         if p == last {
                             if options.outputsCountedAtEmission { ds = outputGradient[f * classes + n - outBase] }
                         } else {
-                            ds = deliverAdjoint(conn: graph.incoming[p + 1], network: network, source: n - graph.offsets[p], value: 1,
+                            ds = deliverAdjoint(conn: graph.incoming[p + 1], network: network, source: n - graph.offsets[p], value: value,
                                                 targetGradient: dP + graph.offsets[p + 1], gradients: &gradients)
                         }
                         dS[Int(tape.emittedIntegration[e])] += ds
+                    }
+                    // Silent integrations of this step, as spikes of value 0 leaving at once (read the targets'
+                    // pending-current gradients before this step's integrations overwrite them).
+                    if options.silentIntegrationsCarryGradient {
+                        for r in Int(tape.stepIntegrationStart[step])..<Int(tape.stepIntegrationStart[step + 1]) {
+                            let flags = tape.integrationFlags[r]
+                            guard flags & (AsyncTape.spikedBit | AsyncTape.refractoryBit) == 0 else { continue }
+                            let n = Int(tape.integrationNeuron[r])
+                            let p = Int(populationOf[n])
+                            if p == last {
+                                dS[r] += outputGradient[f * classes + n - outBase]
+                            } else {
+                                dS[r] += deliverAdjoint(conn: graph.incoming[p + 1], network: network, source: n - graph.offsets[p],
+                                                        value: replay?.spikes[r] ?? 0, targetGradient: dP + graph.offsets[p + 1],
+                                                        gradients: &gradients)
+                            }
+                        }
                     }
                     // Integrations of this step.
                     for r in stride(from: Int(tape.stepIntegrationStart[step + 1]) - 1, through: Int(tape.stepIntegrationStart[step]), by: -1) {
@@ -105,11 +135,11 @@ public enum UnlayeredBackprop {
                         if spiked && n >= outBase && !options.outputsCountedAtEmission {
                             dS[r] += outputGradient[f * classes + n - outBase]
                         }
-                        let x = tape.integrationMargin[r]
+                        let x = replay?.margins[r] ?? tape.integrationMargin[r]
                         var sg = params.surrogate.gradient(x)
                         if let cut = options.backpropThreshold, x < cut { sg = 0 }
                         let dU = dS[r] * sg + dV[n] * LIFDynamics.resetDerivative(
-                            u: x + params.threshold, spike: spiked ? 1 : 0, surrogateGradient: sg,
+                            u: x + params.threshold, spike: replay?.spikes[r] ?? (spiked ? 1 : 0), surrogateGradient: sg,
                             threshold: params.threshold, reset: params.reset, detach: params.detachReset)
                         let dIn: Float = flags & AsyncTape.refractoryBit != 0 ? 0 : dU
                         dP[n] = dIn
@@ -133,6 +163,111 @@ public enum UnlayeredBackprop {
                             dV[n] *= params.perNeuronBeta?[n - graph.offsets[p]] ?? params.beta
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// A forward pass replayed on a recorded schedule with smooth spikes (gradient checks only).
+    public struct SmoothReplay: Sendable {
+        /// Spike value `smoothStep(U - theta)` of every integration.
+        public var spikes: [Float]
+        /// `U - theta` of every integration.
+        public var margins: [Float]
+        /// Output per frame and class, `[frames * classes]`: the sum of the emitted output spikes' values.
+        public var outputs: [Float]
+    }
+
+    /// Replays the tape's schedule (which neurons integrate at each forward step, which spikes are
+    /// emitted, refractory flags) with the current weights and smooth spikes
+    /// `s = surrogate.smoothStep(U - theta)`: an emitted spike delivers its value `s`, and the reset
+    /// uses it. The result is a smooth function of the weights whose exact gradient is what
+    /// ``accumulate(graph:network:tape:input:frames:outputGradient:options:into:replay:)`` computes
+    /// when given this replay — the basis of the finite-difference check.
+    /// With `silentIntegrationsCarryGradient` (the reverse pass's default) a silent integration's
+    /// smooth value is delivered at once, in its own forward step, after the step's emissions.
+    public static func replaySmooth(graph: PopulationGraph, network: Network, tape: AsyncTape,
+                                    input: UnsafePointer<Float>, frames: Int,
+                                    silentIntegrationsCarryGradient: Bool = true) -> SmoothReplay {
+        let neuronCount = graph.neuronCount
+        let last = graph.neurons.count - 1
+        let outBase = graph.offsets[last], classes = graph.offsets[last + 1] - outBase
+        var populationOf = [Int](repeating: 0, count: neuronCount)
+        for p in 0..<graph.neurons.count { for n in graph.offsets[p]..<graph.offsets[p + 1] { populationOf[n] = p } }
+        var v = [Float](repeating: 0, count: neuronCount)
+        var pending = [Float](repeating: 0, count: neuronCount)
+        var replay = SmoothReplay(spikes: [Float](repeating: 0, count: tape.integrationNeuron.count),
+                                  margins: [Float](repeating: 0, count: tape.integrationNeuron.count),
+                                  outputs: [Float](repeating: 0, count: frames * classes))
+        let inputSize = graph.incoming[0].sourceShape.reduce(1, *)
+        pending.withUnsafeMutableBufferPointer { pb in
+            let pendingBase = pb.baseAddress!
+            for f in 0..<min(frames, tape.frameCount) {
+                for p in 0..<graph.neurons.count {
+                    for n in graph.offsets[p]..<graph.offsets[p + 1] { v[n] *= graph.neurons[p].perNeuronBeta?[n - graph.offsets[p]] ?? graph.neurons[p].beta }
+                }
+                let x = input + f * inputSize
+                for i in 0..<inputSize where x[i] != 0 {
+                    deliver(conn: graph.incoming[0], network: network, source: i, value: x[i], into: pendingBase + graph.offsets[0])
+                }
+                for step in Int(tape.frameStepStart[f])..<Int(tape.frameStepStart[f + 1]) {
+                    for r in Int(tape.stepIntegrationStart[step])..<Int(tape.stepIntegrationStart[step + 1]) {
+                        let n = Int(tape.integrationNeuron[r])
+                        let params = graph.neurons[populationOf[n]]
+                        let refractory = tape.integrationFlags[r] & AsyncTape.refractoryBit != 0
+                        let u: Float = refractory ? 0 : v[n] + pendingBase[n]
+                        pendingBase[n] = 0
+                        let s = params.surrogate.smoothStep(u - params.threshold)
+                        v[n] = params.reset == .zero ? u * (1 - s) : u - params.threshold * s
+                        replay.spikes[r] = s
+                        replay.margins[r] = u - params.threshold
+                    }
+                    for e in Int(tape.stepEmissionStart[step])..<Int(tape.stepEmissionStart[step + 1]) {
+                        let n = Int(tape.emittedNeuron[e])
+                        let p = populationOf[n]
+                        let value = replay.spikes[Int(tape.emittedIntegration[e])]
+                        if p == last {
+                            replay.outputs[f * classes + n - outBase] += value
+                        } else {
+                            deliver(conn: graph.incoming[p + 1], network: network, source: n - graph.offsets[p], value: value,
+                                    into: pendingBase + graph.offsets[p + 1])
+                        }
+                    }
+                    guard silentIntegrationsCarryGradient else { continue }
+                    for r in Int(tape.stepIntegrationStart[step])..<Int(tape.stepIntegrationStart[step + 1]) {
+                        let flags = tape.integrationFlags[r]
+                        guard flags & AsyncTape.spikedBit == 0, flags & AsyncTape.refractoryBit == 0 else { continue }
+                        let n = Int(tape.integrationNeuron[r])
+                        let p = populationOf[n]
+                        if p == last {
+                            replay.outputs[f * classes + n - outBase] += replay.spikes[r]
+                        } else {
+                            deliver(conn: graph.incoming[p + 1], network: network, source: n - graph.offsets[p], value: replay.spikes[r],
+                                    into: pendingBase + graph.offsets[p + 1])
+                        }
+                    }
+                }
+                for d in Int(tape.frameDroppedStart[f])..<Int(tape.frameDroppedStart[f + 1]) { pendingBase[Int(tape.droppedNeuron[d])] = 0 }
+            }
+        }
+        return replay
+    }
+
+    /// Delivers `value` from `source` through `conn` (pooling folded in) into the target currents.
+    static func deliver(conn: PopulationGraph.Connection, network: Network, source: Int, value: Float,
+                        into current: UnsafeMutablePointer<Float>) {
+        network.weights[conn.synapticLayer].withUnsafeBufferPointer { wb in
+            for (cell, factor) in conn.pooledCells(of: source) {
+                switch conn.layer {
+                case .linear(_, let o):
+                    SpikeDelivery.linear(value: value * factor, source: cell, weight: wb.baseAddress!, outFeatures: o, current: current)
+                case .conv2d(let ci, let co, let k, let s, let p):
+                    let g = Conv2DGeometry(inChannels: ci, inHeight: conn.synapticInShape[1], inWidth: conn.synapticInShape[2],
+                                           kernel: k, stride: s, padding: p)
+                    SpikeDelivery.conv2d(value: value * factor, source: cell, geometry: g, outChannels: co,
+                                         weight: wb.baseAddress!, current: current)
+                default:
+                    preconditionFailure("connection through \(conn.layer.shortName)")
                 }
             }
         }

@@ -1,0 +1,87 @@
+import SNNCore
+import SNNEngines
+import SNNTensor
+
+/// Training through the asynchronous execution (unlayered backprop): the ``AsyncEngine`` runs the
+/// batch with a tape, the loss is taken on each frame's output spike counts, and
+/// ``UnlayeredBackprop`` sends the gradient back through the forward steps in the order the
+/// scheduler chose.
+///
+/// Samples are independent: their reverse passes run in parallel, each thread adding into its own
+/// gradient buffers, summed at the end in a fixed order (results do not depend on the thread count
+/// beyond float summation order of those per-thread sums).
+public struct UnlayeredTraining: GradientComputer {
+    /// How the forward pass runs (F, scheduler, stop rule, refractory dropout...). `recordTape` is forced on.
+    public var asyncOptions: AsyncOptions
+    /// Reverse-pass options.
+    public var backpropOptions: UnlayeredBackprop.Options
+    /// Probability of dropping each input event during training (0: off).
+    public var inputDropout: Float
+
+    public var name: String { "unlayered" }
+
+    public init(asyncOptions: AsyncOptions, backpropOptions: UnlayeredBackprop.Options = .init(), inputDropout: Float = 0) {
+        self.asyncOptions = asyncOptions
+        self.backpropOptions = backpropOptions
+        self.inputDropout = inputDropout
+    }
+
+    public func lossAndGradients(network: Network, inputs: Tensor, labels: [Int], loss: Loss, seed: UInt64) -> StepResult {
+        precondition(loss != .membraneCrossEntropy, "unlayered training needs a loss on spike counts (rate-ce, count-ce, count-mse)")
+        let engine: AsyncEngine
+        let graph: PopulationGraph
+        do {
+            engine = try AsyncEngine(network: network)
+            graph = try PopulationGraph(spec: network.spec)
+        } catch { preconditionFailure("unlayered training: \(error)") }
+        var x = inputs
+        if inputDropout > 0 {
+            let rng = CounterRNG(seed: seed ^ 0xD20F)
+            for j in 0..<x.count where x.data[j] != 0 && rng.uniform(stream: 7, counter: UInt64(j)) < inputDropout { x.data[j] = 0 }
+        }
+        var options = asyncOptions
+        options.recordTape = true
+        options.seed = asyncOptions.seed &+ seed
+        let run = engine.run(inputs: x, labels: labels, options: options)
+        let frames = inputs.shape[0], batch = inputs.shape[1]
+        let classes = engine.classCount
+        // Per-frame output counts as [batch, classes] tensors, the loss and its gradient.
+        var outputs = [Tensor](repeating: Tensor(shape: [batch, classes]), count: frames)
+        for b in 0..<batch {
+            for f in 0..<frames { for c in 0..<classes { outputs[f].data[b * classes + c] = Float(run.samples[b].outputCounts[f][c]) } }
+        }
+        let (value, gOut, _) = loss.evaluate(outputs: outputs, membranes: [], labels: labels)
+        let inputSize = inputs.count / (frames * batch)
+        // Sample-major copy of the inputs for the reverse pass.
+        var sampleInputs = [Float](repeating: 0, count: inputs.count)
+        for f in 0..<frames {
+            for b in 0..<batch {
+                for i in 0..<inputSize { sampleInputs[(b * frames + f) * inputSize + i] = x.data[(f * batch + b) * inputSize + i] }
+            }
+        }
+        let chunks = max(1, min(Parallelism.threadCount, batch))
+        var partial = [[Tensor]](repeating: network.weights.map { Tensor(shape: $0.shape) }, count: chunks)
+        let tapes = run.tapes!
+        sampleInputs.withUnsafeBufferPointer { inBuf in
+            partial.withUnsafeMutableBufferPointer { parts in
+                let partsBase = parts.baseAddress!
+                concurrentPerform(chunks) { c in
+                    var grads = partsBase[c]
+                    for b in (batch * c / chunks)..<(batch * (c + 1) / chunks) {
+                        var dCount = [Float](repeating: 0, count: frames * classes)
+                        for f in 0..<frames { for k in 0..<classes { dCount[f * classes + k] = gOut[f].data[b * classes + k] } }
+                        UnlayeredBackprop.accumulate(graph: graph, network: network, tape: tapes[b],
+                                                     input: inBuf.baseAddress! + b * frames * inputSize, frames: frames,
+                                                     outputGradient: dCount, options: backpropOptions, into: &grads)
+                    }
+                    partsBase[c] = grads
+                }
+            }
+        }
+        var gradients = partial[0]
+        for c in 1..<chunks { for l in gradients.indices { for j in 0..<gradients[l].count { gradients[l].data[j] += partial[c][l].data[j] } } }
+        let correct = run.samples.filter(\.correct).count
+        let spikes = run.samples.reduce(0.0) { $0 + Double($1.totalSpikes) }
+        return StepResult(loss: value, correct: correct, gradients: gradients, tapeBytes: tapes.reduce(0) { $0 + $1.byteCount }, spikes: spikes)
+    }
+}

@@ -1,0 +1,128 @@
+import Testing
+import SNNCore
+import SNNEngines
+import SNNTensor
+import SNNTraining
+
+/// Unlayered backprop: finite differences on a replayed smooth forward pass, and equality with
+/// layered BPTT at F = infinity.
+struct UnlayeredBackpropTests {
+    static func network(_ sizes: [Int], neuron: LIFParameters, seed: UInt64, low: Float, high: Float) throws -> Network {
+        var layers: [LayerSpec] = []
+        for i in 1..<sizes.count { layers += [.linear(inFeatures: sizes[i - 1], outFeatures: sizes[i]), .lif(neuron)] }
+        let spec = NetworkSpec(inputShape: [sizes[0]], layers: layers)
+        var net = try Network(spec: spec, seed: seed)
+        var rng = CounterRNG(seed: seed).generator(stream: 77)
+        for i in net.parameterIndices { for j in 0..<net.weights[i].count { net.weights[i].data[j] = low + (high - low) * rng.uniform() } }
+        return net
+    }
+
+    static func inputs(frames: Int, batch: Int, size: Int, seed: UInt64, density: Float) -> Tensor {
+        var rng = CounterRNG(seed: seed).generator(stream: 5)
+        var x = Tensor(shape: [frames, batch, size])
+        for j in 0..<x.count where rng.uniform() < density { x.data[j] = 0.2 + 0.8 * rng.uniform() }
+        return x
+    }
+
+    /// The loss of a smooth replay, in Double for finite differences.
+    static func replayLoss(_ graph: PopulationGraph, _ net: Network, _ tape: AsyncTape, _ x: [Float], frames: Int, label: Int) -> (Float, UnlayeredBackprop.SmoothReplay, [Float]) {
+        let replay = x.withUnsafeBufferPointer { UnlayeredBackprop.replaySmooth(graph: graph, network: net, tape: tape, input: $0.baseAddress!, frames: frames) }
+        let classes = replay.outputs.count / frames
+        let outputs = (0..<frames).map { f in Tensor(shape: [1, classes], data: Array(replay.outputs[(f * classes)..<((f + 1) * classes)])) }
+        let (loss, g, _) = Loss.rateCrossEntropy.evaluate(outputs: outputs, membranes: [], labels: [label])
+        return (loss, replay, g.flatMap(\.data))
+    }
+
+    @Test(arguments: [ResetMode.zero, .subtract], [Scheduler.momentum, .random])
+    func finiteDifferencesOnReplayedSchedule(reset: ResetMode, scheduler: Scheduler) throws {
+        let neuron = LIFParameters(beta: 0.6, threshold: 0.3, reset: reset, surrogate: .sigmoid(slope: 4))
+        let net = try Self.network([6, 5, 4, 3], neuron: neuron, seed: 3, low: -0.3, high: 0.9)
+        let frames = 3
+        let x = Self.inputs(frames: frames, batch: 1, size: 6, seed: 9, density: 0.7)
+        let engine = try AsyncEngine(network: net)
+        let run = engine.run(inputs: x, labels: [1], options: AsyncOptions(forwardGroupSize: 2, scheduler: scheduler, seed: 4, recordTape: true))
+        let tape = try #require(run.tapes?.first)
+        #expect(tape.emittedNeuron.count > 3, "the schedule should emit spikes")
+        let graph = try PopulationGraph(spec: net.spec)
+        let (_, replay, dCount) = Self.replayLoss(graph, net, tape, x.data, frames: frames, label: 1)
+        var grads = net.weights.map { Tensor(shape: $0.shape) }
+        x.data.withUnsafeBufferPointer { p in
+            UnlayeredBackprop.accumulate(graph: graph, network: net, tape: tape, input: p.baseAddress!, frames: frames,
+                                         outputGradient: dCount, options: .init(), into: &grads, replay: replay)
+        }
+        var checked = 0, largest: Float = 0
+        for layer in net.parameterIndices {
+            for j in stride(from: 0, to: net.weights[layer].count, by: 3) {
+                var plus = net, minus = net
+                let eps: Float = 1e-2
+                plus.weights[layer].data[j] += eps
+                minus.weights[layer].data[j] -= eps
+                let lp = Self.replayLoss(graph, plus, tape, x.data, frames: frames, label: 1).0
+                let lm = Self.replayLoss(graph, minus, tape, x.data, frames: frames, label: 1).0
+                let numeric = (lp - lm) / (2 * eps)
+                let analytic = grads[layer].data[j]
+                largest = max(largest, abs(analytic))
+                #expect(abs(numeric - analytic) <= 2e-3 + 2e-2 * abs(numeric), "layer \(layer) weight \(j): numeric \(numeric), analytic \(analytic)")
+                checked += 1
+            }
+        }
+        #expect(checked > 10)
+        #expect(largest > 1e-3, "gradients should not all vanish")
+    }
+
+    @Test(arguments: [UInt64(1), 2, 3])
+    func equalsLayeredBPTTAtInfiniteF(seed: UInt64) throws {
+        let neuron = LIFParameters(beta: 0.5, threshold: 0.3, reset: .zero, surrogate: .atan(alpha: 2))
+        let net = try Self.network([10, 8, 6, 4], neuron: neuron, seed: seed, low: -0.15, high: 0.5)
+        let frames = 4, batch = 3
+        let x = Self.inputs(frames: frames, batch: batch, size: 10, seed: seed + 10, density: Float(1))
+        let labels = [0, 1, 2]
+        // The setting where the two must agree: every neuron receives current in every frame.
+        let engine = try AsyncEngine(network: net)
+        let run = engine.run(inputs: x, labels: labels, options: AsyncOptions(forwardGroupSize: nil, recordTape: true))
+        for tape in try #require(run.tapes) {
+            for f in 0..<frames {
+                var integrated = [Int](repeating: 0, count: engine.neuronCount)
+                for s in Int(tape.frameStepStart[f])..<Int(tape.frameStepStart[f + 1]) {
+                    for r in Int(tape.stepIntegrationStart[s])..<Int(tape.stepIntegrationStart[s + 1]) { integrated[Int(tape.integrationNeuron[r])] += 1 }
+                }
+                try #require(integrated.allSatisfy { $0 == 1 }, "frame \(f): every neuron must integrate exactly once (choose weights so)")
+            }
+        }
+        for loss in [Loss.rateCrossEntropy, .countCrossEntropy, .countMSE] {
+            let layered = LayeredBPTT().lossAndGradients(network: net, inputs: x, labels: labels, loss: loss, seed: 0)
+            let unlayered = UnlayeredTraining(asyncOptions: AsyncOptions(forwardGroupSize: nil))
+                .lossAndGradients(network: net, inputs: x, labels: labels, loss: loss, seed: 0)
+            #expect(layered.loss == unlayered.loss, "\(loss): forward passes differ")
+            var compared = 0
+            for i in net.parameterIndices {
+                for j in 0..<net.weights[i].count {
+                    let a = layered.gradients[i].data[j], b = unlayered.gradients[i].data[j]
+                    #expect(abs(a - b) <= 1e-5 + 1e-4 * abs(a), "\(loss) layer \(i) weight \(j): layered \(a), unlayered \(b)")
+                    if a != 0 { compared += 1 }
+                }
+            }
+            #expect(compared > 50, "most gradients should be non-zero")
+        }
+    }
+
+    @Test func finiteFTrainingLearnsASeparableTask() throws {
+        // Two classes told apart by which half of the inputs is active.
+        let neuron = LIFParameters(beta: 0.5, threshold: 0.3)
+        let spec = NetworkSpec(inputShape: [8], layers: [.linear(inFeatures: 8, outFeatures: 12), .lif(neuron), .linear(inFeatures: 12, outFeatures: 2), .lif(neuron)])
+        var trainer = Trainer(network: try Network(spec: spec, seed: 2), configuration: { var c = TrainingConfiguration(); c.learningRate = 1e-2; return c }(),
+                              computer: UnlayeredTraining(asyncOptions: AsyncOptions(forwardGroupSize: 2, scheduler: .momentum)))
+        var rng = CounterRNG(seed: 8).generator(stream: 1)
+        func batch() -> (Tensor, [Int]) {
+            let labels = (0..<16).map { _ in Int(rng.next() % 2) }
+            var x = Tensor(shape: [4, 16, 8])
+            for f in 0..<4 { for b in 0..<16 { for i in 0..<4 where rng.uniform() < 0.7 { x.data[(f * 16 + b) * 8 + labels[b] * 4 + i] = 1 } } }
+            return (x, labels)
+        }
+        var lastAccuracy = 0.0
+        for _ in 0..<150 { let (x, y) = batch(); lastAccuracy = Double(trainer.step(inputs: x, labels: y).correct) / 16 }
+        var correct = 0
+        for _ in 0..<10 { let (x, y) = batch(); correct += trainer.computer.lossAndGradients(network: trainer.network, inputs: x, labels: y, loss: .rateCrossEntropy, seed: 0).correct }
+        #expect(correct >= 150, "accuracy \(correct)/160 after training (last batch \(lastAccuracy))")
+    }
+}
