@@ -62,6 +62,28 @@ struct ModelFileTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: url.deletingLastPathComponent().path) == ["model.snnmodel"])
     }
 
+    /// Writing where it cannot be written is an error naming the file, and leaves no temporary file behind.
+    @Test func writeFailuresNameTheFileAndLeaveNothing() throws {
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let net = try Self.sampleNetwork()
+        // The parent "folder" is a regular file.
+        let plain = dir.appendingPathComponent("plain.txt")
+        try Data("x".utf8).write(to: plain)
+        let under = plain.appendingPathComponent("m.snnmodel")
+        do { try ModelFile.write(net, to: under); Issue.record("write under a file succeeded") } catch let e as ModelFileError {
+            #expect(e.description.contains(under.path))
+        } catch { Issue.record("unexpected error type \(error)") }
+        // The target is an existing non-empty folder: the rename fails and the temporary file is removed.
+        let folder = dir.appendingPathComponent("taken.snnmodel")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try Data("y".utf8).write(to: folder.appendingPathComponent("inside"))
+        do { try ModelFile.write(net, to: folder); Issue.record("write over a folder succeeded") } catch let e as ModelFileError {
+            #expect(e.description.contains(folder.path))
+        } catch { Issue.record("unexpected error type \(error)") }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["plain.txt", "taken.snnmodel"])
+    }
+
     /// Runs `read` and returns the error, failing the test when the read succeeds or the error does not name the file.
     static func expectError(_ url: URL, _ why: String, sourceLocation: SourceLocation = #_sourceLocation) -> ModelFileError? {
         do {

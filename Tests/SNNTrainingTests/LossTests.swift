@@ -70,6 +70,14 @@ struct LossTests {
         #expect(maxErr < 2e-3 * maxG + 1e-5, "\(loss): max error \(maxErr) (largest gradient \(maxG))")
     }
 
+    /// A label outside the classes stops with a message instead of reading another sample's output.
+    @Test func labelOutOfRangeIsRefused() async {
+        await #expect(processExitsWith: .failure) {
+            let outs = [Tensor(shape: [2, 3], data: [1, 0, 0, 0, 1, 0])]
+            _ = Loss.rateCrossEntropy.evaluate(outputs: outs, membranes: [], labels: [0, 3])
+        }
+    }
+
     @Test func lossNamesParse() {
         #expect(Loss(rawValue: "rate-ce") == .rateCrossEntropy)
         #expect(Loss(rawValue: "count-ce") == .countCrossEntropy)

@@ -121,9 +121,16 @@ public enum ModelFile {
     /// Writes `data` to a temporary file beside `url`, then renames it over `url`.
     public static func writeAtomically(_ data: Data, to url: URL) throws {
         let dir = url.deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        try data.write(to: tmp)
+        // Fix: failures are ModelFileErrors naming the file; a failed write removes its partial temporary
+        // file; the temporary name is unique per call (two writers in one process no longer share it).
+        do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
+            throw ModelFileError(url: url, offset: nil, problem: "could not be written: cannot create its folder (\(error.localizedDescription))")
+        }
+        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UUID().uuidString.prefix(8))")
+        do { try data.write(to: tmp) } catch {
+            try? FileManager.default.removeItem(at: tmp)
+            throw ModelFileError(url: url, offset: nil, problem: "could not be written (\(error.localizedDescription))")
+        }
         if rename(tmp.path, url.path) != 0 {
             try? FileManager.default.removeItem(at: tmp)
             throw ModelFileError(url: url, offset: nil, problem: "could not be replaced (rename failed, errno \(errno))")
