@@ -18,8 +18,13 @@ struct EvalCommand: ParsableCommand {
 
     @OptionGroup var data: DatasetOptions
 
-    @Option(help: "Execution: layered.")
+    @Option(help: "Execution: layered, or async (event-driven; see --scheduler, --F, --stop).")
     var mode: String = "layered"
+
+    @OptionGroup(title: "Asynchronous execution") var async: AsyncModeOptions
+
+    @Option(help: "Record every emitted spike (async mode) to this CSV file; draw it with `snn raster`.")
+    var trace: String?
 
     @Option(help: "Batch size.")
     var batchSize: Int = 128
@@ -43,8 +48,23 @@ struct EvalCommand: ParsableCommand {
             let r = try LayeredEvaluation.run(network: network, dataset: loaded.test, batchSize: batchSize, seed: 0, progressTitle: "eval")
             printLayered(r)
             if let json { try writeJSON(r, to: json); print("written \(json)") }
+        case "async":
+            var all: [AsyncMetrics] = []
+            for f in try async.groupSizes() {
+                let (m, runs, seconds) = try evaluateAsync(network: network, dataset: loaded.test,
+                                                           options: try async.options(forwardGroupSize: f, seed: data.seed),
+                                                           batchSize: batchSize, progressTitle: "async F=\(describe(f))", trace: trace != nil)
+                printAsync(m, samplesPerSecond: Double(m.samples) / max(seconds, 1e-9))
+                all.append(m)
+                if let trace {
+                    let path = all.count == 1 ? trace : trace.replacingOccurrences(of: ".csv", with: "-F\(describe(f)).csv")
+                    try writeTrace(runs, to: path)
+                    print("trace written to \(path)")
+                }
+            }
+            if let json { try writeJSON(all, to: json); print("written \(json)") }
         default:
-            throw ValidationError("--mode must be layered")
+            throw ValidationError("--mode must be layered or async")
         }
     }
 }

@@ -21,8 +21,22 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var net: NetworkOptions
     @OptionGroup var training: TrainingOptions
 
-    @Option(help: "Execution used for training: layered (BPTT).")
+    @Option(help: "Execution used for training: layered (BPTT) or async (unlayered backprop through the event-driven engine).")
     var mode: String = "layered"
+
+    @OptionGroup(title: "Asynchronous execution (--mode async): --F is the training F") var async: AsyncModeOptions
+
+    @Option(name: .customLong("test-F"), help: "F used to evaluate an async-trained model (default: the training F).")
+    var testF: String?
+
+    @Option(help: "Unlayered backprop: zero surrogate gradient where U - theta is below this value.")
+    var backpropThreshold: Float?
+
+    @Flag(help: "Unlayered backprop: cut the gradient between frames (less memory).")
+    var truncatePerFrame = false
+
+    @Option(help: "Unlayered training: probability of dropping each input event.")
+    var inputDropout: Float = 0
 
     @Option(help: "Where to write the trained model.")
     var out: String = "runs/model.snnmodel"
@@ -42,26 +56,48 @@ struct TrainCommand: ParsableCommand {
         print("network: \(spec.layers.map(\.shortName).joined(separator: " | "))  (\(network.parameterCount) weights)")
         let config = try training.configuration(seed: data.seed)
         let computer: any GradientComputer
+        var evaluate: (Network, any FrameDataset) throws -> Double
+        var asyncTest: AsyncOptions? = nil
         switch mode {
-        case "layered": computer = LayeredBPTT()
-        default: throw ValidationError("--mode must be layered")
+        case "layered":
+            computer = LayeredBPTT()
+            evaluate = { net, test in try LayeredEvaluation.run(network: net, dataset: test, batchSize: 128, seed: 0).accuracy }
+        case "async":
+            let trainF = try async.groupSizes()
+            guard trainF.count == 1 else { throw ValidationError("--F takes one value when training") }
+            var trainOptions = try async.options(forwardGroupSize: trainF[0], seed: data.seed)
+            trainOptions.measuresCurrentsToSpike = false
+            computer = UnlayeredTraining(asyncOptions: trainOptions,
+                                         backpropOptions: .init(backpropThreshold: backpropThreshold, truncatePerFrame: truncatePerFrame),
+                                         inputDropout: inputDropout)
+            var testAsync = async
+            testAsync.refractoryDropout = 0
+            if let testF { testAsync.forwardGroupSizes = testF }
+            let testFs = try testAsync.groupSizes()
+            let options = try testAsync.options(forwardGroupSize: testFs[0], seed: data.seed)
+            asyncTest = options
+            evaluate = { net, test in try evaluateAsync(network: net, dataset: test, options: options, batchSize: 128).metrics.accuracy }
+        default: throw ValidationError("--mode must be layered or async")
         }
         var trainer = Trainer(network: network, configuration: config, computer: computer)
         let records = try trainLoop(trainer: &trainer, train: loaded.train, test: loaded.test, epochs: config.epochs,
-                                    batchSize: training.batchSize, seed: data.seed) { net, test in
-            try LayeredEvaluation.run(network: net, dataset: test, batchSize: 128, seed: 0).accuracy
-        }
+                                    batchSize: training.batchSize, seed: data.seed, evaluate: evaluate)
         network = trainer.network
         let final = try LayeredEvaluation.run(network: network, dataset: loaded.test, batchSize: 128, seed: 0)
-        print("test accuracy \(format(final.accuracy * 100, 2))% on \(final.samples) samples; \(format(final.spikesPerSample, 1)) spikes/sample")
+        print("layered test accuracy \(format(final.accuracy * 100, 2))% on \(final.samples) samples; \(format(final.spikesPerSample, 1)) spikes/sample")
+        var asyncFinal: AsyncMetrics? = nil
+        if let asyncTest {
+            asyncFinal = try evaluateAsync(network: network, dataset: loaded.test, options: asyncTest, batchSize: 128).metrics
+            printAsync(asyncFinal!)
+        }
         try ModelFile.write(network, metadata: [
             "dataset": data.dataset, "trainedWith": mode, "testAccuracy": String(final.accuracy),
-            "frames": String(loaded.train.timeSteps), "dtMs": String(data.dtMs), "seed": String(data.seed),
+            "frames": String(loaded.train.timeSteps), "trainF": mode == "async" ? async.forwardGroupSizes : "-", "dtMs": String(data.dtMs), "seed": String(data.seed),
         ], to: URL(fileURLWithPath: out))
         print("model written to \(out)")
         if let metrics {
-            struct Report: Encodable { var epochs: [EpochRecord]; var test: LayeredEvaluation; var dataset: String }
-            try writeJSON(Report(epochs: records, test: final, dataset: loaded.description), to: metrics)
+            struct Report: Encodable { var epochs: [EpochRecord]; var test: LayeredEvaluation; var asyncTest: AsyncMetrics?; var dataset: String }
+            try writeJSON(Report(epochs: records, test: final, asyncTest: asyncFinal, dataset: loaded.description), to: metrics)
             print("metrics written to \(metrics)")
         }
     }

@@ -78,7 +78,7 @@ struct LayeredEvaluation: Codable {
 
 /// Runs the training loop over a loader with a progress line; returns per-epoch metrics.
 func trainLoop(trainer: inout Trainer, train: any FrameDataset, test: (any FrameDataset)?, epochs: Int, batchSize: Int,
-               seed: UInt64, evaluate: (Network, any FrameDataset) throws -> Double, quiet: Bool = false) throws -> [EpochRecord] {
+               seed: UInt64, quiet: Bool = false, evaluate: (Network, any FrameDataset) throws -> Double) throws -> [EpochRecord] {
     let loader = BatchLoader(dataset: train, batchSize: batchSize, shuffle: true, seed: seed)
     var records: [EpochRecord] = []
     for epoch in 0..<epochs {
