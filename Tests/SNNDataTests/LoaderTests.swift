@@ -65,8 +65,13 @@ import Testing
         let bad = CountingDataset(count: 8, badLabelAt: 5)
         let e2 = TestData.dataError { try BatchLoader(dataset: bad, batchSize: 8, shuffle: false, seed: 0).forEachBatch { _ in } }
         #expect(e2?.kind == .label && e2?.sample == 5)
-        // Stopping early does not hang.
-        for _ in BatchLoader(dataset: CountingDataset(count: 1000), batchSize: 2, shuffle: true, seed: 1) { break }
+        // Stopping early does not hang, and the workers stop (they would otherwise keep decoding).
+        let slow = SlowDataset(count: 1000)
+        for _ in BatchLoader(dataset: slow, batchSize: 2, shuffle: true, seed: 1, workers: 2, prefetch: 2) { break }
+        Thread.sleep(forTimeInterval: 0.1)
+        let decoded = slow.calls.get()
+        Thread.sleep(forTimeInterval: 0.1)
+        #expect(slow.calls.get() == decoded && decoded < 20)
     }
 
     @Test func subsetAndProjectData() throws {
@@ -76,5 +81,27 @@ import Testing
         #expect(try sub.frames(1).data[0] == 2)
         #expect(ProjectData.locate("digits/digits.csv.gz") != nil)
         #expect(ProjectData.locate("no/such/file") == nil)
+    }
+}
+
+/// Counts frames() calls, each taking a millisecond.
+final class CallCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func add() { lock.lock(); n += 1; lock.unlock() }
+    func get() -> Int { lock.lock(); defer { lock.unlock() }; return n }
+}
+
+struct SlowDataset: FrameDataset {
+    var count: Int
+    let calls = CallCounter()
+    var frameShape: [Int] { [1] }
+    var timeSteps: Int { 1 }
+    var classCount: Int { 2 }
+    func label(_ index: Int) -> Int { index % 2 }
+    func frames(_ index: Int) throws -> Tensor {
+        calls.add()
+        Thread.sleep(forTimeInterval: 0.001)
+        return Tensor(shape: [1, 1])
     }
 }

@@ -62,7 +62,7 @@ import Testing
         #expect(e3?.kind == .layout && e3?.file?.hasSuffix("cat") == true)
         try FileManager.default.removeItem(at: dir.appendingPathComponent("Train/cat"))
         TestData.write(good, to: dir.appendingPathComponent("Train/12/1.bin"))
-        #expect(TestData.dataError { try NMNISTDataset(root: dir) }?.kind == .layout) // label out of range
+        #expect(TestData.dataError { try NMNISTDataset(root: dir) }?.kind == .label) // label out of range
         try FileManager.default.removeItem(at: dir.appendingPathComponent("Train/12"))
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("Train/3"), withIntermediateDirectories: true)
         #expect(TestData.dataError { try NMNISTDataset(root: dir) }?.kind == .layout) // no files

@@ -73,17 +73,26 @@ public struct BatchLoader: Sequence, Sendable {
 
     public func makeIterator() -> BatchIterator {
         errorBox.set(nil)
-        return BatchIterator(source: BatchSource(dataset: dataset, batches: batchIndices(epoch: epoch),
-                                                 workers: workers, prefetch: prefetch), errorBox: errorBox)
+        return BatchIterator(handle: SourceHandle(BatchSource(dataset: dataset, batches: batchIndices(epoch: epoch),
+                                                              workers: workers, prefetch: prefetch)), errorBox: errorBox)
     }
+}
+
+/// Owned by the iterator only (the worker threads hold the source, not this), so dropping the
+/// iterator early, e.g. `break` in a `for` loop, stops the workers.
+final class SourceHandle {
+    let source: BatchSource
+    init(_ source: BatchSource) { self.source = source }
+    deinit { source.cancel() }
 }
 
 /// Iterates one epoch of a ``BatchLoader``. ``nextBatch()`` throws decoding errors; ``next()``
 /// (used by `for ... in`) ends the epoch at the first error and records it in
 /// ``BatchLoader/lastError``.
 public struct BatchIterator: IteratorProtocol {
-    let source: BatchSource
+    let handle: SourceHandle
     let errorBox: ErrorBox
+    var source: BatchSource { handle.source }
 
     public mutating func next() -> Batch? {
         do { return try nextBatch() } catch {
@@ -133,8 +142,6 @@ final class BatchSource: @unchecked Sendable {
             t.start()
         }
     }
-
-    deinit { cancel() }
 
     private func work() {
         while true {

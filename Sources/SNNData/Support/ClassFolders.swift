@@ -19,8 +19,11 @@ enum ClassFolders {
             let sub = folder.appendingPathComponent(name)
             guard fm.fileExists(atPath: sub.path, isDirectory: &isDir), isDir.boolValue else { continue }
             let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard let cls = Int(trimmed), cls >= 0, cls < classCount else {
+            guard let cls = Int(trimmed) else {
                 throw DataError(.layout, file: sub.path, "\(datasetName): folder '\(trimmed)' is not a class (expected folders named 0...\(classCount - 1))")
+            }
+            guard cls >= 0, cls < classCount else {
+                throw DataError(.label, file: sub.path, "\(datasetName): class folder \(cls) is outside the class range (expected 0...\(classCount - 1))")
             }
             let files: [String]
             do { files = try fm.contentsOfDirectory(atPath: sub.path) } catch {
