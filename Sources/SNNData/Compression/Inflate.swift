@@ -18,10 +18,11 @@ public enum Inflate {
     ///   - baseOffset: added to the offsets reported in errors (the stream's position in its file).
     public static func decompress(_ input: UnsafeBufferPointer<UInt8>, sizeHint: Int = 0,
                                   maxOutput: Int = Int.max, baseOffset: Int = 0) throws -> Result {
-        var state = InflateState(src: input, maxOutput: maxOutput, baseOffset: baseOffset)
-        state.out.reserveCapacity(max(sizeHint, input.count * 3))
+        var state = InflateState(src: input, maxOutput: maxOutput, baseOffset: baseOffset,
+                                 capacity: Swift.max(1024, sizeHint, input.count * 3))
+        defer { state.buf.deallocate() }
         try state.run()
-        return Result(output: state.out, consumed: state.consumedBytes)
+        return Result(output: Array(UnsafeBufferPointer(start: state.buf, count: state.len)), consumed: state.consumedBytes)
     }
 
     /// Decodes the raw DEFLATE stream at the start of `input`.
@@ -93,12 +94,31 @@ struct InflateState {
     var padded = 0       // zero bytes loaded past the end of src
     var bitBuf: UInt64 = 0
     var bitCount = 0
-    var out: [UInt8] = []
+    /// The output so far: `len` bytes of a `cap`-byte buffer.
+    var buf: UnsafeMutablePointer<UInt8>
+    var cap: Int
+    var len = 0
 
-    init(src: UnsafeBufferPointer<UInt8>, maxOutput: Int, baseOffset: Int) {
+    init(src: UnsafeBufferPointer<UInt8>, maxOutput: Int, baseOffset: Int, capacity: Int) {
         self.src = src
         self.maxOutput = maxOutput
         self.baseOffset = baseOffset
+        cap = capacity
+        buf = .allocate(capacity: capacity)
+    }
+
+    /// Makes room for `extra` more output bytes (or throws past `maxOutput`).
+    @inline(__always) mutating func reserve(_ extra: Int) throws {
+        if len + extra <= cap { return }
+        guard len + extra <= maxOutput else {
+            throw DataError(.corrupt, offset: errorOffset, "DEFLATE: output exceeds the limit of \(maxOutput) bytes")
+        }
+        let newCap = Swift.max(cap * 2, len + extra)
+        let nb = UnsafeMutablePointer<UInt8>.allocate(capacity: newCap)
+        nb.update(from: buf, count: len)
+        buf.deallocate()
+        buf = nb
+        cap = newCap
     }
 
     /// Input bytes consumed so far, rounded up to whole bytes.
@@ -186,10 +206,12 @@ struct InflateState {
         guard pos + len <= src.count else {
             throw DataError(.truncated, offset: baseOffset + src.count, "DEFLATE: stored block of \(len) bytes runs past the end of the input")
         }
-        guard out.count + len <= maxOutput else {
+        guard self.len + len <= maxOutput else {
             throw DataError(.corrupt, offset: baseOffset + pos, "DEFLATE: output exceeds the limit of \(maxOutput) bytes")
         }
-        out.append(contentsOf: UnsafeBufferPointer(rebasing: src[pos..<(pos + len)]))
+        try reserve(len)
+        if len > 0 { (buf + self.len).update(from: src.baseAddress! + pos, count: len) }
+        self.len += len
         pos += len
     }
 
@@ -237,10 +259,12 @@ struct InflateState {
                 while true {
                     let sym = try decode(lit, lt)
                     if sym < 256 {
-                        if out.count >= maxOutput {
+                        if len >= maxOutput {
                             throw DataError(.corrupt, offset: errorOffset, "DEFLATE: output exceeds the limit of \(maxOutput) bytes")
                         }
-                        out.append(UInt8(truncatingIfNeeded: sym))
+                        if len == cap { try reserve(1) }
+                        buf[len] = UInt8(truncatingIfNeeded: sym)
+                        len += 1
                         continue
                     }
                     if sym == 256 { return }
@@ -254,17 +278,21 @@ struct InflateState {
                         throw DataError(.corrupt, offset: errorOffset, "DEFLATE: distance symbol \(ds) (expected 0...29)")
                     }
                     let distance = distBase[ds] + (try bits(distExtra[ds]))
-                    if distance > out.count {
-                        throw DataError(.corrupt, offset: errorOffset, "DEFLATE: back-reference \(distance) bytes back with only \(out.count) bytes written")
+                    if distance > len {
+                        throw DataError(.corrupt, offset: errorOffset, "DEFLATE: back-reference \(distance) bytes back with only \(len) bytes written")
                     }
-                    if out.count + length > maxOutput {
+                    if len + length > maxOutput {
                         throw DataError(.corrupt, offset: errorOffset, "DEFLATE: output exceeds the limit of \(maxOutput) bytes")
                     }
-                    var from = out.count - distance
-                    for _ in 0..<length {
-                        out.append(out[from])
-                        from += 1
+                    try reserve(length)
+                    let to = buf + len
+                    let from = to - distance
+                    if distance >= length {
+                        to.update(from: from, count: length)
+                    } else {
+                        for k in 0..<length { to[k] = from[k] }
                     }
+                    len += length
                 }
             }
         }
