@@ -96,19 +96,15 @@ public func conv2dForward(input: UnsafePointer<Float>, batch: Int, weight: Unsaf
         defer { wT.deallocate() }
         transposeInto(src: weight, srcRows: o, srcCols: g.patchSize, srcStride: g.patchSize, dst: wT, dstStride: o)
         let wTc = UnsafePointer(wT)
-        let ty = ConvTaps(inExtent: g.inHeight, outExtent: g.outHeight, kernel: g.kernelHeight, stride: g.stride, padding: g.padding)
-        let tx = ConvTaps(inExtent: g.inWidth, outExtent: g.outWidth, kernel: g.kernelWidth, stride: g.stride, padding: g.padding)
-        let (rowOf, colOf) = planeCoordinates(g.inHeight, g.inWidth)
-        defer { ty.deallocate(); tx.deallocate(); rowOf.deallocate(); colOf.deallocate() }
+        let sc = ConvScatter(g)
+        defer { sc.deallocate() }
         parallelFor(batch, minimumChunk: max(1, 4096 / max(1, outSize))) { samples in
             let yT = UnsafeMutablePointer<Float>.allocate(capacity: positions * o)
-            let idx = UnsafeMutablePointer<Int>.allocate(capacity: g.inHeight * g.inWidth + 1)
-            let val = UnsafeMutablePointer<Float>.allocate(capacity: g.inHeight * g.inWidth + 1)
-            defer { yT.deallocate(); idx.deallocate(); val.deallocate() }
+            let scratch = sc.makeScratch()
+            defer { yT.deallocate(); scratch.deallocate() }
             for s in samples {
                 yT.update(repeating: 0, count: positions * o)
-                scatterMap(input + s * inSize, channels: 0..<g.inChannels, g: g, ty: ty, tx: tx,
-                           rowOf: rowOf, colOf: colOf, idx: idx, val: val) { p, pos, v in
+                sc.forEachPair(input + s * inSize, channels: 0..<g.inChannels, scratch: scratch) { p, pos, v in
                     axpySmall(o, v, wTc + p * o, yT + pos * o)
                 }
                 transposeInto(src: yT, srcRows: positions, srcCols: o, srcStride: o, dst: output + s * outSize,
@@ -128,66 +124,110 @@ public func conv2dForward(input: UnsafePointer<Float>, batch: Int, weight: Unsaf
     }
 }
 
-/// For each input row (and column) index, the kernel taps that reach the output and the output
-/// row (column) they reach: input `iy` feeds output `oy` through tap `ky` when
-/// `oy * stride - padding + ky == iy`. Tables avoid divisions in the scatter loops.
-struct ConvTaps {
-    let count: UnsafeMutablePointer<Int>   // per input index
-    let tap: UnsafeMutablePointer<Int>     // [index * k + t]
-    let out: UnsafeMutablePointer<Int>     // [index * k + t]
+/// Tables for the event-driven convolution loops. Input `(iy, ix)` feeds output `(oy, ox)` through
+/// tap `(ky, kx)` when `oy * stride - padding + ky == iy` (and likewise for x). Inputs are grouped by
+/// their phase `(iy mod stride, ix mod stride)`: within a phase the valid taps are the same for every
+/// input, so the loops run over taps outside and over the phase's inputs inside, with trip counts
+/// the branch predictor can follow (a per-input loop over its 1 to 4 taps mispredicts constantly).
+struct ConvScatter {
+    let g: Conv2DGeometry
+    let plane: Int
+    let outY: UnsafeMutablePointer<Int32>   // [ky * H + iy]: oy, or -1
+    let outX: UnsafeMutablePointer<Int32>   // [kx * W + ix]: ox, or -1
+    let phaseOf: UnsafeMutablePointer<Int32> // [iy * W + ix]: phase class
+    let rowOf: UnsafeMutablePointer<Int32>, colOf: UnsafeMutablePointer<Int32>
+    let kysOf: [[Int]], kxsOf: [[Int]]       // valid taps per row / column phase
 
-    init(inExtent: Int, outExtent: Int, kernel k: Int, stride st: Int, padding pad: Int) {
-        count = .allocate(capacity: max(1, inExtent))
-        tap = .allocate(capacity: max(1, inExtent * k))
-        out = .allocate(capacity: max(1, inExtent * k))
-        count.initialize(repeating: 0, count: max(1, inExtent))
-        for o in 0..<outExtent {
-            for kk in 0..<k {
-                let i = o * st - pad + kk
-                if i < 0 || i >= inExtent { continue }
-                let t = count[i]
-                tap[i * k + t] = kk; out[i * k + t] = o
-                count[i] = t + 1
+    init(_ g: Conv2DGeometry) {
+        self.g = g
+        let h = g.inHeight, w = g.inWidth, st = g.stride, pad = g.padding
+        let kh = g.kernelHeight, kw = g.kernelWidth
+        plane = h * w
+        outY = .allocate(capacity: max(1, kh * h)); outX = .allocate(capacity: max(1, kw * w))
+        phaseOf = .allocate(capacity: max(1, plane))
+        rowOf = .allocate(capacity: max(1, plane)); colOf = .allocate(capacity: max(1, plane))
+        func out(_ i: Int, _ k: Int, _ n: Int) -> Int32 {
+            let t = i + pad - k
+            if t < 0 || t % st != 0 || t / st >= n { return -1 }
+            return Int32(t / st)
+        }
+        for ky in 0..<kh { for iy in 0..<h { outY[ky * h + iy] = out(iy, ky, g.outHeight) } }
+        for kx in 0..<kw { for ix in 0..<w { outX[kx * w + ix] = out(ix, kx, g.outWidth) } }
+        for iy in 0..<h {
+            for ix in 0..<w {
+                phaseOf[iy * w + ix] = Int32((iy % st) * st + ix % st)
+                rowOf[iy * w + ix] = Int32(iy); colOf[iy * w + ix] = Int32(ix)
             }
         }
+        func taps(_ phase: Int, _ k: Int) -> [Int] {
+            (0..<k).filter { kk in ((phase + pad - kk) % st + st) % st == 0 }
+        }
+        kysOf = (0..<st).map { taps($0, kh) }
+        kxsOf = (0..<st).map { taps($0, kw) }
     }
 
-    func deallocate() { count.deallocate(); tap.deallocate(); out.deallocate() }
-}
+    func deallocate() {
+        outY.deallocate(); outX.deallocate(); phaseOf.deallocate(); rowOf.deallocate(); colOf.deallocate()
+    }
 
-/// Calls `body(patchRow, outputPosition, value)` for every (non-zero input, kernel tap) pair of
-/// channels `channels` of one `[C, H, W]` map that lands inside the output; `patchRow` is
-/// `(c * kh + ky) * kw + kx`. Each channel plane is compacted to its non-zero entries first
-/// (`idx`/`val` hold at least `H * W + 1` values); `rowOf`/`colOf` map a plane index to `(iy, ix)`.
-@inline(__always)
-func scatterMap(_ x: UnsafePointer<Float>, channels: Range<Int>, g: Conv2DGeometry, ty: ConvTaps, tx: ConvTaps,
-                rowOf: UnsafePointer<Int32>, colOf: UnsafePointer<Int32>,
-                idx: UnsafeMutablePointer<Int>, val: UnsafeMutablePointer<Float>,
-                _ body: (Int, Int, Float) -> Void) {
-    let plane = g.inHeight * g.inWidth, kh = g.kernelHeight, kw = g.kernelWidth, wo = g.outWidth
-    for c in channels {
-        let count = compactNonZeros(x + c * plane, plane, idx, val)
-        for l in 0..<count {
-            let q = idx[l], v = val[l]
-            let iy = Int(rowOf[q]), ix = Int(colOf[q])
-            let ny = ty.count[iy], nx = tx.count[ix]
-            for a in 0..<ny {
-                let rowBase = (c * kh + ty.tap[iy * kh + a]) * kw
-                let posBase = ty.out[iy * kh + a] * wo
-                for b in 0..<nx {
-                    body(rowBase + tx.tap[ix * kw + b], posBase + tx.out[ix * kw + b], v)
+    /// Per-thread scratch: `3 * (plane + 1)` Ints and `2 * (plane + 1)` Floats plus phase counters.
+    struct Scratch {
+        let idx: UnsafeMutablePointer<Int>, sorted: UnsafeMutablePointer<Int>
+        let val: UnsafeMutablePointer<Float>, sortedVal: UnsafeMutablePointer<Float>
+        let start: UnsafeMutablePointer<Int>
+        init(plane: Int, phases: Int) {
+            idx = .allocate(capacity: plane + 1); sorted = .allocate(capacity: plane + 1)
+            val = .allocate(capacity: plane + 1); sortedVal = .allocate(capacity: plane + 1)
+            start = .allocate(capacity: phases + 1)
+        }
+        func deallocate() { idx.deallocate(); sorted.deallocate(); val.deallocate(); sortedVal.deallocate(); start.deallocate() }
+    }
+    func makeScratch() -> Scratch { Scratch(plane: plane, phases: g.stride * g.stride) }
+
+    /// Calls `tap(patchRow)` once per (channel, valid tap) group, then `body(position, value)` for
+    /// every non-zero input of that channel reaching the output through the tap. `patchRow` is
+    /// `(c * kh + ky) * kw + kx`.
+    @inline(__always)
+    func forEachPair(_ x: UnsafePointer<Float>, channels: Range<Int>, scratch sc: Scratch,
+                     _ body: (_ patchRow: Int, _ position: Int, _ value: Float) -> Void) {
+        let st = g.stride, phases = st * st, h = g.inHeight, w = g.inWidth
+        let kh = g.kernelHeight, kw = g.kernelWidth, wo = g.outWidth
+        for c in channels {
+            let count = compactNonZeros(x + c * plane, plane, sc.idx, sc.val)
+            if count == 0 { continue }
+            // Counting sort of the non-zero inputs by phase (stable: row-major order inside a phase).
+            for ph in 0...phases { sc.start[ph] = 0 }
+            for l in 0..<count { sc.start[Int(phaseOf[sc.idx[l]]) + 1] += 1 }
+            for ph in 0..<phases { sc.start[ph + 1] += sc.start[ph] }
+            for l in 0..<count {
+                let ph = Int(phaseOf[sc.idx[l]])
+                let d = sc.start[ph]
+                sc.sorted[d] = sc.idx[l]; sc.sortedVal[d] = sc.val[l]
+                sc.start[ph] = d + 1
+            }
+            // start[ph] is now the end of phase ph; phase ph begins at start[ph - 1] (0 for ph == 0).
+            for py in 0..<st {
+                for px in 0..<st {
+                    let ph = py * st + px
+                    let lo = ph == 0 ? 0 : sc.start[ph - 1], hi = sc.start[ph]
+                    if lo == hi { continue }
+                    for ky in kysOf[py] {
+                        let oyTable = outY + ky * h
+                        for kx in kxsOf[px] {
+                            let oxTable = outX + kx * w
+                            let row = (c * kh + ky) * kw + kx
+                            for e in lo..<hi {
+                                let q = sc.sorted[e]
+                                let oy = oyTable[Int(rowOf[q])], ox = oxTable[Int(colOf[q])]
+                                if oy < 0 || ox < 0 { continue }
+                                body(row, Int(oy) * wo + Int(ox), sc.sortedVal[e])
+                            }
+                        }
+                    }
                 }
             }
         }
     }
-}
-
-/// Row and column of each index of an `h x w` plane.
-func planeCoordinates(_ h: Int, _ w: Int) -> (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>) {
-    let r = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, h * w))
-    let c = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, h * w))
-    for y in 0..<h { for x in 0..<w { r[y * w + x] = Int32(y); c[y * w + x] = Int32(x) } }
-    return (r, c)
 }
 
 /// `y[0..<n] += alpha * x[0..<n]` for short rows (channel vectors): 16, then 8 lanes, then scalars.
@@ -256,18 +296,14 @@ public func conv2dBackward(input: UnsafePointer<Float>, batch: Int, weight: Unsa
     dWt.initialize(repeating: 0, count: p * o)
     defer { dWt.deallocate() }
     if Double(nnz) <= convSparseDensity * Double(batch * inSize) {
-        let ty = ConvTaps(inExtent: g.inHeight, outExtent: g.outHeight, kernel: g.kernelHeight, stride: g.stride, padding: g.padding)
-        let tx = ConvTaps(inExtent: g.inWidth, outExtent: g.outWidth, kernel: g.kernelWidth, stride: g.stride, padding: g.padding)
-        let (rowOf, colOf) = planeCoordinates(g.inHeight, g.inWidth)
-        defer { ty.deallocate(); tx.deallocate(); rowOf.deallocate(); colOf.deallocate() }
+        let sc = ConvScatter(g)
+        defer { sc.deallocate() }
         parallelFor(g.inChannels) { channels in
-            let idx = UnsafeMutablePointer<Int>.allocate(capacity: g.inHeight * g.inWidth + 1)
-            let val = UnsafeMutablePointer<Float>.allocate(capacity: g.inHeight * g.inWidth + 1)
-            defer { idx.deallocate(); val.deallocate() }
+            let scratch = sc.makeScratch()
+            defer { scratch.deallocate() }
             for s in 0..<batch {
                 let dys = dyTc + s * outSize
-                scatterMap(input + s * inSize, channels: channels, g: g, ty: ty, tx: tx,
-                           rowOf: rowOf, colOf: colOf, idx: idx, val: val) { row, pos, v in
+                sc.forEachPair(input + s * inSize, channels: channels, scratch: scratch) { row, pos, v in
                     axpySmall(o, v, dys + pos * o, dWt + row * o)
                 }
             }
