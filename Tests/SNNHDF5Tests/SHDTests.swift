@@ -37,6 +37,18 @@ import Testing
         #expect(n == 3)
     }
 
+    @Test func halfPrecisionTimesAsPublished() throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try SHDWriter.write(url: dir.appendingPathComponent("shd_train.h5"), samples: samples, labels: [19, 0, 7], halfPrecisionTimes: true)
+        let ds = try SHDDataset(root: dir)
+        let s = try ds.spikes(0)
+        // Half floats keep about 3 significant digits.
+        #expect(s.times.count == 5 && zip(s.times, samples[0].times).allSatisfy { abs($0 - $1) <= 0.001 * max(1, $1) })
+        #expect(s.times != samples[0].times) // really stored as 16-bit floats (float32 would round-trip exactly)
+        #expect(s.units == samples[0].units)
+    }
+
     @Test func gzippedDownload() throws {
         let dir = tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
