@@ -21,22 +21,30 @@ public struct PopulationGraph: Sendable {
         /// Average pooling applied to the source before the synapses (kernel, stride), if any.
         public var pool: (kernel: Int, stride: Int)?
 
-        /// The pooled cells a source element feeds and the factor `1 / k^2` of each (itself with factor 1 without pooling).
-        public func pooledCells(of source: Int) -> [(cell: Int, factor: Float)] {
-            guard let pool else { return [(source, 1)] }
-            let c = sourceShape[0], h = sourceShape[1], w = sourceShape[2]
+        /// Convolution geometry of the synaptic layer (nil for linear layers).
+        public var geometry: Conv2DGeometry? {
+            guard case .conv2d(let ci, _, let k, let s, let p) = layer else { return nil }
+            return Conv2DGeometry(inChannels: ci, inHeight: synapticInShape[1], inWidth: synapticInShape[2], kernel: k, stride: s, padding: p)
+        }
+
+        /// Calls `body(cell, factor)` for each pooled cell a source element feeds, with the pooling
+        /// factor `1 / k^2` (the element itself with factor 1 without pooling). Does not allocate.
+        @inline(__always)
+        public func forEachPooledCell(of source: Int, _ body: (Int, Float) -> Void) {
+            guard let pool else { body(source, 1); return }
+            let h = sourceShape[1], w = sourceShape[2]
             let ho = synapticInShape[1], wo = synapticInShape[2]
             let hw = h * w
             let ch = source / hw, y = (source % hw) / w, x = source % w
-            _ = c
             let factor = 1 / Float(pool.kernel * pool.kernel)
-            var cells: [(Int, Float)] = []
-            for oy in 0..<ho where oy * pool.stride <= y && y < oy * pool.stride + pool.kernel {
-                for ox in 0..<wo where ox * pool.stride <= x && x < ox * pool.stride + pool.kernel {
-                    cells.append(((ch * ho + oy) * wo + ox, factor))
+            let oyLow = max(0, (y - pool.kernel + pool.stride) / pool.stride), oyHigh = min(ho - 1, y / pool.stride)
+            let oxLow = max(0, (x - pool.kernel + pool.stride) / pool.stride), oxHigh = min(wo - 1, x / pool.stride)
+            if oyLow > oyHigh || oxLow > oxHigh { return }
+            for oy in oyLow...oyHigh where oy * pool.stride <= y && y < oy * pool.stride + pool.kernel {
+                for ox in oxLow...oxHigh where ox * pool.stride <= x && x < ox * pool.stride + pool.kernel {
+                    body((ch * ho + oy) * wo + ox, factor)
                 }
             }
-            return cells
         }
     }
 

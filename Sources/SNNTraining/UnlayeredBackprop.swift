@@ -72,99 +72,224 @@ public enum UnlayeredBackprop {
     /// - Parameters:
     ///   - input: the sample's frames, `frames x inputSize` values (frame-major).
     ///   - outputGradient: `dL/dcount[frame * classes + class]`.
-    ///   - replay: spike values and `U - theta` per integration from ``replaySmooth(graph:network:tape:input:frames:)``,
+    ///   - replay: spike values and `U - theta` per integration from ``replaySmooth(graph:network:tape:input:frames:silentIntegrationsCarryGradient:)``,
     ///     for gradient checks; nil uses the tape's binary spikes and recorded potentials.
     public static func accumulate(graph: PopulationGraph, network: Network, tape: AsyncTape,
                                   input: UnsafePointer<Float>, frames: Int, outputGradient: [Float],
                                   options: Options, into gradients: inout [Tensor],
                                   replay: SmoothReplay? = nil) {
-        let neuronCount = graph.neuronCount
-        let last = graph.neurons.count - 1
-        let outBase = graph.offsets[last], classes = graph.offsets[last + 1] - outBase
-        var populationOf = [Int32](repeating: 0, count: neuronCount)
-        for p in 0..<graph.neurons.count { for n in graph.offsets[p]..<graph.offsets[p + 1] { populationOf[n] = Int32(p) } }
-        var dV = [Float](repeating: 0, count: neuronCount)
-        var dPending = [Float](repeating: 0, count: neuronCount)
-        var dS = [Float](repeating: 0, count: tape.integrationNeuron.count)
-        let inputSize = graph.incoming[0].sourceShape.reduce(1, *)
-        let recordedFrames = min(frames, tape.frameCount)
+        let workspace = Workspace(graph: graph, network: network)
+        workspace.accumulate(tape: tape, input: input, frames: frames, outputGradient: outputGradient, options: options, replay: replay)
+        workspace.addGradients(into: &gradients)
+    }
 
-        dPending.withUnsafeMutableBufferPointer { dPendingBuffer in
-            let dP = dPendingBuffer.baseAddress!
-            for f in stride(from: recordedFrames - 1, through: 0, by: -1) {
-                // Currents dropped at the end of this frame never reached an integration.
-                for d in Int(tape.frameDroppedStart[f])..<Int(tape.frameDroppedStart[f + 1]) { dP[Int(tape.droppedNeuron[d])] = 0 }
-                for step in stride(from: Int(tape.frameStepStart[f + 1]) - 1, through: Int(tape.frameStepStart[f]), by: -1) {
-                    // Emissions of this step (their currents were integrated later).
-                    for e in stride(from: Int(tape.stepEmissionStart[step + 1]) - 1, through: Int(tape.stepEmissionStart[step]), by: -1) {
-                        let n = Int(tape.emittedNeuron[e])
-                        let p = Int(populationOf[n])
-                        var ds: Float = 0
-                        let value = replay?.spikes[Int(tape.emittedIntegration[e])] ?? 1
-                        if p == last {
-                            if options.outputsCountedAtEmission { ds = outputGradient[f * classes + n - outBase] }
-                        } else {
-                            ds = deliverAdjoint(conn: graph.incoming[p + 1], network: network, source: n - graph.offsets[p], value: value,
-                                                targetGradient: dP + graph.offsets[p + 1], gradients: &gradients)
-                        }
-                        dS[Int(tape.emittedIntegration[e])] += ds
-                    }
-                    // Silent integrations of this step, as spikes of value 0 leaving at once (read the targets'
-                    // pending-current gradients before this step's integrations overwrite them).
-                    if options.silentIntegrationsCarryGradient {
-                        for r in Int(tape.stepIntegrationStart[step])..<Int(tape.stepIntegrationStart[step + 1]) {
-                            let flags = tape.integrationFlags[r]
-                            guard flags & (AsyncTape.spikedBit | AsyncTape.refractoryBit) == 0 else { continue }
-                            let n = Int(tape.integrationNeuron[r])
-                            let p = Int(populationOf[n])
-                            if p == last {
-                                dS[r] += outputGradient[f * classes + n - outBase]
-                            } else {
-                                dS[r] += deliverAdjoint(conn: graph.incoming[p + 1], network: network, source: n - graph.offsets[p],
-                                                        value: replay?.spikes[r] ?? 0, targetGradient: dP + graph.offsets[p + 1],
-                                                        gradients: &gradients)
-                            }
-                        }
-                    }
-                    // Integrations of this step.
-                    for r in stride(from: Int(tape.stepIntegrationStart[step + 1]) - 1, through: Int(tape.stepIntegrationStart[step]), by: -1) {
-                        let n = Int(tape.integrationNeuron[r])
-                        let flags = tape.integrationFlags[r]
-                        let spiked = flags & AsyncTape.spikedBit != 0
-                        let params = graph.neurons[Int(populationOf[n])]
-                        if spiked && n >= outBase && !options.outputsCountedAtEmission {
-                            dS[r] += outputGradient[f * classes + n - outBase]
-                        }
-                        let x = replay?.margins[r] ?? tape.integrationMargin[r]
-                        var sg = params.surrogate.gradient(x)
-                        if let cut = options.backpropThreshold, x < cut { sg = 0 }
-                        let dU = dS[r] * sg + dV[n] * LIFDynamics.resetDerivative(
-                            u: x + params.threshold, spike: replay?.spikes[r] ?? (spiked ? 1 : 0), surrogateGradient: sg,
-                            threshold: params.threshold, reset: params.reset, detach: params.detachReset)
-                        let dIn: Float = flags & AsyncTape.refractoryBit != 0 ? 0 : dU
-                        dP[n] = dIn
-                        dV[n] = dIn
-                    }
-                }
-                // Frame start: the input values were delivered before any integration of the frame.
-                let x = input + f * inputSize
-                let conn = graph.incoming[0]
-                for i in 0..<inputSize where x[i] != 0 {
-                    _ = deliverAdjoint(conn: conn, network: network, source: i, value: x[i], targetGradient: dP + graph.offsets[0],
-                                       gradients: &gradients)
-                }
-                if options.truncatePerFrame {
-                    for n in 0..<neuronCount { dV[n] = 0; dP[n] = 0 }
-                } else {
-                    // V at the start of frame f is beta * V at the end of frame f - 1.
-                    for p in 0..<graph.neurons.count {
-                        let params = graph.neurons[p]
-                        for n in graph.offsets[p]..<graph.offsets[p + 1] {
-                            dV[n] *= params.perNeuronBeta?[n - graph.offsets[p]] ?? params.beta
-                        }
-                    }
+    /// Reusable buffers and flattened network description for the reverse pass of many samples
+    /// (one per thread): a private copy of the weights, the gradient accumulators, and per-neuron state.
+    public final class Workspace {
+        struct Population { var threshold: Float; var reset: ResetMode; var surrogate: Surrogate; var detach: Bool; var beta: Float }
+        struct Connection {
+            var isConv: Bool
+            var outFeatures: Int
+            var outChannels: Int
+            var geometry: Conv2DGeometry
+            var poolKernel: Int, poolStride: Int
+            var sourceHeight: Int, sourceWidth: Int, pooledHeight: Int, pooledWidth: Int
+            var weight: UnsafeMutablePointer<Float>
+            var gradient: UnsafeMutablePointer<Float>
+        }
+        let graph: PopulationGraph
+        let layerOffsets: [Int]
+        let layerCounts: [Int]
+        let weights: UnsafeMutablePointer<Float>
+        let gradients: UnsafeMutablePointer<Float>
+        let totalWeights: Int
+        var populations: [Population] = []
+        var perNeuronBeta: [Float]
+        var connections: [Connection] = []
+        var populationOf: [Int32]
+        var dV: [Float]
+        var dP: [Float]
+        var dS: [Float] = []
+
+        public init(graph: PopulationGraph, network: Network) {
+            self.graph = graph
+            var offsets: [Int] = [], counts: [Int] = [], total = 0
+            for w in network.weights { offsets.append(total); counts.append(w.count); total += w.count }
+            layerOffsets = offsets; layerCounts = counts; totalWeights = total
+            let weightCopy = UnsafeMutablePointer<Float>.allocate(capacity: max(total, 1))
+            for (i, w) in network.weights.enumerated() {
+                w.withUnsafeBufferPointer { (weightCopy + offsets[i]).initialize(from: $0.baseAddress!, count: w.count) }
+            }
+            weights = weightCopy
+            gradients = .allocate(capacity: max(total, 1))
+            gradients.initialize(repeating: 0, count: max(total, 1))
+            let n = graph.neuronCount
+            populationOf = [Int32](repeating: 0, count: n)
+            perNeuronBeta = [Float](repeating: 1, count: n)
+            dV = [Float](repeating: 0, count: n)
+            dP = [Float](repeating: 0, count: n)
+            for (p, params) in graph.neurons.enumerated() {
+                populations.append(Population(threshold: params.threshold, reset: params.reset, surrogate: params.surrogate,
+                                              detach: params.detachReset, beta: params.beta))
+                for j in graph.offsets[p]..<graph.offsets[p + 1] {
+                    populationOf[j] = Int32(p)
+                    perNeuronBeta[j] = params.perNeuronBeta?[j - graph.offsets[p]] ?? params.beta
                 }
             }
+            for c in graph.incoming {
+                let li = c.synapticLayer
+                var conn = Connection(isConv: false, outFeatures: 0, outChannels: 0,
+                                      geometry: Conv2DGeometry(inChannels: 1, inHeight: 1, inWidth: 1, kernel: 1),
+                                      poolKernel: c.pool?.kernel ?? 0, poolStride: c.pool?.stride ?? 1,
+                                      sourceHeight: c.sourceShape.count == 3 ? c.sourceShape[1] : 1,
+                                      sourceWidth: c.sourceShape.count == 3 ? c.sourceShape[2] : 1,
+                                      pooledHeight: c.synapticInShape.count == 3 ? c.synapticInShape[1] : 1,
+                                      pooledWidth: c.synapticInShape.count == 3 ? c.synapticInShape[2] : 1,
+                                      weight: weights + offsets[li], gradient: gradients + offsets[li])
+                switch c.layer {
+                case .linear(_, let o): conn.outFeatures = o
+                case .conv2d(_, let co, _, _, _): conn.isConv = true; conn.outChannels = co; conn.geometry = c.geometry!
+                default: break
+                }
+                connections.append(conn)
+            }
+        }
+
+        deinit {
+            weights.deallocate()
+            gradients.deallocate()
+        }
+
+        /// Adds the accumulated gradients into `tensors` (shaped like the network's weights).
+        public func addGradients(into tensors: inout [Tensor]) {
+            for i in tensors.indices where layerCounts[i] > 0 {
+                let src = gradients + layerOffsets[i]
+                tensors[i].withUnsafeMutableBufferPointer { d in for j in 0..<layerCounts[i] { d[j] += src[j] } }
+            }
+        }
+
+        /// Adjoint of delivering `value` from `source` through connection `c`: adds the weight gradient
+        /// and returns `d(loss)/d(value)`.
+        @inline(__always)
+        func deliverAdjoint(_ c: Connection, source: Int, value: Float, targetGradient: UnsafePointer<Float>) -> Float {
+            @inline(__always) func cell(_ index: Int, _ factor: Float) -> Float {
+                if c.isConv {
+                    return factor * SpikeDelivery.conv2dAdjoint(value: value * factor, source: index, geometry: c.geometry, outChannels: c.outChannels,
+                                                                weight: c.weight, currentGradient: targetGradient, weightGradient: c.gradient)
+                }
+                return factor * SpikeDelivery.linearAdjoint(value: value * factor, source: index, weight: c.weight, outFeatures: c.outFeatures,
+                                                            currentGradient: targetGradient, weightGradient: c.gradient)
+            }
+            if c.poolKernel == 0 { return cell(source, 1) }
+            let k = c.poolKernel, s = c.poolStride
+            let hw = c.sourceHeight * c.sourceWidth
+            let ch = source / hw, y = (source % hw) / c.sourceWidth, x = source % c.sourceWidth
+            let factor = 1 / Float(k * k)
+            var total: Float = 0
+            let oyLow = max(0, (y - k + s) / s), oyHigh = min(c.pooledHeight - 1, y / s)
+            let oxLow = max(0, (x - k + s) / s), oxHigh = min(c.pooledWidth - 1, x / s)
+            if oyLow > oyHigh || oxLow > oxHigh { return 0 }
+            for oy in oyLow...oyHigh where oy * s <= y && y < oy * s + k {
+                for ox in oxLow...oxHigh where ox * s <= x && x < ox * s + k {
+                    total += cell((ch * c.pooledHeight + oy) * c.pooledWidth + ox, factor)
+                }
+            }
+            return total
+        }
+
+        /// The reverse pass of one sample; gradients accumulate in the workspace.
+        public func accumulate(tape: AsyncTape, input: UnsafePointer<Float>, frames: Int, outputGradient: [Float],
+                               options: Options, replay: SmoothReplay? = nil) {
+            let neuronCount = graph.neuronCount
+            let last = populations.count - 1
+            let outBase = graph.offsets[last], classes = graph.offsets[last + 1] - outBase
+            let offsets = graph.offsets
+            let inputSize = graph.incoming[0].sourceShape.reduce(1, *)
+            let recordedFrames = min(frames, tape.frameCount)
+            let integrationCount = tape.integrationNeuron.count
+            if dS.count < integrationCount { dS = [Float](repeating: 0, count: integrationCount) }
+            let silent = options.silentIntegrationsCarryGradient
+            let countAtEmission = options.outputsCountedAtEmission
+            let cut = options.backpropThreshold
+            populations.withUnsafeBufferPointer { pops in
+            connections.withUnsafeBufferPointer { conns in
+            populationOf.withUnsafeBufferPointer { popOf in
+            perNeuronBeta.withUnsafeBufferPointer { betas in
+            dV.withUnsafeMutableBufferPointer { dV in
+            dP.withUnsafeMutableBufferPointer { dPBuffer in
+            dS.withUnsafeMutableBufferPointer { dS in
+            tape.integrationNeuron.withUnsafeBufferPointer { iNeuron in
+            tape.integrationFlags.withUnsafeBufferPointer { iFlags in
+            tape.integrationMargin.withUnsafeBufferPointer { iMargin in
+            tape.emittedNeuron.withUnsafeBufferPointer { eNeuron in
+            tape.emittedIntegration.withUnsafeBufferPointer { eIntegration in
+            outputGradient.withUnsafeBufferPointer { outGrad in
+                let dP = dPBuffer.baseAddress!
+                for j in 0..<neuronCount { dV[j] = 0; dP[j] = 0 }
+                for j in 0..<integrationCount { dS[j] = 0 }
+                for f in stride(from: recordedFrames - 1, through: 0, by: -1) {
+                    // Currents dropped at the end of this frame never reached an integration.
+                    for d in Int(tape.frameDroppedStart[f])..<Int(tape.frameDroppedStart[f + 1]) { dP[Int(tape.droppedNeuron[d])] = 0 }
+                    for step in stride(from: Int(tape.frameStepStart[f + 1]) - 1, through: Int(tape.frameStepStart[f]), by: -1) {
+                        // Emissions of this step (their currents were integrated later).
+                        for e in stride(from: Int(tape.stepEmissionStart[step + 1]) - 1, through: Int(tape.stepEmissionStart[step]), by: -1) {
+                            let n = Int(eNeuron[e])
+                            let p = Int(popOf[n])
+                            let r = Int(eIntegration[e])
+                            if p == last {
+                                if countAtEmission { dS[r] += outGrad[f * classes + n - outBase] }
+                            } else {
+                                dS[r] += deliverAdjoint(conns[p + 1], source: n - offsets[p], value: replay?.spikes[r] ?? 1,
+                                                        targetGradient: dP + offsets[p + 1])
+                            }
+                        }
+                        let lo = Int(tape.stepIntegrationStart[step]), hi = Int(tape.stepIntegrationStart[step + 1])
+                        // Silent integrations of this step, as spikes of value 0 leaving at once (read the targets'
+                        // pending-current gradients before this step's integrations overwrite them).
+                        if silent {
+                            for r in lo..<hi where iFlags[r] & (AsyncTape.spikedBit | AsyncTape.refractoryBit) == 0 {
+                                let n = Int(iNeuron[r])
+                                let p = Int(popOf[n])
+                                if p == last {
+                                    dS[r] += outGrad[f * classes + n - outBase]
+                                } else {
+                                    dS[r] += deliverAdjoint(conns[p + 1], source: n - offsets[p], value: replay?.spikes[r] ?? 0,
+                                                            targetGradient: dP + offsets[p + 1])
+                                }
+                            }
+                        }
+                        // Integrations of this step.
+                        for r in stride(from: hi - 1, through: lo, by: -1) {
+                            let n = Int(iNeuron[r])
+                            let flags = iFlags[r]
+                            let spiked = flags & AsyncTape.spikedBit != 0
+                            let pop = pops[Int(popOf[n])]
+                            if spiked && n >= outBase && !countAtEmission { dS[r] += outGrad[f * classes + n - outBase] }
+                            let x = replay?.margins[r] ?? iMargin[r]
+                            var sg = pop.surrogate.gradient(x)
+                            if let cut, x < cut { sg = 0 }
+                            let dU = dS[r] * sg + dV[n] * LIFDynamics.resetDerivative(
+                                u: x + pop.threshold, spike: replay?.spikes[r] ?? (spiked ? 1 : 0), surrogateGradient: sg,
+                                threshold: pop.threshold, reset: pop.reset, detach: pop.detach)
+                            let dIn: Float = flags & AsyncTape.refractoryBit != 0 ? 0 : dU
+                            dP[n] = dIn
+                            dV[n] = dIn
+                        }
+                    }
+                    // Frame start: the input values were delivered before any integration of the frame.
+                    let x = input + f * inputSize
+                    let conn = conns[0]
+                    for i in 0..<inputSize where x[i] != 0 {
+                        _ = deliverAdjoint(conn, source: i, value: x[i], targetGradient: dP + offsets[0])
+                    }
+                    if options.truncatePerFrame {
+                        for n in 0..<neuronCount { dV[n] = 0; dP[n] = 0 }
+                    } else {
+                        // V at the start of frame f is beta * V at the end of frame f - 1.
+                        for n in 0..<neuronCount { dV[n] *= betas[n] }
+                    }
+                }
+            }}}}}}}}}}}}}
         }
     }
 
@@ -256,15 +381,14 @@ public enum UnlayeredBackprop {
     /// Delivers `value` from `source` through `conn` (pooling folded in) into the target currents.
     static func deliver(conn: PopulationGraph.Connection, network: Network, source: Int, value: Float,
                         into current: UnsafeMutablePointer<Float>) {
+        let geometry = conn.geometry
         network.weights[conn.synapticLayer].withUnsafeBufferPointer { wb in
-            for (cell, factor) in conn.pooledCells(of: source) {
+            conn.forEachPooledCell(of: source) { cell, factor in
                 switch conn.layer {
                 case .linear(_, let o):
                     SpikeDelivery.linear(value: value * factor, source: cell, weight: wb.baseAddress!, outFeatures: o, current: current)
-                case .conv2d(let ci, let co, let k, let s, let p):
-                    let g = Conv2DGeometry(inChannels: ci, inHeight: conn.synapticInShape[1], inWidth: conn.synapticInShape[2],
-                                           kernel: k, stride: s, padding: p)
-                    SpikeDelivery.conv2d(value: value * factor, source: cell, geometry: g, outChannels: co,
+                case .conv2d(_, let co, _, _, _):
+                    SpikeDelivery.conv2d(value: value * factor, source: cell, geometry: geometry!, outChannels: co,
                                          weight: wb.baseAddress!, current: current)
                 default:
                     preconditionFailure("connection through \(conn.layer.shortName)")
@@ -279,19 +403,18 @@ public enum UnlayeredBackprop {
     static func deliverAdjoint(conn: PopulationGraph.Connection, network: Network, source: Int, value: Float,
                                targetGradient: UnsafePointer<Float>, gradients: inout [Tensor]) -> Float {
         let li = conn.synapticLayer
+        let geometry = conn.geometry
         return network.weights[li].withUnsafeBufferPointer { wb in
             gradients[li].withUnsafeMutableBufferPointer { gb in
                 var total: Float = 0
-                for (cell, factor) in conn.pooledCells(of: source) {
+                conn.forEachPooledCell(of: source) { cell, factor in
                     switch conn.layer {
                     case .linear(_, let o):
                         total += factor * SpikeDelivery.linearAdjoint(value: value * factor, source: cell, weight: wb.baseAddress!,
                                                                       outFeatures: o, currentGradient: targetGradient,
                                                                       weightGradient: gb.baseAddress!)
-                    case .conv2d(let ci, let co, let k, let s, let p):
-                        let g = Conv2DGeometry(inChannels: ci, inHeight: conn.synapticInShape[1], inWidth: conn.synapticInShape[2],
-                                               kernel: k, stride: s, padding: p)
-                        total += factor * SpikeDelivery.conv2dAdjoint(value: value * factor, source: cell, geometry: g, outChannels: co,
+                    case .conv2d(_, let co, _, _, _):
+                        total += factor * SpikeDelivery.conv2dAdjoint(value: value * factor, source: cell, geometry: geometry!, outChannels: co,
                                                                       weight: wb.baseAddress!, currentGradient: targetGradient,
                                                                       weightGradient: gb.baseAddress!)
                     default:

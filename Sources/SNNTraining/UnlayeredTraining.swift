@@ -60,26 +60,22 @@ public struct UnlayeredTraining: GradientComputer {
             }
         }
         let chunks = max(1, min(Parallelism.threadCount, batch))
-        var partial = [[Tensor]](repeating: network.weights.map { Tensor(shape: $0.shape) }, count: chunks)
+        let workspaces = (0..<chunks).map { _ in UnlayeredBackprop.Workspace(graph: graph, network: network) }
         let tapes = run.tapes!
+        let backprop = backpropOptions
         sampleInputs.withUnsafeBufferPointer { inBuf in
-            partial.withUnsafeMutableBufferPointer { parts in
-                let partsBase = parts.baseAddress!
-                concurrentPerform(chunks) { c in
-                    var grads = partsBase[c]
-                    for b in (batch * c / chunks)..<(batch * (c + 1) / chunks) {
-                        var dCount = [Float](repeating: 0, count: frames * classes)
-                        for f in 0..<frames { for k in 0..<classes { dCount[f * classes + k] = gOut[f].data[b * classes + k] } }
-                        UnlayeredBackprop.accumulate(graph: graph, network: network, tape: tapes[b],
-                                                     input: inBuf.baseAddress! + b * frames * inputSize, frames: frames,
-                                                     outputGradient: dCount, options: backpropOptions, into: &grads)
-                    }
-                    partsBase[c] = grads
+            concurrentPerform(chunks) { c in
+                let workspace = workspaces[c]
+                var dCount = [Float](repeating: 0, count: frames * classes)
+                for b in (batch * c / chunks)..<(batch * (c + 1) / chunks) {
+                    for f in 0..<frames { for k in 0..<classes { dCount[f * classes + k] = gOut[f].data[b * classes + k] } }
+                    workspace.accumulate(tape: tapes[b], input: inBuf.baseAddress! + b * frames * inputSize, frames: frames,
+                                         outputGradient: dCount, options: backprop)
                 }
             }
         }
-        var gradients = partial[0]
-        for c in 1..<chunks { for l in gradients.indices { for j in 0..<gradients[l].count { gradients[l].data[j] += partial[c][l].data[j] } } }
+        var gradients = network.weights.map { Tensor(shape: $0.shape) }
+        for w in workspaces { w.addGradients(into: &gradients) }
         let correct = run.samples.filter(\.correct).count
         let spikes = run.samples.reduce(0.0) { $0 + Double($1.totalSpikes) }
         return StepResult(loss: value, correct: correct, gradients: gradients, tapeBytes: tapes.reduce(0) { $0 + $1.byteCount }, spikes: spikes)
