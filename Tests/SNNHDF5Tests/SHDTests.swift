@@ -123,6 +123,26 @@ import Testing
         #expect(dataError { try SHDDataset(root: dir.appendingPathComponent("none")) }?.kind == .layout)
     }
 }
+/// SHD decode throughput; opt-in: `SNNDATA_BENCH=1 swift test --traits HDF5 --filter SHDThroughput`.
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["SNNDATA_BENCH"] != nil))
+struct SHDThroughput {
+    @Test func decodeRate() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("snnhdf5-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // 1,000 samples of 8,000 spikes over 1 s (SHD's order of magnitude), half-precision times.
+        let samples: [(times: [Float], units: [Int])] = (0..<1000).map { s in
+            ((0..<8000).map { Float($0) / 8000 }, (0..<8000).map { ($0 * 7 + s) % 700 })
+        }
+        try SHDWriter.write(url: dir.appendingPathComponent("shd_train.h5"), samples: samples, labels: (0..<1000).map { $0 % 20 },
+                            halfPrecisionTimes: true)
+        let ds = try SHDDataset(root: dir, frameDuration: 0.010, timeSteps: 100, channelBin: 5)
+        let t0 = Date()
+        for i in 0..<ds.count { _ = try ds.frames(i) }
+        let dt = Date().timeIntervalSince(t0)
+        print(String(format: "THROUGHPUT SHD (HDF5 vlen, 8000 spikes/sample, [100, 140] frames): %d samples in %.3f s = %.0f samples/s", ds.count, dt, Double(ds.count) / dt))
+    }
+}
 #else
 @Test func hdf5TraitIsOff() {
     #expect(!SNNHDF5Build.hdf5Available)
