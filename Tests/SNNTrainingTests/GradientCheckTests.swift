@@ -89,6 +89,17 @@ struct GradientCheckTests {
                        input: [6], steps: 5, batch: 2, what: "3 IF layers x 5 steps, subtract")
     }
 
+    /// Larger sizes (batch 24, 300 inputs) so that the backward pass goes through the blocked, parallel kernels.
+    @Test func mediumNetworks() throws {
+        try Self.check([.linear(inFeatures: 300, outFeatures: 48), .lif(Self.lif(beta: 0.8)),
+                        .linear(inFeatures: 48, outFeatures: 10), .lif(Self.lif(beta: 0.8))],
+                       input: [300], steps: 5, batch: 24, what: "300-48-10, batch 24")
+        try Self.check([.conv2d(inChannels: 2, outChannels: 8, kernel: 3, stride: 2, padding: 0), .lif(Self.lif()),
+                        .conv2d(inChannels: 8, outChannels: 16, kernel: 3, stride: 2, padding: 1), .lif(Self.lif()),
+                        .flatten, .linear(inFeatures: 16 * 4 * 4, outFeatures: 10), .lif(Self.lif())],
+                       input: [2, 17, 17], steps: 3, batch: 16, what: "conv stack, batch 16")
+    }
+
     /// The check is sensitive: a gradient that drops the reset's dependence on the spike is caught
     /// (so a BPTT that forgot that term would fail the checks above).
     @Test func checkDetectsAWrongGradient() throws {
