@@ -38,6 +38,17 @@ import Testing
         bytes[9] ^= 1
         try Data(bytes).write(to: file)
         #expect(try CachedDataset(base, file: file, key: all.cacheKey).rebuilt)
+        // Byte flips anywhere in the file: a rebuild or a fallback, never wrong frames, never a crash.
+        _ = try CachedDataset(base, file: file, key: all.cacheKey)
+        let pristine = try FileData.read(file)
+        var rng = CounterRNG(seed: 5).generator(stream: 1)
+        for _ in 0..<40 {
+            var b = pristine
+            for _ in 0..<3 { b[Int(rng.next() % UInt64(b.count))] ^= UInt8(1 + rng.next() % 255) }
+            try Data(b).write(to: file)
+            let c = try CachedDataset(base, file: file, key: all.cacheKey)
+            for i in 0..<base.count { #expect(try c.frames(i) == base.frames(i)) }
+        }
         // A source that fails: the error reaches the caller, no cache file is left behind.
         let bad = CountingDataset(count: 40, failAt: 33)
         let badFile = dir.appendingPathComponent("bad.frames")

@@ -25,9 +25,9 @@ final class CacheStorage: @unchecked Sendable {
         // Labels, offsets and lengths must be consistent.
         for i in 0..<count {
             let e = indexStart + i * CacheStorage.entrySize
-            let off = Int(CacheStorage.le64(d, e)), len = Int(CacheStorage.le32(d, e + 8))
+            let off = Int(truncatingIfNeeded: CacheStorage.le64(d, e)), len = Int(CacheStorage.le32(d, e + 8))
             guard Int32(bitPattern: CacheStorage.le32(d, e + 16)) == Int32(truncatingIfNeeded: base.label(i)),
-                  off >= indexStart + count * CacheStorage.entrySize, len >= 0, off + len <= d.count else {
+                  off >= indexStart + count * CacheStorage.entrySize, off <= d.count, len <= d.count - off else {
                 throw DataError(.corrupt, file: file.path, sample: i, "frame cache: index entry does not match")
             }
         }
@@ -53,7 +53,7 @@ final class CacheStorage: @unchecked Sendable {
     /// The frames of sample `i`, or nil if the payload is damaged.
     func read(_ i: Int, shape: [Int]) -> Tensor? {
         let e = indexStart + i * CacheStorage.entrySize
-        let off = Int(CacheStorage.le64(data, e)), len = Int(CacheStorage.le32(data, e + 8))
+        let off = Int(truncatingIfNeeded: CacheStorage.le64(data, e)), len = Int(CacheStorage.le32(data, e + 8))
         let crc = CacheStorage.le32(data, e + 12), enc = CacheStorage.le32(data, e + 20)
         let n = shape.reduce(1, *)
         return data.withUnsafeBytes { raw -> Tensor? in
