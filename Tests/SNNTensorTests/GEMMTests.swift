@@ -9,7 +9,8 @@ struct GEMMCase: CustomStringConvertible {
 
     var description: String { "\(m)x\(n)x\(k) tA=\(transA) tB=\(transB) beta=\(beta)" }
 
-    init(m: Int, n: Int, k: Int, transA: Bool, transB: Bool, beta: Float, pad: Int, aKind: Int, rng: inout TestRNG) {
+    init(m: Int, n: Int, k: Int, transA: Bool, transB: Bool, beta: Float, pad: Int, aKind: Int, bKind: Int = 0,
+         rng: inout TestRNG) {
         self.m = m; self.n = n; self.k = k; self.transA = transA; self.transB = transB; self.beta = beta
         lda = (transA ? m : k) + pad; ldb = (transB ? k : n) + pad; ldc = n + pad
         let aCount = (transA ? k : m) * lda
@@ -18,7 +19,12 @@ struct GEMMCase: CustomStringConvertible {
         case 2: a = rng.sparse(aCount, density: 0.2)
         default: a = rng.values(aCount)
         }
-        b = rng.values((transB ? n : k) * ldb)
+        let bCount = (transB ? n : k) * ldb
+        switch bKind {
+        case 1: b = rng.spikes(bCount, density: 0.05)
+        case 2: b = rng.sparse(bCount, density: 0.1)
+        default: b = rng.values(bCount)
+        }
         c0 = beta == 0 ? [Float](repeating: .nan, count: m * ldc) : rng.values(m * ldc)
         if beta == 0 { for i in 0..<m { for j in n..<ldc { c0[i * ldc + j] = 7 } } }
     }
@@ -131,6 +137,31 @@ struct GEMMTests {
                                 spikeGatherAdd(m: m, n: n, k: k, a: a, lda: tc.lda, b: b, ldb: tc.ldb, c: c, ldc: tc.ldc)
                             }
                             #expect(worstRatio(got, ref, scale: scale, relTol: relTol) <= 1, "\(tc) spikeGatherAdd")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("sparse B with dense A (the transposed gather path) matches a naive reference", arguments: [1, 2])
+    func sparseBAgainstNaive(bKind: Int) {
+        var rng = TestRNG(UInt64(60 + bKind))
+        let shapes = gemmShapes + [(64, 2312, 128), (16, 72, 300), (5, 9, 40)]
+        for (m, n, k) in shapes {
+            for transA in [false, true] {
+                for transB in [false, true] {
+                    for beta: Float in [0, 1, 0.75] {
+                        let tc = GEMMCase(m: m, n: n, k: k, transA: transA, transB: transB, beta: beta,
+                                          pad: rng.int(0...2), aKind: 0, bKind: bKind, rng: &rng)
+                        let (ref, scale) = tc.reference()
+                        for parallel in [true, false] {
+                            let got = tc.run { a, b, c in
+                                gemm(m: m, n: n, k: k, a: a, lda: tc.lda, transA: transA, b: b, ldb: tc.ldb,
+                                     transB: transB, c: c, ldc: tc.ldc, beta: beta, parallel: parallel)
+                            }
+                            let worst = worstRatio(got, ref, scale: scale, relTol: Double(k + 2) * 1.2e-7)
+                            #expect(worst <= 1, "\(tc) sparse B kind \(bKind) parallel \(parallel): \(worst)")
                         }
                     }
                 }

@@ -281,8 +281,9 @@ public func conv2dBackward(input: UnsafePointer<Float>, batch: Int, weight: Unsa
         return
     }
     // The output gradient as [batch, Ho*Wo, O].
-    let dyT = UnsafeMutablePointer<Float>.allocate(capacity: batch * outSize)
-    defer { dyT.deallocate() }
+    let dyBlock = acquireScratch(batch * outSize * MemoryLayout<Float>.stride)
+    defer { releaseScratch(dyBlock) }
+    let dyT = dyBlock.pointer.bindMemory(to: Float.self, capacity: batch * outSize)
     parallelFor(batch, minimumChunk: max(1, 8192 / outSize)) { samples in
         for s in samples {
             transposeInto(src: outputGradient + s * outSize, srcRows: o, srcCols: positions, srcStride: positions,

@@ -8,6 +8,7 @@
 /// - **Sparse `A`** (binary spike rows are the common case): when at most a quarter of the entries of
 ///   `op(A)` are non-zero, each row of `C` is the sum of the rows of `op(B)` selected by the non-zero
 ///   entries of that row of `op(A)` (``spikeGatherAdd(m:n:k:a:lda:b:ldb:c:ldc:parallel:)``).
+/// - **Sparse `B`** (at most an eighth non-zero, `A` dense): `C^T = op(B)^T op(A)^T` by the same path.
 /// - **Dense**: ``gemmDense(m:n:k:a:lda:transA:b:ldb:transB:c:ldc:beta:parallel:microKernel:)``, a
 ///   packed, cache-blocked GEMM with a register-blocked SIMD micro-kernel.
 ///
@@ -35,6 +36,33 @@ public func gemm(
             sparseGemm(m: m, n: n, k: k, a: a, lda: lda, transA: transA, b: b, ldb: ldb, transB: transB,
                        c: c, ldc: ldc, beta: beta, parallel: parallel)
             return
+        }
+        // A dense but op(B) sparse (e.g. a weight gradient dY^T X with spikes X): C^T = op(B)^T op(A)^T
+        // through the sparse path, then transposed into C.
+        if m >= 4 {
+            let nnzB = countNonZeros(rows: transB ? n : k, cols: transB ? k : n, b, ldb)
+            if nnzB * 8 <= k * n {
+                withScratch(floats: n * m) { t in
+                    sparseGemm(m: n, n: m, k: k, a: b, lda: ldb, transA: !transB, b: a, ldb: lda, transB: !transA,
+                               c: t, ldc: m, beta: 0, parallel: parallel)
+                    if beta == 0 {
+                        transposeInto(src: t, srcRows: n, srcCols: m, srcStride: m, dst: c, dstStride: ldc)
+                    } else {
+                        withScratch(floats: m * n) { u in
+                            transposeInto(src: t, srcRows: n, srcCols: m, srcStride: m, dst: u, dstStride: n)
+                            for i in 0..<m {
+                                let ci = c + i * ldc, ui = u + i * n
+                                if beta == 1 {
+                                    addRow(n, ui, ci)
+                                } else {
+                                    for j in 0..<n { ci[j] = beta * ci[j] + ui[j] }
+                                }
+                            }
+                        }
+                    }
+                }
+                return
+            }
         }
     }
     gemmDense(m: m, n: n, k: k, a: a, lda: lda, transA: transA, b: b, ldb: ldb, transB: transB,
@@ -133,14 +161,15 @@ public func spikeGatherAdd(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda:
 func sparseGemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, transA: Bool,
                 b: UnsafePointer<Float>, ldb: Int, transB: Bool,
                 c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float, parallel: Bool) {
-    var bP = b, bStride = ldb
-    var bBuf: UnsafeMutablePointer<Float>? = nil
-    defer { bBuf?.deallocate() }
     if transB {
-        let t = UnsafeMutablePointer<Float>.allocate(capacity: k * n)
-        transposeInto(src: b, srcRows: n, srcCols: k, srcStride: ldb, dst: t, dstStride: n)
-        bBuf = t; bP = UnsafePointer(t); bStride = n
+        withScratch(floats: k * n) { t in
+            transposeInto(src: b, srcRows: n, srcCols: k, srcStride: ldb, dst: t, dstStride: n)
+            sparseGemm(m: m, n: n, k: k, a: a, lda: lda, transA: transA, b: t, ldb: n, transB: false,
+                       c: c, ldc: ldc, beta: beta, parallel: parallel)
+        }
+        return
     }
+    let bP = b, bStride = ldb
     if transA {
         sparseScatter(m: m, n: n, k: k, a: a, lda: lda, b: bP, ldb: bStride, c: c, ldc: ldc, beta: beta,
                       parallel: parallel)

@@ -115,9 +115,7 @@ func denseBlock(rows: Range<Int>, cols: Range<Int>, k: Int,
     let kcMax = min(gemmKC, k)
     let ncMax = min(gemmNC, (cols.count + nr - 1) / nr * nr)
     let mcMax = min(gemmMC / mr * mr, (rows.count + mr - 1) / mr * mr)
-    let raw = UnsafeMutableRawPointer.allocate(byteCount: (kcMax * (ncMax + mcMax) + mr * nr) * 4 + 128, alignment: 64)
-    defer { raw.deallocate() }
-    let packB = raw.bindMemory(to: Float.self, capacity: kcMax * (ncMax + mcMax) + mr * nr)
+    withScratch(floats: kcMax * (ncMax + mcMax) + mr * nr + 32) { packB in
     let packA = packB + kcMax * ncMax
     let tile = packA + kcMax * mcMax
     var jc = cols.lowerBound
@@ -163,6 +161,7 @@ func denseBlock(rows: Range<Int>, cols: Range<Int>, k: Int,
             pc += kc
         }
         jc += nc
+    }
     }
 }
 
