@@ -35,6 +35,10 @@ struct AsyncDeterminismTests {
             Parallelism.threadCount = saved
             #expect(one.samples == two.samples)
             #expect(one.tapes! == two.tapes!)
+            // Recording a tape does not change the run (tape-free runs take the vectorised path).
+            var untaped = options
+            untaped.recordTape = false
+            #expect(engine.run(inputs: inputs, labels: Array(repeating: 1, count: 13), options: untaped).samples == one.samples)
             #expect(one.samples.contains { $0.totalSpikes > 0 })
             // A different seed changes something (the scheduler really draws).
             var other = options

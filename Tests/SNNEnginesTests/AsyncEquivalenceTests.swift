@@ -60,6 +60,11 @@ struct AsyncEquivalenceTests {
             let expected = AsyncTestSupport.layeredSpikes(layered, network: network)
             let got = AsyncTestSupport.asyncSpikes(run)
             #expect(got == expected, "\(c.name) seed \(seed) \(scheduler)")
+            // Without a tape the engine takes its vectorised integration path: same result.
+            let fast = engine.run(inputs: inputs, labels: [0, 1, 2, 3, 0],
+                                  options: AsyncOptions(forwardGroupSize: nil, scheduler: scheduler, recordTrace: true))
+            #expect(AsyncTestSupport.asyncSpikes(fast) == expected)
+            #expect(fast.samples == run.samples)
             // Every layer spiked somewhere (the test exercises every population).
             for p in run.populationSizes.indices {
                 #expect(run.spikeCounts[p].reduce(0, +) > 0, "population \(p) never spiked in \(c.name)")

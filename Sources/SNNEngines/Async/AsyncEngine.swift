@@ -124,7 +124,7 @@ public struct AsyncEngine: Sendable {
         }
         self.populations = populations
         self.connections = connections
-        self.weightStore = AsyncWeightStore(weights)
+        self.weightStore = AsyncWeightStore(weights, fanOuts: connections.map(\.fanOut))
     }
 
     /// Runs a batch of inputs `[T, batch] + inputShape` (time-major, as ``LayeredEngine``).
@@ -178,12 +178,21 @@ public struct AsyncEngine: Sendable {
 /// The weights of the connections, copied into stable memory when the engine is made.
 final class AsyncWeightStore: @unchecked Sendable {
     let pointers: [UnsafeMutablePointer<Float>]
-    init(_ weights: [[Float]]) {
+    let fanOuts: [UnsafeMutablePointer<Int32>]
+    init(_ weights: [[Float]], fanOuts fans: [[Int32]]) {
         pointers = weights.map { w in
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, w.count))
             p.initialize(from: w, count: w.count)
             return p
         }
+        fanOuts = fans.map { f in
+            let p = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, f.count))
+            p.initialize(from: f, count: f.count)
+            return p
+        }
     }
-    deinit { for p in pointers { p.deallocate() } }
+    deinit {
+        for p in pointers { p.deallocate() }
+        for p in fanOuts { p.deallocate() }
+    }
 }

@@ -13,6 +13,11 @@ struct AsyncSampleSimulator {
     let neuronCount: Int
     let classCount: Int
     let lastPopulation: Int
+    /// Per-connection data of the hot loops, free of reference-counted storage.
+    let hot: [HotConnection]
+    /// First global unit id of every population.
+    let unitOffsets: [Int]
+    let hotPopulations: [HotPopulation]
 
     // Per-neuron state (global ids).
     let v: UnsafeMutablePointer<Float>
@@ -55,6 +60,24 @@ struct AsyncSampleSimulator {
         self.options = options
         self.weights = engine.weightStore.pointers.map { UnsafePointer($0) }
         let pops = engine.populations
+        unitOffsets = pops.map(\.unitOffset)
+        hotPopulations = pops.map {
+            HotPopulation(offset: $0.offset, count: $0.count, unitOffset: $0.unitOffset, neuronsPerUnit: $0.neuronsPerUnit,
+                          unitStride: $0.unitStride, threshold: $0.parameters.threshold, resetsToZero: $0.parameters.reset == .zero)
+        }
+        hot = engine.connections.enumerated().map { ci, c in
+            let t = pops[c.target]
+            var h = HotConnection(isLinear: true, outFeatures: 0, geometry: Conv2DGeometry(inChannels: 1, inHeight: 1, inWidth: 1, kernel: 1),
+                                  outChannels: 0, target: c.target, targetOffset: t.offset, targetPlane: t.unitStride,
+                                  weight: UnsafePointer(engine.weightStore.pointers[ci]),
+                                  fanOut: UnsafePointer(engine.weightStore.fanOuts[ci]))
+            h.pools = c.pooling != .none
+            switch c.synapse {
+            case .linear(_, let o): h.outFeatures = o
+            case .conv2d(let g, let co): h.isLinear = false; h.geometry = g; h.outChannels = co
+            }
+            return h
+        }
         neuronCount = pops.last.map { $0.offset + $0.count } ?? 0
         lastPopulation = pops.count - 1
         classCount = pops.last?.count ?? 0
@@ -243,7 +266,7 @@ struct AsyncSampleSimulator {
 
     @inline(__always)
     mutating func touch(population p: Int, unit: Int) {
-        let g = engine.populations[p].unitOffset + unit
+        let g = unitOffsets[p] + unit
         if unitMark[g] == 0 {
             unitMark[g] = 1
             touched[p].append(Int32(unit))
@@ -254,25 +277,25 @@ struct AsyncSampleSimulator {
     /// Delivers one presynaptic element (pooled index `source`, value `value`) through connection `ci`.
     @inline(__always)
     mutating func deliver(connection ci: Int, value: Float, source: Int) {
-        let conn = engine.connections[ci]
-        let target = engine.populations[conn.target]
-        let cur = current + target.offset
-        let fan = Double(conn.fanOut[source])
+        let h = hot[ci]
+        let cur = current + h.targetOffset
+        let fan = Double(h.fanOut[source])
         if value == 1 || value == -1 { synapticOperations.accumulates += fan } else { synapticOperations.multiplyAccumulates += fan }
-        switch conn.synapse {
-        case .linear(_, let o):
-            SpikeDelivery.linear(value: value, source: source, weight: weights[ci], outFeatures: o, current: cur)
-            touch(population: conn.target, unit: 0)
+        if h.isLinear {
+            let o = h.outFeatures
+            SpikeDelivery.linear(value: value, source: source, weight: h.weight, outFeatures: o, current: cur)
+            touch(population: h.target, unit: 0)
             if options.measuresCurrentsToSpike {
-                let r = received + target.offset
+                let r = received + h.targetOffset
                 for j in 0..<o { r[j] &+= 1 }
             }
-        case .conv2d(let g, let co):
-            SpikeDelivery.conv2d(value: value, source: source, geometry: g, outChannels: co, weight: weights[ci], current: cur)
+        } else {
+            let co = h.outChannels
+            SpikeDelivery.conv2d(value: value, source: source, geometry: h.geometry, outChannels: co, weight: h.weight, current: cur)
             let measure = options.measuresCurrentsToSpike
-            let r = received + target.offset, plane = target.unitStride
-            AsyncConnection.forEachConvTarget(source: source, geometry: g) { pos in
-                touch(population: conn.target, unit: pos)
+            let r = received + h.targetOffset, plane = h.targetPlane, target = h.target
+            AsyncConnection.forEachConvTarget(source: source, geometry: h.geometry) { pos in
+                touch(population: target, unit: pos)
                 if measure { for c in 0..<co { r[c * plane + pos] &+= 1 } }
             }
         }
@@ -285,7 +308,30 @@ struct AsyncSampleSimulator {
         switch conn.pooling {
         case .none:
             let n = conn.pooledCount
-            for i in 0..<n where x[i] != 0 { deliver(connection: 0, value: x[i], source: i) }
+            let h = hot[0]
+            if h.isLinear {
+                // Dense input into a linear layer: one tight loop, the population touched once.
+                let o = h.outFeatures, cur = current + h.targetOffset
+                var events: UInt32 = 0
+                var ac = 0, mac = 0
+                for i in 0..<n where x[i] != 0 {
+                    let value = x[i]
+                    SpikeDelivery.linear(value: value, source: i, weight: h.weight, outFeatures: o, current: cur)
+                    events &+= 1
+                    if value == 1 || value == -1 { ac += Int(h.fanOut[i]) } else { mac += Int(h.fanOut[i]) }
+                }
+                synapticOperations.accumulates += Double(ac)
+                synapticOperations.multiplyAccumulates += Double(mac)
+                if events > 0 {
+                    touch(population: h.target, unit: 0)
+                    if options.measuresCurrentsToSpike {
+                        let r = received + h.targetOffset
+                        for j in 0..<o { r[j] &+= events }
+                    }
+                }
+            } else {
+                for i in 0..<n where x[i] != 0 { deliver(connection: 0, value: x[i], source: i) }
+            }
         case .average(let k, let s), .max(let k, let s):
             let isAverage: Bool = { if case .average = conn.pooling { return true } else { return false } }()
             let c = conn.sourceShape[0], h = conn.sourceShape[1], w = conn.sourceShape[2]
@@ -315,22 +361,49 @@ struct AsyncSampleSimulator {
     // MARK: - Forward step
 
     /// Every touched neuron integrates its pending current and checks its threshold; spikes join the queue.
+    ///
+    /// Units of contiguous neurons (behind linear connections) are integrated eight lanes at a time
+    /// when no tape is recorded; the lanes compute exactly what ``LIFDynamics`` computes.
     mutating func integrateTouched() {
         guard touchedTotal > 0 else { return }
-        let pops = engine.populations
-        let dropout = options.refractoryDropout
-        let measure = options.measuresCurrentsToSpike
-        let bins = histogram.count
         let recording = tape != nil
-        for p in pops.indices where !touched[p].isEmpty {
-            let pop = pops[p]
-            let theta = pop.parameters.threshold, reset = pop.parameters.reset
+        for p in 0..<hotPopulations.count where !touched[p].isEmpty {
+            let pop = hotPopulations[p]
+            let theta = pop.threshold, reset: ResetMode = pop.resetsToZero ? .zero : .subtract
             let units = touched[p]
             for u32 in units {
                 let u = Int(u32)
                 unitMark[pop.unitOffset + u] = 0
                 var n = pop.offset + u
-                for _ in 0..<pop.neuronsPerUnit {
+                var remaining = pop.neuronsPerUnit
+                if pop.unitStride == 1 && !recording {
+                    let thetaV = SIMD8<Float>(repeating: theta)
+                    let zero = SIMD8<Float>(repeating: 0)
+                    while remaining >= 8 {
+                        let vv = UnsafeRawPointer(v + n).loadUnaligned(as: SIMD8<Float>.self)
+                        let ii = UnsafeRawPointer(current + n).loadUnaligned(as: SIMD8<Float>.self)
+                        let rr = UnsafeRawPointer(refractory + n).loadUnaligned(as: SIMD8<UInt8>.self)
+                        var uu = vv + ii
+                        uu.replace(with: zero, where: SIMD8<Int32>(truncatingIfNeeded: rr) .!= 0)
+                        let margin = uu - thetaV
+                        let spikes = margin .> zero
+                        UnsafeMutableRawPointer(current + n).storeBytes(of: zero, as: SIMD8<Float>.self)
+                        if any(spikes) {
+                            var newV = uu
+                            newV.replace(with: pop.resetsToZero ? zero : margin, where: spikes)
+                            UnsafeMutableRawPointer(v + n).storeBytes(of: newV, as: SIMD8<Float>.self)
+                            for lane in 0..<8 where spikes[lane] {
+                                _ = handleSpike(neuron: n + lane, population: p, integration: integrationCount &+ Int32(lane), potential: uu[lane])
+                            }
+                        } else {
+                            UnsafeMutableRawPointer(v + n).storeBytes(of: uu, as: SIMD8<Float>.self)
+                        }
+                        integrationCount &+= 8
+                        n += 8
+                        remaining -= 8
+                    }
+                }
+                while remaining > 0 {
                     let input = current[n]
                     current[n] = 0
                     let wasRefractory = refractory[n] != 0
@@ -340,31 +413,14 @@ struct AsyncSampleSimulator {
                     let seq = integrationCount
                     integrationCount &+= 1
                     var flags: UInt8 = wasRefractory ? AsyncTape.refractoryBit : 0
-                    if r.spiked {
-                        flags |= AsyncTape.spikedBit
-                        spikesThisFrame[p] &+= 1
-                        var setsRefractory = true
-                        if dropout > 0 {
-                            if dropoutRNG.uniform(stream: dropoutStream, counter: dropoutCounter) < dropout { setsRefractory = false }
-                            dropoutCounter &+= 1
-                        }
-                        if setsRefractory { refractory[n] = 1; flags |= AsyncTape.setsRefractoryBit }
-                        if measure && logged[n] == 0 {
-                            logged[n] = 1
-                            histogram[min(Int(received[n]), bins - 1)] += 1
-                        }
-                        if usesHeap {
-                            momentumQueue.push(neuron: Int32(n), integration: seq, potential: r.u)
-                        } else {
-                            randomQueue.push(QueuedSpike(neuron: Int32(n), integration: seq, key: r.u))
-                        }
-                    }
+                    if r.spiked { flags |= handleSpike(neuron: n, population: p, integration: seq, potential: r.u) }
                     if recording {
                         tape!.integrationNeuron.append(Int32(n))
                         tape!.integrationMargin.append(r.u - theta)
                         tape!.integrationFlags.append(flags)
                     }
                     n += pop.unitStride
+                    remaining -= 1
                 }
             }
             touched[p].removeAll(keepingCapacity: true)
@@ -372,10 +428,35 @@ struct AsyncSampleSimulator {
         touchedTotal = 0
     }
 
+    /// A neuron fired: count it, set its refractory flag (unless refractory dropout skips it), log
+    /// the currents it received, queue the spike. Returns the tape flags of the spike.
+    @inline(__always)
+    mutating func handleSpike(neuron n: Int, population p: Int, integration seq: Int32, potential u: Float) -> UInt8 {
+        var flags = AsyncTape.spikedBit
+        spikesThisFrame[p] &+= 1
+        var setsRefractory = true
+        let dropout = options.refractoryDropout
+        if dropout > 0 {
+            if dropoutRNG.uniform(stream: dropoutStream, counter: dropoutCounter) < dropout { setsRefractory = false }
+            dropoutCounter &+= 1
+        }
+        if setsRefractory { refractory[n] = 1; flags |= AsyncTape.setsRefractoryBit }
+        if options.measuresCurrentsToSpike && logged[n] == 0 {
+            logged[n] = 1
+            histogram[min(Int(received[n]), histogram.count - 1)] += 1
+        }
+        if usesHeap {
+            momentumQueue.push(neuron: Int32(n), integration: seq, potential: u)
+        } else {
+            randomQueue.push(QueuedSpike(neuron: Int32(n), integration: seq, key: u))
+        }
+        return flags
+    }
+
     /// Emits the picked spikes (sorted in delivery order): output spikes are counted, the others
     /// deliver their fan-out. Returns whether output spikes left and their classes.
     mutating func emitPicked(frame: Int, globalStep: Int) -> (any: Bool, classes: [Int]) {
-        let pops = engine.populations
+        let pops = hotPopulations
         var outputClasses: [Int] = []
         var i = 0
         var p = 0
@@ -401,10 +482,15 @@ struct AsyncSampleSimulator {
                 }
             } else {
                 let ci = p + 1
+                if !hot[ci].pools {
+                    for k in i..<j { deliver(connection: ci, value: 1, source: Int(picked[k].neuron) - pop.offset) }
+                    i = j
+                    continue
+                }
                 let conn = engine.connections[ci]
                 switch conn.pooling {
                 case .none:
-                    for k in i..<j { deliver(connection: ci, value: 1, source: Int(picked[k].neuron) - pop.offset) }
+                    break
                 case .average(let kk, _):
                     let acc = poolAccumulator[ci]!
                     for k in i..<j {
@@ -484,4 +570,30 @@ struct AsyncSampleSimulator {
         }
         touchedTotal = 0
     }
+}
+
+/// The per-connection constants the delivery loop reads (trivial types only, so reading one costs
+/// no reference counting).
+struct HotConnection {
+    var isLinear: Bool
+    var outFeatures: Int
+    var geometry: Conv2DGeometry
+    var outChannels: Int
+    var target: Int
+    var targetOffset: Int
+    var targetPlane: Int
+    var weight: UnsafePointer<Float>
+    var fanOut: UnsafePointer<Int32>
+    var pools = false
+}
+
+/// The per-population constants of the hot loops.
+struct HotPopulation {
+    var offset: Int
+    var count: Int
+    var unitOffset: Int
+    var neuronsPerUnit: Int
+    var unitStride: Int
+    var threshold: Float
+    var resetsToZero: Bool
 }
