@@ -43,5 +43,23 @@ import Testing
         #expect(TestData.dataError { try BatchLoader(dataset: nm, batchSize: 5, shuffle: false, seed: 0).forEachBatch { _ in } }?.sample == 2)
         let (cleanNM, skippedNM) = try nm.skippingBadSamples()
         #expect(cleanNM.count == 4 && skippedNM.map(\.index) == [2] && skippedNM[0].error.kind == .truncated)
+        // The loader can skip them on the fly, batch by batch, and report them.
+        for workers in [0, 2] {
+            var loader = BatchLoader(dataset: nm, batchSize: 2, shuffle: true, seed: 3, workers: workers)
+            loader.skipBadSamples = true
+            var seen: [Int] = []
+            for e in 0..<3 { try loader.forEachBatch(epoch: e) { b in
+                #expect(b.inputs.shape == [10, b.indices.count, 2, 34, 34] && !b.indices.isEmpty)
+                seen += b.indices
+            } }
+            #expect(seen.sorted() == [0, 0, 0, 1, 1, 1, 3, 3, 3, 4, 4, 4])
+            #expect(loader.skippedSamples.map(\.index) == [2] && loader.skippedSamples[0].error.file?.hasSuffix("2.bin") == true)
+        }
+        // A batch whose only sample is bad is not yielded at all.
+        var single = BatchLoader(dataset: nm, batchSize: 1, shuffle: false, seed: 0)
+        single.skipBadSamples = true
+        var n = 0
+        for _ in single { n += 1 }
+        #expect(n == 4 && single.lastError == nil && single.skippedSamples.count == 1)
     }
 }

@@ -65,6 +65,8 @@ import Testing
         let bad = CountingDataset(count: 8, badLabelAt: 5)
         let e2 = TestData.dataError { try BatchLoader(dataset: bad, batchSize: 8, shuffle: false, seed: 0).forEachBatch { _ in } }
         #expect(e2?.kind == .label && e2?.sample == 5)
+        let skipping = try Batch.assembleSkippingBad(bad, indices: Array(0..<8))
+        #expect(skipping.batch.indices == [0, 1, 2, 3, 4, 6, 7] && skipping.skipped.map(\.error.kind) == [.label])
         // Stopping early does not hang, and the workers stop (they would otherwise keep decoding).
         let slow = SlowDataset(count: 1000)
         for _ in BatchLoader(dataset: slow, batchSize: 2, shuffle: true, seed: 1, workers: 2, prefetch: 2) { break }

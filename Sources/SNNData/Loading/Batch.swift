@@ -18,6 +18,31 @@ public struct Batch: Sendable {
     /// Decodes `indices` of `dataset` and lays them out time-major. Throws the dataset's error,
     /// or a ``DataError`` if a sample has the wrong shape or a label outside the class range.
     public static func assemble(_ dataset: any FrameDataset, indices: [Int]) throws -> Batch {
+        try assemble(dataset, indices: indices, skipBad: false).batch
+    }
+
+    /// The same, but samples whose decoding throws a ``DataError`` are left out of the batch and
+    /// returned in `skipped` (the batch may then be smaller, or empty).
+    public static func assembleSkippingBad(_ dataset: any FrameDataset, indices: [Int]) throws -> (batch: Batch, skipped: [SkippedSample]) {
+        try assemble(dataset, indices: indices, skipBad: true)
+    }
+
+    static func assemble(_ dataset: any FrameDataset, indices wanted: [Int], skipBad: Bool) throws -> (batch: Batch, skipped: [SkippedSample]) {
+        var skipped: [SkippedSample] = []
+        var decoded: [(Int, Tensor)] = []
+        if skipBad {
+            for i in wanted {
+                let l = i >= 0 && i < dataset.count ? dataset.label(i) : -1
+                if i >= 0 && i < dataset.count && (l < 0 || l >= dataset.classCount) {
+                    skipped.append(SkippedSample(index: i, error: DataError(.label, sample: i, "label \(l) (expected 0...\(dataset.classCount - 1))")))
+                    continue
+                }
+                do { decoded.append((i, try dataset.frames(i))) } catch let e as DataError {
+                    skipped.append(SkippedSample(index: i, error: e.atSample(i)))
+                }
+            }
+        }
+        let indices = skipBad ? decoded.map { $0.0 } : wanted
         let T = dataset.timeSteps
         let shape = dataset.frameShape
         let f = shape.reduce(1, *)
@@ -34,7 +59,7 @@ public struct Batch: Sendable {
                 throw DataError(.label, sample: i, "label \(l) (expected 0...\(dataset.classCount - 1))")
             }
             labels.append(l)
-            let x = try dataset.frames(i)
+            let x = skipBad ? decoded[b].1 : try dataset.frames(i)
             guard x.shape == [T] + shape else {
                 throw DataError(.argument, sample: i, "frames shaped \(x.shape) (expected \([T] + shape))")
             }
@@ -47,6 +72,6 @@ public struct Batch: Sendable {
                 }
             }
         }
-        return Batch(inputs: Tensor(shape: [T, B] + shape, data: out), labels: labels, indices: indices)
+        return (Batch(inputs: Tensor(shape: [T, B] + shape, data: out), labels: labels, indices: indices), skipped)
     }
 }

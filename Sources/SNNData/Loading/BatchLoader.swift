@@ -31,7 +31,15 @@ public struct BatchLoader: Sequence, Sendable {
     public var workers: Int
     /// How many batches may be decoded ahead of the consumer.
     public var prefetch: Int
+    /// Leave out samples whose decoding throws a ``DataError`` (batches get smaller) instead of
+    /// stopping at the first; they are listed in ``skippedSamples``.
+    public var skipBadSamples = false
     private let errorBox = ErrorBox()
+    private let skippedLog = SkippedLog()
+
+    /// The samples left out so far because they could not be decoded (with `skipBadSamples`),
+    /// each once, by index in `dataset`.
+    public var skippedSamples: [SkippedSample] { skippedLog.all() }
 
     public init(dataset: any FrameDataset, batchSize: Int, shuffle: Bool, seed: UInt64, dropLast: Bool = false,
                 workers: Int? = nil, prefetch: Int = 4) {
@@ -61,7 +69,7 @@ public struct BatchLoader: Sequence, Sendable {
     /// decoding error or the first error `body` throws, after stopping the workers.
     public func forEachBatch(epoch: Int? = nil, _ body: (Batch) throws -> Void) throws {
         let source = BatchSource(dataset: dataset, batches: batchIndices(epoch: epoch ?? self.epoch),
-                                 workers: workers, prefetch: prefetch)
+                                 workers: workers, prefetch: prefetch, skipped: skipBadSamples ? skippedLog : nil)
         defer { source.cancel() }
         while let r = source.take() {
             try body(try r.get())
@@ -74,6 +82,7 @@ public struct BatchLoader: Sequence, Sendable {
     public func makeIterator() -> BatchIterator {
         errorBox.set(nil)
         return BatchIterator(handle: SourceHandle(BatchSource(dataset: dataset, batches: batchIndices(epoch: epoch),
-                                                              workers: workers, prefetch: prefetch)), errorBox: errorBox)
+                                                              workers: workers, prefetch: prefetch,
+                                                              skipped: skipBadSamples ? skippedLog : nil)), errorBox: errorBox)
     }
 }

@@ -13,8 +13,12 @@ final class BatchSource: @unchecked Sendable {
     private var nextToClaim = 0
     private var nextToTake = 0
     private var cancelled = false
+    private let skipped: SkippedLog?
 
-    init(dataset: any FrameDataset, batches: [[Int]], workers: Int, prefetch: Int) {
+    /// - Parameter skipped: where to record samples that fail to decode; nil: such a sample's
+    ///   error ends the epoch.
+    init(dataset: any FrameDataset, batches: [[Int]], workers: Int, prefetch: Int, skipped: SkippedLog? = nil) {
+        self.skipped = skipped
         self.dataset = dataset
         self.batches = batches
         self.depth = prefetch
@@ -34,7 +38,7 @@ final class BatchSource: @unchecked Sendable {
             let k = nextToClaim
             nextToClaim += 1
             cond.unlock()
-            let r = Result<Batch, any Error> { try Batch.assemble(dataset, indices: batches[k]) }
+            let r = Result<Batch, any Error> { try assemble(batches[k]) }
             cond.lock()
             results[k] = r
             cond.broadcast()
@@ -42,12 +46,27 @@ final class BatchSource: @unchecked Sendable {
         }
     }
 
-    /// The next batch in order (waiting for it), or nil at the end.
+    private func assemble(_ indices: [Int]) throws -> Batch {
+        guard let skipped else { return try Batch.assemble(dataset, indices: indices) }
+        let (batch, bad) = try Batch.assembleSkippingBad(dataset, indices: indices)
+        skipped.add(bad)
+        return batch
+    }
+
+    /// The next non-empty batch in order (waiting for it), or nil at the end.
     func take() -> Result<Batch, any Error>? {
+        while let r = takeOne() {
+            if case .success(let b) = r, b.indices.isEmpty { continue } // every sample was skipped
+            return r
+        }
+        return nil
+    }
+
+    private func takeOne() -> Result<Batch, any Error>? {
         if !threaded {
             guard nextToTake < batches.count, !cancelled else { return nil }
             defer { nextToTake += 1 }
-            return Result { try Batch.assemble(dataset, indices: batches[nextToTake]) }
+            return Result { try assemble(batches[nextToTake]) }
         }
         cond.lock()
         defer { cond.unlock() }
