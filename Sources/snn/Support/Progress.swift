@@ -1,4 +1,5 @@
 import Foundation
+import SNNCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -41,9 +42,7 @@ func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
     let data = try encoder.encode(value)
     let url = URL(fileURLWithPath: path)
     try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-    let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp")
-    try data.write(to: tmp)
-    _ = try FileManager.default.replaceItemAt(url, withItemAt: tmp)
+    try ModelFile.writeAtomically(data, to: url)
 }
 
 func format(_ v: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", v) }
