@@ -13,14 +13,16 @@ public enum GEMMMicroKernel: Int, CaseIterable, Sendable {
     case m8n32
     /// 6 x 16: 12 AVX2 accumulators (6 AVX-512).
     case m6n16
+    /// 4 x 16: 8 AVX2 accumulators (leaves registers free when multiply and add are separate).
+    case m4n16
     /// 4 x 8: 8 SSE accumulators.
     case m4n8
 
-    public var rows: Int { switch self { case .m8n32: 8; case .m6n16: 6; case .m4n8: 4 } }
-    public var columns: Int { switch self { case .m8n32: 32; case .m6n16: 16; case .m4n8: 8 } }
+    public var rows: Int { switch self { case .m8n32: 8; case .m6n16: 6; case .m4n16: 4; case .m4n8: 4 } }
+    public var columns: Int { switch self { case .m8n32: 32; case .m6n16: 16; case .m4n16: 16; case .m4n8: 8 } }
 
     /// The fastest shape on this machine for this build (environment variable `SNNKIT_GEMM_KERNEL`
-    /// = `m8n32`, `m6n16` or `m4n8` forces one).
+    /// = `m8n32`, `m6n16`, `m4n16` or `m4n8` forces one).
     public static let selected: GEMMMicroKernel = {
         if let s = getenv("SNNKIT_GEMM_KERNEL"), let forced = allCases.first(where: { "\($0)" == String(cString: s) }) {
             return forced
@@ -233,6 +235,7 @@ func runKernel(_ kern: GEMMMicroKernel, kc: Int, a: UnsafePointer<Float>, b: Uns
     switch kern {
     case .m8n32: kernel8x32(kc: kc, a: a, b: b, c: c, ldc: ldc, mode: mode, beta: beta)
     case .m6n16: kernel6x16(kc: kc, a: a, b: b, c: c, ldc: ldc, mode: mode, beta: beta)
+    case .m4n16: kernel4x16(kc: kc, a: a, b: b, c: c, ldc: ldc, mode: mode, beta: beta)
     case .m4n8: kernel4x8(kc: kc, a: a, b: b, c: c, ldc: ldc, mode: mode, beta: beta)
     }
 }
@@ -314,6 +317,27 @@ func kernel6x16(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
     writeBack8(r, c30, mode, beta); writeBack8(r + 8, c31, mode, beta); r += ldc
     writeBack8(r, c40, mode, beta); writeBack8(r + 8, c41, mode, beta); r += ldc
     writeBack8(r, c50, mode, beta); writeBack8(r + 8, c51, mode, beta)
+}
+
+@inline(never)
+func kernel4x16(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                c: UnsafeMutablePointer<Float>, ldc: Int, mode: Int, beta: Float) {
+    var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+    var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
+    var pa = a, pb = b
+    for _ in 0..<kc {
+        let b0 = ld8(pb), b1 = ld8(pb + 8)
+        var s = SIMD8<Float>(repeating: pa[0]); c00 += s * b0; c01 += s * b1
+        s = SIMD8<Float>(repeating: pa[1]); c10 += s * b0; c11 += s * b1
+        s = SIMD8<Float>(repeating: pa[2]); c20 += s * b0; c21 += s * b1
+        s = SIMD8<Float>(repeating: pa[3]); c30 += s * b0; c31 += s * b1
+        pa += 4; pb += 16
+    }
+    var r = c
+    writeBack8(r, c00, mode, beta); writeBack8(r + 8, c01, mode, beta); r += ldc
+    writeBack8(r, c10, mode, beta); writeBack8(r + 8, c11, mode, beta); r += ldc
+    writeBack8(r, c20, mode, beta); writeBack8(r + 8, c21, mode, beta); r += ldc
+    writeBack8(r, c30, mode, beta); writeBack8(r + 8, c31, mode, beta)
 }
 
 @inline(never)
