@@ -23,15 +23,23 @@ struct AsyncBenchmarkTests {
             ("MLP 2312-64-64-64-10", "2312-64-64-64-10", [2312]),
             ("CNN conv8k3s2-conv16k3s2p1-conv32k3s2p1-fc10", "input=2x34x34,conv8k3s2,conv16k3s2p1,conv32k3s2p1,fc10", [2, 34, 34]),
         ]
-        let seconds = Double(ProcessInfo.processInfo.environment["SNN_ASYNC_BENCH_SECONDS"] ?? "") ?? 1
+        let env = ProcessInfo.processInfo.environment
+        let seconds = Double(env["SNN_ASYNC_BENCH_SECONDS"] ?? "") ?? 1
+        // Optional filters: SNN_ASYNC_BENCH_NETS=mlp|cnn, SNN_ASYNC_BENCH_F=inf,8, SNN_ASYNC_BENCH_BATCH=128,
+        // SNN_ASYNC_BENCH_SCHEDULER=momentum.
+        let netFilter = env["SNN_ASYNC_BENCH_NETS"]?.lowercased()
+        let fs: [Int?] = env["SNN_ASYNC_BENCH_F"].map { $0.split(separator: ",").map { Int($0) } } ?? [nil, 32, 8, 2]
+        let batches = env["SNN_ASYNC_BENCH_BATCH"].map { $0.split(separator: ",").compactMap { Int($0) } } ?? [32, 128]
+        let schedulers = env["SNN_ASYNC_BENCH_SCHEDULER"].map { $0 == "random" ? [Scheduler.random] : [Scheduler.momentum] }
+            ?? [Scheduler.random, Scheduler.momentum]
         print("threads \(Parallelism.threadCount)")
-        for (name, arch, shape) in nets {
+        for (name, arch, shape) in nets where netFilter == nil || name.lowercased().hasPrefix(netFilter!) {
             let gain = Float(ProcessInfo.processInfo.environment["SNN_ASYNC_BENCH_GAIN"] ?? "") ?? 2
             let network = try Network(spec: try NetworkSpec.parse(arch, neuron: .reference), initializer: .xavierUniform(gain: gain), seed: 1)
-            for batch in [32, 128] {
+            for batch in batches {
                 let inputs = AsyncBenchmark.randomInputs(frames: 10, batch: batch, shape: shape, density: 0.08, seed: 3)
-                for scheduler in [Scheduler.random, Scheduler.momentum] {
-                    for f in [nil, 32, 8, 2] as [Int?] {
+                for scheduler in schedulers {
+                    for f in fs {
                         let r = try AsyncBenchmark.run(network: network, inputs: inputs, F: f, scheduler: scheduler, seconds: seconds)
                         print("\(name) | batch \(batch) | \(scheduler.kind.rawValue) | F \(f.map(String.init) ?? "inf") | "
                               + String(format: "%.0f samples/s | %.3g syn events/s | %.1f steps/frame | %.0f spikes/sample",

@@ -22,7 +22,8 @@ struct AsyncSampleSimulator {
     // Per-neuron state (global ids).
     let v: UnsafeMutablePointer<Float>
     let current: UnsafeMutablePointer<Float>
-    let refractory: UnsafeMutablePointer<UInt8>
+    /// Refractory flags: 0, or -1 (all bits set, a mask for the vectorised integration).
+    let refractory: UnsafeMutablePointer<Int32>
     let logged: UnsafeMutablePointer<UInt8>
     let received: UnsafeMutablePointer<UInt32>
     // Touched units (global unit ids) and per-population lists.
@@ -382,15 +383,15 @@ struct AsyncSampleSimulator {
                     while remaining >= 8 {
                         let vv = UnsafeRawPointer(v + n).loadUnaligned(as: SIMD8<Float>.self)
                         let ii = UnsafeRawPointer(current + n).loadUnaligned(as: SIMD8<Float>.self)
-                        let rr = UnsafeRawPointer(refractory + n).loadUnaligned(as: SIMD8<UInt8>.self)
-                        var uu = vv + ii
-                        uu.replace(with: zero, where: SIMD8<Int32>(truncatingIfNeeded: rr) .!= 0)
+                        let rr = UnsafeRawPointer(refractory + n).loadUnaligned(as: SIMD8<Int32>.self)
+                        // Refractory flags are all-ones bit masks: U = (V + I) with every bit cleared (+0).
+                        let uu = unsafeBitCast(unsafeBitCast(vv + ii, to: SIMD8<Int32>.self) & ~rr, to: SIMD8<Float>.self)
                         let margin = uu - thetaV
                         let spikes = margin .> zero
                         UnsafeMutableRawPointer(current + n).storeBytes(of: zero, as: SIMD8<Float>.self)
                         if any(spikes) {
                             var newV = uu
-                            newV.replace(with: pop.resetsToZero ? zero : margin, where: spikes)
+                            for lane in 0..<8 where spikes[lane] { newV[lane] = pop.resetsToZero ? 0 : margin[lane] }
                             UnsafeMutableRawPointer(v + n).storeBytes(of: newV, as: SIMD8<Float>.self)
                             for lane in 0..<8 where spikes[lane] {
                                 _ = handleSpike(neuron: n + lane, population: p, integration: integrationCount &+ Int32(lane), potential: uu[lane])
@@ -440,7 +441,7 @@ struct AsyncSampleSimulator {
             if dropoutRNG.uniform(stream: dropoutStream, counter: dropoutCounter) < dropout { setsRefractory = false }
             dropoutCounter &+= 1
         }
-        if setsRefractory { refractory[n] = 1; flags |= AsyncTape.setsRefractoryBit }
+        if setsRefractory { refractory[n] = -1; flags |= AsyncTape.setsRefractoryBit }  // all-ones mask
         if options.measuresCurrentsToSpike && logged[n] == 0 {
             logged[n] = 1
             histogram[min(Int(received[n]), histogram.count - 1)] += 1
