@@ -24,6 +24,14 @@ public enum BPTT {
                                  membraneGradients: [Tensor]?, options: Options = .init()) -> [Tensor] {
         let spec = network.spec
         let shapes = tape.shapes
+        // Fix: validate the gradients against the tape (release builds have no bounds checks, so a short or
+        // mis-shaped list was read out of bounds).
+        let outCount = tape.shapes.last!.reduce(1, *)
+        if outputGradients.count != tape.steps || tape.steps == 0
+            || outputGradients.contains(where: { $0.count != outputGradients[0].count || $0.count % outCount != 0 })
+            || (membraneGradients.map { $0.count != tape.steps || $0.contains { $0.count != outputGradients[0].count } } ?? false) {
+            fatalError("BPTT: need \(tape.steps) output (and membrane) gradients of [batch, \(outCount)], got \(outputGradients.map(\.shape))")
+        }
         let batch = outputGradients[0].shape[0]
         var grads = network.weights.map { Tensor(shape: $0.shape) }
         // dL/dV_t carried from step t+1 for each LIF layer.

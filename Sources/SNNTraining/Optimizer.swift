@@ -39,7 +39,8 @@ public struct Optimizer: Sendable {
         let lr = learningRate
         for i in indices {
             let n = weights[i].count
-            precondition(gradients[i].count == n, "Optimizer: gradient \(i) has \(gradients[i].count) values for \(n) weights")
+            // Fix: fatalError, not precondition (not evaluated under -Ounchecked, where a short gradient was read out of bounds).
+            if gradients[i].count != n { fatalError("Optimizer: gradient \(i) has \(gradients[i].count) values for \(n) weights") }
             switch kind {
             case .sgd(let mu, let wd):
                 var m = first[i] ?? [Float](repeating: 0, count: n)

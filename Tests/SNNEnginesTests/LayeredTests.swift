@@ -208,4 +208,17 @@ struct LayeredTests {
         // n0 (beta 1): 0.75, 1.25, 2.0; n1 (beta 0.25): 0.25, 0.0625 + 1.5 = 1.5625, 0.390625 + 0.25 = 0.640625
         #expect(run.outputMembranes.map(\.data) == [[0.75, 0.25], [1.25, 1.5625], [2.0, 0.640625]])
     }
+
+    /// Inputs that do not match the network stop the run with a message, also in release builds
+    /// (which are compiled with -Ounchecked, where `precondition` is not evaluated).
+    @Test func mismatchedInputsStop() async {
+        await #expect(processExitsWith: .failure) {
+            let net = try! LayeredTests.network(LIFParameters())
+            _ = try! LayeredEngine(network: net).run(inputs: Tensor(shape: [3, 2, 5]))
+        }
+        await #expect(processExitsWith: .failure) {
+            var v = Tensor(shape: [2, 4]), u = v, s = v
+            LIFPopulation.step(v: &v, current: Tensor(shape: [2, 3]), parameters: LIFParameters(), preReset: &u, spikes: &s)
+        }
+    }
 }

@@ -117,4 +117,13 @@ struct GradientCheckTests {
         let cut = gc.compare(gc.bptt(options: .init(detachMembraneAcrossSteps: true)))
         #expect(cut.contains { $0.relativeError > 5e-2 }, "\(cut)")
     }
+
+    /// Gradients that do not match the tape stop with a message (also under -Ounchecked).
+    @Test func mismatchedOutputGradientsStop() async {
+        await #expect(processExitsWith: .failure) {
+            let net = try! Network(spec: NetworkSpec.parse("4-3", neuron: LIFParameters()), seed: 1)
+            let run = try! LayeredEngine(network: net).run(inputs: Tensor(shape: [3, 2, 4]), tape: true)
+            _ = BPTT.gradients(network: net, tape: run.tape!, outputGradients: [Tensor(shape: [2, 3])], membraneGradients: nil)
+        }
+    }
 }

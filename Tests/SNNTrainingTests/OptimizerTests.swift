@@ -117,4 +117,12 @@ struct OptimizerTests {
         #expect(step.rate(base: 0.8, epoch: 3) == 0.4 && step.rate(base: 0.8, epoch: 6) == 0.2 && step.rate(base: 0.8, epoch: 8) == 0.2)
         #expect(LearningRateSchedule.constant.rate(base: 0.3, epoch: 100) == 0.3)
     }
+
+    @Test func mismatchedGradientStops() async {
+        await #expect(processExitsWith: .failure) {
+            var opt = Optimizer(.sgd(momentum: 0, weightDecay: 0), learningRate: 0.1)
+            var w = [Tensor(shape: [4])]
+            opt.step(weights: &w, gradients: [Tensor(shape: [3])], indices: [0])
+        }
+    }
 }

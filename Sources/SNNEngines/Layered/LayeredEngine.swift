@@ -32,8 +32,11 @@ public struct LayeredEngine: Sendable {
     public func run(inputs: Tensor, training: Bool = false, tape keepTape: Bool = false, seed: UInt64 = 0,
                     countOperations: Bool = false, smoothSpikes: Bool = false) -> LayeredRun {
         let spec = network.spec
-        precondition(inputs.rank >= 2 && Array(inputs.shape.dropFirst(2)).reduce(1, *) == spec.inputShape.reduce(1, *),
-                     "LayeredEngine: inputs \(inputs.shape) do not match [T, batch] + \(spec.inputShape)")
+        // Fix: fatalError instead of precondition, which release builds (-Ounchecked) do not evaluate:
+        // mismatched inputs used to run on with out-of-bounds reads.
+        if !(inputs.rank >= 2 && Array(inputs.shape.dropFirst(2)).reduce(1, *) == spec.inputShape.reduce(1, *)) {
+            fatalError("LayeredEngine: inputs \(inputs.shape) do not match [T, batch] + \(spec.inputShape)")
+        }
         let steps = inputs.shape[0], batch = inputs.shape[1]
         let frameSize = spec.inputShape.reduce(1, *)
         let rng = CounterRNG(seed: seed)
@@ -93,7 +96,10 @@ public enum LIFPopulation {
     public static func step(v: inout Tensor, current: Tensor, parameters p: LIFParameters,
                             preReset u: inout Tensor, spikes s: inout Tensor, smooth: Bool = false) {
         let batch = v.shape[0], n = v.shape[1]
-        precondition(current.count == batch * n, "LIF population of \(n) neurons got \(current.count / max(batch, 1)) inputs")
+        // Fix: checked in release builds too (see ``LayeredEngine/run``).
+        if current.count != batch * n || u.count != batch * n || s.count != batch * n {
+            fatalError("LIF population of \(n) neurons got \(current.count / max(batch, 1)) inputs")
+        }
         let perNeuron = p.perNeuronBeta
         v.withUnsafeMutableBufferPointer { vp in
             current.withUnsafeBufferPointer { ip in
