@@ -14,9 +14,12 @@ public struct StepResult: Sendable {
     public var tapeBytes: Int
     /// Total spikes in the batch (all populations).
     public var spikes: Double
+    /// Forward steps per sample, summed over frames (the number of time steps for layered execution).
+    public var forwardStepsPerSample: Double
 
-    public init(loss: Float, correct: Int, gradients: [Tensor], tapeBytes: Int, spikes: Double) {
+    public init(loss: Float, correct: Int, gradients: [Tensor], tapeBytes: Int, spikes: Double, forwardStepsPerSample: Double = 0) {
         self.loss = loss; self.correct = correct; self.gradients = gradients; self.tapeBytes = tapeBytes; self.spikes = spikes
+        self.forwardStepsPerSample = forwardStepsPerSample
     }
 }
 
@@ -42,6 +45,7 @@ public struct LayeredBPTT: GradientComputer {
         let grads = BPTT.gradients(network: network, tape: run.tape!, outputGradients: gOut, membraneGradients: gMem, options: options)
         let correct = zip(run.predictions, labels).filter { $0 == $1 }.count
         let spikes = run.spikeCounts.reduce(0.0) { $0 + $1.reduce(0.0) { $0 + Double($1) } }
-        return StepResult(loss: value, correct: correct, gradients: grads, tapeBytes: run.tape!.byteCount, spikes: spikes)
+        return StepResult(loss: value, correct: correct, gradients: grads, tapeBytes: run.tape!.byteCount, spikes: spikes,
+                          forwardStepsPerSample: Double(run.steps))
     }
 }

@@ -78,6 +78,8 @@ public struct UnlayeredTraining: GradientComputer {
         for w in workspaces { w.addGradients(into: &gradients) }
         let correct = run.samples.filter(\.correct).count
         let spikes = run.samples.reduce(0.0) { $0 + Double($1.totalSpikes) }
-        return StepResult(loss: value, correct: correct, gradients: gradients, tapeBytes: tapes.reduce(0) { $0 + $1.byteCount }, spikes: spikes)
+        let steps = run.samples.reduce(0.0) { $0 + Double($1.forwardSteps) } / Double(max(batch, 1))
+        return StepResult(loss: value, correct: correct, gradients: gradients, tapeBytes: tapes.reduce(0) { $0 + $1.byteCount }, spikes: spikes,
+                          forwardStepsPerSample: steps)
     }
 }

@@ -10,7 +10,7 @@ import SNNTraining
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure matrix-multiply GFLOP/s and layered inference/training samples/s (MLP and CNN, batch 32 and 128).",
+        abstract: "Measure GEMM GFLOP/s; layered inference/training, async inference and unlayered training samples/s (MLP and CNN, batch 32 and 128).",
         discussion: "Inputs are the shipped N-MNIST samples (first saccade, 10 frames of 10 ms). Prints threads, cores and peak memory."
     )
 
@@ -26,32 +26,87 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Skip the GEMM measurement.")
     var skipGemm = false
 
+    @Option(help: "Parts to run (comma list): layered, async, unlayered.")
+    var parts: String = "layered,async,unlayered"
+
+    @Option(help: "Write all measurements as JSON to this path.")
+    var json: String?
+
     func run() throws {
         if let threads { Parallelism.threadCount = threads }
         print("machine: \(Parallelism.activeCores) cores, \(Parallelism.threadCount) threads")
+        var report = BenchReport(cores: Parallelism.activeCores, threads: Parallelism.threadCount)
         if !skipGemm {
             for (m, n, k) in [(256, 512, 512), (1024, 1024, 1024)] {
-                print("matmul \(m)x\(k) * \(k)x\(n): \(format(gemmGFLOPS(m: m, n: n, k: k), 1)) GFLOP/s")
+                let g = gemmGFLOPS(m: m, n: n, k: k)
+                report.gemmGFLOPS["\(m)x\(k)x\(n)"] = g
+                print("matmul \(m)x\(k) * \(k)x\(n): \(format(g, 1)) GFLOP/s")
             }
         }
         let frames = try benchFrames(count: batchSizes.max() ?? 128)
+        let wanted = Set(parts.split(separator: ",").map(String.init))
         let nets: [(String, String)] = [
             ("MLP 2312-64-64-64-10", "2312-64-64-64-10"),
             ("CNN conv8k3s2-conv16k3s2p1-conv32k3s2p1-fc10", "input=2x34x34,conv8k3s2,conv16k3s2p1,conv32k3s2p1,fc10"),
         ]
         for (name, arch) in nets {
             let spec = try NetworkOptions.parse([]).spec(default: arch, dtMs: 10, inputShape: [2, 34, 34])
-            let network = try Network(spec: spec, seed: 1)
-            for b in batchSizes {
-                let batch = sliceBatch(frames, b)
-                let engine = try LayeredEngine(network: network)
-                let inf = measure(seconds) { _ = engine.run(inputs: batch.inputs) } * Double(b)
-                var trainer = Trainer(network: network, configuration: TrainingConfiguration(), computer: LayeredBPTT())
-                let train = measure(seconds) { _ = trainer.step(inputs: batch.inputs, labels: batch.labels) } * Double(b)
-                print("\(name), batch \(b): layered inference \(format(inf, 0)) samples/s, layered training \(format(train, 0)) samples/s")
+            // A briefly trained network (layered BPTT, 3 epochs on the shipped samples), so that activity is realistic.
+            var trainer = Trainer(network: try Network(spec: spec, seed: 1), configuration: { var c = TrainingConfiguration(); c.learningRate = 2e-3; return c }(),
+                                  computer: LayeredBPTT())
+            for _ in 0..<3 {
+                for start in stride(from: 0, to: frames.labels.count, by: 32) {
+                    let b = sliceBatch(frames, min(32, frames.labels.count - start), from: start)
+                    _ = trainer.step(inputs: b.inputs, labels: b.labels)
+                }
+            }
+            let network = trainer.network
+            if wanted.contains("layered") {
+                for b in batchSizes {
+                    let batch = sliceBatch(frames, b)
+                    let engine = try LayeredEngine(network: network)
+                    let inf = measure(seconds) { _ = engine.run(inputs: batch.inputs) } * Double(b)
+                    var t = Trainer(network: network, configuration: TrainingConfiguration(), computer: LayeredBPTT())
+                    let train = measure(seconds) { _ = t.step(inputs: batch.inputs, labels: batch.labels) } * Double(b)
+                    print("\(name), batch \(b): layered inference \(format(inf, 0)) samples/s, layered training \(format(train, 0)) samples/s")
+                    report.layered.append(.init(network: name, batch: b, inferenceSamplesPerSecond: inf, trainingSamplesPerSecond: train))
+                }
+            }
+            if wanted.contains("async") {
+                for b in batchSizes {
+                    let batch = sliceBatch(frames, b)
+                    for scheduler in [Scheduler.momentum, .random] {
+                        for f in [nil, 32, 8, 2] as [Int?] {
+                            let r = try AsyncBenchmark.run(network: network, inputs: batch.inputs, labels: batch.labels, F: f,
+                                                           scheduler: scheduler, seconds: seconds)
+                            print("\(name), batch \(b): async \(scheduler.kind.rawValue) F=\(describe(f)): \(format(r.samplesPerSecond, 0)) samples/s, "
+                                  + "\(format(r.synapticEventsPerSecond / 1e6, 1)) M synaptic events/s, \(format(r.forwardStepsPerFrame, 1)) forward steps/frame")
+                            report.async.append(.init(network: name, result: r))
+                        }
+                    }
+                }
+            }
+            if wanted.contains("unlayered"), name.hasPrefix("MLP") {
+                for b in batchSizes {
+                    let batch = sliceBatch(frames, b)
+                    for f in [32, 8, 2] {
+                        let computer = UnlayeredTraining(asyncOptions: AsyncOptions(forwardGroupSize: f, scheduler: .momentum, measuresCurrentsToSpike: false))
+                        var t = Trainer(network: network, configuration: TrainingConfiguration(), computer: computer)
+                        var last: StepResult?
+                        let rate = measure(seconds) { last = t.step(inputs: batch.inputs, labels: batch.labels) } * Double(b)
+                        let tape = Double(last!.tapeBytes) / Double(b)
+                        print("\(name), batch \(b): unlayered training momentum F=\(f): \(format(rate, 0)) samples/s; "
+                              + "\(format(last!.forwardStepsPerSample, 0)) forward steps/sample, tape \(format(tape / 1024, 1)) KiB/sample "
+                              + "(\(format(tape / max(last!.forwardStepsPerSample, 1), 0)) B per forward step)")
+                        report.unlayered.append(.init(network: name, batch: b, forwardGroupSize: f, samplesPerSecond: rate,
+                                                      forwardStepsPerSample: last!.forwardStepsPerSample, tapeBytesPerSample: tape))
+                    }
+                }
             }
         }
-        if let peak = peakResidentMemoryBytes() { print("peak memory: \(format(Double(peak) / 1_048_576, 1)) MiB") }
+        report.peakMemoryBytes = peakResidentMemoryBytes()
+        if let peak = report.peakMemoryBytes { print("peak memory: \(format(Double(peak) / 1_048_576, 1)) MiB") }
+        if let json { try writeJSON(report, to: json); print("written \(json)") }
     }
 }
 
@@ -80,12 +135,30 @@ func benchFrames(count: Int) throws -> Batch {
     return try Batch.assemble(loaded.train, indices: indices)
 }
 
-func sliceBatch(_ batch: Batch, _ n: Int) -> Batch {
+/// Samples `start ..< start + n` of a time-major batch.
+func sliceBatch(_ batch: Batch, _ n: Int, from start: Int = 0) -> Batch {
     let t = batch.inputs.shape[0], b = batch.inputs.shape[1]
     let per = batch.inputs.count / (t * b)
     var data = [Float]()
     data.reserveCapacity(t * n * per)
-    for s in 0..<t { data += batch.inputs.data[(s * b * per)..<((s * b + n) * per)] }
+    for s in 0..<t { data += batch.inputs.data[((s * b + start) * per)..<((s * b + start + n) * per)] }
     return Batch(inputs: Tensor(shape: [t, n] + Array(batch.inputs.shape.dropFirst(2)), data: data),
-                 labels: Array(batch.labels.prefix(n)), indices: Array(batch.indices.prefix(n)))
+                 labels: Array(batch.labels[start..<(start + n)]), indices: Array(batch.indices[start..<(start + n)]))
+}
+
+/// Everything `snn bench` measured.
+struct BenchReport: Encodable {
+    struct Layered: Encodable { var network: String; var batch: Int; var inferenceSamplesPerSecond: Double; var trainingSamplesPerSecond: Double }
+    struct Async: Encodable { var network: String; var result: AsyncBenchmark.Result }
+    struct Unlayered: Encodable {
+        var network: String; var batch: Int; var forwardGroupSize: Int; var samplesPerSecond: Double
+        var forwardStepsPerSample: Double; var tapeBytesPerSample: Double
+    }
+    var cores: Int
+    var threads: Int
+    var gemmGFLOPS: [String: Double] = [:]
+    var layered: [Layered] = []
+    var async: [Async] = []
+    var unlayered: [Unlayered] = []
+    var peakMemoryBytes: Int?
 }
