@@ -1,7 +1,7 @@
 /// CRC-32 (IEEE 802.3, the polynomial of zlib, gzip and PNG), used to verify model files, caches and
 /// compressed data.
 public struct CRC32: Sendable {
-    nonisolated(unsafe) static let table: [UInt32] = (0..<256).map { n -> UInt32 in
+    static let table: [UInt32] = (0..<256).map { n -> UInt32 in
         var c = UInt32(n)
         for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
         return c

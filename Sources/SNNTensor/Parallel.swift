@@ -69,7 +69,8 @@ public func peakResidentMemoryBytes() -> Int? {
     defer { fclose(f) }
     var line = [CChar](repeating: 0, count: 512)
     while fgets(&line, Int32(line.count), f) != nil {
-        let s = String(cString: line)
+        let length = line.firstIndex(of: 0) ?? line.count
+        let s = String(decoding: line[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         if s.hasPrefix("VmHWM:") {
             let digits = s.split(separator: " ").compactMap { Int($0) }
             if let kb = digits.first { return kb * 1024 }

@@ -40,7 +40,7 @@ public enum SpikeDelivery {
         let oyMax = min(ho - 1, (iy + g.padding) / s)
         let oyMin = max(0, (iy + g.padding - k + s) / s)
         let oxMax = min(wo - 1, (ix + g.padding) / s)
-        let oxMin = max(0, (ix + g.padding - k + s) / s)
+        let oxMin = max(0, (ix + g.padding - k + s) / s + 1)  // MUTATION
         if oyMin > oyMax || oxMin > oxMax { return }
         for oy in oyMin...oyMax {
             let ky = iy + g.padding - oy * s
@@ -109,11 +109,30 @@ public enum SpikeDelivery {
                                      currentGradient dCurrent: UnsafePointer<Float>,
                                      weightGradient dWeight: UnsafeMutablePointer<Float>) -> Float {
         let row = weight + source * o, drow = dWeight + source * o
-        var acc: Float = 0
-        for j in 0..<o {
+        var acc8 = SIMD8<Float>()
+        var j = 0
+        if value == 0 {
+            // A silent neuron: only the gradient of its (zero) value is needed.
+            while j + 8 <= o {
+                acc8 += UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self)
+                    * UnsafeRawPointer(dCurrent + j).loadUnaligned(as: SIMD8<Float>.self)
+                j += 8
+            }
+        } else {
+            while j + 8 <= o {
+                let g = UnsafeRawPointer(dCurrent + j).loadUnaligned(as: SIMD8<Float>.self)
+                acc8 += UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self) * g
+                let d = UnsafeRawPointer(drow + j).loadUnaligned(as: SIMD8<Float>.self) + value * g
+                UnsafeMutableRawPointer(drow + j).storeBytes(of: d, as: SIMD8<Float>.self)
+                j += 8
+            }
+        }
+        var acc = acc8.sum()
+        while j < o {
             let g = dCurrent[j]
             acc += row[j] * g
             drow[j] += value * g
+            j += 1
         }
         return acc
     }
@@ -131,7 +150,7 @@ public enum SpikeDelivery {
         let oyMax = min(ho - 1, (iy + g.padding) / s)
         let oyMin = max(0, (iy + g.padding - k + s) / s)
         let oxMax = min(wo - 1, (ix + g.padding) / s)
-        let oxMin = max(0, (ix + g.padding - k + s) / s)
+        let oxMin = max(0, (ix + g.padding - k + s) / s + 1)  // MUTATION
         var acc: Float = 0
         if oyMin > oyMax || oxMin > oxMax { return 0 }
         for oy in oyMin...oyMax {
