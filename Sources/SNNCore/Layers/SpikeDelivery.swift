@@ -40,7 +40,7 @@ public enum SpikeDelivery {
         let oyMax = min(ho - 1, (iy + g.padding) / s)
         let oyMin = max(0, (iy + g.padding - k + s) / s)
         let oxMax = min(wo - 1, (ix + g.padding) / s)
-        let oxMin = max(0, (ix + g.padding - k + s) / s + 1)  // MUTATION
+        let oxMin = max(0, (ix + g.padding - k + s) / s)
         if oyMin > oyMax || oxMin > oxMax { return }
         for oy in oyMin...oyMax {
             let ky = iy + g.padding - oy * s
@@ -150,7 +150,7 @@ public enum SpikeDelivery {
         let oyMax = min(ho - 1, (iy + g.padding) / s)
         let oyMin = max(0, (iy + g.padding - k + s) / s)
         let oxMax = min(wo - 1, (ix + g.padding) / s)
-        let oxMin = max(0, (ix + g.padding - k + s) / s + 1)  // MUTATION
+        let oxMin = max(0, (ix + g.padding - k + s) / s)
         var acc: Float = 0
         if oyMin > oyMax || oxMin > oxMax { return 0 }
         for oy in oyMin...oyMax {
