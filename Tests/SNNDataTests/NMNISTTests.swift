@@ -70,6 +70,8 @@ import Testing
         TestData.write(Array(good.prefix(4)), to: dir.appendingPathComponent("Train/3/2.bin"))
         let ds = try NMNISTDataset(root: dir)
         #expect(ds.count == 2 && ds.files[0].lastPathComponent == "2.bin") // numeric order
+        let e5 = TestData.dataError { try NMNISTDataset(root: dir.appendingPathComponent("Train")) } // one level too deep
+        #expect(e5?.kind == .layout && e5?.message.contains("pass its parent") == true)
         let e4 = TestData.dataError { try ds.frames(0) }
         #expect(e4?.sample == 0 && e4?.kind == .truncated)
         #expect(try ds.frames(1).sum() == 2)

@@ -8,7 +8,10 @@ enum ClassFolders {
         let fm = FileManager.default
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: folder.path, isDirectory: &isDir), isDir.boolValue else {
-            throw DataError(.layout, file: folder.path, "\(datasetName): no such folder (expected <root>/<split>/<class>/*.\(ext))")
+            let parent = folder.deletingLastPathComponent()
+            let hint = (0..<classCount).contains(where: { fm.fileExists(atPath: parent.appendingPathComponent("\($0)").path) })
+                ? "; \(parent.path) looks like a split folder itself: pass its parent as the root" : ""
+            throw DataError(.layout, file: folder.path, "\(datasetName): no such folder (expected <root>/<split>/<class>/*.\(ext))\(hint)")
         }
         let entries: [String]
         do { entries = try fm.contentsOfDirectory(atPath: folder.path) } catch {
