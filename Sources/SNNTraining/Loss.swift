@@ -24,7 +24,10 @@ public enum Loss: String, Codable, CaseIterable, Sendable {
         let steps = outputs.count
         let batch = labels.count
         let classes = outputs[0].shape[1]
-        precondition(outputs[0].shape[0] == batch, "Loss: \(batch) labels for a batch of \(outputs[0].shape[0])")
+        // Fix: checked in release builds too (-Ounchecked does not evaluate `precondition`).
+        if outputs.isEmpty || outputs[0].rank != 2 || outputs.contains(where: { $0.shape != outputs[0].shape }) || outputs[0].shape[0] != batch {
+            fatalError("Loss: \(batch) labels for outputs \(outputs.map(\.shape)) (need T >= 1 tensors [batch, classes])")
+        }
         // Fix: a label outside the output classes used to read another sample's logit (or past the end)
         // in the cross-entropies and to give no target at all in count-mse; now it stops with a message
         // (fatalError, not precondition: release builds use -Ounchecked, which removes preconditions).
@@ -44,7 +47,9 @@ public enum Loss: String, Codable, CaseIterable, Sendable {
             let (l, g) = Loss.softmaxCrossEntropy(sum, labels, scale: 1 / Float(batch))
             return (l / Float(batch), [Tensor](repeating: g, count: steps), nil)
         case .membraneCrossEntropy:
-            precondition(!membranes.isEmpty, "membrane-ce needs a LIF output layer")
+            if membranes.count != steps || membranes.contains(where: { $0.shape != outputs[0].shape }) {
+                fatalError("membrane-ce needs a LIF output layer (\(steps) membranes shaped like the outputs, got \(membranes.count))")
+            }
             var mean = membranes[0]
             for t in 1..<steps { for j in 0..<mean.count { mean.data[j] += membranes[t].data[j] } }
             for j in 0..<mean.count { mean.data[j] /= Float(steps) }

@@ -78,6 +78,15 @@ struct LossTests {
         }
     }
 
+    @Test func membraneLossWithoutMembranesIsRefused() async {
+        await #expect(processExitsWith: .failure) {
+            _ = Loss.membraneCrossEntropy.evaluate(outputs: [Tensor(shape: [1, 3])], membranes: [], labels: [0])
+        }
+        await #expect(processExitsWith: .failure) {
+            _ = Loss.rateCrossEntropy.evaluate(outputs: [Tensor(shape: [2, 3])], membranes: [], labels: [0])
+        }
+    }
+
     @Test func lossNamesParse() {
         #expect(Loss(rawValue: "rate-ce") == .rateCrossEntropy)
         #expect(Loss(rawValue: "count-ce") == .countCrossEntropy)
