@@ -49,6 +49,24 @@ struct ModelFileTests {
         #expect(Array(first[8..<12]) == [1, 0, 0, 0])
     }
 
+    /// Per-neuron decays, every reset mode and surrogate survive the header.
+    @Test func neuronParametersRoundTrip() throws {
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("p.snnmodel")
+        for s in [Surrogate.atan(alpha: 2), .fastSigmoid(slope: 25), .sigmoid(slope: 5), .triangle(height: 0.3, halfWidth: 0.7)] {
+            for reset in ResetMode.allCases {
+                let a = LIFParameters(beta: 0.6, threshold: 0.35, reset: reset, surrogate: s, detachReset: reset == .zero,
+                                      perNeuronBeta: [0.1, 0.2, 0.3])
+                let spec = NetworkSpec(inputShape: [4], layers: [.linear(inFeatures: 4, outFeatures: 3), .lif(a),
+                                                                 .linear(inFeatures: 3, outFeatures: 2), .lif(.reference)])
+                let net = try Network(spec: spec, seed: 2)
+                try ModelFile.write(net, to: url)
+                #expect(try ModelFile.read(from: url).network == net)
+            }
+        }
+    }
+
     @Test func writeCreatesFoldersAndReplacesAtomically() throws {
         let dir = Self.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
