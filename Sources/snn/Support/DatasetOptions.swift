@@ -2,10 +2,13 @@ import ArgumentParser
 import Foundation
 import SNNData
 import SNNTensor
+#if HDF5
+import SNNHDF5
+#endif
 
 /// The options that choose a dataset and how it becomes frames, shared by train, eval and demo.
 struct DatasetOptions: ParsableArguments {
-    @Option(help: "Dataset: nmnist (event files), digits (8x8 images, shipped), mnist (idx files).")
+    @Option(help: "Dataset: nmnist (event files; shipped sample), digits (8x8 images, shipped), mnist (idx files; shipped t10k), dvsgesture, cifar10, shd (needs the HDF5 trait).")
     var dataset: String = "nmnist"
 
     @Option(help: "The dataset's folder (default: the copy shipped in the project's Data/ folder).")
@@ -67,8 +70,49 @@ struct DatasetOptions: ParsableArguments {
             if let data { all = try DigitsDataset(csvGz: URL(fileURLWithPath: data), encoding: enc, timeSteps: steps, seed: seed) }
             else { all = try DigitsDataset.shipped(encoding: enc, timeSteps: steps, seed: seed) }
             return split(all, name: "8x8 digits", detail: "\(steps) steps, \(encoding) coding")
+        case "mnist":
+            // With --data: the usual idx folder (train and t10k); without: the shipped t10k set, split.
+            let steps = frames ?? 20
+            if let data {
+                let dir = URL(fileURLWithPath: data)
+                let train = try MNIST.load(folder: dir, split: "train", encoding: enc, timeSteps: steps, seed: seed)
+                let test = try MNIST.load(folder: dir, split: "t10k", encoding: enc, timeSteps: steps, seed: seed)
+                return Loaded(train: limited(train), test: limited(test),
+                              description: "MNIST \(dir.path): \(train.count) train / \(test.count) test, \(steps) steps, \(encoding) coding")
+            }
+            guard let dir = ProjectData.locate("mnist-t10k") else { throw ValidationError("the shipped MNIST (Data/mnist-t10k) was not found; pass --data DIR") }
+            let all = try MNIST.load(folder: dir, split: "t10k", encoding: enc, timeSteps: steps, seed: seed)
+            return split(all, name: "MNIST t10k (shipped)", detail: "\(steps) steps, \(encoding) coding")
+        case "cifar10":
+            guard let data else { throw ValidationError("--dataset cifar10 needs --data DIR (the cifar-10-batches-bin folder)") }
+            let steps = frames ?? 25
+            let dir = URL(fileURLWithPath: data)
+            let train = try CIFAR10.load(folder: dir, split: "train", encoding: enc, timeSteps: steps, seed: seed)
+            let test = try CIFAR10.load(folder: dir, split: "test", encoding: enc, timeSteps: steps, seed: seed)
+            return Loaded(train: limited(train), test: limited(test),
+                          description: "CIFAR-10 \(dir.path): \(train.count) train / \(test.count) test, \(steps) steps, \(encoding) coding")
+        case "dvsgesture":
+            guard let data else { throw ValidationError("--dataset dvsgesture needs --data DIR (the DvsGesture folder)") }
+            let steps = frames ?? 60
+            let dir = URL(fileURLWithPath: data)
+            let train = try DVSGestureDataset(root: dir, split: "train", frameDuration: dtMs / 1000, timeSteps: steps)
+            let test = try DVSGestureDataset(root: dir, split: "test", frameDuration: dtMs / 1000, timeSteps: steps)
+            return Loaded(train: limited(train), test: limited(test),
+                          description: "DVS128 Gesture \(dir.path): \(train.count) train / \(test.count) test, \(steps) frames of \(dtMs) ms, 32x32x2")
+        case "shd":
+            #if HDF5
+            guard let data else { throw ValidationError("--dataset shd needs --data DIR (with shd_train.h5 and shd_test.h5)") }
+            let steps = frames ?? 100
+            let dir = URL(fileURLWithPath: data)
+            let train = try SHDDataset(root: dir, split: "train", frameDuration: dtMs / 1000, timeSteps: steps)
+            let test = try SHDDataset(root: dir, split: "test", frameDuration: dtMs / 1000, timeSteps: steps)
+            return Loaded(train: limited(train), test: limited(test),
+                          description: "SHD \(dir.path): \(train.count) train / \(test.count) test, \(steps) frames of \(dtMs) ms")
+            #else
+            throw ValidationError("SHD needs libhdf5: build with `swift build -c release --traits HDF5` (Debian: apt-get install libhdf5-dev)")
+            #endif
         default:
-            throw ValidationError("unknown --dataset '\(dataset)' (nmnist, digits)")
+            throw ValidationError("unknown --dataset '\(dataset)' (nmnist, digits, mnist, cifar10, dvsgesture, shd)")
         }
     }
 
@@ -91,6 +135,10 @@ struct DatasetOptions: ParsableArguments {
     func defaultArchitecture() -> String {
         switch dataset {
         case "digits": return "64-128-10"
+        case "mnist": return "784-128-10"
+        case "cifar10": return "input=3x32x32,conv32k3s1p1,avg2,conv64k3s1p1,avg2,fc256,fc10"
+        case "dvsgesture": return "input=2x32x32,conv16k3s2p1,conv32k3s2p1,fc128,fc11"
+        case "shd": return "700-128-128-20"
         default: return "2312-64-64-64-10"
         }
     }
