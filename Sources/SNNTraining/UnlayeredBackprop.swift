@@ -36,11 +36,16 @@ public enum UnlayeredBackprop {
         /// output neuron). This is what makes silent neurons learn, and what makes the gradient equal
         /// layered BPTT's at F = infinity. Off: only real emissions carry gradient.
         public var silentIntegrationsCarryGradient: Bool
+        /// With ``silentIntegrationsCarryGradient``: only a neuron's last integration in a frame, when
+        /// silent, carries that gradient (one surrogate path per neuron and frame, as in layered
+        /// execution), instead of every silent integration.
+        public var silentGradientOnlyAtFrameEnd: Bool
         public init(backpropThreshold: Float? = nil, truncatePerFrame: Bool = false, outputsCountedAtEmission: Bool = true,
-                    silentIntegrationsCarryGradient: Bool = true) {
+                    silentIntegrationsCarryGradient: Bool = true, silentGradientOnlyAtFrameEnd: Bool = false) {
             self.backpropThreshold = backpropThreshold; self.truncatePerFrame = truncatePerFrame
             self.outputsCountedAtEmission = outputsCountedAtEmission
             self.silentIntegrationsCarryGradient = silentIntegrationsCarryGradient
+            self.silentGradientOnlyAtFrameEnd = silentGradientOnlyAtFrameEnd
         }
     }
 
@@ -110,6 +115,7 @@ public enum UnlayeredBackprop {
         var dV: [Float]
         var dP: [Float]
         var dS: [Float] = []
+        var lastSeenFrame: [Int32]
 
         public init(graph: PopulationGraph, network: Network) {
             self.graph = graph
@@ -128,6 +134,7 @@ public enum UnlayeredBackprop {
             perNeuronBeta = [Float](repeating: 1, count: n)
             dV = [Float](repeating: 0, count: n)
             dP = [Float](repeating: 0, count: n)
+            lastSeenFrame = [Int32](repeating: -1, count: n)
             for (p, params) in graph.neurons.enumerated() {
                 populations.append(Population(threshold: params.threshold, reset: params.reset, surrogate: params.surrogate,
                                               detach: params.detachReset, beta: params.beta))
@@ -209,6 +216,8 @@ public enum UnlayeredBackprop {
             let integrationCount = tape.integrationNeuron.count
             if dS.count < integrationCount { dS = [Float](repeating: 0, count: integrationCount) }
             let silent = options.silentIntegrationsCarryGradient
+            let onlyAtFrameEnd = options.silentGradientOnlyAtFrameEnd
+            for j in 0..<neuronCount { lastSeenFrame[j] = -1 }
             let countAtEmission = options.outputsCountedAtEmission
             let cut = options.backpropThreshold
             populations.withUnsafeBufferPointer { pops in
@@ -247,8 +256,12 @@ public enum UnlayeredBackprop {
                         // Silent integrations of this step, as spikes of value 0 leaving at once (read the targets'
                         // pending-current gradients before this step's integrations overwrite them).
                         if silent {
-                            for r in lo..<hi where iFlags[r] & (AsyncTape.spikedBit | AsyncTape.refractoryBit) == 0 {
+                            for r in stride(from: hi - 1, through: lo, by: -1) {
                                 let n = Int(iNeuron[r])
+                                let lastInFrame = lastSeenFrame[n] != Int32(f)
+                                lastSeenFrame[n] = Int32(f)
+                                guard iFlags[r] & (AsyncTape.spikedBit | AsyncTape.refractoryBit) == 0 else { continue }
+                                if onlyAtFrameEnd && !lastInFrame { continue }
                                 let p = Int(popOf[n])
                                 if p == last {
                                     dS[r] += outGrad[f * classes + n - outBase]

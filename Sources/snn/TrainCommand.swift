@@ -38,6 +38,12 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Unlayered training: probability of dropping each input event.")
     var inputDropout: Float = 0
 
+    @Flag(inversion: .prefixedNo, help: "Unlayered backprop: integrations that did not fire pass surrogate gradient as zero-valued spikes (what layered BPTT does at F=inf).")
+    var silentGradient = true
+
+    @Flag(help: "Unlayered backprop: only a neuron's last integration in a frame passes the silent gradient.")
+    var silentGradientAtFrameEnd = false
+
     @Option(help: "Where to write the trained model.")
     var out: String = "runs/model.snnmodel"
 
@@ -68,7 +74,9 @@ struct TrainCommand: ParsableCommand {
             var trainOptions = try async.options(forwardGroupSize: trainF[0], seed: data.seed)
             trainOptions.measuresCurrentsToSpike = false
             computer = UnlayeredTraining(asyncOptions: trainOptions,
-                                         backpropOptions: .init(backpropThreshold: backpropThreshold, truncatePerFrame: truncatePerFrame),
+                                         backpropOptions: .init(backpropThreshold: backpropThreshold, truncatePerFrame: truncatePerFrame,
+                                                                 silentIntegrationsCarryGradient: silentGradient,
+                                                                 silentGradientOnlyAtFrameEnd: silentGradientAtFrameEnd),
                                          inputDropout: inputDropout)
             var testAsync = async
             testAsync.refractoryDropout = 0

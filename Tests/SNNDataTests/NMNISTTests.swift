@@ -11,11 +11,11 @@ import Testing
         #expect(try NMNIST.decode(bytes) == ev)
     }
 
-    @Test func shippedSubsetIsBalancedAndReadable() throws {
+    @Test func shippedSamplesAreTheFirstSaccadesOfTheThousand() throws {
         let root = try #require(TestData.shipped("nmnist-small"))
         let ds = try NMNISTDataset(root: root)
-        #expect(ds.count == 450)
-        #expect(ds.classCounts() == [Int](repeating: 45, count: 10))
+        #expect(ds.count == 1000)
+        #expect(ds.classCounts() == [97, 116, 99, 93, 105, 92, 94, 117, 87, 100])
         #expect(ds.frameShape == [2, 34, 34])
         let all = try NMNIST.readEvents(url: ds.files[0])
         let size = try FileManager.default.attributesOfItem(atPath: ds.files[0].path)[.size] as! Int
@@ -25,6 +25,7 @@ import Testing
         #expect(frames.shape == [10, 2, 34, 34])
         #expect(Int(frames.sum()) == first.count)
         #expect(first.count > 300)
+        #expect(first.count == all.count, "the shipped files hold the first saccade only")
     }
 
     @Test func sharedCopyWithCarriageReturnFolderNames() throws {
