@@ -9,7 +9,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let root = try #require(TestData.shipped("nmnist-small"))
         let all = try NMNISTDataset(root: root)
-        let base = SubsetDataset(all, indices: Array(stride(from: 0, to: 1000, by: 33))) // 30 samples
+        let base = SubsetDataset(all, indices: Array(stride(from: 0, to: 1000, by: 34))) // 30 samples
         let file = dir.appendingPathComponent("cache/nmnist.frames")
         let c1 = try CachedDataset(base, file: file, key: all.cacheKey)
         #expect(c1.rebuilt)

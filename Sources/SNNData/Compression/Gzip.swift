@@ -1,4 +1,5 @@
 import Foundation
+import SNNTensor
 
 /// The gzip container (RFC 1952) around DEFLATE: header, compressed data, CRC-32 and size.
 ///
@@ -60,7 +61,7 @@ public enum Gzip {
             if flags & 0x02 != 0 { // FHCRC
                 guard p + 2 <= buf.count else { throw DataError(.truncated, offset: buf.count, "gzip: header ends before its CRC-16") }
                 let stored = UInt32(buf[p]) | UInt32(buf[p + 1]) << 8
-                let crc = CRC32Fast.checksum(UnsafeBufferPointer(rebasing: buf[headerStart..<p])) & 0xFFFF
+                let crc = CRC32.checksum(UnsafeBufferPointer(rebasing: buf[headerStart..<p])) & 0xFFFF
                 if crc != stored { throw DataError(.corrupt, offset: p, "gzip: header CRC-16 \(stored) (expected \(crc))") }
                 p += 2
             }
@@ -71,7 +72,7 @@ public enum Gzip {
             }
             let storedCRC = UInt32(buf[p]) | UInt32(buf[p + 1]) << 8 | UInt32(buf[p + 2]) << 16 | UInt32(buf[p + 3]) << 24
             let storedSize = UInt32(buf[p + 4]) | UInt32(buf[p + 5]) << 8 | UInt32(buf[p + 6]) << 16 | UInt32(buf[p + 7]) << 24
-            let crc = CRC32Fast.checksum(result.output)
+            let crc = CRC32.checksum(result.output)
             if crc != storedCRC {
                 throw DataError(.corrupt, offset: p, String(format: "gzip: CRC-32 of the data is %08x (expected %08x as stored)", crc, storedCRC))
             }

@@ -18,7 +18,7 @@ final class CacheStorage: @unchecked Sendable {
             throw DataError(.corrupt, file: file.path, "frame cache: stale or damaged header")
         }
         let crc = CacheStorage.le32(d, header.count)
-        guard crc == CRC32Fast.checksum(header) else { throw DataError(.corrupt, file: file.path, "frame cache: header checksum") }
+        guard crc == CRC32.checksum(header) else { throw DataError(.corrupt, file: file.path, "frame cache: header checksum") }
         data = d
         indexStart = header.count + 4
         count = base.count
@@ -58,7 +58,7 @@ final class CacheStorage: @unchecked Sendable {
         let n = shape.reduce(1, *)
         return data.withUnsafeBytes { raw -> Tensor? in
             let payload = UnsafeRawBufferPointer(rebasing: raw[off..<(off + len)])
-            guard CRC32Fast.checksum(payload.bindMemory(to: UInt8.self)) == crc else { return nil }
+            guard CRC32.checksum(payload.bindMemory(to: UInt8.self)) == crc else { return nil }
             var out = [Float](repeating: 0, count: n)
             switch enc {
             case 0:
@@ -110,11 +110,11 @@ final class CacheStorage: @unchecked Sendable {
         if let firstError { throw firstError }
         var out = header(base, key: key)
         func put32(_ v: UInt32) { out += [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 24)] }
-        put32(CRC32Fast.checksum(out))
+        put32(CRC32.checksum(out))
         var offset = out.count + n * entrySize
         for i in 0..<n {
             put32(UInt32(truncatingIfNeeded: offset)); put32(UInt32(truncatingIfNeeded: offset >> 32))
-            put32(UInt32(payloads[i].count)); put32(CRC32Fast.checksum(payloads[i]))
+            put32(UInt32(payloads[i].count)); put32(CRC32.checksum(payloads[i]))
             put32(UInt32(bitPattern: Int32(truncatingIfNeeded: base.label(i)))); put32(encodings[i])
             offset += payloads[i].count
         }
