@@ -205,8 +205,9 @@ public enum UnlayeredBackprop {
         }
 
         /// The reverse pass of one sample; gradients accumulate in the workspace.
-        public func accumulate(tape: AsyncTape, input: UnsafePointer<Float>, frames: Int, outputGradient: [Float],
-                               options: Options, replay: SmoothReplay? = nil) {
+        /// `input` holds frame `f` at `input + f * frameStride` (default: frames stored back to back).
+        public func accumulate(tape: AsyncTape, input: UnsafePointer<Float>, frames: Int, frameStride: Int? = nil,
+                               outputGradient: [Float], options: Options, replay: SmoothReplay? = nil) {
             let neuronCount = graph.neuronCount
             let last = populations.count - 1
             let outBase = graph.offsets[last], classes = graph.offsets[last + 1] - outBase
@@ -290,7 +291,7 @@ public enum UnlayeredBackprop {
                         }
                     }
                     // Frame start: the input values were delivered before any integration of the frame.
-                    let x = input + f * inputSize
+                    let x = input + f * (frameStride ?? inputSize)
                     let conn = conns[0]
                     for i in 0..<inputSize where x[i] != 0 {
                         _ = deliverAdjoint(conn, source: i, value: x[i], targetGradient: dP + offsets[0])

@@ -52,25 +52,19 @@ public struct UnlayeredTraining: GradientComputer {
         }
         let (value, gOut, _) = loss.evaluate(outputs: outputs, membranes: [], labels: labels)
         let inputSize = inputs.count / (frames * batch)
-        // Sample-major copy of the inputs for the reverse pass.
-        var sampleInputs = [Float](repeating: 0, count: inputs.count)
-        for f in 0..<frames {
-            for b in 0..<batch {
-                for i in 0..<inputSize { sampleInputs[(b * frames + f) * inputSize + i] = x.data[(f * batch + b) * inputSize + i] }
-            }
-        }
         let chunks = max(1, min(Parallelism.threadCount, batch))
         let workspaces = (0..<chunks).map { _ in UnlayeredBackprop.Workspace(graph: graph, network: network) }
         let tapes = run.tapes!
         let backprop = backpropOptions
-        sampleInputs.withUnsafeBufferPointer { inBuf in
+        x.withUnsafeBufferPointer { inBuf in
             concurrentPerform(chunks) { c in
                 let workspace = workspaces[c]
                 var dCount = [Float](repeating: 0, count: frames * classes)
                 for b in (batch * c / chunks)..<(batch * (c + 1) / chunks) {
                     for f in 0..<frames { for k in 0..<classes { dCount[f * classes + k] = gOut[f].data[b * classes + k] } }
-                    workspace.accumulate(tape: tapes[b], input: inBuf.baseAddress! + b * frames * inputSize, frames: frames,
-                                         outputGradient: dCount, options: backprop)
+                    // Frame f of sample b is at (f * batch + b) * inputSize in the time-major batch.
+                    workspace.accumulate(tape: tapes[b], input: inBuf.baseAddress! + b * inputSize, frames: frames,
+                                         frameStride: batch * inputSize, outputGradient: dCount, options: backprop)
                 }
             }
         }

@@ -17,8 +17,10 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Seconds to spend on each measurement (at least one batch is run).")
     var seconds: Double = 2
 
-    @Option(help: "Batch sizes to measure.")
-    var batchSizes: [Int] = [32, 128]
+    @Option(help: "Batch sizes to measure (comma list).")
+    var batch: String = "32,128"
+
+    var batchSizes: [Int] { batch.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.filter { $0 > 0 } }
 
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
@@ -31,6 +33,10 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Write all measurements as JSON to this path.")
     var json: String?
+
+    func validate() throws {
+        guard !batchSizes.isEmpty else { throw ValidationError("--batch takes positive integers, e.g. 32,128") }
+    }
 
     func run() throws {
         if let threads { Parallelism.threadCount = threads }
