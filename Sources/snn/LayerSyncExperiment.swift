@@ -40,6 +40,12 @@ struct LayerSyncExperiment: ParsableCommand {
     @Option(help: "Probability that a spike does not set the refractory flag during unlayered training.")
     var refractoryDropout: Float = 0
 
+    @Flag(help: "Unlayered backprop: only a neuron's last integration in a frame passes the silent gradient.")
+    var silentGradientAtFrameEnd = false
+
+    @Option(help: "Unlayered backprop: zero surrogate gradient where U - theta is below this value.")
+    var backpropThreshold: Float?
+
     @Option(help: "Report folder (default runs/layer-sync-DATASET).")
     var out: String?
 
@@ -72,6 +78,7 @@ struct LayerSyncExperiment: ParsableCommand {
         var epochs: Int
         var training: [String: [EpochRecord]]
         var rows: [Row]
+        var settings: String
     }
 
     func run() throws {
@@ -90,14 +97,15 @@ struct LayerSyncExperiment: ParsableCommand {
         }
 
         // 1. Train the three models.
+        let backprop = UnlayeredBackprop.Options(backpropThreshold: backpropThreshold, silentGradientOnlyAtFrameEnd: silentGradientAtFrameEnd)
         let trainings: [(String, any GradientComputer)] = [
             ("layered", LayeredBPTT()),
             ("unlayered-random", UnlayeredTraining(asyncOptions: AsyncOptions(forwardGroupSize: trainF, scheduler: .random,
                                                                              refractoryDropout: refractoryDropout, seed: data.seed,
-                                                                             measuresCurrentsToSpike: false))),
+                                                                             measuresCurrentsToSpike: false), backpropOptions: backprop)),
             ("unlayered-momentum", UnlayeredTraining(asyncOptions: AsyncOptions(forwardGroupSize: trainF, scheduler: .momentum,
                                                                                refractoryDropout: refractoryDropout, seed: data.seed,
-                                                                               measuresCurrentsToSpike: false))),
+                                                                               measuresCurrentsToSpike: false), backpropOptions: backprop)),
         ]
         var models: [(String, Network)] = []
         var history: [String: [EpochRecord]] = [:]
@@ -147,7 +155,10 @@ struct LayerSyncExperiment: ParsableCommand {
 
         // 3. The report.
         let results = Results(dataset: loaded.description, architecture: spec.layers.map(\.shortName), trainF: trainF,
-                              epochs: config.epochs, training: history, rows: rows)
+                              epochs: config.epochs, training: history, rows: rows,
+                              settings: "loss \(config.loss.rawValue), lr \(config.learningRate), batch \(training.batchSize), seed \(data.seed), "
+                                + "silent gradient \(silentGradientAtFrameEnd ? "at frame end only" : "at every silent integration"), "
+                                + "backprop threshold \(backpropThreshold.map { String($0) } ?? "none"), refractory dropout \(refractoryDropout)")
         try writeJSON(results, to: folder.appendingPathComponent("results.json").path)
         try writeReport(results, models: models.map(\.0), ks: ks, sizes: sizes, to: folder)
         print("report written to \(folder.path)/report.md")
@@ -195,6 +206,7 @@ struct LayerSyncExperiment: ParsableCommand {
         var md = "# Layer-synchronisation study\n\n"
         md += "Dataset: \(r.dataset)\n\nArchitecture: \(r.architecture.joined(separator: " | "))\n\n"
         md += "Three models, same architecture, seed and budget (\(r.epochs) epochs): layered BPTT, unlayered backprop with the random scheduler, unlayered backprop with the momentum scheduler (both trained at F = \(r.trainF)).\n\n"
+        md += "Settings: \(r.settings).\n\n"
         md += "## Final training epoch\n\n"
         var trainTable = MarkdownTable(header: ["model", "train loss", "train acc %", "test acc % (own execution)", "samples/s"])
         for model in models {

@@ -35,12 +35,20 @@ struct UnlayeredBackpropTests {
 
     @Test(arguments: [ResetMode.zero, .subtract], [Scheduler.momentum, .random])
     func finiteDifferencesOnReplayedSchedule(reset: ResetMode, scheduler: Scheduler) throws {
+        try checkReplay(sizes: [6, 5, 4, 3], frames: 3, F: 2, reset: reset, scheduler: scheduler, stride: 3)
+    }
+
+    @Test(arguments: [Scheduler.momentum, .random])
+    func finiteDifferencesOnALargerBusierNetwork(scheduler: Scheduler) throws {
+        try checkReplay(sizes: [24, 16, 12, 5], frames: 4, F: 3, reset: .zero, scheduler: scheduler, stride: 17)
+    }
+
+    func checkReplay(sizes: [Int], frames: Int, F: Int, reset: ResetMode, scheduler: Scheduler, stride step: Int) throws {
         let neuron = LIFParameters(beta: 0.6, threshold: 0.3, reset: reset, surrogate: .sigmoid(slope: 4))
-        let net = try Self.network([6, 5, 4, 3], neuron: neuron, seed: 3, low: -0.3, high: 0.9)
-        let frames = 3
-        let x = Self.inputs(frames: frames, batch: 1, size: 6, seed: 9, density: 0.7)
+        let net = try Self.network(sizes, neuron: neuron, seed: 3, low: -0.3, high: 0.9)
+        let x = Self.inputs(frames: frames, batch: 1, size: sizes[0], seed: 9, density: 0.7)
         let engine = try AsyncEngine(network: net)
-        let run = engine.run(inputs: x, labels: [1], options: AsyncOptions(forwardGroupSize: 2, scheduler: scheduler, seed: 4, recordTape: true))
+        let run = engine.run(inputs: x, labels: [1], options: AsyncOptions(forwardGroupSize: F, scheduler: scheduler, seed: 4, recordTape: true))
         let tape = try #require(run.tapes?.first)
         #expect(tape.emittedNeuron.count > 3, "the schedule should emit spikes")
         let graph = try PopulationGraph(spec: net.spec)
@@ -52,7 +60,7 @@ struct UnlayeredBackpropTests {
         }
         var checked = 0, largest: Float = 0
         for layer in net.parameterIndices {
-            for j in stride(from: 0, to: net.weights[layer].count, by: 3) {
+            for j in stride(from: 0, to: net.weights[layer].count, by: step) {
                 var plus = net, minus = net
                 let eps: Float = 1e-2
                 plus.weights[layer].data[j] += eps
