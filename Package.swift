@@ -40,6 +40,7 @@ let package = Package(
         .testTarget(name: "SNNEnginesTests", dependencies: ["SNNEngines", "SNNTraining"]),
         .testTarget(name: "SNNTrainingTests", dependencies: ["SNNTraining", "SNNData"]),
         .testTarget(name: "SNNDataTests", dependencies: ["SNNData"]),
+        .testTarget(name: "SNNReportsTests", dependencies: ["SNNReports"]),
         .testTarget(name: "SNNHDF5Tests", dependencies: ["SNNHDF5", "SNNData"]),
     ]
 )

@@ -15,8 +15,12 @@ public struct SVGPlot: Sendable {
     public var title: String
     public var xLabel: String
     public var yLabel: String
-    public var width = 640.0
+    public var width = 860.0
     public var height = 400.0
+    /// Room on the right for the legend.
+    public var legendWidth = 240.0
+    /// Right edge of the plot area.
+    var plotRight: Double { width - 20 - legendWidth }
 
     public init(title: String, xLabel: String, yLabel: String) {
         self.title = title; self.xLabel = xLabel; self.yLabel = yLabel
@@ -43,7 +47,7 @@ public struct SVGPlot: Sendable {
     /// A grouped bar chart: `groups` along x, one bar per series in each group.
     public func bars(groups: [String], series: [(name: String, values: [Double])]) -> String {
         let (y0, y1) = Self.range(series.flatMap(\.values), includeZero: true)
-        let plotW = width - 110, left = 70.0
+        let plotW = plotRight - 70, left = 70.0
         let groupW = plotW / Double(max(groups.count, 1))
         let barW = groupW * 0.8 / Double(max(series.count, 1))
         var body = ""
@@ -60,14 +64,14 @@ public struct SVGPlot: Sendable {
 
     // MARK: Layout
 
-    func px(_ x: Double, _ x0: Double, _ x1: Double) -> Double { 70 + (x - x0) / (x1 - x0) * (width - 110) }
+    func px(_ x: Double, _ x0: Double, _ x1: Double) -> Double { 70 + (x - x0) / (x1 - x0) * (plotRight - 70) }
     func py(_ y: Double, _ y0: Double, _ y1: Double) -> Double { height - 50 - (y - y0) / (y1 - y0) * (height - 90) }
 
     func frame(body: String, x: (Double, Double)?, y: (Double, Double), legend: [String]) -> String {
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         s += "<text x=\"\(fmt(width / 2))\" y=\"22\" font-size=\"15\" text-anchor=\"middle\">\(escape(title))</text>\n"
-        let left = 70.0, right = width - 40, top = 40.0, bottom = height - 50
+        let left = 70.0, right = plotRight, top = 40.0, bottom = height - 50
         s += "<line x1=\"\(fmt(left))\" y1=\"\(fmt(bottom))\" x2=\"\(fmt(right))\" y2=\"\(fmt(bottom))\" stroke=\"black\"/>\n"
         s += "<line x1=\"\(fmt(left))\" y1=\"\(fmt(top))\" x2=\"\(fmt(left))\" y2=\"\(fmt(bottom))\" stroke=\"black\"/>\n"
         for t in Self.ticks(y.0, y.1) {
@@ -87,8 +91,8 @@ public struct SVGPlot: Sendable {
         s += body
         for (k, name) in legend.enumerated() {
             let ly = top + 6 + Double(k) * 16
-            s += "<rect x=\"\(fmt(right - 170))\" y=\"\(fmt(ly - 9))\" width=\"10\" height=\"10\" fill=\"\(Self.palette[k % Self.palette.count])\"/>\n"
-            s += "<text x=\"\(fmt(right - 155))\" y=\"\(fmt(ly))\" font-size=\"11\">\(escape(name))</text>\n"
+            s += "<rect x=\"\(fmt(right + 15))\" y=\"\(fmt(ly - 9))\" width=\"10\" height=\"10\" fill=\"\(Self.palette[k % Self.palette.count])\"/>\n"
+            s += "<text x=\"\(fmt(right + 30))\" y=\"\(fmt(ly))\" font-size=\"11\">\(escape(name))</text>\n"
         }
         return s + "</svg>\n"
     }
