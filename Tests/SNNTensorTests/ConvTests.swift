@@ -131,6 +131,32 @@ struct ConvTests {
         #expect(abs(lhs - dotD(dw, w)) <= tol, "\(tc) <dy, Ax> vs <dW, w>")
     }
 
+    @Test("random geometries: forward, weight and input gradients against naive sums")
+    func randomGeometries() {
+        var rng = TestRNG(777)
+        for trial in 0..<30 {
+            let k = rng.int(1...5), st = rng.int(1...3), pad = rng.int(0...k)
+            let h = rng.int(max(1, k - 2 * pad)...(k + 12)), w = rng.int(max(1, k - 2 * pad)...(k + 12))
+            let tc = ConvCase((rng.int(1...5), h, w, k, st, pad, rng.int(1...19), rng.int(1...4)))
+            if tc.g.outHeight < 1 || tc.g.outWidth < 1 { continue }
+            let wts = rng.values(tc.weightCount)
+            let x = trial % 2 == 0 ? rng.spikes(tc.inCount, density: 0.1) : rng.values(tc.inCount)
+            let (ref, scale) = tc.naiveForward(x: x, w: wts)
+            #expect(worstRatio(tc.forward(x: x, w: wts), ref, scale: scale, relTol: Double(tc.g.patchSize + 2) * 1.2e-7) <= 1,
+                    "\(tc) forward")
+            let dy = rng.values(tc.outCount)
+            var dw = [Float](repeating: 0, count: tc.weightCount)
+            var dx = [Float](repeating: .nan, count: tc.inCount)
+            conv2dBackward(input: x, batch: tc.batch, weight: wts, outChannels: tc.outChannels, geometry: tc.g,
+                           outputGradient: dy, weightGradient: &dw, inputGradient: &dx)
+            let b = tc.naiveBackward(x: x, w: wts, dy: dy)
+            #expect(worstRatio(dw, b.dw, scale: b.dwScale, relTol: Double(tc.batch * tc.g.outPositions + 2) * 1.2e-7) <= 1,
+                    "\(tc) dW")
+            #expect(worstRatio(dx, b.dx, scale: b.dxScale, relTol: Double(tc.outChannels * k * k + 2) * 1.2e-7) <= 1,
+                    "\(tc) dX")
+        }
+    }
+
     @Test("im2col and col2imAdd are adjoint", arguments: convCases.indices)
     func im2colAdjoint(index: Int) {
         let g = ConvCase(convCases[index]).g
