@@ -43,10 +43,30 @@ struct UnlayeredBackpropTests {
         try checkReplay(sizes: [24, 16, 12, 5], frames: 4, F: 3, reset: .zero, scheduler: scheduler, stride: 17)
     }
 
+    @Test(arguments: [Scheduler.momentum, .random])
+    func finiteDifferencesThroughConvolutionsAndAveragePooling(scheduler: Scheduler) throws {
+        let neuron = LIFParameters(beta: 0.6, threshold: 0.3, reset: .zero, surrogate: .sigmoid(slope: 4))
+        let spec = NetworkSpec(inputShape: [1, 6, 6], layers: [
+            .conv2d(inChannels: 1, outChannels: 2, kernel: 3, stride: 1, padding: 1), .lif(neuron),
+            .avgPool2d(kernel: 2, stride: 2),
+            .conv2d(inChannels: 2, outChannels: 3, kernel: 2, stride: 1, padding: 0), .lif(neuron),
+            .flatten, .linear(inFeatures: 12, outFeatures: 3), .lif(neuron),
+        ])
+        var net = try Network(spec: spec, seed: 5)
+        var rng = CounterRNG(seed: 5).generator(stream: 77)
+        for i in net.parameterIndices { for j in 0..<net.weights[i].count { net.weights[i].data[j] = -0.2 + 1.2 * rng.uniform() } }
+        try checkReplay(network: net, inputSize: 36, frames: 3, F: 3, scheduler: scheduler, stride: 1)
+    }
+
     func checkReplay(sizes: [Int], frames: Int, F: Int, reset: ResetMode, scheduler: Scheduler, stride step: Int) throws {
         let neuron = LIFParameters(beta: 0.6, threshold: 0.3, reset: reset, surrogate: .sigmoid(slope: 4))
         let net = try Self.network(sizes, neuron: neuron, seed: 3, low: -0.3, high: 0.9)
-        let x = Self.inputs(frames: frames, batch: 1, size: sizes[0], seed: 9, density: 0.7)
+        try checkReplay(network: net, inputSize: sizes[0], frames: frames, F: F, scheduler: scheduler, stride: step)
+    }
+
+    func checkReplay(network net: Network, inputSize: Int, frames: Int, F: Int, scheduler: Scheduler, stride step: Int) throws {
+        var x = Self.inputs(frames: frames, batch: 1, size: inputSize, seed: 9, density: 0.7)
+        x.reshape([frames, 1] + net.spec.inputShape)
         let engine = try AsyncEngine(network: net)
         let run = engine.run(inputs: x, labels: [1], options: AsyncOptions(forwardGroupSize: F, scheduler: scheduler, seed: 4, recordTape: true))
         let tape = try #require(run.tapes?.first)
