@@ -104,19 +104,30 @@ public struct AsyncEngine: Sendable {
             connections.append(AsyncConnection(source: source, target: populations.count, sourceShape: sourceShape,
                                                pooling: pooling, pooledShape: pooledShape, synapse: synapse,
                                                weightLayer: weightLayer, fanOut: fan))
-            weights.append(network.weights[weightLayer].data)
+            switch synapse {
+            case .linear:
+                weights.append(network.weights[weightLayer].data)
+            case .conv2d(let g, let co):
+                // [O, C, k, k] -> [C, k, k, O]: a receptive-field position's weights over the output
+                // channels are contiguous, like the channels-last currents they are added to.
+                let w = network.weights[weightLayer].data
+                let kk = g.kernelHeight * g.kernelWidth, ci = g.inChannels
+                var t = [Float](repeating: 0, count: w.count)
+                for o in 0..<co { for c in 0..<ci { for r in 0..<kk { t[(c * kk + r) * co + o] = w[(o * ci + c) * kk + r] } } }
+                weights.append(t)
+            }
             let shape = shapes[i + 1]
             let count = shape.reduce(1, *)
             if let pn = params.perNeuronBeta, pn.count != count {
                 throw AsyncEngineError("LIF layer \(i): perNeuronBeta has \(pn.count) values for \(count) neurons")
             }
-            let unitCount: Int, perUnit: Int, stride: Int
+            let unitCount: Int, perUnit: Int, channelsLast: Bool
             switch synapse {
-            case .linear: unitCount = 1; perUnit = count; stride = 1
-            case .conv2d(let g, let co): unitCount = g.outPositions; perUnit = co; stride = g.outPositions
+            case .linear: unitCount = 1; perUnit = count; channelsLast = false
+            case .conv2d(let g, let co): unitCount = g.outPositions; perUnit = co; channelsLast = true
             }
             populations.append(AsyncPopulation(layerIndex: i, offset: neuronOffset, count: count, shape: shape, parameters: params,
-                                               unitCount: unitCount, neuronsPerUnit: perUnit, unitStride: stride,
+                                               unitCount: unitCount, neuronsPerUnit: perUnit, channelsLast: channelsLast,
                                                unitOffset: unitOffset))
             neuronOffset += count
             unitOffset += unitCount
@@ -175,7 +186,8 @@ public struct AsyncEngine: Sendable {
     }
 }
 
-/// The weights of the connections, copied into stable memory when the engine is made.
+/// The weights of the connections, copied into stable memory when the engine is made (linear:
+/// `[in, out]` as in the network; conv: transposed to `[C, k, k, O]`).
 final class AsyncWeightStore: @unchecked Sendable {
     let pointers: [UnsafeMutablePointer<Float>]
     let fanOuts: [UnsafeMutablePointer<Int32>]

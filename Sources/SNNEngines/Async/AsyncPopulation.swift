@@ -6,11 +6,12 @@ import SNNCore
 /// Neurons are numbered globally: population `p` holds the ids `offset ..< offset + count`, in the
 /// row-major order of the layer's output (`[C, H, W]` or `[n]`).
 ///
-/// A population is *touched* in units: a unit is the set of neurons that one synaptic event reaches
-/// together. Behind a linear connection every event reaches every neuron (one unit of `count`
-/// neurons); behind a convolution an event reaches every channel at a set of positions (one unit per
-/// position `y * W + x`, holding the neurons `c * H * W + y * W + x`). The neurons of unit `u` are
-/// `offset + c * unitStride + u` for `c < neuronsPerUnit`.
+/// These layer-order ids are what the tape, the trace and the queue use. Internally the engine stores
+/// a population in *units*, the sets of neurons one synaptic event reaches together: behind a linear
+/// connection every event reaches every neuron (one unit of `count` neurons); behind a convolution an
+/// event reaches every channel at a set of positions, so a conv population is stored channels-last
+/// (unit `u` = position `y * W + x`, its `C` neurons contiguous at storage index `offset + u * C + c`),
+/// which lets a unit be integrated and a receptive field be delivered with vector instructions.
 public struct AsyncPopulation: Sendable, Hashable {
     /// Index of the `.lif` layer in the network's layer list.
     public let layerIndex: Int
@@ -23,11 +24,18 @@ public struct AsyncPopulation: Sendable, Hashable {
     /// The neuron parameters.
     public let parameters: LIFParameters
     /// Units the population is touched in (see the type's documentation).
-    public let unitCount: Int
-    /// Neurons per unit.
-    public let neuronsPerUnit: Int
-    /// Distance between two neurons of one unit.
-    public let unitStride: Int
+    let unitCount: Int
+    /// Neurons per unit (contiguous in storage).
+    let neuronsPerUnit: Int
+    /// Whether storage is channels-last (conv-fed populations): storage `offset + u * C + c` holds the
+    /// layer-order neuron `offset + c * unitCount + u`.
+    let channelsLast: Bool
     /// Global id of the population's first unit (units are numbered network-wide too).
-    public let unitOffset: Int
+    let unitOffset: Int
+
+    /// Layer-order index (inside the population) of storage index `local` (inside the population).
+    @inline(__always)
+    func layerIndex(ofStorage local: Int) -> Int {
+        channelsLast ? (local % neuronsPerUnit) * unitCount + local / neuronsPerUnit : local
+    }
 }

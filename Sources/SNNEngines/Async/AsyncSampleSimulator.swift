@@ -63,13 +63,14 @@ struct AsyncSampleSimulator {
         let pops = engine.populations
         unitOffsets = pops.map(\.unitOffset)
         hotPopulations = pops.map {
-            HotPopulation(offset: $0.offset, count: $0.count, unitOffset: $0.unitOffset, neuronsPerUnit: $0.neuronsPerUnit,
-                          unitStride: $0.unitStride, threshold: $0.parameters.threshold, resetsToZero: $0.parameters.reset == .zero)
+            HotPopulation(offset: $0.offset, count: $0.count, unitOffset: $0.unitOffset, unitCount: $0.unitCount,
+                          neuronsPerUnit: $0.neuronsPerUnit, channelsLast: $0.channelsLast,
+                          threshold: $0.parameters.threshold, resetsToZero: $0.parameters.reset == .zero)
         }
         hot = engine.connections.enumerated().map { ci, c in
             let t = pops[c.target]
             var h = HotConnection(isLinear: true, outFeatures: 0, geometry: Conv2DGeometry(inChannels: 1, inHeight: 1, inWidth: 1, kernel: 1),
-                                  outChannels: 0, target: c.target, targetOffset: t.offset, targetPlane: t.unitStride,
+                                  outChannels: 0, target: c.target, targetOffset: t.offset,
                                   weight: UnsafePointer(engine.weightStore.pointers[ci]),
                                   fanOut: UnsafePointer(engine.weightStore.fanOuts[ci]))
             h.pools = c.pooling != .none
@@ -237,14 +238,14 @@ struct AsyncSampleSimulator {
             let beta = pop.parameters.beta, theta = pop.parameters.threshold
             let vp = v + pop.offset
             if let perNeuron = pop.parameters.perNeuronBeta {
-                for j in 0..<pop.count { vp[j] = vp[j] * perNeuron[j] }
+                for j in 0..<pop.count { vp[j] = vp[j] * perNeuron[pop.layerIndex(ofStorage: j)] }
             } else {
                 for j in 0..<pop.count { vp[j] = vp[j] * beta }
             }
             // A neuron whose decayed membrane is above threshold fires without input (only possible with
             // reset by subtraction or a negative threshold): it integrates at the first forward step.
             for j in 0..<pop.count where vp[j] - theta > 0 {
-                touch(population: p, unit: pop.unitCount == 1 ? 0 : j % pop.unitStride)
+                touch(population: p, unit: j / pop.neuronsPerUnit)
             }
             spikesThisFrame[p] = 0
         }
@@ -291,13 +292,51 @@ struct AsyncSampleSimulator {
                 for j in 0..<o { r[j] &+= 1 }
             }
         } else {
-            let co = h.outChannels
-            SpikeDelivery.conv2d(value: value, source: source, geometry: h.geometry, outChannels: co, weight: h.weight, current: cur)
-            let measure = options.measuresCurrentsToSpike
-            let r = received + h.targetOffset, plane = h.targetPlane, target = h.target
-            AsyncConnection.forEachConvTarget(source: source, geometry: h.geometry) { pos in
-                touch(population: target, unit: pos)
-                if measure { for c in 0..<co { r[c * plane + pos] &+= 1 } }
+            deliverConv(h, value: value, source: source)
+        }
+    }
+
+    /// Convolution into a channels-last population: for every output position whose receptive
+    /// field holds `source`, the contiguous `O` currents get `value * W[o, c, ky, kx]` (weights stored
+    /// `[C, k, k, O]`). Per current this is the same `current += value * w` as
+    /// ``SNNCore/SpikeDelivery/conv2d(value:source:geometry:outChannels:weight:current:)``, in the
+    /// same source order, so the sums are bit-identical to the layered engine's.
+    @inline(__always)
+    mutating func deliverConv(_ h: HotConnection, value: Float, source: Int) {
+        let g = h.geometry, co = h.outChannels
+        let hw = g.inHeight * g.inWidth
+        let c = source / hw, iy = (source % hw) / g.inWidth, ix = source % g.inWidth
+        let ho = g.outHeight, wo = g.outWidth, k = g.kernelHeight, s = g.stride
+        let oyMax = min(ho - 1, (iy + g.padding) / s)
+        let oyMin = max(0, (iy + g.padding - k + s) / s)
+        let oxMax = min(wo - 1, (ix + g.padding) / s)
+        let oxMin = max(0, (ix + g.padding - k + s) / s)
+        if oyMin > oyMax || oxMin > oxMax { return }
+        let measure = options.measuresCurrentsToSpike
+        let cur = current + h.targetOffset
+        let vv = SIMD8<Float>(repeating: value)
+        for oy in oyMin...oyMax {
+            let ky = iy + g.padding - oy * s
+            if ky < 0 || ky >= k { continue }
+            for ox in oxMin...oxMax {
+                let kx = ix + g.padding - ox * s
+                if kx < 0 || kx >= k { continue }
+                let pos = oy * wo + ox
+                let w = h.weight + ((c * k + ky) * k + kx) * co
+                let out = cur + pos * co
+                var o = 0
+                while o + 8 <= co {
+                    var acc = UnsafeRawPointer(out + o).loadUnaligned(as: SIMD8<Float>.self)
+                    acc += vv * UnsafeRawPointer(w + o).loadUnaligned(as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(out + o).storeBytes(of: acc, as: SIMD8<Float>.self)
+                    o += 8
+                }
+                while o < co { out[o] += value * w[o]; o += 1 }
+                touch(population: h.target, unit: pos)
+                if measure {
+                    let r = received + h.targetOffset + pos * co
+                    for j in 0..<co { r[j] &+= 1 }
+                }
             }
         }
     }
@@ -375,9 +414,10 @@ struct AsyncSampleSimulator {
             for u32 in units {
                 let u = Int(u32)
                 unitMark[pop.unitOffset + u] = 0
-                var n = pop.offset + u
+                let unitStart = pop.offset + u * pop.neuronsPerUnit
+                var n = unitStart
                 var remaining = pop.neuronsPerUnit
-                if pop.unitStride == 1 && !recording {
+                if !recording {
                     let thetaV = SIMD8<Float>(repeating: theta)
                     let zero = SIMD8<Float>(repeating: 0)
                     while remaining >= 8 {
@@ -394,7 +434,8 @@ struct AsyncSampleSimulator {
                             for lane in 0..<8 where spikes[lane] { newV[lane] = pop.resetsToZero ? 0 : margin[lane] }
                             UnsafeMutableRawPointer(v + n).storeBytes(of: newV, as: SIMD8<Float>.self)
                             for lane in 0..<8 where spikes[lane] {
-                                _ = handleSpike(neuron: n + lane, population: p, integration: integrationCount &+ Int32(lane), potential: uu[lane])
+                                _ = handleSpike(neuron: n + lane, id: pop.layerId(n + lane), population: p,
+                                                integration: integrationCount &+ Int32(lane), potential: uu[lane])
                             }
                         } else {
                             UnsafeMutableRawPointer(v + n).storeBytes(of: uu, as: SIMD8<Float>.self)
@@ -414,13 +455,14 @@ struct AsyncSampleSimulator {
                     let seq = integrationCount
                     integrationCount &+= 1
                     var flags: UInt8 = wasRefractory ? AsyncTape.refractoryBit : 0
-                    if r.spiked { flags |= handleSpike(neuron: n, population: p, integration: seq, potential: r.u) }
+                    let id = pop.layerId(n)
+                    if r.spiked { flags |= handleSpike(neuron: n, id: id, population: p, integration: seq, potential: r.u) }
                     if recording {
-                        tape!.integrationNeuron.append(Int32(n))
+                        tape!.integrationNeuron.append(id)
                         tape!.integrationMargin.append(r.u - theta)
                         tape!.integrationFlags.append(flags)
                     }
-                    n += pop.unitStride
+                    n += 1
                     remaining -= 1
                 }
             }
@@ -432,7 +474,7 @@ struct AsyncSampleSimulator {
     /// A neuron fired: count it, set its refractory flag (unless refractory dropout skips it), log
     /// the currents it received, queue the spike. Returns the tape flags of the spike.
     @inline(__always)
-    mutating func handleSpike(neuron n: Int, population p: Int, integration seq: Int32, potential u: Float) -> UInt8 {
+    mutating func handleSpike(neuron n: Int, id: Int32, population p: Int, integration seq: Int32, potential u: Float) -> UInt8 {
         var flags = AsyncTape.spikedBit
         spikesThisFrame[p] &+= 1
         var setsRefractory = true
@@ -447,9 +489,9 @@ struct AsyncSampleSimulator {
             histogram[min(Int(received[n]), histogram.count - 1)] += 1
         }
         if usesHeap {
-            momentumQueue.push(neuron: Int32(n), integration: seq, potential: u)
+            momentumQueue.push(neuron: id, integration: seq, potential: u)
         } else {
-            randomQueue.push(QueuedSpike(neuron: Int32(n), integration: seq, key: u))
+            randomQueue.push(QueuedSpike(neuron: id, integration: seq, key: u))
         }
         return flags
     }
@@ -540,31 +582,27 @@ struct AsyncSampleSimulator {
     // MARK: - Reference compatibility
 
     func anyPositivePendingCurrent() -> Bool {
-        let pops = engine.populations
+        let pops = hotPopulations
         for p in pops.indices {
             let pop = pops[p]
             for u in touched[p] {
-                var n = pop.offset + Int(u)
-                for _ in 0..<pop.neuronsPerUnit {
-                    if current[n] > 0 { return true }
-                    n += pop.unitStride
-                }
+                let start = pop.offset + Int(u) * pop.neuronsPerUnit
+                for n in start..<(start + pop.neuronsPerUnit) where current[n] > 0 { return true }
             }
         }
         return false
     }
 
     mutating func dropPendingCurrents() {
-        let pops = engine.populations
+        let pops = hotPopulations
         for p in pops.indices {
             let pop = pops[p]
             for u in touched[p] {
                 unitMark[pop.unitOffset + Int(u)] = 0
-                var n = pop.offset + Int(u)
-                for _ in 0..<pop.neuronsPerUnit {
-                    if current[n] != 0 { tape?.droppedNeuron.append(Int32(n)) }
+                let start = pop.offset + Int(u) * pop.neuronsPerUnit
+                for n in start..<(start + pop.neuronsPerUnit) {
+                    if current[n] != 0 { tape?.droppedNeuron.append(pop.layerId(n)) }
                     current[n] = 0
-                    n += pop.unitStride
                 }
             }
             touched[p].removeAll(keepingCapacity: true)
@@ -582,7 +620,6 @@ struct HotConnection {
     var outChannels: Int
     var target: Int
     var targetOffset: Int
-    var targetPlane: Int
     var weight: UnsafePointer<Float>
     var fanOut: UnsafePointer<Int32>
     var pools = false
@@ -593,8 +630,17 @@ struct HotPopulation {
     var offset: Int
     var count: Int
     var unitOffset: Int
+    var unitCount: Int
     var neuronsPerUnit: Int
-    var unitStride: Int
+    var channelsLast: Bool
     var threshold: Float
     var resetsToZero: Bool
+
+    /// Global layer-order id of storage index `n` (see ``AsyncPopulation``).
+    @inline(__always)
+    func layerId(_ n: Int) -> Int32 {
+        guard channelsLast else { return Int32(n) }
+        let local = n - offset
+        return Int32(offset + (local % neuronsPerUnit) * unitCount + local / neuronsPerUnit)
+    }
 }
