@@ -157,6 +157,38 @@ struct ConvTests {
         }
     }
 
+    @Test("spike inputs: forward is bit-identical to event-by-event delivery in ascending input order",
+          arguments: convCases.indices)
+    func eventOrder(index: Int) {
+        let tc = ConvCase(convCases[index])
+        let g = tc.g
+        var rng = TestRNG(UInt64(800 + index))
+        let w = rng.values(tc.weightCount)
+        // Spikes and small event counts (N-MNIST frames hold counts).
+        let x = rng.spikes(tc.inCount, density: 0.12).map { $0 == 0 ? 0 : Float(1 + rng.int(0...2)) }
+        let y = tc.forward(x: x, w: w)
+        var ref = [Float](repeating: 0, count: tc.outCount)
+        let ho = g.outHeight, wo = g.outWidth, kk = g.kernelHeight
+        for s in 0..<tc.batch {
+            for src in 0..<g.inSize where x[s * g.inSize + src] != 0 {
+                let v = x[s * g.inSize + src]
+                let c = src / (g.inHeight * g.inWidth), iy = (src / g.inWidth) % g.inHeight, ix = src % g.inWidth
+                for oy in 0..<ho {
+                    let ky = iy + g.padding - oy * g.stride
+                    if ky < 0 || ky >= kk { continue }
+                    for ox in 0..<wo {
+                        let kx = ix + g.padding - ox * g.stride
+                        if kx < 0 || kx >= kk { continue }
+                        for o in 0..<tc.outChannels {
+                            ref[((s * tc.outChannels + o) * ho + oy) * wo + ox] += v * w[((o * g.inChannels + c) * kk + ky) * kk + kx]
+                        }
+                    }
+                }
+            }
+        }
+        #expect(y.map(\.bitPattern) == ref.map(\.bitPattern), "\(tc)")
+    }
+
     @Test("im2col and col2imAdd are adjoint", arguments: convCases.indices)
     func im2colAdjoint(index: Int) {
         let g = ConvCase(convCases[index]).g

@@ -169,6 +169,25 @@ struct GEMMTests {
         }
     }
 
+    @Test("spikeGatherAdd is bit-identical to event-by-event delivery in ascending input order")
+    func gatherEventOrder() {
+        var rng = TestRNG(123)
+        for (m, n, k) in [(5, 64, 300), (3, 10, 2312), (17, 33, 77), (1, 1, 5)] {
+            let a = rng.spikes(m * k, density: 0.1).map { $0 == 0 ? 0 : Float(1 + rng.int(0...2)) }
+            let b = rng.values(k * n)
+            let c0 = rng.values(m * n)
+            var c = c0
+            spikeGatherAdd(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n)
+            var ref = c0
+            for i in 0..<m {
+                for p in 0..<k where a[i * k + p] != 0 {
+                    for j in 0..<n { ref[i * n + j] += a[i * k + p] * b[p * n + j] }
+                }
+            }
+            #expect(c.map(\.bitPattern) == ref.map(\.bitPattern), "\(m)x\(n)x\(k)")
+        }
+    }
+
     @Test("results do not depend on splitting over threads (sparse path)")
     func sparseDeterministic() {
         var rng = TestRNG(99)

@@ -126,9 +126,9 @@ public func conv2dForward(input: UnsafePointer<Float>, batch: Int, weight: Unsaf
 
 /// Tables for the event-driven convolution loops. Input `(iy, ix)` feeds output `(oy, ox)` through
 /// tap `(ky, kx)` when `oy * stride - padding + ky == iy` (and likewise for x). Inputs are grouped by
-/// their phase `(iy mod stride, ix mod stride)`: within a phase the valid taps are the same for every
-/// input, so the loops run over taps outside and over the phase's inputs inside, with trip counts
-/// the branch predictor can follow (a per-input loop over its 1 to 4 taps mispredicts constantly).
+/// their phase `(iy mod stride, ix mod stride)`: a tap is reached by the inputs of one phase only, so
+/// the loops run over taps outside and over that phase's inputs inside, with trip counts the branch
+/// predictor can follow (a per-input loop over its 1 to 4 taps mispredicts constantly).
 struct ConvScatter {
     let g: Conv2DGeometry
     let plane: Int
@@ -136,7 +136,7 @@ struct ConvScatter {
     let outX: UnsafeMutablePointer<Int32>   // [kx * W + ix]: ox, or -1
     let phaseOf: UnsafeMutablePointer<Int32> // [iy * W + ix]: phase class
     let rowOf: UnsafeMutablePointer<Int32>, colOf: UnsafeMutablePointer<Int32>
-    let kysOf: [[Int]], kxsOf: [[Int]]       // valid taps per row / column phase
+    let tapPhaseY: [Int], tapPhaseX: [Int]   // the input phase each tap row / column is reached from
 
     init(_ g: Conv2DGeometry) {
         self.g = g
@@ -159,11 +159,8 @@ struct ConvScatter {
                 rowOf[iy * w + ix] = Int32(iy); colOf[iy * w + ix] = Int32(ix)
             }
         }
-        func taps(_ phase: Int, _ k: Int) -> [Int] {
-            (0..<k).filter { kk in ((phase + pad - kk) % st + st) % st == 0 }
-        }
-        kysOf = (0..<st).map { taps($0, kh) }
-        kxsOf = (0..<st).map { taps($0, kw) }
+        tapPhaseY = (0..<kh).map { ky in ((ky - pad) % st + st) % st }
+        tapPhaseX = (0..<kw).map { kx in ((kx - pad) % st + st) % st }
     }
 
     func deallocate() {
@@ -206,23 +203,23 @@ struct ConvScatter {
                 sc.start[ph] = d + 1
             }
             // start[ph] is now the end of phase ph; phase ph begins at start[ph - 1] (0 for ph == 0).
-            for py in 0..<st {
-                for px in 0..<st {
-                    let ph = py * st + px
+            // Taps in ascending (ky, kx) order; tap (ky, kx) is reached only by inputs of phase
+            // ((ky - padding) mod stride, (kx - padding) mod stride). Each output therefore receives its
+            // inputs in ascending input index, the order of a plain event-by-event delivery.
+            for ky in 0..<kh {
+                let py = tapPhaseY[ky]
+                let oyTable = outY + ky * h
+                for kx in 0..<kw {
+                    let ph = py * st + tapPhaseX[kx]
                     let lo = ph == 0 ? 0 : sc.start[ph - 1], hi = sc.start[ph]
                     if lo == hi { continue }
-                    for ky in kysOf[py] {
-                        let oyTable = outY + ky * h
-                        for kx in kxsOf[px] {
-                            let oxTable = outX + kx * w
-                            let row = (c * kh + ky) * kw + kx
-                            for e in lo..<hi {
-                                let q = sc.sorted[e]
-                                let oy = oyTable[Int(rowOf[q])], ox = oxTable[Int(colOf[q])]
-                                if oy < 0 || ox < 0 { continue }
-                                body(row, Int(oy) * wo + Int(ox), sc.sortedVal[e])
-                            }
-                        }
+                    let oxTable = outX + kx * w
+                    let row = (c * kh + ky) * kw + kx
+                    for e in lo..<hi {
+                        let q = sc.sorted[e]
+                        let oy = oyTable[Int(rowOf[q])], ox = oxTable[Int(colOf[q])]
+                        if oy < 0 || ox < 0 { continue }
+                        body(row, Int(oy) * wo + Int(ox), sc.sortedVal[e])
                     }
                 }
             }
