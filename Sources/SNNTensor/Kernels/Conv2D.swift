@@ -81,8 +81,11 @@ let convSparseDensity = 0.25
 ///
 /// Samples are split over the cores. Spike inputs (at most a quarter of the batch's inputs non-zero)
 /// take an event-driven path: each non-zero input adds its value times the matching weight column
-/// to the output positions it reaches, so the cost follows the number of spikes. Denser inputs are
-/// unfolded (im2col) and multiplied with ``gemm(m:n:k:a:lda:transA:b:ldb:transB:c:ldc:beta:parallel:)``.
+/// to the output positions it reaches, so the cost follows the number of spikes. On that path every
+/// output is `0 + v1 * w1 + v2 * w2 + ...` over its non-zero inputs in ascending input index
+/// (separate multiply and add), bit for bit what delivering the events one by one in index order
+/// gives. Denser inputs are unfolded (im2col) and multiplied with
+/// ``gemm(m:n:k:a:lda:transA:b:ldb:transB:c:ldc:beta:parallel:)``.
 public func conv2dForward(input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
                           geometry g: Conv2DGeometry, output: UnsafeMutablePointer<Float>) {
     guard batch > 0 else { return }

@@ -150,6 +150,9 @@ func transpose8x8(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointe
 /// `A` is `m x k` (row stride `lda`), `B` is `k x n` (row stride `ldb`), `C` is `m x n` (row stride
 /// `ldc`) and is accumulated into. This is the natural kernel for a batch of binary spike vectors
 /// times a weight matrix: the cost is proportional to the number of spikes, not to `m * k`.
+/// Each `C[i, j]` is updated as `C[i, j] + A[i, p1] * B[p1, j] + A[i, p2] * B[p2, j] + ...` over the
+/// non-zero entries in ascending `p` (separate multiply and add): bit for bit what delivering the
+/// spikes one by one in index order gives.
 /// Rows of `C` are split over the cores unless `parallel` is false.
 public func spikeGatherAdd(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
                            b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
