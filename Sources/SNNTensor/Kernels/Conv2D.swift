@@ -91,8 +91,8 @@ public func conv2dForward(input: UnsafePointer<Float>, batch: Int, weight: Unsaf
     guard batch > 0 else { return }
     let inSize = g.inSize, outSize = outChannels * g.outPositions
     if outSize == 0 { return }
-    let nnz = countNonZeros(rows: 1, cols: batch * inSize, input, batch * inSize)
-    if Double(nnz) <= convSparseDensity * Double(batch * inSize) {
+    let sparseLimit = Int(convSparseDensity * Double(batch * inSize))
+    if countNonZeros(rows: 1, cols: batch * inSize, input, batch * inSize, limit: sparseLimit) <= sparseLimit {
         let o = outChannels, positions = g.outPositions
         // Weights as [C*kh*kw, O]: one contiguous row of O values per (c, ky, kx).
         let wT = UnsafeMutablePointer<Float>.allocate(capacity: g.patchSize * o)
@@ -292,11 +292,12 @@ public func conv2dBackward(input: UnsafePointer<Float>, batch: Int, weight: Unsa
     }
     let dyTc = UnsafePointer(dyT)
 
-    let nnz = countNonZeros(rows: 1, cols: batch * inSize, input, batch * inSize)
+    let sparseLimit = Int(convSparseDensity * Double(batch * inSize))
+    let sparse = countNonZeros(rows: 1, cols: batch * inSize, input, batch * inSize, limit: sparseLimit) <= sparseLimit
     let dWt = UnsafeMutablePointer<Float>.allocate(capacity: p * o)  // [C*kh*kw, O]
     dWt.initialize(repeating: 0, count: p * o)
     defer { dWt.deallocate() }
-    if Double(nnz) <= convSparseDensity * Double(batch * inSize) {
+    if sparse {
         let sc = ConvScatter(g)
         defer { sc.deallocate() }
         parallelFor(g.inChannels) { channels in

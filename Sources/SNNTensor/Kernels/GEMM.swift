@@ -29,10 +29,11 @@ public func gemm(
     }
     // Counting the non-zeros costs m*k reads, small next to the m*n*k multiply-adds.
     if n >= 4, m * k >= 64 {
-        let nnz = countNonZeros(rows: transA ? k : m, cols: transA ? m : k, a, lda)
         // Measured crossovers: the row gather wins up to ~30% density; with a transposed operand
         // (extra copy of B, or scattered updates for op(A) = A^T) up to ~12%.
-        if nnz * (transA || transB ? 8 : 4) <= m * k {
+        let limitA = m * k / (transA || transB ? 8 : 4)
+        let nnz = countNonZeros(rows: transA ? k : m, cols: transA ? m : k, a, lda, limit: limitA)
+        if nnz <= limitA {
             sparseGemm(m: m, n: n, k: k, a: a, lda: lda, transA: transA, b: b, ldb: ldb, transB: transB,
                        c: c, ldc: ldc, beta: beta, parallel: parallel)
             return
@@ -40,8 +41,9 @@ public func gemm(
         // A dense but op(B) sparse (e.g. a weight gradient dY^T X with spikes X): C^T = op(B)^T op(A)^T
         // through the sparse path, then transposed into C.
         if m >= 4 {
-            let nnzB = countNonZeros(rows: transB ? n : k, cols: transB ? k : n, b, ldb)
-            if nnzB * 8 <= k * n {
+            let limitB = k * n / 8
+            let nnzB = countNonZeros(rows: transB ? n : k, cols: transB ? k : n, b, ldb, limit: limitB)
+            if nnzB <= limitB {
                 withScratch(floats: n * m) { t in
                     sparseGemm(m: n, n: m, k: k, a: b, lda: ldb, transA: !transB, b: a, ldb: lda, transB: !transA,
                                c: t, ldc: m, beta: 0, parallel: parallel)
@@ -74,20 +76,27 @@ func scaleRow(_ c: UnsafeMutablePointer<Float>, _ n: Int, _ beta: Float) {
     if beta == 0 { c.update(repeating: 0, count: n) } else if beta != 1 { for j in 0..<n { c[j] *= beta } }
 }
 
-/// The number of non-zero entries of a `rows x cols` block with row stride `ld`.
-func countNonZeros(rows: Int, cols: Int, _ x: UnsafePointer<Float>, _ ld: Int) -> Int {
+/// The number of non-zero entries of a `rows x cols` block with row stride `ld`; the count stops
+/// (returning a value above `limit`) as soon as it exceeds `limit`, so dense blocks cost little.
+func countNonZeros(rows: Int, cols: Int, _ x: UnsafePointer<Float>, _ ld: Int, limit: Int = .max) -> Int {
     var total = 0
     for r in 0..<rows {
         let p = x + r * ld
         var j = 0
-        var acc = SIMD16<Int32>()
         while j + 16 <= cols {
-            let v = UnsafeRawPointer(p + j).loadUnaligned(as: SIMD16<Float>.self)
-            acc &+= SIMD16<Int32>(repeating: 1).replacing(with: 0, where: v .== 0)
-            j += 16
+            // Blocks of up to 1024 values between checks against the limit.
+            let end = min(cols, j + 1024)
+            var acc = SIMD16<Int32>()
+            while j + 16 <= end {
+                let v = UnsafeRawPointer(p + j).loadUnaligned(as: SIMD16<Float>.self)
+                acc &+= SIMD16<Int32>(repeating: 1).replacing(with: 0, where: v .== 0)
+                j += 16
+            }
+            total += Int(acc.wrappedSum())
+            if total > limit { return total }
         }
-        total += Int(acc.wrappedSum())
         while j < cols { if p[j] != 0 { total += 1 }; j += 1 }
+        if total > limit { return total }
     }
     return total
 }
