@@ -164,9 +164,16 @@ struct ConvTests {
         let g = tc.g
         var rng = TestRNG(UInt64(800 + index))
         let w = rng.values(tc.weightCount)
-        // Spikes and small event counts (N-MNIST frames hold counts).
-        let x = rng.spikes(tc.inCount, density: 0.12).map { $0 == 0 ? 0 : Float(1 + rng.int(0...2)) }
-        let y = tc.forward(x: x, w: w)
+        // Spikes and small event counts (N-MNIST frames hold counts); sparse enough for conv2dForward's
+        // event path, and dense inputs through conv2dForwardEvents.
+        for density: Float in [0.12, 0.6] {
+        let x = rng.spikes(tc.inCount, density: density).map { $0 == 0 ? 0 : Float(1 + rng.int(0...2)) }
+        var y = [Float](repeating: .nan, count: tc.outCount)
+        if density < 0.25 {
+            y = tc.forward(x: x, w: w)
+        } else {
+            conv2dForwardEvents(input: x, batch: tc.batch, weight: w, outChannels: tc.outChannels, geometry: g, output: &y)
+        }
         var ref = [Float](repeating: 0, count: tc.outCount)
         let ho = g.outHeight, wo = g.outWidth, kk = g.kernelHeight
         for s in 0..<tc.batch {
@@ -186,7 +193,8 @@ struct ConvTests {
                 }
             }
         }
-        #expect(y.map(\.bitPattern) == ref.map(\.bitPattern), "\(tc)")
+        #expect(y.map(\.bitPattern) == ref.map(\.bitPattern), "\(tc) density \(density)")
+        }
     }
 
     @Test("im2col and col2imAdd are adjoint", arguments: convCases.indices)

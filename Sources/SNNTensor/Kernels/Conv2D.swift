@@ -93,27 +93,7 @@ public func conv2dForward(input: UnsafePointer<Float>, batch: Int, weight: Unsaf
     if outSize == 0 { return }
     let sparseLimit = Int(convSparseDensity * Double(batch * inSize))
     if countNonZeros(rows: 1, cols: batch * inSize, input, batch * inSize, limit: sparseLimit) <= sparseLimit {
-        let o = outChannels, positions = g.outPositions
-        // Weights as [C*kh*kw, O]: one contiguous row of O values per (c, ky, kx).
-        let wT = UnsafeMutablePointer<Float>.allocate(capacity: g.patchSize * o)
-        defer { wT.deallocate() }
-        transposeInto(src: weight, srcRows: o, srcCols: g.patchSize, srcStride: g.patchSize, dst: wT, dstStride: o)
-        let wTc = UnsafePointer(wT)
-        let sc = ConvScatter(g)
-        defer { sc.deallocate() }
-        parallelFor(batch, minimumChunk: max(1, 4096 / max(1, outSize))) { samples in
-            let yT = UnsafeMutablePointer<Float>.allocate(capacity: positions * o)
-            let scratch = sc.makeScratch()
-            defer { yT.deallocate(); scratch.deallocate() }
-            for s in samples {
-                yT.update(repeating: 0, count: positions * o)
-                sc.forEachPair(input + s * inSize, channels: 0..<g.inChannels, scratch: scratch) { p, pos, v in
-                    axpySmall(o, v, wTc + p * o, yT + pos * o)
-                }
-                transposeInto(src: yT, srcRows: positions, srcCols: o, srcStride: o, dst: output + s * outSize,
-                              dstStride: positions)
-            }
-        }
+        conv2dForwardEvents(input: input, batch: batch, weight: weight, outChannels: outChannels, geometry: g, output: output)
         return
     }
     parallelFor(batch) { samples in
@@ -123,6 +103,38 @@ public func conv2dForward(input: UnsafePointer<Float>, batch: Int, weight: Unsaf
             im2col(input + s * inSize, g, cols)
             gemm(m: outChannels, n: g.outPositions, k: g.patchSize, a: weight, lda: g.patchSize,
                  b: cols, ldb: g.outPositions, c: output + s * outSize, ldc: g.outPositions, parallel: false)
+        }
+    }
+}
+
+/// The event-driven path of ``conv2dForward(input:batch:weight:outChannels:geometry:output:)``
+/// whatever the input density: every output is `0 + v1 * w1 + v2 * w2 + ...` over its non-zero
+/// inputs in ascending input index (separate multiply and add), bit for bit what delivering the
+/// events one by one in index order gives. Shapes and layouts as in `conv2dForward`.
+public func conv2dForwardEvents(input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
+                                geometry g: Conv2DGeometry, output: UnsafeMutablePointer<Float>) {
+    guard batch > 0 else { return }
+    let inSize = g.inSize, outSize = outChannels * g.outPositions
+    if outSize == 0 { return }
+    let o = outChannels, positions = g.outPositions
+    // Weights as [C*kh*kw, O]: one contiguous row of O values per (c, ky, kx).
+    let wT = UnsafeMutablePointer<Float>.allocate(capacity: g.patchSize * o)
+    defer { wT.deallocate() }
+    transposeInto(src: weight, srcRows: o, srcCols: g.patchSize, srcStride: g.patchSize, dst: wT, dstStride: o)
+    let wTc = UnsafePointer(wT)
+    let sc = ConvScatter(g)
+    defer { sc.deallocate() }
+    parallelFor(batch, minimumChunk: max(1, 4096 / max(1, outSize))) { samples in
+        let yT = UnsafeMutablePointer<Float>.allocate(capacity: positions * o)
+        let scratch = sc.makeScratch()
+        defer { yT.deallocate(); scratch.deallocate() }
+        for s in samples {
+            yT.update(repeating: 0, count: positions * o)
+            sc.forEachPair(input + s * inSize, channels: 0..<g.inChannels, scratch: scratch) { p, pos, v in
+                axpySmall(o, v, wTc + p * o, yT + pos * o)
+            }
+            transposeInto(src: yT, srcRows: positions, srcCols: o, srcStride: o, dst: output + s * outSize,
+                          dstStride: positions)
         }
     }
 }
