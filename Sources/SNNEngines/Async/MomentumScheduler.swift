@@ -1,26 +1,35 @@
 import SNNTensor
 
-/// The momentum scheduler's queue of one sample: a binary max-heap of pending spikes keyed by the
-/// pre-spike potential `P` of the integration that produced each spike, plus tie-breaking noise
-/// `lambda * u` (`u` uniform in `[0, 1)`, drawn once when the spike joins the queue). The most
-/// over-driven neurons leave first; picking `F` of `n` costs O(F log n).
+/// The momentum scheduler's queue of one sample: the pending spikes ordered by the pre-spike
+/// potential `P` of the integration that produced each spike, highest first, plus tie-breaking noise
+/// `lambda * u` (`u` uniform in `[0, 1)`). The most over-driven neurons leave first.
 ///
-/// At the start of every frame `P` is reset to 0 (SPEC section 1), so the spikes that carried over
-/// are re-keyed `0 + lambda * u` and the heap is rebuilt. Equal keys (e.g. `lambda = 0`) leave the
-/// older spike first. A neuron that fires again while its earlier spike waits has two entries, each
-/// keyed by its own `P`. Random numbers come from the sample's own ``CounterRNG`` stream.
+/// A binary max-heap holds the spikes whose keys are final; spikes that joined since the last pick
+/// wait in an unordered list and enter the heap (sift-up, or a linear-time rebuild when many
+/// arrive) only when the order matters, i.e. when more spikes are queued than `F`. Picking `F` of
+/// `n` costs O(F log n); a step whose queue fits in `F` costs no heap work at all.
+///
+/// The noise of a spike is a pure function of the seed, the sample, the frame and the spike's
+/// integration index (`CounterRNG.uniform(stream: sample, counter: frame << 32 | integration)`), so it
+/// does not depend on when it is drawn. At the start of every frame `P` is reset to 0 (SPEC
+/// section 1): the spikes that carried over are re-keyed `0 + lambda * u` with the new frame's noise.
+/// Equal keys (e.g. `lambda = 0`) leave the older spike first. A neuron that fires again while its
+/// earlier spike waits has two entries, each keyed by its own `P`.
 struct MomentumScheduler {
     var heap: [QueuedSpike] = []
+    /// Spikes not yet in the heap; their `key` is `P` without noise.
+    var pending: [QueuedSpike] = []
     var noise: Float = 1e-6
     var rng = CounterRNG(seed: 0)
     var stream: UInt64 = 0
-    var counter: UInt64 = 0
+    var frame: UInt64 = 0
 
-    var count: Int { heap.count }
+    var count: Int { heap.count + pending.count }
 
     mutating func reset(noise: Float, rng: CounterRNG, stream: UInt64) {
         heap.removeAll(keepingCapacity: true)
-        self.noise = noise; self.rng = rng; self.stream = stream; counter = 0
+        pending.removeAll(keepingCapacity: true)
+        self.noise = noise; self.rng = rng; self.stream = stream; frame = 0
     }
 
     @inline(__always)
@@ -28,34 +37,45 @@ struct MomentumScheduler {
         a.key > b.key || (a.key == b.key && a.integration < b.integration)
     }
 
-    @inline(__always)
-    mutating func noiseSample() -> Float {
-        guard noise != 0 else { return 0 }
-        defer { counter &+= 1 }
-        return noise * rng.uniform(stream: stream, counter: counter)
-    }
-
     /// Adds a spike with pre-spike potential `potential`.
+    @inline(__always)
     mutating func push(neuron: Int32, integration: Int32, potential: Float) {
-        let spike = QueuedSpike(neuron: neuron, integration: integration, key: potential + noiseSample())
-        heap.append(spike)
-        siftUp(heap.count - 1)
+        pending.append(QueuedSpike(neuron: neuron, integration: integration, key: potential))
     }
 
-    /// Frame start: `P <- 0` for every waiting spike; new noise; rebuild.
+    /// Frame start: `P <- 0` for every waiting spike (keys get the new frame's noise when needed).
     mutating func resetKeys() {
-        guard !heap.isEmpty else { return }
-        for i in heap.indices { heap[i].key = 0 + noiseSample() }
-        var i = heap.count / 2 - 1
-        while i >= 0 { siftDown(i); i -= 1 }
+        frame &+= 1
+        guard count > 0 else { return }
+        for i in pending.indices { pending[i].key = 0 }
+        for var s in heap { s.key = 0; pending.append(s) }
+        heap.removeAll(keepingCapacity: true)
     }
 
     /// Moves the `limit` highest spikes (all when nil) into `out`.
     mutating func pick(_ limit: Int?, into out: inout [QueuedSpike]) {
-        if limit == nil || limit! >= heap.count {
+        if limit == nil || limit! >= count {
             out.append(contentsOf: heap)
+            out.append(contentsOf: pending)
             heap.removeAll(keepingCapacity: true)
+            pending.removeAll(keepingCapacity: true)
             return
+        }
+        if !pending.isEmpty {
+            if noise != 0 {
+                for i in pending.indices {
+                    let counter = frame << 32 | UInt64(UInt32(bitPattern: pending[i].integration))
+                    pending[i].key += noise * rng.uniform(stream: stream, counter: counter)
+                }
+            }
+            if pending.count > heap.count {
+                heap.append(contentsOf: pending)
+                var i = heap.count / 2 - 1
+                while i >= 0 { siftDown(i); i -= 1 }
+            } else {
+                for s in pending { heap.append(s); siftUp(heap.count - 1) }
+            }
+            pending.removeAll(keepingCapacity: true)
         }
         for _ in 0..<limit! {
             out.append(heap[0])
