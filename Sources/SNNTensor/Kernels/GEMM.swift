@@ -308,6 +308,12 @@ func gatherRow(n: Int, nnz: Int, idx: UnsafeMutablePointer<Int>, val: UnsafeMuta
         st16(c + j, v0)
         j += 16
     }
+    if j + 8 <= n {
+        var v0 = beta == 0 ? SIMD8<Float>() : (beta == 1 ? ld8(c + j) : beta * ld8(c + j))
+        for l in 0..<nnz { v0 += val[l] * ld8(b + idx[l] * ldb + j) }
+        st8(c + j, v0)
+        j += 8
+    }
     while j < n {
         var s: Float = beta == 0 ? 0 : (beta == 1 ? c[j] : beta * c[j])
         for l in 0..<nnz { s += val[l] * b[idx[l] * ldb + j] }
