@@ -77,11 +77,30 @@ struct MomentumScheduler {
             }
             pending.removeAll(keepingCapacity: true)
         }
-        for _ in 0..<limit! {
-            out.append(heap[0])
-            let last = heap.removeLast()
-            if !heap.isEmpty { heap[0] = last; siftDown(0) }
+        for _ in 0..<limit! { out.append(popMax()) }
+    }
+
+    /// Removes the highest spike. Bottom-up (Floyd): the hole at the root walks down to a leaf along
+    /// the larger children (one comparison per level), then the last spike sifts up from there. Keys
+    /// are totally ordered (ties broken by the unique integration index), so the spike returned
+    /// does not depend on the heap's internal arrangement.
+    @inline(__always)
+    mutating func popMax() -> QueuedSpike {
+        let top = heap[0]
+        let last = heap.removeLast()
+        let n = heap.count
+        if n == 0 { return top }
+        var i = 0
+        while true {
+            var child = 2 * i + 1
+            if child >= n { break }
+            if child + 1 < n && MomentumScheduler.above(heap[child + 1], heap[child]) { child += 1 }
+            heap[i] = heap[child]
+            i = child
         }
+        heap[i] = last
+        siftUp(i)
+        return top
     }
 
     private mutating func siftUp(_ start: Int) {
