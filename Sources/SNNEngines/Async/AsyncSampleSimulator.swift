@@ -354,11 +354,20 @@ struct AsyncSampleSimulator {
                 let o = h.outFeatures, cur = current + h.targetOffset
                 var events: UInt32 = 0
                 var ac = 0, mac = 0
-                for i in 0..<n where x[i] != 0 {
-                    let value = x[i]
-                    SpikeDelivery.linear(value: value, source: i, weight: h.weight, outFeatures: o, current: cur)
-                    events &+= 1
-                    if value == 1 || value == -1 { ac += Int(h.fanOut[i]) } else { mac += Int(h.fanOut[i]) }
+                var block = 0
+                while block < n {
+                    // Event frames are sparse and clustered: skip all-zero blocks of 8 without branching per element.
+                    if block + 8 <= n, UnsafeRawPointer(x + block).loadUnaligned(as: SIMD8<Float>.self) == SIMD8(repeating: 0) {
+                        block += 8
+                        continue
+                    }
+                    for i in block..<min(block + 8, n) where x[i] != 0 {
+                        let value = x[i]
+                        SpikeDelivery.linear(value: value, source: i, weight: h.weight, outFeatures: o, current: cur)
+                        events &+= 1
+                        if value == 1 || value == -1 { ac += Int(h.fanOut[i]) } else { mac += Int(h.fanOut[i]) }
+                    }
+                    block += 8
                 }
                 synapticOperations.accumulates += Double(ac)
                 synapticOperations.multiplyAccumulates += Double(mac)
