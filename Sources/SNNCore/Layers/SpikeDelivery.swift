@@ -77,20 +77,28 @@ public enum SpikeDelivery {
         return sources
     }
 
-    /// A whole batch `[batch, inSize]` through a synaptic layer into a zeroed `[batch, outSize]` current;
-    /// samples are split over the cores.
+    /// A whole batch `[batch, inSize]` through a synaptic layer into a zeroed `[batch, outSize]` current.
+    ///
+    /// Uses the batched event kernels of SNNTensor (`spikeGatherAdd` for linear layers,
+    /// `conv2dForwardEvents` for convolutions), which produce exactly the bits of delivering every
+    /// sample's non-zero inputs one by one in ascending index order with
+    /// ``deliverAll(_:inShape:input:count:weight:current:)``, only faster.
     public static func forward(_ layer: LayerSpec, inShape: [Int], outShape: [Int], input: Tensor, weight: Tensor) -> Tensor {
         let batch = input.shape[0]
-        let inSize = inShape.reduce(1, *), outSize = outShape.reduce(1, *)
+        let inSize = inShape.reduce(1, *)
         var out = Tensor(shape: [batch] + outShape)
         input.withUnsafeBufferPointer { xp in
             weight.withUnsafeBufferPointer { wp in
                 out.withUnsafeMutableBufferPointer { op in
                     let x = xp.baseAddress!, w = wp.baseAddress!, y = op.baseAddress!
-                    parallelFor(batch) { samples in
-                        for b in samples {
-                            deliverAll(layer, inShape: inShape, input: x + b * inSize, count: inSize, weight: w, current: y + b * outSize)
-                        }
+                    switch layer {
+                    case .linear(_, let o):
+                        spikeGatherAdd(m: batch, n: o, k: inSize, a: x, lda: inSize, b: w, ldb: o, c: y, ldc: o)
+                    case .conv2d(let ci, let co, let k, let s, let p):
+                        let g = Conv2DGeometry(inChannels: ci, inHeight: inShape[1], inWidth: inShape[2], kernel: k, stride: s, padding: p)
+                        conv2dForwardEvents(input: x, batch: batch, weight: w, outChannels: co, geometry: g, output: y)
+                    default:
+                        preconditionFailure("SpikeDelivery.forward on \(layer.shortName)")
                     }
                 }
             }
