@@ -2,7 +2,18 @@
 // SNNKit: spiking neural networks, layered and asynchronous (event-driven), in pure Swift.
 import PackageDescription
 
-let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+import Foundation
+
+// Release builds of the numeric modules: unchecked arithmetic and, on x86-64, code for the CPU that
+// builds (AVX2/AVX-512 where present; Swift's default is SSE2, which leaves most of the vector units
+// idle). A binary built this way runs only on CPUs like the build machine's: set SNNKIT_PORTABLE=1
+// when building one to copy elsewhere.
+#if arch(x86_64)
+let cpuFlags: [String] = ProcessInfo.processInfo.environment["SNNKIT_PORTABLE"] == nil ? ["-target-cpu", "native"] : []
+#else
+let cpuFlags: [String] = []
+#endif
+let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"] + cpuFlags, .when(configuration: .release))]
 
 let package = Package(
     name: "SNNKit",
