@@ -49,18 +49,28 @@ public enum BPTT {
                     let n = dU.count
                     let carriedIn = carried[i]!
                     var carriedOut = Tensor(shape: carriedIn.shape)
-                    for j in 0..<n {
-                        let x = u.data[j] - p.threshold
-                        let sg = p.surrogate.gradient(x)
-                        var d = g.data[j] * sg
-                        d += carriedIn.data[j] * LIFDynamics.resetDerivative(u: u.data[j], spike: spikes.data[j], surrogateGradient: sg,
-                                                                              threshold: p.threshold, reset: p.reset, detach: p.detachReset)
-                        if let e = extra { d += e.data[j] }
-                        dU.data[j] = d
-                        if !options.detachMembraneAcrossSteps {
-                            carriedOut.data[j] = d * (p.perNeuronBeta?[j % (n / batch)] ?? p.beta)
+                    let perNeuron = n / batch
+                    let keepCarry = !options.detachMembraneAcrossSteps
+                    // Raw pointers: no copy-on-write checks in the per-element loop.
+                    u.withUnsafeBufferPointer { up in
+                    spikes.withUnsafeBufferPointer { sp in
+                    g.withUnsafeBufferPointer { gp in
+                    carriedIn.withUnsafeBufferPointer { cp in
+                    dU.withUnsafeMutableBufferPointer { dp in
+                    carriedOut.withUnsafeMutableBufferPointer { op in
+                        let betas = p.perNeuronBeta
+                        for j in 0..<n {
+                            let uj = up[j]
+                            let x = uj - p.threshold
+                            let sg = p.surrogate.gradient(x)
+                            var d = gp[j] * sg
+                            d += cp[j] * LIFDynamics.resetDerivative(u: uj, spike: sp[j], surrogateGradient: sg,
+                                                                      threshold: p.threshold, reset: p.reset, detach: p.detachReset)
+                            if let e = extra { d += e.data[j] }
+                            dp[j] = d
+                            if keepCarry { op[j] = d * (betas?[j % perNeuron] ?? p.beta) }
                         }
-                    }
+                    }}}}}}
                     carried[i] = carriedOut
                     g = dU
                 } else {

@@ -132,11 +132,19 @@ public enum LIFPopulation {
     /// Sum of spikes per sample of a `[batch, neurons]` spike tensor.
     public static func spikesPerSample(_ s: Tensor) -> [Float] {
         let batch = s.shape[0], n = s.count / max(batch, 1)
-        return (0..<batch).map { b in
-            var acc: Float = 0
-            for j in 0..<n { acc += s.data[b * n + j] }
-            return acc
+        var sums = [Float](repeating: 0, count: batch)
+        s.withUnsafeBufferPointer { p in
+            for b in 0..<batch {
+                let row = p.baseAddress! + b * n
+                var acc = SIMD8<Float>()
+                var j = 0
+                while j + 8 <= n { acc += UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self); j += 8 }
+                var total = acc.sum()
+                while j < n { total += row[j]; j += 1 }
+                sums[b] = total
+            }
         }
+        return sums
     }
 }
 
