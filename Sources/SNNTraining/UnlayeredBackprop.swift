@@ -206,14 +206,20 @@ public enum UnlayeredBackprop {
 
         /// The reverse pass of one sample; gradients accumulate in the workspace.
         /// `input` holds frame `f` at `input + f * frameStride` (default: frames stored back to back).
+        ///
+        /// A tape that was compacted with ``AsyncTape/discardRecordedFrames()`` holds frames from
+        /// `firstFrame` on; spikes emitted from integrations it no longer holds get no gradient (the
+        /// gradient is cut there, as truncation per frame wants).
         public func accumulate(tape: AsyncTape, input: UnsafePointer<Float>, frames: Int, frameStride: Int? = nil,
-                               outputGradient: [Float], options: Options, replay: SmoothReplay? = nil) {
+                               firstFrame: Int = 0, outputGradient: [Float], options: Options, replay: SmoothReplay? = nil) {
             let neuronCount = graph.neuronCount
             let last = populations.count - 1
             let outBase = graph.offsets[last], classes = graph.offsets[last + 1] - outBase
             let offsets = graph.offsets
             let inputSize = graph.incoming[0].sourceShape.reduce(1, *)
-            let recordedFrames = min(frames, tape.frameCount)
+            let recordedFrames = min(frames - firstFrame, tape.frameCount)
+            let stepBase = Int(tape.frameStepStart[0])
+            let integrationBase = Int(tape.integrationBase)
             let integrationCount = tape.integrationNeuron.count
             if dS.count < integrationCount { dS = [Float](repeating: 0, count: integrationCount) }
             let silent = options.silentIntegrationsCarryGradient
@@ -237,15 +243,18 @@ public enum UnlayeredBackprop {
                 let dP = dPBuffer.baseAddress!
                 for j in 0..<neuronCount { dV[j] = 0; dP[j] = 0 }
                 for j in 0..<integrationCount { dS[j] = 0 }
-                for f in stride(from: recordedFrames - 1, through: 0, by: -1) {
+                for local in stride(from: recordedFrames - 1, through: 0, by: -1) {
+                    let f = firstFrame + local
                     // Currents dropped at the end of this frame never reached an integration.
-                    for d in Int(tape.frameDroppedStart[f])..<Int(tape.frameDroppedStart[f + 1]) { dP[Int(tape.droppedNeuron[d])] = 0 }
-                    for step in stride(from: Int(tape.frameStepStart[f + 1]) - 1, through: Int(tape.frameStepStart[f]), by: -1) {
+                    for d in Int(tape.frameDroppedStart[local])..<Int(tape.frameDroppedStart[local + 1]) { dP[Int(tape.droppedNeuron[d])] = 0 }
+                    for global in stride(from: Int(tape.frameStepStart[local + 1]) - 1, through: Int(tape.frameStepStart[local]), by: -1) {
+                        let step = global - stepBase
                         // Emissions of this step (their currents were integrated later).
                         for e in stride(from: Int(tape.stepEmissionStart[step + 1]) - 1, through: Int(tape.stepEmissionStart[step]), by: -1) {
                             let n = Int(eNeuron[e])
                             let p = Int(popOf[n])
-                            let r = Int(eIntegration[e])
+                            let r = Int(eIntegration[e]) - integrationBase
+                            if r < 0 { continue }  // fired in a frame the tape no longer holds: truncated
                             if p == last {
                                 if countAtEmission { dS[r] += outGrad[f * classes + n - outBase] }
                             } else {
@@ -253,7 +262,8 @@ public enum UnlayeredBackprop {
                                                         targetGradient: dP + offsets[p + 1])
                             }
                         }
-                        let lo = Int(tape.stepIntegrationStart[step]), hi = Int(tape.stepIntegrationStart[step + 1])
+                        let lo = Int(tape.stepIntegrationStart[step]) - integrationBase
+                        let hi = Int(tape.stepIntegrationStart[step + 1]) - integrationBase
                         // Silent integrations of this step, as spikes of value 0 leaving at once (read the targets'
                         // pending-current gradients before this step's integrations overwrite them).
                         if silent {

@@ -42,9 +42,12 @@ public struct UnlayeredTraining: GradientComputer {
         var options = asyncOptions
         options.recordTape = true
         options.seed = asyncOptions.seed &+ seed
-        let run = engine.run(inputs: x, labels: labels, options: options)
         let frames = inputs.shape[0], batch = inputs.shape[1]
         let classes = engine.classCount
+        if backpropOptions.truncatePerFrame && loss == .rateCrossEntropy {
+            return onlinePerFrame(engine: engine, graph: graph, network: network, inputs: x, labels: labels, options: options)
+        }
+        let run = engine.run(inputs: x, labels: labels, options: options)
         // Per-frame output counts as [batch, classes] tensors, the loss and its gradient.
         var outputs = [Tensor](repeating: Tensor(shape: [batch, classes]), count: frames)
         for b in 0..<batch {
@@ -75,5 +78,60 @@ public struct UnlayeredTraining: GradientComputer {
         let steps = run.samples.reduce(0.0) { $0 + Double($1.forwardSteps) } / Double(max(batch, 1))
         return StepResult(loss: value, correct: correct, gradients: gradients, tapeBytes: tapes.reduce(0) { $0 + $1.byteCount }, spikes: spikes,
                           forwardStepsPerSample: steps)
+    }
+
+    /// Truncation per frame with the per-frame loss (rate-ce): each frame's reverse pass runs as soon as
+    /// the frame ends, on the thread that ran it, and the frame's tape is then dropped, so the tape
+    /// memory is that of one frame instead of the whole sample. Same gradients as `truncatePerFrame`
+    /// on the full tape.
+    func onlinePerFrame(engine: AsyncEngine, graph: PopulationGraph, network: Network, inputs x: Tensor, labels: [Int],
+                        options: AsyncOptions) -> StepResult {
+        let frames = x.shape[0], batch = x.shape[1]
+        let classes = engine.classCount
+        let inputSize = x.count / (frames * batch)
+        let workers = max(1, min(Parallelism.threadCount, batch))
+        let workspaces = (0..<workers).map { _ in UnlayeredBackprop.Workspace(graph: graph, network: network) }
+        let lossPerWorker = UnsafeMutablePointer<Double>.allocate(capacity: workers)
+        lossPerWorker.initialize(repeating: 0, count: workers)
+        let peakTape = UnsafeMutablePointer<Int>.allocate(capacity: workers)
+        peakTape.initialize(repeating: 0, count: workers)
+        defer { lossPerWorker.deallocate(); peakTape.deallocate() }
+        let outBase = graph.offsets[graph.neurons.count - 1]
+        let scale = 1 / Float(frames * batch)
+        let backprop = backpropOptions
+        let run: AsyncRun = x.withUnsafeBufferPointer { inBuf in
+            let base = inBuf.baseAddress!
+            let consumer: (Int, Int, Int, inout AsyncTape) -> Void = { worker, b, frame, tape in
+                // This frame's output counts, loss and dL/dcount (rate-ce: CE of the frame's counts / (T B)).
+                var counts = [Float](repeating: 0, count: classes)
+                for e in tape.emittedNeuron {
+                    let n = Int(e)
+                    if n >= outBase { counts[n - outBase] += 1 }
+                }
+                let (l, g) = Loss.softmaxCrossEntropy(Tensor(shape: [1, classes], data: counts), [labels[b]], scale: scale)
+                lossPerWorker[worker] += Double(l)
+                let lossGradient: [Float] = g.data
+                var dCount = [Float](repeating: 0, count: frames * classes)
+                for c in 0..<classes { dCount[frame * classes + c] = lossGradient[c] }
+                peakTape[worker] = max(peakTape[worker], tape.byteCount)
+                workspaces[worker].accumulate(tape: tape, input: base + b * inputSize, frames: frames, frameStride: batch * inputSize,
+                                              firstFrame: frame, outputGradient: dCount, options: backprop)
+                tape.discardRecordedFrames()
+            }
+            return engine.run(inputs: x, labels: labels, options: options, frameTapeConsumer: consumer)
+        }
+        var totalLoss: Double = 0
+        var tapeBytes: Int = 0
+        for w in 0..<workers {
+            totalLoss += lossPerWorker[w]
+            tapeBytes += peakTape[w]
+        }
+        var gradients = network.weights.map { Tensor(shape: $0.shape) }
+        for w in workspaces { w.addGradients(into: &gradients) }
+        let correct = run.samples.filter(\.correct).count
+        let spikes = run.samples.reduce(0.0) { $0 + Double($1.totalSpikes) }
+        let steps = run.samples.reduce(0.0) { $0 + Double($1.forwardSteps) } / Double(max(batch, 1))
+        return StepResult(loss: Float(totalLoss) / Float(frames * batch), correct: correct, gradients: gradients,
+                          tapeBytes: tapeBytes, spikes: spikes, forwardStepsPerSample: steps)
     }
 }

@@ -154,3 +154,52 @@ struct UnlayeredBackpropTests {
         #expect(correct >= 150, "accuracy \(correct)/160 after training (last batch \(lastAccuracy))")
     }
 }
+
+/// Truncation per frame with the per-frame loss runs each frame's reverse pass as the frame ends and
+/// drops its tape: same gradients as truncating on the full tape, with the memory of one frame.
+struct OnlineTruncationTests {
+    @Test(arguments: [2, 8])
+    func onlinePerFrameEqualsTruncationOnTheFullTape(F: Int) throws {
+        let neuron = LIFParameters(beta: 0.5, threshold: 0.3)
+        let net = try UnlayeredBackpropTests.network([12, 10, 8, 4], neuron: neuron, seed: 4, low: -0.2, high: 0.6)
+        let frames = 5, batch = 6
+        let x = UnlayeredBackpropTests.inputs(frames: frames, batch: batch, size: 12, seed: 21, density: 0.6)
+        let labels = [0, 1, 2, 3, 1, 2]
+        let asyncOptions = AsyncOptions(forwardGroupSize: F, scheduler: .momentum, seed: 3)
+        let online = UnlayeredTraining(asyncOptions: asyncOptions, backpropOptions: .init(truncatePerFrame: true))
+            .lossAndGradients(network: net, inputs: x, labels: labels, loss: .rateCrossEntropy, seed: 0)
+
+        // The same truncated gradient from full tapes.
+        var options = asyncOptions
+        options.recordTape = true
+        let run = try AsyncEngine(network: net).run(inputs: x, labels: labels, options: options)
+        var outputs = [Tensor](repeating: Tensor(shape: [batch, 4]), count: frames)
+        for b in 0..<batch { for f in 0..<frames { for c in 0..<4 { outputs[f].data[b * 4 + c] = Float(run.samples[b].outputCounts[f][c]) } } }
+        let (loss, gOut, _) = Loss.rateCrossEntropy.evaluate(outputs: outputs, membranes: [], labels: labels)
+        let graph = try PopulationGraph(spec: net.spec)
+        let workspace = UnlayeredBackprop.Workspace(graph: graph, network: net)
+        x.data.withUnsafeBufferPointer { p in
+            for b in 0..<batch {
+                var d = [Float](repeating: 0, count: frames * 4)
+                for f in 0..<frames { for c in 0..<4 { d[f * 4 + c] = gOut[f].data[b * 4 + c] } }
+                workspace.accumulate(tape: run.tapes![b], input: p.baseAddress! + b * 12, frames: frames, frameStride: batch * 12,
+                                     outputGradient: d, options: .init(truncatePerFrame: true))
+            }
+        }
+        var full = net.weights.map { Tensor(shape: $0.shape) }
+        workspace.addGradients(into: &full)
+        #expect(abs(online.loss - loss) < 1e-5, "loss \(online.loss) vs \(loss)")
+        var nonZero = 0
+        for i in net.parameterIndices {
+            for j in 0..<full[i].count {
+                #expect(abs(online.gradients[i].data[j] - full[i].data[j]) <= 1e-6 + 1e-4 * abs(full[i].data[j]),
+                        "layer \(i) weight \(j): online \(online.gradients[i].data[j]), full tape \(full[i].data[j])")
+                if full[i].data[j] != 0 { nonZero += 1 }
+            }
+        }
+        #expect(nonZero > 50)
+        // Memory: the online path never holds more than one frame of tape per sample.
+        let fullBytes = run.tapes!.reduce(0) { $0 + $1.byteCount }
+        #expect(online.tapeBytes * 2 < fullBytes, "online tape \(online.tapeBytes) B vs full \(fullBytes) B")
+    }
+}

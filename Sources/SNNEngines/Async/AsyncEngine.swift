@@ -143,7 +143,12 @@ public struct AsyncEngine: Sendable {
     /// - Parameters:
     ///   - labels: one label per sample (for accuracy and the first-correct-output measurements).
     ///   - options: `F`, scheduler, stop rule, refractory dropout, recording.
-    public func run(inputs: Tensor, labels: [Int]? = nil, options: AsyncOptions = AsyncOptions()) -> AsyncRun {
+    ///
+    /// With `options.recordTape`, `frameTapeConsumer(worker, sample, frame, &tape)` is called at the end
+    /// of every frame of every sample, on the thread `worker` (`0 ..< min(threads, batch)`) that runs it;
+    /// it may process the frame and call ``AsyncTape/discardRecordedFrames()`` to keep memory at one frame.
+    public func run(inputs: Tensor, labels: [Int]? = nil, options: AsyncOptions = AsyncOptions(),
+                    frameTapeConsumer: ((_ worker: Int, _ sample: Int, _ frame: Int, _ tape: inout AsyncTape) -> Void)? = nil) -> AsyncRun {
         let spec = network.spec
         let frameSize = spec.inputShape.reduce(1, *)
         precondition(inputs.rank >= 2 && inputs.count == inputs.shape[0] * inputs.shape[1] * frameSize,
@@ -163,6 +168,9 @@ public struct AsyncEngine: Sendable {
                         concurrentPerform(workers) { w in
                             var sim = AsyncSampleSimulator(engine: self, options: options)
                             defer { sim.deallocate() }
+                            if let frameTapeConsumer {
+                                sim.frameTapeConsumer = { sample, frame, tape in frameTapeConsumer(w, sample, frame, &tape) }
+                            }
                             var b = w
                             while b < batch {
                                 let out = sim.run(sample: b, inputs: x, steps: steps, batch: batch, frameSize: frameSize,

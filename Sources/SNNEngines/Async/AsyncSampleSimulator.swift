@@ -53,6 +53,8 @@ struct AsyncSampleSimulator {
     var dropoutStream: UInt64 = 0
     var dropoutCounter: UInt64 = 0
     var tape: AsyncTape?
+    /// Called with the tape at the end of every frame (sample, frame), when a tape is recorded.
+    var frameTapeConsumer: ((Int, Int, inout AsyncTape) -> Void)?
     var traceEvents: [SpikeTrace.Event] = []
     var traceSample: Int32 = 0
 
@@ -210,6 +212,7 @@ struct AsyncSampleSimulator {
                 tape!.frameStepStart.append(Int32(globalStep))
                 tape!.frameDroppedStart.append(Int32(tape!.droppedNeuron.count))
                 tape!.stoppedEarly.append(stopped)
+                frameTapeConsumer?(b, t, &tape!)
             }
         }
 

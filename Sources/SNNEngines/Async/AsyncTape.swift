@@ -72,8 +72,32 @@ public struct AsyncTape: Sendable, Hashable {
     public var droppedNeuron: [Int32] = []
     /// Whether a stop rule ended each frame.
     public var stoppedEarly: [Bool] = []
+    /// Global index of the first integration the integration arrays still hold (0 unless
+    /// ``discardRecordedFrames()`` was called): values of ``stepIntegrationStart`` and
+    /// ``emittedIntegration`` are global, array positions are `global - integrationBase`.
+    public var integrationBase: Int32 = 0
 
     public init() {}
+
+    /// Forgets everything recorded so far while recording goes on (a frame-by-frame consumer, such as
+    /// truncated unlayered backprop, calls it after processing each frame so that memory stays that of
+    /// one frame). Afterwards the tape holds only what comes next: ``frameStepStart`` starts at the
+    /// current global forward step, ``stepIntegrationStart`` at the current global integration index
+    /// (``integrationBase``), and emissions, drops and frame flags restart empty.
+    public mutating func discardRecordedFrames() {
+        integrationBase = stepIntegrationStart.last ?? integrationBase
+        integrationNeuron.removeAll(keepingCapacity: true)
+        integrationMargin.removeAll(keepingCapacity: true)
+        integrationFlags.removeAll(keepingCapacity: true)
+        stepIntegrationStart = [integrationBase]
+        emittedNeuron.removeAll(keepingCapacity: true)
+        emittedIntegration.removeAll(keepingCapacity: true)
+        stepEmissionStart = [0]
+        frameStepStart = [frameStepStart.last ?? 0]
+        frameDroppedStart = [0]
+        droppedNeuron.removeAll(keepingCapacity: true)
+        stoppedEarly.removeAll(keepingCapacity: true)
+    }
 
     /// Forward steps recorded.
     public var stepCount: Int { stepIntegrationStart.count - 1 }
