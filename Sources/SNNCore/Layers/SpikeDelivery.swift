@@ -32,26 +32,11 @@ public enum SpikeDelivery {
     @inlinable
     public static func conv2d(value: Float, source: Int, geometry g: Conv2DGeometry, outChannels: Int,
                               weight: UnsafePointer<Float>, current: UnsafeMutablePointer<Float>) {
-        let hw = g.inHeight * g.inWidth
-        let c = source / hw, iy = (source % hw) / g.inWidth, ix = source % g.inWidth
-        let ho = g.outHeight, wo = g.outWidth, k = g.kernelHeight, s = g.stride
-        let kk = k * k, cStride = g.inChannels * kk, plane = ho * wo
-        // Output rows oy with 0 <= iy + p - oy*s < k.
-        let oyMax = min(ho - 1, (iy + g.padding) / s)
-        let oyMin = max(0, (iy + g.padding - k + s) / s)
-        let oxMax = min(wo - 1, (ix + g.padding) / s)
-        let oxMin = max(0, (ix + g.padding - k + s) / s)
-        if oyMin > oyMax || oxMin > oxMax { return }
-        for oy in oyMin...oyMax {
-            let ky = iy + g.padding - oy * s
-            if ky < 0 || ky >= k { continue }
-            for ox in oxMin...oxMax {
-                let kx = ix + g.padding - ox * s
-                if kx < 0 || kx >= k { continue }
-                let wBase = weight + c * kk + ky * k + kx
-                let out = current + oy * wo + ox
-                for o in 0..<outChannels { out[o * plane] += value * wBase[o * cStride] }
-            }
+        let kk = g.kernelHeight * g.kernelWidth, cStride = g.inChannels * kk, plane = g.outPositions
+        g.forEachReceptiveTarget(of: source) { c, position, tap in
+            let wBase = weight + c * kk + tap
+            let out = current + position
+            for o in 0..<outChannels { out[o * plane] += value * wBase[o * cStride] }
         }
     }
 
@@ -151,29 +136,15 @@ public enum SpikeDelivery {
     public static func conv2dAdjoint(value: Float, source: Int, geometry g: Conv2DGeometry, outChannels: Int,
                                      weight: UnsafePointer<Float>, currentGradient dCurrent: UnsafePointer<Float>,
                                      weightGradient dWeight: UnsafeMutablePointer<Float>) -> Float {
-        let hw = g.inHeight * g.inWidth
-        let c = source / hw, iy = (source % hw) / g.inWidth, ix = source % g.inWidth
-        let ho = g.outHeight, wo = g.outWidth, k = g.kernelHeight, s = g.stride
-        let kk = k * k, cStride = g.inChannels * kk, plane = ho * wo
-        let oyMax = min(ho - 1, (iy + g.padding) / s)
-        let oyMin = max(0, (iy + g.padding - k + s) / s)
-        let oxMax = min(wo - 1, (ix + g.padding) / s)
-        let oxMin = max(0, (ix + g.padding - k + s) / s)
+        let kk = g.kernelHeight * g.kernelWidth, cStride = g.inChannels * kk, plane = g.outPositions
         var acc: Float = 0
-        if oyMin > oyMax || oxMin > oxMax { return 0 }
-        for oy in oyMin...oyMax {
-            let ky = iy + g.padding - oy * s
-            if ky < 0 || ky >= k { continue }
-            for ox in oxMin...oxMax {
-                let kx = ix + g.padding - ox * s
-                if kx < 0 || kx >= k { continue }
-                let off = c * kk + ky * k + kx
-                let dc = dCurrent + oy * wo + ox
-                for o in 0..<outChannels {
-                    let gr = dc[o * plane]
-                    acc += weight[off + o * cStride] * gr
-                    dWeight[off + o * cStride] += value * gr
-                }
+        g.forEachReceptiveTarget(of: source) { c, position, tap in
+            let off = c * kk + tap
+            let dc = dCurrent + position
+            for o in 0..<outChannels {
+                let gr = dc[o * plane]
+                acc += weight[off + o * cStride] * gr
+                dWeight[off + o * cStride] += value * gr
             }
         }
         return acc

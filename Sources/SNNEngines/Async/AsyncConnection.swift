@@ -66,29 +66,6 @@ public struct AsyncConnection: Sendable {
             for px in pxMin...pxMax { body((c * ph + py) * pw + px) }
         }
     }
-
-    /// Calls `body(position)` for every output position `oy * Wo + ox` that pooled element `source`
-    /// reaches through the convolution (the same receptive-field arithmetic as ``SpikeDelivery``).
-    @inline(__always)
-    static func forEachConvTarget(source: Int, geometry g: Conv2DGeometry, _ body: (Int) -> Void) {
-        let hw = g.inHeight * g.inWidth
-        let iy = (source % hw) / g.inWidth, ix = source % g.inWidth
-        let ho = g.outHeight, wo = g.outWidth, k = g.kernelHeight, s = g.stride
-        let oyMax = min(ho - 1, (iy + g.padding) / s)
-        let oyMin = max(0, (iy + g.padding - k + s) / s)
-        let oxMax = min(wo - 1, (ix + g.padding) / s)
-        let oxMin = max(0, (ix + g.padding - k + s) / s)
-        if oyMin > oyMax || oxMin > oxMax { return }
-        for oy in oyMin...oyMax {
-            let ky = iy + g.padding - oy * s
-            if ky < 0 || ky >= k { continue }
-            for ox in oxMin...oxMax {
-                let kx = ix + g.padding - ox * s
-                if kx < 0 || kx >= k { continue }
-                body(oy * wo + ox)
-            }
-        }
-    }
 }
 
 /// Why a network cannot run asynchronously.

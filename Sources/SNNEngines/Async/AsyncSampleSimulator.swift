@@ -306,40 +306,25 @@ struct AsyncSampleSimulator {
     /// same source order, so the sums are bit-identical to the layered engine's.
     @inline(__always)
     mutating func deliverConv(_ h: HotConnection, value: Float, source: Int) {
-        let g = h.geometry, co = h.outChannels
-        let hw = g.inHeight * g.inWidth
-        let c = source / hw, iy = (source % hw) / g.inWidth, ix = source % g.inWidth
-        let ho = g.outHeight, wo = g.outWidth, k = g.kernelHeight, s = g.stride
-        let oyMax = min(ho - 1, (iy + g.padding) / s)
-        let oyMin = max(0, (iy + g.padding - k + s) / s)
-        let oxMax = min(wo - 1, (ix + g.padding) / s)
-        let oxMin = max(0, (ix + g.padding - k + s) / s)
-        if oyMin > oyMax || oxMin > oxMax { return }
+        let co = h.outChannels, k = h.geometry.kernelHeight
         let measure = options.measuresCurrentsToSpike
         let cur = current + h.targetOffset
         let vv = SIMD8<Float>(repeating: value)
-        for oy in oyMin...oyMax {
-            let ky = iy + g.padding - oy * s
-            if ky < 0 || ky >= k { continue }
-            for ox in oxMin...oxMax {
-                let kx = ix + g.padding - ox * s
-                if kx < 0 || kx >= k { continue }
-                let pos = oy * wo + ox
-                let w = h.weight + ((c * k + ky) * k + kx) * co
-                let out = cur + pos * co
-                var o = 0
-                while o + 8 <= co {
-                    var acc = UnsafeRawPointer(out + o).loadUnaligned(as: SIMD8<Float>.self)
-                    acc += vv * UnsafeRawPointer(w + o).loadUnaligned(as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(out + o).storeBytes(of: acc, as: SIMD8<Float>.self)
-                    o += 8
-                }
-                while o < co { out[o] += value * w[o]; o += 1 }
-                touch(population: h.target, unit: pos)
-                if measure {
-                    let r = received + h.targetOffset + pos * co
-                    for j in 0..<co { r[j] &+= 1 }
-                }
+        h.geometry.forEachReceptiveTarget(of: source) { c, pos, tap in
+            let w = h.weight + (c * k * k + tap) * co
+            let out = cur + pos * co
+            var o = 0
+            while o + 8 <= co {
+                var acc = UnsafeRawPointer(out + o).loadUnaligned(as: SIMD8<Float>.self)
+                acc += vv * UnsafeRawPointer(w + o).loadUnaligned(as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(out + o).storeBytes(of: acc, as: SIMD8<Float>.self)
+                o += 8
+            }
+            while o < co { out[o] += value * w[o]; o += 1 }
+            touch(population: h.target, unit: pos)
+            if measure {
+                let r = received + h.targetOffset + pos * co
+                for j in 0..<co { r[j] &+= 1 }
             }
         }
     }

@@ -19,6 +19,33 @@ public struct Conv2DGeometry: Sendable, Hashable, Codable {
     public var inSize: Int { inChannels * inHeight * inWidth }
     /// Output positions per channel.
     public var outPositions: Int { outHeight * outWidth }
+
+    /// Calls `body(channel, outputPosition, kernelOffset)` for every output position `oy * Wo + ox`
+    /// whose receptive field holds input element `source` (flat index of a `[C, H, W]` map), with
+    /// `kernelOffset = ky * k + kx` the tap that connects them, in ascending `oy`, then `ox`: the
+    /// receptive-field arithmetic of every event-driven convolution (delivery, its adjoint, the
+    /// asynchronous engine). Square kernels.
+    @inlinable @inline(__always)
+    public func forEachReceptiveTarget(of source: Int, _ body: (_ channel: Int, _ position: Int, _ kernelOffset: Int) -> Void) {
+        let hw = inHeight * inWidth
+        let c = source / hw, iy = (source % hw) / inWidth, ix = source % inWidth
+        let ho = outHeight, wo = outWidth, k = kernelHeight, s = stride
+        // Output rows oy with 0 <= iy + p - oy * s < k (likewise columns).
+        let oyMax = min(ho - 1, (iy + padding) / s)
+        let oyMin = max(0, (iy + padding - k + s) / s)
+        let oxMax = min(wo - 1, (ix + padding) / s)
+        let oxMin = max(0, (ix + padding - k + s) / s)
+        if oyMin > oyMax || oxMin > oxMax { return }
+        for oy in oyMin...oyMax {
+            let ky = iy + padding - oy * s
+            if ky < 0 || ky >= k { continue }
+            for ox in oxMin...oxMax {
+                let kx = ix + padding - ox * s
+                if kx < 0 || kx >= k { continue }
+                body(c, oy * wo + ox, ky * k + kx)
+            }
+        }
+    }
 }
 
 /// Unfolds one `[C, H, W]` map into the `[C*kh*kw, Ho*Wo]` patch matrix (zero padding).
