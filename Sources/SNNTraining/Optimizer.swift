@@ -43,27 +43,42 @@ public struct Optimizer: Sendable {
             if gradients[i].count != n { fatalError("Optimizer: gradient \(i) has \(gradients[i].count) values for \(n) weights") }
             switch kind {
             case .sgd(let mu, let wd):
-                var m = first[i] ?? [Float](repeating: 0, count: n)
-                for j in 0..<n {
-                    let g = gradients[i].data[j] + wd * weights[i].data[j]
-                    m[j] = mu * m[j] + g
-                    weights[i].data[j] -= lr * m[j]
+                // removeValue: the state is mutated in place, not copied (copy-on-write).
+                var m = first.removeValue(forKey: i) ?? [Float](repeating: 0, count: n)
+                m.withUnsafeMutableBufferPointer { mp in
+                    gradients[i].withUnsafeBufferPointer { gp in
+                        weights[i].withUnsafeMutableBufferPointer { wp in
+                            for j in 0..<n {
+                                let g = gp[j] + wd * wp[j]
+                                mp[j] = mu * mp[j] + g
+                                wp[j] -= lr * mp[j]
+                            }
+                        }
+                    }
                 }
                 first[i] = m
             case .adam(let b1, let b2, let eps, let wd), .adamW(let b1, let b2, let eps, let wd):
                 let decoupled: Bool
                 if case .adamW = kind { decoupled = true } else { decoupled = false }
-                var m = first[i] ?? [Float](repeating: 0, count: n)
-                var v = second[i] ?? [Float](repeating: 0, count: n)
+                var m = first.removeValue(forKey: i) ?? [Float](repeating: 0, count: n)
+                var v = second.removeValue(forKey: i) ?? [Float](repeating: 0, count: n)
                 let c1 = 1 - powf(b1, Float(stepCount)), c2 = 1 - powf(b2, Float(stepCount))
-                for j in 0..<n {
-                    var g = gradients[i].data[j]
-                    if !decoupled { g += wd * weights[i].data[j] }
-                    m[j] = b1 * m[j] + (1 - b1) * g
-                    v[j] = b2 * v[j] + (1 - b2) * g * g
-                    let update = (m[j] / c1) / ((v[j] / c2).squareRoot() + eps)
-                    if decoupled { weights[i].data[j] -= lr * wd * weights[i].data[j] }
-                    weights[i].data[j] -= lr * update
+                m.withUnsafeMutableBufferPointer { mp in
+                    v.withUnsafeMutableBufferPointer { vp in
+                        gradients[i].withUnsafeBufferPointer { gp in
+                            weights[i].withUnsafeMutableBufferPointer { wp in
+                                for j in 0..<n {
+                                    var g = gp[j]
+                                    if !decoupled { g += wd * wp[j] }
+                                    mp[j] = b1 * mp[j] + (1 - b1) * g
+                                    vp[j] = b2 * vp[j] + (1 - b2) * g * g
+                                    let update = (mp[j] / c1) / ((vp[j] / c2).squareRoot() + eps)
+                                    if decoupled { wp[j] -= lr * wd * wp[j] }
+                                    wp[j] -= lr * update
+                                }
+                            }
+                        }
+                    }
                 }
                 first[i] = m; second[i] = v
             }

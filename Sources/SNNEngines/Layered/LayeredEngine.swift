@@ -101,6 +101,10 @@ public enum LIFPopulation {
             fatalError("LIF population of \(n) neurons got \(current.count / max(batch, 1)) inputs")
         }
         let perNeuron = p.perNeuronBeta
+        if !smooth && perNeuron == nil {
+            stepVectorised(v: &v, current: current, parameters: p, preReset: &u, spikes: &s)
+            return
+        }
         v.withUnsafeMutableBufferPointer { vp in
             current.withUnsafeBufferPointer { ip in
                 u.withUnsafeMutableBufferPointer { up in
@@ -121,6 +125,47 @@ public enum LIFPopulation {
                                     }
                                     vp[idx] = vv
                                 }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The common case of ``step(v:current:parameters:preReset:spikes:smooth:)`` (one decay for the whole
+    /// population, Heaviside spikes), eight neurons at a time: the same operations as
+    /// ``LIFDynamics/integrate(v:current:refractory:threshold:reset:)``, so the same bits.
+    static func stepVectorised(v: inout Tensor, current: Tensor, parameters p: LIFParameters,
+                               preReset u: inout Tensor, spikes s: inout Tensor) {
+        let batch = v.shape[0], n = v.shape[1]
+        let theta = SIMD8<Float>(repeating: p.threshold), beta = SIMD8<Float>(repeating: p.beta)
+        let zero = SIMD8<Float>(), one = SIMD8<Float>(repeating: 1)
+        let hardReset = p.reset == .zero
+        v.withUnsafeMutableBufferPointer { vp in
+            current.withUnsafeBufferPointer { ip in
+                u.withUnsafeMutableBufferPointer { up in
+                    s.withUnsafeMutableBufferPointer { sp in
+                        let vb = vp.baseAddress!, ib = ip.baseAddress!, ub = up.baseAddress!, sb = sp.baseAddress!
+                        parallelFor(batch, minimumChunk: max(1, 16_384 / max(n, 1))) { rows in
+                            var j = rows.lowerBound * n
+                            let end = rows.upperBound * n
+                            while j + 8 <= end {
+                                let vv = UnsafeRawPointer(vb + j).loadUnaligned(as: SIMD8<Float>.self) * beta
+                                let uu = vv + UnsafeRawPointer(ib + j).loadUnaligned(as: SIMD8<Float>.self)
+                                let margin = uu - theta
+                                let fired = margin .> zero
+                                UnsafeMutableRawPointer(ub + j).storeBytes(of: uu, as: SIMD8<Float>.self)
+                                UnsafeMutableRawPointer(sb + j).storeBytes(of: zero.replacing(with: one, where: fired), as: SIMD8<Float>.self)
+                                let after = hardReset ? uu.replacing(with: zero, where: fired) : uu.replacing(with: margin, where: fired)
+                                UnsafeMutableRawPointer(vb + j).storeBytes(of: after, as: SIMD8<Float>.self)
+                                j += 8
+                            }
+                            while j < end {
+                                var vv = vb[j] * p.beta
+                                let r = LIFDynamics.integrate(v: &vv, current: ib[j], refractory: false, threshold: p.threshold, reset: p.reset)
+                                ub[j] = r.u; sb[j] = r.spiked ? 1 : 0; vb[j] = vv
+                                j += 1
                             }
                         }
                     }
