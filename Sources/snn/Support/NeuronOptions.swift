@@ -36,8 +36,16 @@ struct NetworkOptions: ParsableArguments {
     func spec(default text: String, dtMs: Double, inputShape: [Int]) throws -> NetworkSpec {
         let source = arch ?? text
         if source.hasSuffix(".json") {
-            let data = try Data(contentsOf: URL(fileURLWithPath: source))
-            return try JSONDecoder().decode(NetworkSpec.self, from: data)
+            let data: Data
+            do { data = try Data(contentsOf: URL(fileURLWithPath: source)) } catch {
+                throw ValidationError("architecture file \(source) cannot be read: \(error.localizedDescription)")
+            }
+            let spec: NetworkSpec
+            do { spec = try JSONDecoder().decode(NetworkSpec.self, from: data) } catch {
+                throw ValidationError("architecture file \(source) is not a NetworkSpec JSON ({\"inputShape\": [...], \"layers\": [...]}): \(error)")
+            }
+            do { _ = try spec.shapes() } catch { throw ValidationError("architecture file \(source): \(error)") }
+            return spec
         }
         var spec = try NetworkSpec.parse(source, neuron: try neuron(dtMs: dtMs))
         // An MLP string fed with image-shaped frames: flatten them.
