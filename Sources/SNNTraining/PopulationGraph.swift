@@ -32,19 +32,9 @@ public struct PopulationGraph: Sendable {
         @inline(__always)
         public func forEachPooledCell(of source: Int, _ body: (Int, Float) -> Void) {
             guard let pool else { body(source, 1); return }
-            let h = sourceShape[1], w = sourceShape[2]
-            let ho = synapticInShape[1], wo = synapticInShape[2]
-            let hw = h * w
-            let ch = source / hw, y = (source % hw) / w, x = source % w
             let factor = 1 / Float(pool.kernel * pool.kernel)
-            let oyLow = max(0, (y - pool.kernel + pool.stride) / pool.stride), oyHigh = min(ho - 1, y / pool.stride)
-            let oxLow = max(0, (x - pool.kernel + pool.stride) / pool.stride), oxHigh = min(wo - 1, x / pool.stride)
-            if oyLow > oyHigh || oxLow > oxHigh { return }
-            for oy in oyLow...oyHigh where oy * pool.stride <= y && y < oy * pool.stride + pool.kernel {
-                for ox in oxLow...oxHigh where ox * pool.stride <= x && x < ox * pool.stride + pool.kernel {
-                    body((ch * ho + oy) * wo + ox, factor)
-                }
-            }
+            Pool2D.forEachCell(containing: source, height: sourceShape[1], width: sourceShape[2], kernel: pool.kernel,
+                               stride: pool.stride, pooledHeight: synapticInShape[1], pooledWidth: synapticInShape[2]) { body($0, factor) }
         }
     }
 
@@ -100,10 +90,4 @@ public struct PopulationGraph: Sendable {
 
     /// Total neurons.
     public var neuronCount: Int { offsets.last! }
-    /// Population of a network-wide neuron id.
-    @inlinable public func population(of neuron: Int) -> Int {
-        var p = 0
-        while neuron >= offsets[p + 1] { p += 1 }
-        return p
-    }
 }

@@ -188,18 +188,11 @@ public enum UnlayeredBackprop {
                                                             currentGradient: targetGradient, weightGradient: c.gradient)
             }
             if c.poolKernel == 0 { return cell(source, 1) }
-            let k = c.poolKernel, s = c.poolStride
-            let hw = c.sourceHeight * c.sourceWidth
-            let ch = source / hw, y = (source % hw) / c.sourceWidth, x = source % c.sourceWidth
-            let factor = 1 / Float(k * k)
+            let factor = 1 / Float(c.poolKernel * c.poolKernel)
             var total: Float = 0
-            let oyLow = max(0, (y - k + s) / s), oyHigh = min(c.pooledHeight - 1, y / s)
-            let oxLow = max(0, (x - k + s) / s), oxHigh = min(c.pooledWidth - 1, x / s)
-            if oyLow > oyHigh || oxLow > oxHigh { return 0 }
-            for oy in oyLow...oyHigh where oy * s <= y && y < oy * s + k {
-                for ox in oxLow...oxHigh where ox * s <= x && x < ox * s + k {
-                    total += cell((ch * c.pooledHeight + oy) * c.pooledWidth + ox, factor)
-                }
+            Pool2D.forEachCell(containing: source, height: c.sourceHeight, width: c.sourceWidth, kernel: c.poolKernel,
+                               stride: c.poolStride, pooledHeight: c.pooledHeight, pooledWidth: c.pooledWidth) {
+                total += cell($0, factor)
             }
             return total
         }

@@ -55,16 +55,8 @@ public struct AsyncConnection: Sendable {
         case .none: body(source); return
         case .average(let kk, let ss), .max(let kk, let ss): k = kk; s = ss
         }
-        let h = sourceShape[1], w = sourceShape[2]
-        let ph = pooledShape[1], pw = pooledShape[2]
-        let c = source / (h * w), y = (source % (h * w)) / w, x = source % w
-        // cells py with py*s <= y < py*s + k
-        let pyMin = y >= k ? (y - k) / s + 1 : 0, pyMax = min(ph - 1, y / s)
-        let pxMin = x >= k ? (x - k) / s + 1 : 0, pxMax = min(pw - 1, x / s)
-        if pyMin > pyMax || pxMin > pxMax { return }
-        for py in pyMin...pyMax {
-            for px in pxMin...pxMax { body((c * ph + py) * pw + px) }
-        }
+        Pool2D.forEachCell(containing: source, height: sourceShape[1], width: sourceShape[2], kernel: k, stride: s,
+                           pooledHeight: pooledShape[1], pooledWidth: pooledShape[2], body)
     }
 }
 

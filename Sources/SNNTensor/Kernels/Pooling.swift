@@ -5,6 +5,22 @@ public enum Pool2D {
     /// Output extent for one spatial dimension.
     @inlinable public static func outExtent(_ n: Int, kernel k: Int, stride s: Int) -> Int { (n - k) / s + 1 }
 
+    /// Calls `body(cell)` for every pooled cell whose window holds element `source` (flat index of a
+    /// `[C, height, width]` map; cells are flat indices of the `[C, pooledHeight, pooledWidth]` map), in
+    /// ascending cell order: how event-driven code routes one element through a pooling layer.
+    @inlinable @inline(__always)
+    public static func forEachCell(containing source: Int, height h: Int, width w: Int, kernel k: Int, stride s: Int,
+                                   pooledHeight ph: Int, pooledWidth pw: Int, _ body: (Int) -> Void) {
+        let c = source / (h * w), y = (source % (h * w)) / w, x = source % w
+        // Cells py with py * s <= y < py * s + k (likewise px).
+        let pyMin = y >= k ? (y - k) / s + 1 : 0, pyMax = min(ph - 1, y / s)
+        let pxMin = x >= k ? (x - k) / s + 1 : 0, pxMax = min(pw - 1, x / s)
+        if pyMin > pyMax || pxMin > pxMax { return }
+        for py in pyMin...pyMax {
+            for px in pxMin...pxMax { body((c * ph + py) * pw + px) }
+        }
+    }
+
     /// Average pooling forward.
     public static func averageForward(_ x: UnsafePointer<Float>, batch: Int, channels: Int, height: Int, width: Int,
                                       kernel k: Int, stride s: Int, output y: UnsafeMutablePointer<Float>) {
