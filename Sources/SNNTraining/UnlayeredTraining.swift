@@ -73,11 +73,7 @@ public struct UnlayeredTraining: GradientComputer {
         }
         var gradients = network.weights.map { Tensor(shape: $0.shape) }
         for w in workspaces { w.addGradients(into: &gradients) }
-        let correct = run.samples.filter(\.correct).count
-        let spikes = run.samples.reduce(0.0) { $0 + Double($1.totalSpikes) }
-        let steps = run.samples.reduce(0.0) { $0 + Double($1.forwardSteps) } / Double(max(batch, 1))
-        return StepResult(loss: value, correct: correct, gradients: gradients, tapeBytes: tapes.reduce(0) { $0 + $1.byteCount }, spikes: spikes,
-                          forwardStepsPerSample: steps)
+        return Self.result(of: run, loss: value, gradients: gradients, tapeBytes: tapes.reduce(0) { $0 + $1.byteCount })
     }
 
     /// Truncation per frame with the per-frame loss (rate-ce): each frame's reverse pass runs as soon as
@@ -128,10 +124,15 @@ public struct UnlayeredTraining: GradientComputer {
         }
         var gradients = network.weights.map { Tensor(shape: $0.shape) }
         for w in workspaces { w.addGradients(into: &gradients) }
+        return Self.result(of: run, loss: Float(totalLoss) / Float(frames * batch), gradients: gradients, tapeBytes: tapeBytes)
+    }
+
+    /// The step's result: correct predictions, spikes and forward steps per sample from the run.
+    static func result(of run: AsyncRun, loss: Float, gradients: [Tensor], tapeBytes: Int) -> StepResult {
         let correct = run.samples.filter(\.correct).count
         let spikes = run.samples.reduce(0.0) { $0 + Double($1.totalSpikes) }
-        let steps = run.samples.reduce(0.0) { $0 + Double($1.forwardSteps) } / Double(max(batch, 1))
-        return StepResult(loss: Float(totalLoss) / Float(frames * batch), correct: correct, gradients: gradients,
-                          tapeBytes: tapeBytes, spikes: spikes, forwardStepsPerSample: steps)
+        let steps = run.samples.reduce(0.0) { $0 + Double($1.forwardSteps) } / Double(max(run.samples.count, 1))
+        return StepResult(loss: loss, correct: correct, gradients: gradients, tapeBytes: tapeBytes, spikes: spikes,
+                          forwardStepsPerSample: steps)
     }
 }
