@@ -50,9 +50,8 @@ public enum UnlayeredBackprop {
     }
 
     /// Per-frame output spike counts of a tape, `[frames * classes]`.
-    public static func outputCounts(graph: PopulationGraph, tape: AsyncTape, frames: Int, options: Options) -> [Float] {
-        let last = graph.neurons.count - 1
-        let base = graph.offsets[last], classes = graph.offsets[last + 1] - base
+    public static func outputCounts(engine: AsyncEngine, tape: AsyncTape, frames: Int, options: Options) -> [Float] {
+        let base = engine.populations.last!.offset, classes = engine.classCount
         var counts = [Float](repeating: 0, count: frames * classes)
         for f in 0..<min(frames, tape.frameCount) {
             for step in Int(tape.frameStepStart[f])..<Int(tape.frameStepStart[f + 1]) {
@@ -75,40 +74,63 @@ public enum UnlayeredBackprop {
     /// Adds one sample's weight gradients into `gradients` (one tensor per layer, shaped like the weights).
     ///
     /// - Parameters:
+    ///   - engine: the engine that recorded the tape (its populations and connections are the graph the
+    ///     gradient flows through).
     ///   - input: the sample's frames, `frames x inputSize` values (frame-major).
     ///   - outputGradient: `dL/dcount[frame * classes + class]`.
-    ///   - replay: spike values and `U - theta` per integration from ``replaySmooth(graph:network:tape:input:frames:silentIntegrationsCarryGradient:)``,
+    ///   - replay: spike values and `U - theta` per integration from ``replaySmooth(engine:tape:input:frames:silentIntegrationsCarryGradient:)``,
     ///     for gradient checks; nil uses the tape's binary spikes and recorded potentials.
-    public static func accumulate(graph: PopulationGraph, network: Network, tape: AsyncTape,
+    public static func accumulate(engine: AsyncEngine, tape: AsyncTape,
                                   input: UnsafePointer<Float>, frames: Int, outputGradient: [Float],
                                   options: Options, into gradients: inout [Tensor],
                                   replay: SmoothReplay? = nil) {
-        let workspace = Workspace(graph: graph, network: network)
+        let workspace = Workspace(engine: engine)
         workspace.accumulate(tape: tape, input: input, frames: frames, outputGradient: outputGradient, options: options, replay: replay)
         workspace.addGradients(into: &gradients)
     }
 
-    /// Reusable buffers and flattened network description for the reverse pass of many samples
-    /// (one per thread): a private copy of the weights, the gradient accumulators, and per-neuron state.
+    /// A read-only copy of a network's weights, one flat buffer, shared by the workspaces of one step.
+    public final class WeightCopy: @unchecked Sendable {
+        let offsets: [Int]
+        let counts: [Int]
+        let total: Int
+        let pointer: UnsafeMutablePointer<Float>
+        public init(_ network: Network) {
+            var offsets: [Int] = [], counts: [Int] = [], total = 0
+            for w in network.weights { offsets.append(total); counts.append(w.count); total += w.count }
+            self.offsets = offsets; self.counts = counts; self.total = total
+            pointer = .allocate(capacity: max(total, 1))
+            for (i, w) in network.weights.enumerated() where w.count > 0 {
+                w.withUnsafeBufferPointer { (pointer + offsets[i]).initialize(from: $0.baseAddress!, count: w.count) }
+            }
+        }
+        deinit { pointer.deallocate() }
+    }
+
+    /// Reusable buffers for the reverse pass of many samples: the gradient accumulators and per-neuron
+    /// state, over the engine's own populations and connections (``SNNEngines/AsyncEngine/populations``,
+    /// ``SNNEngines/AsyncEngine/connections``), so the gradient follows exactly the graph the forward
+    /// pass ran. One workspace is used by one thread at a time.
     public final class Workspace {
-        struct Population { var threshold: Float; var reset: ResetMode; var surrogate: Surrogate; var detach: Bool; var beta: Float }
+        struct Population { var threshold: Float; var reset: ResetMode; var surrogate: Surrogate; var detach: Bool }
+        enum PoolKind { case none, average, max }
         struct Connection {
             var isConv: Bool
             var outFeatures: Int
             var outChannels: Int
             var geometry: Conv2DGeometry
+            var pool: PoolKind
             var poolKernel: Int, poolStride: Int
             var sourceHeight: Int, sourceWidth: Int, pooledHeight: Int, pooledWidth: Int
+            var pooledCount: Int
             var weight: UnsafeMutablePointer<Float>
             var gradient: UnsafeMutablePointer<Float>
         }
-        let graph: PopulationGraph
-        let layerOffsets: [Int]
-        let layerCounts: [Int]
-        let weights: UnsafeMutablePointer<Float>
+        let engine: AsyncEngine
+        let weightCopy: WeightCopy
         let gradients: UnsafeMutablePointer<Float>
-        let totalWeights: Int
         var populations: [Population] = []
+        var offsets: [Int]
         var perNeuronBeta: [Float]
         var connections: [Connection] = []
         var populationOf: [Int32]
@@ -116,85 +138,191 @@ public enum UnlayeredBackprop {
         var dP: [Float]
         var dS: [Float] = []
         var lastSeenFrame: [Int32]
+        /// Max pooling (OR of spikes, once per frame): per connection, the forward step in which each pooled
+        /// cell fired in the frame being reversed and the emission that fired it (-1: not fired).
+        var cellFireStep: [[Int32]]
+        var cellOwner: [[Int32]]
+        var cellsFired: [[Int32]]
+        /// The pooled input frame (input connection with pooling).
+        var pooledInput: [Float]
 
-        public init(graph: PopulationGraph, network: Network) {
-            self.graph = graph
-            var offsets: [Int] = [], counts: [Int] = [], total = 0
-            for w in network.weights { offsets.append(total); counts.append(w.count); total += w.count }
-            layerOffsets = offsets; layerCounts = counts; totalWeights = total
-            let weightCopy = UnsafeMutablePointer<Float>.allocate(capacity: max(total, 1))
-            for (i, w) in network.weights.enumerated() {
-                w.withUnsafeBufferPointer { (weightCopy + offsets[i]).initialize(from: $0.baseAddress!, count: w.count) }
-            }
-            weights = weightCopy
-            gradients = .allocate(capacity: max(total, 1))
-            gradients.initialize(repeating: 0, count: max(total, 1))
-            let n = graph.neuronCount
+        /// A workspace for `engine`'s network; `weights` may be shared with other workspaces.
+        public init(engine: AsyncEngine, weights: WeightCopy? = nil) {
+            self.engine = engine
+            let network = engine.network
+            let copy = weights ?? WeightCopy(network)
+            weightCopy = copy
+            gradients = .allocate(capacity: max(copy.total, 1))
+            gradients.initialize(repeating: 0, count: max(copy.total, 1))
+            let n = engine.neuronCount
             populationOf = [Int32](repeating: 0, count: n)
             perNeuronBeta = [Float](repeating: 1, count: n)
             dV = [Float](repeating: 0, count: n)
             dP = [Float](repeating: 0, count: n)
             lastSeenFrame = [Int32](repeating: -1, count: n)
-            for (p, params) in graph.neurons.enumerated() {
+            offsets = engine.populations.map(\.offset) + [n]
+            for (p, pop) in engine.populations.enumerated() {
+                let params = pop.parameters
                 populations.append(Population(threshold: params.threshold, reset: params.reset, surrogate: params.surrogate,
-                                              detach: params.detachReset, beta: params.beta))
-                for j in graph.offsets[p]..<graph.offsets[p + 1] {
+                                              detach: params.detachReset))
+                for j in pop.offset..<(pop.offset + pop.count) {
                     populationOf[j] = Int32(p)
-                    perNeuronBeta[j] = params.perNeuronBeta?[j - graph.offsets[p]] ?? params.beta
+                    perNeuronBeta[j] = params.perNeuronBeta?[j - pop.offset] ?? params.beta
                 }
             }
-            for c in graph.incoming {
-                let li = c.synapticLayer
+            for c in engine.connections {
+                let li = c.weightLayer
                 var conn = Connection(isConv: false, outFeatures: 0, outChannels: 0,
                                       geometry: Conv2DGeometry(inChannels: 1, inHeight: 1, inWidth: 1, kernel: 1),
-                                      poolKernel: c.pool?.kernel ?? 0, poolStride: c.pool?.stride ?? 1,
+                                      pool: .none, poolKernel: 0, poolStride: 1,
                                       sourceHeight: c.sourceShape.count == 3 ? c.sourceShape[1] : 1,
                                       sourceWidth: c.sourceShape.count == 3 ? c.sourceShape[2] : 1,
-                                      pooledHeight: c.synapticInShape.count == 3 ? c.synapticInShape[1] : 1,
-                                      pooledWidth: c.synapticInShape.count == 3 ? c.synapticInShape[2] : 1,
-                                      weight: weights + offsets[li], gradient: gradients + offsets[li])
-                switch c.layer {
+                                      pooledHeight: c.pooledShape.count == 3 ? c.pooledShape[1] : 1,
+                                      pooledWidth: c.pooledShape.count == 3 ? c.pooledShape[2] : 1,
+                                      pooledCount: c.pooledCount,
+                                      weight: copy.pointer + copy.offsets[li], gradient: gradients + copy.offsets[li])
+                switch c.pooling {
+                case .none: break
+                case .average(let k, let s): conn.pool = .average; conn.poolKernel = k; conn.poolStride = s
+                case .max(let k, let s): conn.pool = .max; conn.poolKernel = k; conn.poolStride = s
+                }
+                switch c.synapse {
                 case .linear(_, let o): conn.outFeatures = o
-                case .conv2d(_, let co, _, _, _): conn.isConv = true; conn.outChannels = co; conn.geometry = c.geometry!
-                default: break
+                case .conv2d(let g, let co): conn.isConv = true; conn.outChannels = co; conn.geometry = g
                 }
                 connections.append(conn)
             }
+            cellFireStep = connections.map { $0.pool == .max ? [Int32](repeating: -1, count: $0.pooledCount) : [] }
+            cellOwner = connections.map { $0.pool == .max ? [Int32](repeating: -1, count: $0.pooledCount) : [] }
+            cellsFired = connections.map { _ in [] }
+            pooledInput = connections.first.map { $0.pool == .none ? [] : [Float](repeating: 0, count: $0.pooledCount) } ?? []
         }
 
-        deinit {
-            weights.deallocate()
-            gradients.deallocate()
-        }
+        deinit { gradients.deallocate() }
 
         /// Adds the accumulated gradients into `tensors` (shaped like the network's weights).
         public func addGradients(into tensors: inout [Tensor]) {
-            for i in tensors.indices where layerCounts[i] > 0 {
-                let src = gradients + layerOffsets[i]
-                tensors[i].withUnsafeMutableBufferPointer { d in for j in 0..<layerCounts[i] { d[j] += src[j] } }
+            for i in tensors.indices where weightCopy.counts[i] > 0 {
+                let src = gradients + weightCopy.offsets[i]
+                tensors[i].withUnsafeMutableBufferPointer { d in for j in 0..<weightCopy.counts[i] { d[j] += src[j] } }
             }
         }
 
-        /// Adjoint of delivering `value` from `source` through connection `c`: adds the weight gradient
-        /// and returns `d(loss)/d(value)`.
+        /// Adjoint of delivering `value` into pooled cell (or plain source) `cell` of connection `c`: adds
+        /// the weight gradient and returns `d(loss)/d(value)`.
         @inline(__always)
-        func deliverAdjoint(_ c: Connection, source: Int, value: Float, targetGradient: UnsafePointer<Float>) -> Float {
-            @inline(__always) func cell(_ index: Int, _ factor: Float) -> Float {
-                if c.isConv {
-                    return factor * SpikeDelivery.conv2dAdjoint(value: value * factor, source: index, geometry: c.geometry, outChannels: c.outChannels,
-                                                                weight: c.weight, currentGradient: targetGradient, weightGradient: c.gradient)
-                }
-                return factor * SpikeDelivery.linearAdjoint(value: value * factor, source: index, weight: c.weight, outFeatures: c.outFeatures,
-                                                            currentGradient: targetGradient, weightGradient: c.gradient)
+        func cellAdjoint(_ c: Connection, cell: Int, value: Float, targetGradient: UnsafePointer<Float>) -> Float {
+            if c.isConv {
+                return SpikeDelivery.conv2dAdjoint(value: value, source: cell, geometry: c.geometry, outChannels: c.outChannels,
+                                                   weight: c.weight, currentGradient: targetGradient, weightGradient: c.gradient)
             }
-            if c.poolKernel == 0 { return cell(source, 1) }
-            let factor = 1 / Float(c.poolKernel * c.poolKernel)
-            var total: Float = 0
+            return SpikeDelivery.linearAdjoint(value: value, source: cell, weight: c.weight, outFeatures: c.outFeatures,
+                                               currentGradient: targetGradient, weightGradient: c.gradient)
+        }
+
+        @inline(__always)
+        func forEachCell(_ c: Connection, of source: Int, _ body: (Int) -> Void) {
             Pool2D.forEachCell(containing: source, height: c.sourceHeight, width: c.sourceWidth, kernel: c.poolKernel,
-                               stride: c.poolStride, pooledHeight: c.pooledHeight, pooledWidth: c.pooledWidth) {
-                total += cell($0, factor)
+                               stride: c.poolStride, pooledHeight: c.pooledHeight, pooledWidth: c.pooledWidth, body)
+        }
+
+        /// Whether `source` is the first element (row-major) of pooled cell `cell`'s window: the element
+        /// layered max pooling picks when the whole window is silent.
+        @inline(__always)
+        func isWindowFirst(_ c: Connection, source: Int, cell: Int) -> Bool {
+            let plane = c.pooledHeight * c.pooledWidth
+            let ch = cell / plane, rest = cell % plane
+            let oy = rest / c.pooledWidth, ox = rest % c.pooledWidth
+            return source == ch * c.sourceHeight * c.sourceWidth + (oy * c.poolStride) * c.sourceWidth + ox * c.poolStride
+        }
+
+        /// Adjoint of an emission of `value` from element `source` of population `p` (`silent`: a
+        /// non-firing integration's zero-valued spike at forward step `step`); `emission` is the tape's
+        /// emission index for real spikes.
+        @inline(__always)
+        func emissionAdjoint(_ c: Connection, connection ci: Int, source: Int, value: Float, emission: Int32, silent: Bool,
+                             step: Int32, targetGradient: UnsafePointer<Float>) -> Float {
+            switch c.pool {
+            case .none:
+                return cellAdjoint(c, cell: source, value: value, targetGradient: targetGradient)
+            case .average:
+                let factor = 1 / Float(c.poolKernel * c.poolKernel)
+                var total: Float = 0
+                forEachCell(c, of: source) { total += factor * cellAdjoint(c, cell: $0, value: value * factor, targetGradient: targetGradient) }
+                return total
+            case .max:
+                // A pooled cell passes the first spike that reaches it in a frame (OR): the gradient of the
+                // cell's spike goes to that spike; a silent window passes it to its first element, as
+                // layered max pooling does on an all-zero window.
+                var total: Float = 0
+                forEachCell(c, of: source) { cell in
+                    if silent {
+                        let fired = cellFireStep[ci][cell]
+                        if (fired < 0 || fired > step) && isWindowFirst(c, source: source, cell: cell) {
+                            total += cellAdjoint(c, cell: cell, value: value, targetGradient: targetGradient)
+                        }
+                    } else if cellOwner[ci][cell] == emission {
+                        total += cellAdjoint(c, cell: cell, value: value, targetGradient: targetGradient)
+                    }
+                }
+                return total
             }
-            return total
+        }
+
+        /// Forward scan of one recorded frame: which emission fired each max-pooled cell, and when.
+        func scanMaxPooling(tape: AsyncTape, frame local: Int, stepBase: Int) {
+            for ci in connections.indices where connections[ci].pool == .max {
+                for cell in cellsFired[ci] { cellFireStep[ci][Int(cell)] = -1; cellOwner[ci][Int(cell)] = -1 }
+                cellsFired[ci].removeAll(keepingCapacity: true)
+            }
+            for global in Int(tape.frameStepStart[local])..<Int(tape.frameStepStart[local + 1]) {
+                let step = global - stepBase
+                for e in Int(tape.stepEmissionStart[step])..<Int(tape.stepEmissionStart[step + 1]) {
+                    let n = Int(tape.emittedNeuron[e])
+                    let p = Int(populationOf[n])
+                    guard p + 1 < connections.count, connections[p + 1].pool == .max else { continue }
+                    let ci = p + 1
+                    forEachCell(connections[ci], of: n - offsets[p]) { cell in
+                        if cellFireStep[ci][cell] < 0 {
+                            cellFireStep[ci][cell] = Int32(global)
+                            cellOwner[ci][cell] = Int32(e)
+                            cellsFired[ci].append(Int32(cell))
+                        }
+                    }
+                }
+            }
+        }
+
+        /// The input connection's frame-start delivery: the values the engine delivered (pooled first when
+        /// the connection pools), ascending. Calls `body(cell, value)` for each non-zero one.
+        func forEachInputDelivery(_ x: UnsafePointer<Float>, _ body: (Int, Float) -> Void) {
+            let c = connections[0]
+            guard c.pool != .none else {
+                let n = engine.connections[0].sourceShape.reduce(1, *)
+                for i in 0..<n where x[i] != 0 { body(i, x[i]) }
+                return
+            }
+            let k = c.poolKernel, s = c.poolStride, h = c.sourceHeight, w = c.sourceWidth
+            let ho = c.pooledHeight, wo = c.pooledWidth
+            let planes = c.pooledCount / (ho * wo)
+            let scale = 1 / Float(k * k)
+            for pl in 0..<planes {
+                let xp = x + pl * h * w
+                for oy in 0..<ho {
+                    for ox in 0..<wo {
+                        var value: Float
+                        if c.pool == .average {
+                            value = 0
+                            for ky in 0..<k { for kx in 0..<k { value += xp[(oy * s + ky) * w + ox * s + kx] } }
+                            value *= scale
+                        } else {
+                            value = -Float.infinity
+                            for ky in 0..<k { for kx in 0..<k { value = max(value, xp[(oy * s + ky) * w + ox * s + kx]) } }
+                        }
+                        if value != 0 { body((pl * ho + oy) * wo + ox, value) }
+                    }
+                }
+            }
         }
 
         /// The reverse pass of one sample; gradients accumulate in the workspace.
@@ -205,11 +333,11 @@ public enum UnlayeredBackprop {
         /// gradient is cut there, as truncation per frame wants).
         public func accumulate(tape: AsyncTape, input: UnsafePointer<Float>, frames: Int, frameStride: Int? = nil,
                                firstFrame: Int = 0, outputGradient: [Float], options: Options, replay: SmoothReplay? = nil) {
-            let neuronCount = graph.neuronCount
+            let neuronCount = engine.neuronCount
             let last = populations.count - 1
-            let outBase = graph.offsets[last], classes = graph.offsets[last + 1] - outBase
-            let offsets = graph.offsets
-            let inputSize = graph.incoming[0].sourceShape.reduce(1, *)
+            let outBase = offsets[last], classes = offsets[last + 1] - outBase
+            let offsets = self.offsets
+            let inputSize = engine.connections[0].sourceShape.reduce(1, *)
             let recordedFrames = min(frames - firstFrame, tape.frameCount)
             let stepBase = Int(tape.frameStepStart[0])
             let integrationBase = Int(tape.integrationBase)
@@ -217,11 +345,11 @@ public enum UnlayeredBackprop {
             if dS.count < integrationCount { dS = [Float](repeating: 0, count: integrationCount) }
             let silent = options.silentIntegrationsCarryGradient
             let onlyAtFrameEnd = options.silentGradientOnlyAtFrameEnd
+            let anyMaxPooling = connections.dropFirst().contains { $0.pool == .max }
             for j in 0..<neuronCount { lastSeenFrame[j] = -1 }
             let countAtEmission = options.outputsCountedAtEmission
             let cut = options.backpropThreshold
-            populations.withUnsafeBufferPointer { pops in
-            connections.withUnsafeBufferPointer { conns in
+            let pops = populations, conns = connections
             populationOf.withUnsafeBufferPointer { popOf in
             perNeuronBeta.withUnsafeBufferPointer { betas in
             dV.withUnsafeMutableBufferPointer { dV in
@@ -238,6 +366,7 @@ public enum UnlayeredBackprop {
                 for j in 0..<integrationCount { dS[j] = 0 }
                 for local in stride(from: recordedFrames - 1, through: 0, by: -1) {
                     let f = firstFrame + local
+                    if anyMaxPooling { scanMaxPooling(tape: tape, frame: local, stepBase: stepBase) }
                     // Currents dropped at the end of this frame never reached an integration.
                     for d in Int(tape.frameDroppedStart[local])..<Int(tape.frameDroppedStart[local + 1]) { dP[Int(tape.droppedNeuron[d])] = 0 }
                     for global in stride(from: Int(tape.frameStepStart[local + 1]) - 1, through: Int(tape.frameStepStart[local]), by: -1) {
@@ -251,8 +380,9 @@ public enum UnlayeredBackprop {
                             if p == last {
                                 if countAtEmission { dS[r] += outGrad[f * classes + n - outBase] }
                             } else {
-                                dS[r] += deliverAdjoint(conns[p + 1], source: n - offsets[p], value: replay?.spikes[r] ?? 1,
-                                                        targetGradient: dP + offsets[p + 1])
+                                dS[r] += emissionAdjoint(conns[p + 1], connection: p + 1, source: n - offsets[p], value: replay?.spikes[r] ?? 1,
+                                                         emission: Int32(e), silent: false, step: Int32(global),
+                                                         targetGradient: dP + offsets[p + 1])
                             }
                         }
                         let lo = Int(tape.stepIntegrationStart[step]) - integrationBase
@@ -270,8 +400,9 @@ public enum UnlayeredBackprop {
                                 if p == last {
                                     dS[r] += outGrad[f * classes + n - outBase]
                                 } else {
-                                    dS[r] += deliverAdjoint(conns[p + 1], source: n - offsets[p], value: replay?.spikes[r] ?? 0,
-                                                            targetGradient: dP + offsets[p + 1])
+                                    dS[r] += emissionAdjoint(conns[p + 1], connection: p + 1, source: n - offsets[p],
+                                                             value: replay?.spikes[r] ?? 0, emission: -1, silent: true,
+                                                             step: Int32(global), targetGradient: dP + offsets[p + 1])
                                 }
                             }
                         }
@@ -296,8 +427,8 @@ public enum UnlayeredBackprop {
                     // Frame start: the input values were delivered before any integration of the frame.
                     let x = input + f * (frameStride ?? inputSize)
                     let conn = conns[0]
-                    for i in 0..<inputSize where x[i] != 0 {
-                        _ = deliverAdjoint(conn, source: i, value: x[i], targetGradient: dP + offsets[0])
+                    forEachInputDelivery(x) { cell, value in
+                        _ = cellAdjoint(conn, cell: cell, value: value, targetGradient: dP + offsets[0])
                     }
                     if options.truncatePerFrame {
                         for n in 0..<neuronCount { dV[n] = 0; dP[n] = 0 }
@@ -306,7 +437,7 @@ public enum UnlayeredBackprop {
                         for n in 0..<neuronCount { dV[n] *= betas[n] }
                     }
                 }
-            }}}}}}}}}}}}}
+            }}}}}}}}}}}
         }
     }
 
@@ -321,41 +452,78 @@ public enum UnlayeredBackprop {
     }
 
     /// Replays the tape's schedule (which neurons integrate at each forward step, which spikes are
-    /// emitted, refractory flags) with the current weights and smooth spikes
-    /// `s = surrogate.smoothStep(U - theta)`: an emitted spike delivers its value `s`, and the reset
-    /// uses it. The result is a smooth function of the weights whose exact gradient is what
-    /// ``accumulate(graph:network:tape:input:frames:outputGradient:options:into:replay:)`` computes
-    /// when given this replay — the basis of the finite-difference check.
+    /// emitted, refractory flags, which spike passes each max-pooled cell) with the current weights and
+    /// smooth spikes `s = surrogate.smoothStep(U - theta)`: an emitted spike delivers its value `s`, and
+    /// the reset uses it. The result is a smooth function of the weights whose exact gradient is what
+    /// ``accumulate(engine:tape:input:frames:outputGradient:options:into:replay:)`` computes when given
+    /// this replay — the basis of the finite-difference check.
     /// With `silentIntegrationsCarryGradient` (the reverse pass's default) a silent integration's
     /// smooth value is delivered at once, in its own forward step, after the step's emissions.
-    public static func replaySmooth(graph: PopulationGraph, network: Network, tape: AsyncTape,
+    public static func replaySmooth(engine: AsyncEngine, network: Network, tape: AsyncTape,
                                     input: UnsafePointer<Float>, frames: Int,
                                     silentIntegrationsCarryGradient: Bool = true) -> SmoothReplay {
-        let neuronCount = graph.neuronCount
-        let last = graph.neurons.count - 1
-        let outBase = graph.offsets[last], classes = graph.offsets[last + 1] - outBase
-        var populationOf = [Int](repeating: 0, count: neuronCount)
-        for p in 0..<graph.neurons.count { for n in graph.offsets[p]..<graph.offsets[p + 1] { populationOf[n] = p } }
+        let workspace = Workspace(engine: engine, weights: WeightCopy(network))
+        let neuronCount = engine.neuronCount
+        let pops = engine.populations
+        let last = pops.count - 1
+        let outBase = pops[last].offset, classes = pops[last].count
+        let populationOf = workspace.populationOf.map(Int.init)
+        let conns = workspace.connections
         var v = [Float](repeating: 0, count: neuronCount)
         var pending = [Float](repeating: 0, count: neuronCount)
         var replay = SmoothReplay(spikes: [Float](repeating: 0, count: tape.integrationNeuron.count),
                                   margins: [Float](repeating: 0, count: tape.integrationNeuron.count),
                                   outputs: [Float](repeating: 0, count: frames * classes))
-        let inputSize = graph.incoming[0].sourceShape.reduce(1, *)
+        let inputSize = engine.connections[0].sourceShape.reduce(1, *)
+        let stepBase = Int(tape.frameStepStart[0])
         pending.withUnsafeMutableBufferPointer { pb in
             let pendingBase = pb.baseAddress!
-            for f in 0..<min(frames, tape.frameCount) {
-                for p in 0..<graph.neurons.count {
-                    for n in graph.offsets[p]..<graph.offsets[p + 1] { v[n] *= graph.neurons[p].perNeuronBeta?[n - graph.offsets[p]] ?? graph.neurons[p].beta }
+            /// Delivers `value` from element `source` of population `p` (or a silent value) into the next population.
+            func emit(_ p: Int, source: Int, value: Float, emission: Int32, silent: Bool, step: Int32) {
+                let ci = p + 1
+                let c = conns[ci]
+                let target = pendingBase + workspace.offsets[ci]
+                func cell(_ index: Int, _ v: Float) {
+                    if c.isConv {
+                        SpikeDelivery.conv2d(value: v, source: index, geometry: c.geometry, outChannels: c.outChannels, weight: c.weight, current: target)
+                    } else {
+                        SpikeDelivery.linear(value: v, source: index, weight: c.weight, outFeatures: c.outFeatures, current: target)
+                    }
                 }
+                switch c.pool {
+                case .none: cell(source, value)
+                case .average:
+                    let factor = 1 / Float(c.poolKernel * c.poolKernel)
+                    workspace.forEachCell(c, of: source) { cell($0, value * factor) }
+                case .max:
+                    workspace.forEachCell(c, of: source) { index in
+                        if silent {
+                            let fired = workspace.cellFireStep[ci][index]
+                            if (fired < 0 || fired > step) && workspace.isWindowFirst(c, source: source, cell: index) { cell(index, value) }
+                        } else if workspace.cellOwner[ci][index] == emission {
+                            cell(index, value)
+                        }
+                    }
+                }
+            }
+            for f in 0..<min(frames, tape.frameCount) {
+                workspace.scanMaxPooling(tape: tape, frame: f, stepBase: stepBase)
+                for n in 0..<neuronCount { v[n] *= workspace.perNeuronBeta[n] }
                 let x = input + f * inputSize
-                for i in 0..<inputSize where x[i] != 0 {
-                    deliver(conn: graph.incoming[0], network: network, source: i, value: x[i], into: pendingBase + graph.offsets[0])
+                let c0 = conns[0]
+                workspace.forEachInputDelivery(x) { index, value in
+                    if c0.isConv {
+                        SpikeDelivery.conv2d(value: value, source: index, geometry: c0.geometry, outChannels: c0.outChannels, weight: c0.weight,
+                                             current: pendingBase + workspace.offsets[0])
+                    } else {
+                        SpikeDelivery.linear(value: value, source: index, weight: c0.weight, outFeatures: c0.outFeatures,
+                                             current: pendingBase + workspace.offsets[0])
+                    }
                 }
                 for step in Int(tape.frameStepStart[f])..<Int(tape.frameStepStart[f + 1]) {
                     for r in Int(tape.stepIntegrationStart[step])..<Int(tape.stepIntegrationStart[step + 1]) {
                         let n = Int(tape.integrationNeuron[r])
-                        let params = graph.neurons[populationOf[n]]
+                        let params = pops[populationOf[n]].parameters
                         let refractory = tape.integrationFlags[r] & AsyncTape.refractoryBit != 0
                         let u: Float = refractory ? 0 : v[n] + pendingBase[n]
                         pendingBase[n] = 0
@@ -371,8 +539,7 @@ public enum UnlayeredBackprop {
                         if p == last {
                             replay.outputs[f * classes + n - outBase] += value
                         } else {
-                            deliver(conn: graph.incoming[p + 1], network: network, source: n - graph.offsets[p], value: value,
-                                    into: pendingBase + graph.offsets[p + 1])
+                            emit(p, source: n - pops[p].offset, value: value, emission: Int32(e), silent: false, step: Int32(step))
                         }
                     }
                     guard silentIntegrationsCarryGradient else { continue }
@@ -384,8 +551,7 @@ public enum UnlayeredBackprop {
                         if p == last {
                             replay.outputs[f * classes + n - outBase] += replay.spikes[r]
                         } else {
-                            deliver(conn: graph.incoming[p + 1], network: network, source: n - graph.offsets[p], value: replay.spikes[r],
-                                    into: pendingBase + graph.offsets[p + 1])
+                            emit(p, source: n - pops[p].offset, value: replay.spikes[r], emission: -1, silent: true, step: Int32(step))
                         }
                     }
                 }
@@ -393,53 +559,5 @@ public enum UnlayeredBackprop {
             }
         }
         return replay
-    }
-
-    /// Delivers `value` from `source` through `conn` (pooling folded in) into the target currents.
-    static func deliver(conn: PopulationGraph.Connection, network: Network, source: Int, value: Float,
-                        into current: UnsafeMutablePointer<Float>) {
-        let geometry = conn.geometry
-        network.weights[conn.synapticLayer].withUnsafeBufferPointer { wb in
-            conn.forEachPooledCell(of: source) { cell, factor in
-                switch conn.layer {
-                case .linear(_, let o):
-                    SpikeDelivery.linear(value: value * factor, source: cell, weight: wb.baseAddress!, outFeatures: o, current: current)
-                case .conv2d(_, let co, _, _, _):
-                    SpikeDelivery.conv2d(value: value * factor, source: cell, geometry: geometry!, outChannels: co,
-                                         weight: wb.baseAddress!, current: current)
-                default:
-                    preconditionFailure("connection through \(conn.layer.shortName)")
-                }
-            }
-        }
-    }
-
-    /// Adjoint of delivering `value` from `source` through `conn`: adds the weight gradient and returns
-    /// `d(loss)/d(value)`.
-    @inline(__always)
-    static func deliverAdjoint(conn: PopulationGraph.Connection, network: Network, source: Int, value: Float,
-                               targetGradient: UnsafePointer<Float>, gradients: inout [Tensor]) -> Float {
-        let li = conn.synapticLayer
-        let geometry = conn.geometry
-        return network.weights[li].withUnsafeBufferPointer { wb in
-            gradients[li].withUnsafeMutableBufferPointer { gb in
-                var total: Float = 0
-                conn.forEachPooledCell(of: source) { cell, factor in
-                    switch conn.layer {
-                    case .linear(_, let o):
-                        total += factor * SpikeDelivery.linearAdjoint(value: value * factor, source: cell, weight: wb.baseAddress!,
-                                                                      outFeatures: o, currentGradient: targetGradient,
-                                                                      weightGradient: gb.baseAddress!)
-                    case .conv2d(_, let co, _, _, _):
-                        total += factor * SpikeDelivery.conv2dAdjoint(value: value * factor, source: cell, geometry: geometry!, outChannels: co,
-                                                                      weight: wb.baseAddress!, currentGradient: targetGradient,
-                                                                      weightGradient: gb.baseAddress!)
-                    default:
-                        preconditionFailure("connection through \(conn.layer.shortName)")
-                    }
-                }
-                return total
-            }
-        }
     }
 }

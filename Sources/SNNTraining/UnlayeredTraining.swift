@@ -7,9 +7,10 @@ import SNNTensor
 /// ``UnlayeredBackprop`` sends the gradient back through the forward steps in the order the
 /// scheduler chose.
 ///
-/// Samples are independent: their reverse passes run in parallel, each thread adding into its own
-/// gradient buffers, summed at the end in a fixed order (results do not depend on the thread count
-/// beyond float summation order of those per-thread sums).
+/// **Byte-identical at any thread count.** The batch is cut into ``reductionBlocks`` contiguous
+/// blocks of samples (a number that depends on the batch size only). Each block's reverse passes run
+/// on one thread, in sample order, into the block's own gradient buffers; the blocks' gradients and
+/// losses are then summed in block order. Threads only decide which block runs where.
 public struct UnlayeredTraining: GradientComputer {
     /// How the forward pass runs (F, scheduler, stop rule, refractory dropout...). `recordTape` is forced on.
     public var asyncOptions: AsyncOptions
@@ -17,6 +18,9 @@ public struct UnlayeredTraining: GradientComputer {
     public var backpropOptions: UnlayeredBackprop.Options
     /// Probability of dropping each input event during training (0: off).
     public var inputDropout: Float
+
+    /// Most blocks a batch is cut into for the gradient reduction (each holds one gradient buffer).
+    public static let reductionBlocks = 16
 
     public var name: String { "unlayered" }
 
@@ -29,11 +33,7 @@ public struct UnlayeredTraining: GradientComputer {
     public func lossAndGradients(network: Network, inputs: Tensor, labels: [Int], loss: Loss, seed: UInt64) -> StepResult {
         precondition(loss != .membraneCrossEntropy, "unlayered training needs a loss on spike counts (rate-ce, count-ce, count-mse)")
         let engine: AsyncEngine
-        let graph: PopulationGraph
-        do {
-            engine = try AsyncEngine(network: network)
-            graph = try PopulationGraph(spec: network.spec)
-        } catch { preconditionFailure("unlayered training: \(error)") }
+        do { engine = try AsyncEngine(network: network) } catch { preconditionFailure("unlayered training: \(error)") }
         var x = inputs
         if inputDropout > 0 {
             let rng = CounterRNG(seed: seed ^ 0xD20F)
@@ -44,8 +44,11 @@ public struct UnlayeredTraining: GradientComputer {
         options.seed = asyncOptions.seed &+ seed
         let frames = inputs.shape[0], batch = inputs.shape[1]
         let classes = engine.classCount
+        let blocks = max(1, min(Self.reductionBlocks, batch))
+        let weights = UnlayeredBackprop.WeightCopy(network)
+        let workspaces = (0..<blocks).map { _ in UnlayeredBackprop.Workspace(engine: engine, weights: weights) }
         if backpropOptions.truncatePerFrame && loss == .rateCrossEntropy {
-            return onlinePerFrame(engine: engine, graph: graph, network: network, inputs: x, labels: labels, options: options)
+            return onlinePerFrame(engine: engine, workspaces: workspaces, network: network, inputs: x, labels: labels, options: options)
         }
         let run = engine.run(inputs: x, labels: labels, options: options)
         // Per-frame output counts as [batch, classes] tensors, the loss and its gradient.
@@ -55,19 +58,21 @@ public struct UnlayeredTraining: GradientComputer {
         }
         let (value, gOut, _) = loss.evaluate(outputs: outputs, membranes: [], labels: labels)
         let inputSize = inputs.count / (frames * batch)
-        let chunks = max(1, min(Parallelism.threadCount, batch))
-        let workspaces = (0..<chunks).map { _ in UnlayeredBackprop.Workspace(graph: graph, network: network) }
         let tapes = run.tapes!
         let backprop = backpropOptions
+        let workers = max(1, min(Parallelism.threadCount, blocks))
         x.withUnsafeBufferPointer { inBuf in
-            concurrentPerform(chunks) { c in
-                let workspace = workspaces[c]
+            concurrentPerform(workers) { w in
                 var dCount = [Float](repeating: 0, count: frames * classes)
-                for b in (batch * c / chunks)..<(batch * (c + 1) / chunks) {
-                    for f in 0..<frames { for k in 0..<classes { dCount[f * classes + k] = gOut[f].data[b * classes + k] } }
-                    // Frame f of sample b is at (f * batch + b) * inputSize in the time-major batch.
-                    workspace.accumulate(tape: tapes[b], input: inBuf.baseAddress! + b * inputSize, frames: frames,
-                                         frameStride: batch * inputSize, outputGradient: dCount, options: backprop)
+                var k = w
+                while k < blocks {
+                    for b in AsyncEngine.sampleRange(ofBlock: k, batch: batch, blocks: blocks) {
+                        for f in 0..<frames { for c in 0..<classes { dCount[f * classes + c] = gOut[f].data[b * classes + c] } }
+                        // Frame f of sample b is at (f * batch + b) * inputSize in the time-major batch.
+                        workspaces[k].accumulate(tape: tapes[b], input: inBuf.baseAddress! + b * inputSize, frames: frames,
+                                                 frameStride: batch * inputSize, outputGradient: dCount, options: backprop)
+                    }
+                    k += workers
                 }
             }
         }
@@ -79,25 +84,25 @@ public struct UnlayeredTraining: GradientComputer {
     /// Truncation per frame with the per-frame loss (rate-ce): each frame's reverse pass runs as soon as
     /// the frame ends, on the thread that ran it, and the frame's tape is then dropped, so the tape
     /// memory is that of one frame instead of the whole sample. Same gradients as `truncatePerFrame`
-    /// on the full tape.
-    func onlinePerFrame(engine: AsyncEngine, graph: PopulationGraph, network: Network, inputs x: Tensor, labels: [Int],
-                        options: AsyncOptions) -> StepResult {
+    /// on the full tape. The engine runs each reduction block on one thread, in sample order.
+    func onlinePerFrame(engine: AsyncEngine, workspaces: [UnlayeredBackprop.Workspace], network: Network, inputs x: Tensor,
+                        labels: [Int], options: AsyncOptions) -> StepResult {
         let frames = x.shape[0], batch = x.shape[1]
         let classes = engine.classCount
         let inputSize = x.count / (frames * batch)
-        let workers = max(1, min(Parallelism.threadCount, batch))
-        let workspaces = (0..<workers).map { _ in UnlayeredBackprop.Workspace(graph: graph, network: network) }
-        let lossPerWorker = UnsafeMutablePointer<Double>.allocate(capacity: workers)
-        lossPerWorker.initialize(repeating: 0, count: workers)
-        let peakTape = UnsafeMutablePointer<Int>.allocate(capacity: workers)
-        peakTape.initialize(repeating: 0, count: workers)
-        defer { lossPerWorker.deallocate(); peakTape.deallocate() }
-        let outBase = graph.offsets[graph.neurons.count - 1]
+        let blocks = workspaces.count
+        let lossPerBlock = UnsafeMutablePointer<Double>.allocate(capacity: blocks)
+        lossPerBlock.initialize(repeating: 0, count: blocks)
+        let peakTape = UnsafeMutablePointer<Int>.allocate(capacity: blocks)
+        peakTape.initialize(repeating: 0, count: blocks)
+        defer { lossPerBlock.deallocate(); peakTape.deallocate() }
+        let outBase = engine.populations.last!.offset
         let scale = 1 / Float(frames * batch)
         let backprop = backpropOptions
         let run: AsyncRun = x.withUnsafeBufferPointer { inBuf in
             let base = inBuf.baseAddress!
-            let consumer: (Int, Int, Int, inout AsyncTape) -> Void = { worker, b, frame, tape in
+            let consumer: (Int, Int, Int, inout AsyncTape) -> Void = { _, b, frame, tape in
+                let k = AsyncEngine.sampleBlock(b, batch: batch, blocks: blocks)
                 // This frame's output counts, loss and dL/dcount (rate-ce: CE of the frame's counts / (T B)).
                 var counts = [Float](repeating: 0, count: classes)
                 for e in tape.emittedNeuron {
@@ -105,23 +110,25 @@ public struct UnlayeredTraining: GradientComputer {
                     if n >= outBase { counts[n - outBase] += 1 }
                 }
                 let (l, g) = Loss.softmaxCrossEntropy(Tensor(shape: [1, classes], data: counts), [labels[b]], scale: scale)
-                lossPerWorker[worker] += Double(l)
+                lossPerBlock[k] += Double(l)
                 let lossGradient: [Float] = g.data
                 var dCount = [Float](repeating: 0, count: frames * classes)
                 for c in 0..<classes { dCount[frame * classes + c] = lossGradient[c] }
-                peakTape[worker] = max(peakTape[worker], tape.byteCount)
-                workspaces[worker].accumulate(tape: tape, input: base + b * inputSize, frames: frames, frameStride: batch * inputSize,
-                                              firstFrame: frame, outputGradient: dCount, options: backprop)
+                peakTape[k] = max(peakTape[k], tape.byteCount)
+                workspaces[k].accumulate(tape: tape, input: base + b * inputSize, frames: frames, frameStride: batch * inputSize,
+                                         firstFrame: frame, outputGradient: dCount, options: backprop)
                 tape.discardRecordedFrames()
             }
-            return engine.run(inputs: x, labels: labels, options: options, frameTapeConsumer: consumer)
+            return engine.run(inputs: x, labels: labels, options: options, sampleBlocks: blocks, frameTapeConsumer: consumer)
         }
         var totalLoss: Double = 0
-        var tapeBytes: Int = 0
-        for w in 0..<workers {
-            totalLoss += lossPerWorker[w]
-            tapeBytes += peakTape[w]
+        var largestFrameTape = 0
+        for k in 0..<blocks {
+            totalLoss += lossPerBlock[k]
+            largestFrameTape = max(largestFrameTape, peakTape[k])
         }
+        // At most one frame's tape per worker is alive at a time.
+        let tapeBytes = largestFrameTape * max(1, min(Parallelism.threadCount, blocks))
         var gradients = network.weights.map { Tensor(shape: $0.shape) }
         for w in workspaces { w.addGradients(into: &gradients) }
         return Self.result(of: run, loss: Float(totalLoss) / Float(frames * batch), gradients: gradients, tapeBytes: tapeBytes)

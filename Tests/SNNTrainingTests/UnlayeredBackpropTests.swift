@@ -25,8 +25,8 @@ struct UnlayeredBackpropTests {
     }
 
     /// The loss of a smooth replay, in Double for finite differences.
-    static func replayLoss(_ graph: PopulationGraph, _ net: Network, _ tape: AsyncTape, _ x: [Float], frames: Int, label: Int) -> (Float, UnlayeredBackprop.SmoothReplay, [Float]) {
-        let replay = x.withUnsafeBufferPointer { UnlayeredBackprop.replaySmooth(graph: graph, network: net, tape: tape, input: $0.baseAddress!, frames: frames) }
+    static func replayLoss(_ engine: AsyncEngine, _ net: Network, _ tape: AsyncTape, _ x: [Float], frames: Int, label: Int) -> (Float, UnlayeredBackprop.SmoothReplay, [Float]) {
+        let replay = x.withUnsafeBufferPointer { UnlayeredBackprop.replaySmooth(engine: engine, network: net, tape: tape, input: $0.baseAddress!, frames: frames) }
         let classes = replay.outputs.count / frames
         let outputs = (0..<frames).map { f in Tensor(shape: [1, classes], data: Array(replay.outputs[(f * classes)..<((f + 1) * classes)])) }
         let (loss, g, _) = Loss.rateCrossEntropy.evaluate(outputs: outputs, membranes: [], labels: [label])
@@ -71,11 +71,10 @@ struct UnlayeredBackpropTests {
         let run = engine.run(inputs: x, labels: [1], options: AsyncOptions(forwardGroupSize: F, scheduler: scheduler, seed: 4, recordTape: true))
         let tape = try #require(run.tapes?.first)
         #expect(tape.emittedNeuron.count > 3, "the schedule should emit spikes")
-        let graph = try PopulationGraph(spec: net.spec)
-        let (_, replay, dCount) = Self.replayLoss(graph, net, tape, x.data, frames: frames, label: 1)
+        let (_, replay, dCount) = Self.replayLoss(engine, net, tape, x.data, frames: frames, label: 1)
         var grads = net.weights.map { Tensor(shape: $0.shape) }
         x.data.withUnsafeBufferPointer { p in
-            UnlayeredBackprop.accumulate(graph: graph, network: net, tape: tape, input: p.baseAddress!, frames: frames,
+            UnlayeredBackprop.accumulate(engine: engine, tape: tape, input: p.baseAddress!, frames: frames,
                                          outputGradient: dCount, options: .init(), into: &grads, replay: replay)
         }
         var checked = 0, largest: Float = 0
@@ -85,8 +84,8 @@ struct UnlayeredBackpropTests {
                 let eps: Float = 1e-2
                 plus.weights[layer].data[j] += eps
                 minus.weights[layer].data[j] -= eps
-                let lp = Self.replayLoss(graph, plus, tape, x.data, frames: frames, label: 1).0
-                let lm = Self.replayLoss(graph, minus, tape, x.data, frames: frames, label: 1).0
+                let lp = Self.replayLoss(engine, plus, tape, x.data, frames: frames, label: 1).0
+                let lm = Self.replayLoss(engine, minus, tape, x.data, frames: frames, label: 1).0
                 let numeric = (lp - lm) / (2 * eps)
                 let analytic = grads[layer].data[j]
                 largest = max(largest, abs(analytic))
@@ -176,8 +175,7 @@ struct OnlineTruncationTests {
         var outputs = [Tensor](repeating: Tensor(shape: [batch, 4]), count: frames)
         for b in 0..<batch { for f in 0..<frames { for c in 0..<4 { outputs[f].data[b * 4 + c] = Float(run.samples[b].outputCounts[f][c]) } } }
         let (loss, gOut, _) = Loss.rateCrossEntropy.evaluate(outputs: outputs, membranes: [], labels: labels)
-        let graph = try PopulationGraph(spec: net.spec)
-        let workspace = UnlayeredBackprop.Workspace(graph: graph, network: net)
+        let workspace = UnlayeredBackprop.Workspace(engine: try AsyncEngine(network: net))
         x.data.withUnsafeBufferPointer { p in
             for b in 0..<batch {
                 var d = [Float](repeating: 0, count: frames * 4)
@@ -201,5 +199,120 @@ struct OnlineTruncationTests {
         // Memory: the online path never holds more than one frame of tape per sample.
         let fullBytes = run.tapes!.reduce(0) { $0 + $1.byteCount }
         #expect(online.tapeBytes * 2 < fullBytes, "online tape \(online.tapeBytes) B vs full \(fullBytes) B")
+    }
+}
+
+/// Max pooling as the engine runs it (an OR of the window's spikes, once per frame): the reverse
+/// pass routes a pooled cell's gradient to the spike that fired it, and a silent window's to its
+/// first element, as layered max pooling does.
+struct MaxPoolingBackpropTests {
+    static func network(seed: UInt64) throws -> Network {
+        let neuron = LIFParameters(beta: 0.6, threshold: 0.3, reset: .zero, surrogate: .sigmoid(slope: 4))
+        let spec = NetworkSpec(inputShape: [1, 6, 6], layers: [
+            .conv2d(inChannels: 1, outChannels: 2, kernel: 3, stride: 1, padding: 1), .lif(neuron),
+            .maxPool2d(kernel: 2, stride: 2),
+            .flatten, .linear(inFeatures: 18, outFeatures: 6), .lif(neuron),
+            .linear(inFeatures: 6, outFeatures: 3), .lif(neuron),
+        ])
+        var net = try Network(spec: spec, seed: seed)
+        var rng = CounterRNG(seed: seed).generator(stream: 77)
+        for i in net.parameterIndices { for j in 0..<net.weights[i].count { net.weights[i].data[j] = -0.2 + 0.9 * rng.uniform() } }
+        return net
+    }
+
+    @Test(arguments: [Scheduler.momentum, .random], [2, 5])
+    func finiteDifferencesThroughMaxPooling(scheduler: Scheduler, F: Int) throws {
+        try UnlayeredBackpropTests().checkReplay(network: Self.network(seed: 6), inputSize: 36, frames: 3, F: F,
+                                                 scheduler: scheduler, stride: 1)
+    }
+
+    @Test(arguments: [UInt64(1), 2])
+    func equalsLayeredBPTTAtInfiniteF(seed: UInt64) throws {
+        let net = try Self.network(seed: seed)
+        let frames = 3, batch = 2
+        var x = UnlayeredBackpropTests.inputs(frames: frames, batch: batch, size: 36, seed: seed + 3, density: 1)
+        x.reshape([frames, batch, 1, 6, 6])
+        let labels = [0, 2]
+        let engine = try AsyncEngine(network: net)
+        let run = engine.run(inputs: x, labels: labels, options: AsyncOptions(forwardGroupSize: nil, recordTape: true))
+        var pooledSpikes = 0
+        for tape in try #require(run.tapes) {
+            for f in 0..<frames {
+                var integrated = [Int](repeating: 0, count: engine.neuronCount)
+                for s in Int(tape.frameStepStart[f])..<Int(tape.frameStepStart[f + 1]) {
+                    for r in Int(tape.stepIntegrationStart[s])..<Int(tape.stepIntegrationStart[s + 1]) { integrated[Int(tape.integrationNeuron[r])] += 1 }
+                }
+                try #require(integrated.allSatisfy { $0 == 1 }, "frame \(f): every neuron must integrate exactly once")
+            }
+            pooledSpikes += tape.emittedNeuron.filter { $0 < 72 }.count
+        }
+        #expect(pooledSpikes > 10, "the conv population must spike into the max pooling")
+        for loss in [Loss.rateCrossEntropy, .countMSE] {
+            let layered = LayeredBPTT().lossAndGradients(network: net, inputs: x, labels: labels, loss: loss, seed: 0)
+            let unlayered = UnlayeredTraining(asyncOptions: AsyncOptions(forwardGroupSize: nil))
+                .lossAndGradients(network: net, inputs: x, labels: labels, loss: loss, seed: 0)
+            #expect(layered.loss == unlayered.loss, "\(loss): forward passes differ")
+            var compared = 0
+            for i in net.parameterIndices {
+                for j in 0..<net.weights[i].count {
+                    let a = layered.gradients[i].data[j], b = unlayered.gradients[i].data[j]
+                    #expect(abs(a - b) <= 1e-5 + 1e-4 * abs(a), "\(loss) layer \(i) weight \(j): layered \(a), unlayered \(b)")
+                    if a != 0 { compared += 1 }
+                }
+            }
+            #expect(compared > 40, "most gradients should be non-zero")
+        }
+    }
+}
+
+/// Unlayered training reduces gradients in fixed blocks of samples: the same bits at any thread count.
+struct UnlayeredThreadIndependenceTests {
+    @Test(arguments: [false, true])
+    func gradientsAreIdenticalAtAnyThreadCount(truncatePerFrame: Bool) throws {
+        let neuron = LIFParameters(beta: 0.7, threshold: 0.3)
+        let net = try UnlayeredBackpropTests.network([20, 16, 12, 4], neuron: neuron, seed: 5, low: -0.2, high: 0.6)
+        let frames = 4, batch = 37
+        let x = UnlayeredBackpropTests.inputs(frames: frames, batch: batch, size: 20, seed: 8, density: 0.5)
+        let labels = (0..<batch).map { $0 % 4 }
+        let computer = UnlayeredTraining(asyncOptions: AsyncOptions(forwardGroupSize: 3, scheduler: .momentum, seed: 2),
+                                         backpropOptions: .init(truncatePerFrame: truncatePerFrame))
+        let saved = Parallelism.threadCount
+        defer { Parallelism.threadCount = saved }
+        var reference: StepResult?
+        for threads in [1, 2, 3, 8] {
+            Parallelism.threadCount = threads
+            let r = computer.lossAndGradients(network: net, inputs: x, labels: labels, loss: .rateCrossEntropy, seed: 1)
+            guard let ref = reference else { reference = r; continue }
+            #expect(r.loss.bitPattern == ref.loss.bitPattern, "loss at \(threads) threads")
+            for i in net.parameterIndices {
+                #expect(r.gradients[i].data.map(\.bitPattern) == ref.gradients[i].data.map(\.bitPattern), "layer \(i) at \(threads) threads")
+            }
+        }
+        let g = reference!.gradients.flatMap(\.data)
+        #expect(g.filter { $0 != 0 }.count > 100, "gradients should not vanish")
+    }
+
+    @Test func trainedModelsAreByteIdenticalAtAnyThreadCount() throws {
+        let neuron = LIFParameters(beta: 0.5, threshold: 0.3)
+        let spec = NetworkSpec(inputShape: [10], layers: [.linear(inFeatures: 10, outFeatures: 12), .lif(neuron),
+                                                          .linear(inFeatures: 12, outFeatures: 3), .lif(neuron)])
+        let saved = Parallelism.threadCount
+        defer { Parallelism.threadCount = saved }
+        var models: [[UInt32]] = []
+        for threads in [1, 2, 5] {
+            Parallelism.threadCount = threads
+            var trainer = Trainer(network: try Network(spec: spec, seed: 4), configuration: TrainingConfiguration(),
+                                  computer: UnlayeredTraining(asyncOptions: AsyncOptions(forwardGroupSize: 2, scheduler: .random, seed: 1)))
+            var rng = CounterRNG(seed: 3).generator(stream: 2)
+            for _ in 0..<5 {
+                let labels = (0..<24).map { _ in Int(rng.next() % 3) }
+                var x = Tensor(shape: [3, 24, 10])
+                for j in 0..<x.count where rng.uniform() < 0.4 { x.data[j] = 1 }
+                _ = trainer.step(inputs: x, labels: labels)
+            }
+            models.append(trainer.network.weights.flatMap(\.data).map(\.bitPattern))
+        }
+        #expect(models[1] == models[0])
+        #expect(models[2] == models[0])
     }
 }

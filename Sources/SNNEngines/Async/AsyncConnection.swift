@@ -44,12 +44,12 @@ public struct AsyncConnection: Sendable {
     public let fanOut: [Int32]
 
     /// Number of pooled presynaptic elements.
-    var pooledCount: Int { pooledShape.reduce(1, *) }
+    public var pooledCount: Int { pooledShape.reduce(1, *) }
 
     /// Calls `body(cell)` for every pooled cell whose window holds source element `source`
     /// (`[C, H, W]` flat index), in ascending cell order.
     @inline(__always)
-    func forEachPooledCell(of source: Int, _ body: (Int) -> Void) {
+    public func forEachPooledCell(of source: Int, _ body: (Int) -> Void) {
         let k: Int, s: Int
         switch pooling {
         case .none: body(source); return

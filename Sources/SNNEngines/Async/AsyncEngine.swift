@@ -147,7 +147,11 @@ public struct AsyncEngine: Sendable {
     /// With `options.recordTape`, `frameTapeConsumer(worker, sample, frame, &tape)` is called at the end
     /// of every frame of every sample, on the thread `worker` (`0 ..< min(threads, batch)`) that runs it;
     /// it may process the frame and call ``AsyncTape/discardRecordedFrames()`` to keep memory at one frame.
-    public func run(inputs: Tensor, labels: [Int]? = nil, options: AsyncOptions = AsyncOptions(),
+    ///
+    /// With `sampleBlocks` the batch is cut into that many contiguous blocks (``sampleBlock(_:batch:blocks:)``)
+    /// and each block runs on one worker, its samples in order: a consumer that accumulates per block
+    /// then sees the same sequence of calls per block at any thread count.
+    public func run(inputs: Tensor, labels: [Int]? = nil, options: AsyncOptions = AsyncOptions(), sampleBlocks: Int? = nil,
                     frameTapeConsumer: ((_ worker: Int, _ sample: Int, _ frame: Int, _ tape: inout AsyncTape) -> Void)? = nil) -> AsyncRun {
         let spec = network.spec
         let frameSize = spec.inputShape.reduce(1, *)
@@ -158,7 +162,8 @@ public struct AsyncEngine: Sendable {
         var results = [AsyncSampleResult?](repeating: nil, count: batch)
         var tapes = [AsyncTape?](repeating: nil, count: batch)
         var traces = [[SpikeTrace.Event]](repeating: [], count: batch)
-        let workers = max(1, min(Parallelism.threadCount, batch))
+        let blocks = sampleBlocks.map { max(1, min($0, batch)) }
+        let workers = max(1, min(Parallelism.threadCount, blocks ?? batch))
         inputs.withUnsafeBufferPointer { xp in
             results.withUnsafeMutableBufferPointer { rp in
                 tapes.withUnsafeMutableBufferPointer { tp in
@@ -171,14 +176,22 @@ public struct AsyncEngine: Sendable {
                             if let frameTapeConsumer {
                                 sim.frameTapeConsumer = { sample, frame, tape in frameTapeConsumer(w, sample, frame, &tape) }
                             }
-                            var b = w
-                            while b < batch {
+                            func runSample(_ b: Int) {
                                 let out = sim.run(sample: b, inputs: x, steps: steps, batch: batch, frameSize: frameSize,
                                                   label: labels?[b])
                                 r[b] = out.0
                                 tpp[b] = out.1
                                 if options.recordTrace { e[b] = out.2 }
-                                b += workers
+                            }
+                            if let blocks {
+                                var k = w
+                                while k < blocks {
+                                    for b in Self.sampleRange(ofBlock: k, batch: batch, blocks: blocks) { runSample(b) }
+                                    k += workers
+                                }
+                            } else {
+                                var b = w
+                                while b < batch { runSample(b); b += workers }
                             }
                         }
                     }
@@ -191,6 +204,21 @@ public struct AsyncEngine: Sendable {
         if options.recordTape { run.tapes = tapes.map { $0! } }
         if options.recordTrace { run.trace = SpikeTrace(populationSizes: populations.map(\.count), events: traces.flatMap { $0 }) }
         return run
+    }
+}
+
+extension AsyncEngine {
+    /// The samples of block `k` when a batch of `batch` samples is cut into `blocks` contiguous blocks.
+    public static func sampleRange(ofBlock k: Int, batch: Int, blocks: Int) -> Range<Int> {
+        (batch * k / blocks)..<(batch * (k + 1) / blocks)
+    }
+
+    /// The block that sample `b` belongs to (see ``sampleRange(ofBlock:batch:blocks:)``).
+    public static func sampleBlock(_ b: Int, batch: Int, blocks: Int) -> Int {
+        var k = min(blocks - 1, b * blocks / max(batch, 1))
+        while b < sampleRange(ofBlock: k, batch: batch, blocks: blocks).lowerBound { k -= 1 }
+        while b >= sampleRange(ofBlock: k, batch: batch, blocks: blocks).upperBound { k += 1 }
+        return k
     }
 }
 

@@ -30,6 +30,11 @@ struct AsyncSampleSimulator {
     let unitMark: UnsafeMutablePointer<UInt8>
     var touched: [[Int32]]
     var touchedTotal = 0
+    /// Units holding a neuron whose decayed membrane is above threshold at frame start, per
+    /// population, waiting for the population's wave front (see ``startFrame()``).
+    var deferred: [[Int32]]
+    /// Number of populations with a non-empty ``deferred`` list.
+    var deferredPopulations = 0
     // Folded pooling per connection.
     let poolAccumulator: [UnsafeMutablePointer<Float>?]
     let poolFired: [UnsafeMutablePointer<UInt8>?]
@@ -92,6 +97,7 @@ struct AsyncSampleSimulator {
         let units = max(1, pops.last.map { $0.unitOffset + $0.unitCount } ?? 0)
         unitMark = .allocate(capacity: units); unitMark.initialize(repeating: 0, count: units)
         touched = pops.map { _ in [] }
+        deferred = pops.map { _ in [] }
         var acc: [UnsafeMutablePointer<Float>?] = [], fired: [UnsafeMutablePointer<UInt8>?] = []
         for c in engine.connections {
             switch c.pooling {
@@ -142,8 +148,10 @@ struct AsyncSampleSimulator {
         for p in pops.indices {
             for u in touched[p] { unitMark[pops[p].unitOffset + Int(u)] = 0 }
             touched[p].removeAll(keepingCapacity: true)
+            deferred[p].removeAll(keepingCapacity: true)
         }
         touchedTotal = 0
+        deferredPopulations = 0
         randomQueue.reset(rng: rng, stream: globalIndex &* 2)
         momentumQueue.reset(noise: options.scheduler.noise, rng: rng, stream: globalIndex &* 2)
         dropoutRNG = rng; dropoutStream = globalIndex &* 2 &+ 1; dropoutCounter = 0
@@ -173,12 +181,14 @@ struct AsyncSampleSimulator {
             var firstOutputInFrame: Int?
             var stopped = false
             while true {
-                if touchedTotal == 0 && queueCount == 0 { break }
-                if options.dropsPendingNegativeCurrentsOnStop && queueCount == 0 && !anyPositivePendingCurrent() {
+                if touchedTotal == 0 && queueCount == 0 && deferredPopulations == 0 { break }
+                if options.dropsPendingNegativeCurrentsOnStop && queueCount == 0 && deferredPopulations == 0
+                    && !anyPositivePendingCurrent() {
                     dropPendingCurrents()
                     break
                 }
                 stepInFrame += 1; globalStep += 1
+                if deferredPopulations > 0 { releaseDeferred(throughPopulation: stepInFrame - 1) }
                 integrateTouched()
                 tape?.stepIntegrationStart.append(integrationCount)
                 let q = queueCount
@@ -198,8 +208,10 @@ struct AsyncSampleSimulator {
                     }
                 }
                 if options.stopRule.stops(afterStep: stepInFrame, firstOutputStep: firstOutputInFrame),
-                   touchedTotal > 0 || queueCount > 0 {
+                   touchedTotal > 0 || queueCount > 0 || deferredPopulations > 0 {
                     stopped = true
+                    // Neurons still waiting for their wave front carry over like pending currents.
+                    if deferredPopulations > 0 { releaseDeferred(throughPopulation: hotPopulations.count - 1) }
                     if options.dropsPendingNegativeCurrentsOnStop { dropPendingCurrents() }
                     break
                 }
@@ -245,11 +257,19 @@ struct AsyncSampleSimulator {
             } else {
                 for j in 0..<pop.count { vp[j] = vp[j] * beta }
             }
-            // A neuron whose decayed membrane is above threshold fires without input (only possible with
-            // reset by subtraction or a negative threshold): it integrates at the first forward step.
+            // A neuron whose decayed membrane is above threshold fires without input (possible with reset by
+            // subtraction, where one integration can leave more than theta). It must be evaluated even if no
+            // current reaches it, and it is evaluated at its population's wave front: forward step p + 1 of the
+            // frame, the earliest step at which anything of this frame can reach population p (one
+            // population per forward step at most). At F = infinity that is the step at which the whole
+            // population integrates, which is what layered execution does; evaluated earlier, it would fire
+            // before its inputs arrive and integrate twice in the frame.
+            var last = -1
             for j in 0..<pop.count where vp[j] - theta > 0 {
-                touch(population: p, unit: j / pop.neuronsPerUnit)
+                let unit = j / pop.neuronsPerUnit
+                if unit != last { deferred[p].append(Int32(unit)); last = unit }
             }
+            if !deferred[p].isEmpty { deferredPopulations += 1 }
             spikesThisFrame[p] = 0
         }
         let n = max(1, neuronCount)
@@ -265,6 +285,15 @@ struct AsyncSampleSimulator {
             poolFiredList[c].removeAll(keepingCapacity: true)
         }
         if usesHeap { momentumQueue.resetKeys() }
+    }
+
+    /// Touches the deferred units of populations `0 ... p` (their wave front has been reached).
+    mutating func releaseDeferred(throughPopulation p: Int) {
+        for q in 0...min(p, deferred.count - 1) where !deferred[q].isEmpty {
+            for u in deferred[q] { touch(population: q, unit: Int(u)) }
+            deferred[q].removeAll(keepingCapacity: true)
+            deferredPopulations -= 1
+        }
     }
 
     // MARK: - Delivery
