@@ -41,8 +41,8 @@ struct TrainCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Unlayered backprop: integrations that did not fire pass surrogate gradient as zero-valued spikes (what layered BPTT does at F=inf).")
     var silentGradient = true
 
-    @Flag(help: "Unlayered backprop: only a neuron's last integration in a frame passes the silent gradient.")
-    var silentGradientAtFrameEnd = false
+    @Flag(inversion: .prefixedNo, help: "Unlayered backprop: only a neuron's last integration in a frame passes the silent gradient (default; --no-silent-gradient-at-frame-end: every silent integration does).")
+    var silentGradientAtFrameEnd = true
 
     @Option(help: "Where to write the trained model.")
     var out: String = "runs/model.snnmodel"
@@ -60,7 +60,8 @@ struct TrainCommand: ParsableCommand {
         let spec = try net.spec(default: data.defaultArchitecture(), dtMs: data.dtMs, inputShape: loaded.train.frameShape)
         var network = try Network(spec: spec, seed: data.seed)
         print("network: \(spec.layers.map(\.shortName).joined(separator: " | "))  (\(network.parameterCount) weights)")
-        let config = try training.configuration(seed: data.seed)
+        // Unlayered training defaults to count-ce: rate-ce underfits at finite F (docs/ALGORITHMS.md).
+        let config = try training.configuration(seed: data.seed, defaultLoss: mode == "async" ? .countCrossEntropy : .rateCrossEntropy)
         let computer: any GradientComputer
         var evaluate: (Network, any FrameDataset) throws -> Double
         var asyncTest: AsyncOptions? = nil

@@ -27,10 +27,11 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Clip the global gradient norm to this value (0: off).")
     var clip: Float = 0
 
-    @Option(help: "Loss: rate-ce (mean over frames of CE on that frame's output counts), count-ce, membrane-ce, count-mse.")
-    var loss: String = "rate-ce"
+    @Option(help: "Loss: rate-ce (mean over frames of CE on that frame's output counts), count-ce, membrane-ce, count-mse (default: rate-ce for layered training, count-ce for unlayered training; see docs/ALGORITHMS.md).")
+    var loss: String?
 
-    func configuration(seed: UInt64) throws -> TrainingConfiguration {
+    /// The training configuration; `defaultLoss` applies when `--loss` is not given.
+    func configuration(seed: UInt64, defaultLoss: Loss = .rateCrossEntropy) throws -> TrainingConfiguration {
         var c = TrainingConfiguration()
         guard epochs > 0, batchSize > 0, lr > 0 else { throw ValidationError("--epochs, --batch-size and --lr must be positive") }
         c.epochs = epochs
@@ -52,10 +53,14 @@ struct TrainingOptions: ParsableArguments {
             c.schedule = .step(every: every, gamma: gamma)
         } else { throw ValidationError("--schedule must be constant, cosine or step:EVERY:GAMMA") }
         c.gradientClipNorm = clip > 0 ? clip : nil
-        guard let l = Loss(rawValue: loss) else {
-            throw ValidationError("--loss must be one of \(Loss.allCases.map(\.rawValue).joined(separator: ", "))")
+        if let loss {
+            guard let l = Loss(rawValue: loss) else {
+                throw ValidationError("--loss must be one of \(Loss.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(loss)')")
+            }
+            c.loss = l
+        } else {
+            c.loss = defaultLoss
         }
-        c.loss = l
         return c
     }
 }
