@@ -127,6 +127,10 @@ struct LayerSyncExperiment: ParsableCommand {
         var rows: [Row]
         var summary: [Summary]
         var settings: String
+        /// The command line (after `snn`), the machine's cores and the wall time of the whole study.
+        var command: String
+        var cores: Int
+        var seconds: Double
     }
 
     func validate() throws {
@@ -177,7 +181,8 @@ struct LayerSyncExperiment: ParsableCommand {
             var seededData = data
             seededData.seed = seed
             let loaded = try seededData.load()
-            if si == 0 { print(loaded.description); datasetDescription = loaded.description }
+            print(loaded.description)
+            if si == 0 { datasetDescription = loaded.description + (seedValues.count > 1 ? " (each seed draws the initialisation, the schedulers and, where the dataset has no test split of its own, the split)" : "") }
             let spec = try net.spec(default: seededData.defaultArchitecture(), dtMs: seededData.dtMs, inputShape: loaded.train.frameShape)
             architecture = spec.layers.map(\.shortName)
             // Each training keeps its own default loss unless --loss is given: rate-ce for layered BPTT,
@@ -258,7 +263,9 @@ struct LayerSyncExperiment: ParsableCommand {
                               training: history, rows: rows, summary: summary,
                               settings: "\(configDescription), seeds \(seedValues.map(String.init).joined(separator: ",")), "
                                 + "silent gradient \(silentGradientAtFrameEnd ? "at frame end only" : "at every silent integration"), "
-                                + "backprop threshold \(backpropThreshold.map { String($0) } ?? "none"), refractory dropout \(refractoryDropout)")
+                                + "backprop threshold \(backpropThreshold.map { String($0) } ?? "none"), refractory dropout \(refractoryDropout)",
+                              command: CommandLine.arguments.dropFirst().joined(separator: " "), cores: Parallelism.activeCores,
+                              seconds: Date().timeIntervalSince(started))
         try writeJSON(results, to: folder.appendingPathComponent("results.json").path)
         try Self.writeReport(results, ks: ks, fs: fs.map(describe), sizes: sizes, to: folder)
         print("report written to \(folder.path)/report.md")
@@ -374,6 +381,7 @@ struct LayerSyncExperiment: ParsableCommand {
             .lines(hist).write(to: folder.appendingPathComponent("currents-before-spike.svg"), atomically: true, encoding: .utf8)
 
         var md = "# Layer-synchronisation study\n\n"
+        md += "Made by `snn \(r.command)` (SNNKit, \(r.cores) cores, \(format(r.seconds, 0)) s).\n\n"
         md += "Dataset: \(r.dataset)\n\nArchitecture: \(r.architecture.joined(separator: " | "))\n\n"
         md += "Three models, same architecture, seed and budget (\(r.epochs) epochs): layered BPTT, unlayered backprop with the random scheduler, unlayered backprop with the momentum scheduler (both trained at F = \(r.trainF)). "
         md += "Each study ran with \(n) seed\(n == 1 ? "" : "s") (\(r.seeds.map(String.init).joined(separator: ", "))): data split (where the dataset has none), initialisation and schedulers; values are mean ± sample standard deviation over seeds.\n\n"
