@@ -105,6 +105,16 @@ public enum UnlayeredBackprop {
             }
         }
         deinit { pointer.deallocate() }
+
+        /// Whether `network`'s weight tensors have the sizes of this copy.
+        func fits(_ network: Network) -> Bool { network.weights.map(\.count) == counts }
+
+        /// Copies `network`'s weights in (same sizes, see ``fits(_:)``).
+        func update(from network: Network) {
+            for (i, w) in network.weights.enumerated() where w.count > 0 {
+                w.withUnsafeBufferPointer { (pointer + offsets[i]).update(from: $0.baseAddress!, count: w.count) }
+            }
+        }
     }
 
     /// Reusable buffers for the reverse pass of many samples: the gradient accumulators and per-neuron
@@ -199,6 +209,11 @@ public enum UnlayeredBackprop {
         }
 
         deinit { gradients.deallocate() }
+
+        /// Zeroes the accumulated gradients (the weights are read from the shared ``WeightCopy``).
+        public func resetGradients() {
+            gradients.update(repeating: 0, count: max(weightCopy.total, 1))
+        }
 
         /// Adds the accumulated gradients into `tensors` (shaped like the network's weights).
         public func addGradients(into tensors: inout [Tensor]) {

@@ -1,3 +1,4 @@
+import Foundation
 import SNNCore
 import SNNEngines
 import SNNTensor
@@ -22,6 +23,10 @@ public struct UnlayeredTraining: GradientComputer {
     /// Most blocks a batch is cut into for the gradient reduction (each holds one gradient buffer).
     public static let reductionBlocks = 16
 
+    /// The reverse-pass buffers, kept from one step to the next (allocating them every step cost more
+    /// in page faults than the reverse pass of a small network).
+    let cache = WorkspaceCache()
+
     public var name: String { "unlayered" }
 
     public init(asyncOptions: AsyncOptions, backpropOptions: UnlayeredBackprop.Options = .init(), inputDropout: Float = 0) {
@@ -45,8 +50,8 @@ public struct UnlayeredTraining: GradientComputer {
         let frames = inputs.shape[0], batch = inputs.shape[1]
         let classes = engine.classCount
         let blocks = max(1, min(Self.reductionBlocks, batch))
-        let weights = UnlayeredBackprop.WeightCopy(network)
-        let workspaces = (0..<blocks).map { _ in UnlayeredBackprop.Workspace(engine: engine, weights: weights) }
+        let workspaces = cache.workspaces(engine: engine, count: blocks)
+        defer { cache.giveBack(workspaces) }
         if backpropOptions.truncatePerFrame && loss == .rateCrossEntropy {
             return onlinePerFrame(engine: engine, workspaces: workspaces, network: network, inputs: x, labels: labels, options: options)
         }
@@ -141,5 +146,48 @@ public struct UnlayeredTraining: GradientComputer {
         let steps = run.samples.reduce(0.0) { $0 + Double($1.forwardSteps) } / Double(max(run.samples.count, 1))
         return StepResult(loss: loss, correct: correct, gradients: gradients, tapeBytes: tapeBytes, spikes: spikes,
                           forwardStepsPerSample: steps)
+    }
+}
+
+/// Reverse-pass workspaces kept between training steps of the same network shape.
+final class WorkspaceCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var spec: NetworkSpec?
+    private var weights: UnlayeredBackprop.WeightCopy?
+    private var free: [UnlayeredBackprop.Workspace] = []
+    private var busy = false
+
+    /// `count` workspaces for `engine`'s network, with its current weights and zeroed gradients.
+    func workspaces(engine: AsyncEngine, count: Int) -> [UnlayeredBackprop.Workspace] {
+        lock.lock(); defer { lock.unlock() }
+        let network = engine.network
+        if busy {
+            // Another step of the same computer is running (concurrent use): private buffers.
+            let copy = UnlayeredBackprop.WeightCopy(network)
+            return (0..<count).map { _ in UnlayeredBackprop.Workspace(engine: engine, weights: copy) }
+        }
+        busy = true
+        if spec != network.spec || !(weights?.fits(network) ?? false) {
+            spec = network.spec
+            weights = UnlayeredBackprop.WeightCopy(network)
+            free = []
+        } else {
+            weights!.update(from: network)
+        }
+        var out: [UnlayeredBackprop.Workspace] = []
+        while out.count < count, let w = free.popLast() {
+            w.resetGradients()
+            out.append(w)
+        }
+        while out.count < count { out.append(UnlayeredBackprop.Workspace(engine: engine, weights: weights!)) }
+        return out
+    }
+
+    /// Returns workspaces for the next step.
+    func giveBack(_ workspaces: [UnlayeredBackprop.Workspace]) {
+        lock.lock(); defer { lock.unlock() }
+        guard workspaces.first?.weightCopy === weights else { return }
+        free += workspaces
+        busy = false
     }
 }
