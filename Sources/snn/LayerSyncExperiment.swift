@@ -81,20 +81,45 @@ struct LayerSyncExperiment: ParsableCommand {
         var settings: String
     }
 
+    var folderPath: String { out ?? "runs/layer-sync-\(data.dataset)" }
+
+    func validate() throws {
+        try data.checkValues()
+        try Check.threads(threads)
+        guard trainF >= 1 else { throw ValidationError("--train-F must be at least 1 (spikes emitted per forward step), got \(trainF)") }
+        _ = try AsyncModeOptions.parse(["--F", fSweep]).groupSizes()
+        _ = try parsedKSweep()
+        try Check.finite(refractoryDropout, "--refractory-dropout", min: 0, max: 1)
+        if let backpropThreshold { try Check.finite(backpropThreshold, "--backprop-threshold") }
+        try Check.writableFolder(folderPath, "--out")
+    }
+
+    func parsedKSweep() throws -> [Int] {
+        let ks = try kSweep.split(separator: ",", omittingEmptySubsequences: false).map { s -> Int in
+            guard let k = Int(s.trimmingCharacters(in: .whitespaces)), k >= 0 else {
+                throw ValidationError("--k-sweep takes integers >= 0 (comma list, e.g. 0,1,2,4), got '\(kSweep)'")
+            }
+            return k
+        }
+        guard !ks.isEmpty else { throw ValidationError("--k-sweep needs at least one value") }
+        return ks
+    }
+
     func run() throws {
         if let threads { Parallelism.threadCount = threads }
-        let folder = URL(fileURLWithPath: out ?? "runs/layer-sync-\(data.dataset)")
+        let folder = URL(fileURLWithPath: folderPath)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let loaded = try data.load()
         print(loaded.description)
         let spec = try net.spec(default: data.defaultArchitecture(), dtMs: data.dtMs, inputShape: loaded.train.frameShape)
+        try Check.network(spec, fits: loaded.train, source: net.arch.map { "--arch '\($0)'" } ?? "the default architecture for \(data.dataset)")
+        try Check.memory(try Check.trainingMemory(spec, frames: loaded.train.timeSteps, batch: training.batchSize),
+                         "training \(String(format: "%.3g", try Check.sizes(of: spec).weights)) weights on \(loaded.train.timeSteps) frames in batches of \(training.batchSize)",
+                         option: "--arch/--frames/--batch-size")
         let config = try training.configuration(seed: data.seed)
         let sizes = try AsyncEngine(network: try Network(spec: spec, seed: 0)).populations.map(\.count)
         let fs = try AsyncModeOptions.parse(["--F", fSweep]).groupSizes()
-        let ks = try kSweep.split(separator: ",").map { s -> Int in
-            guard let k = Int(s.trimmingCharacters(in: .whitespaces)), k >= 0 else { throw ValidationError("--k-sweep takes integers") }
-            return k
-        }
+        let ks = try parsedKSweep()
 
         // 1. Train the three models.
         let backprop = UnlayeredBackprop.Options(backpropThreshold: backpropThreshold, silentGradientOnlyAtFrameEnd: silentGradientAtFrameEnd)
@@ -113,14 +138,22 @@ struct LayerSyncExperiment: ParsableCommand {
             print("== training \(name) (\(config.epochs) epochs)")
             var trainer = Trainer(network: try Network(spec: spec, seed: data.seed), configuration: config, computer: computer)
             let evalOptions = AsyncOptions(forwardGroupSize: trainF, scheduler: name.hasSuffix("random") ? .random : .momentum, seed: data.seed)
-            history[name] = try trainLoop(trainer: &trainer, train: loaded.train, test: loaded.test, epochs: config.epochs,
-                                          batchSize: training.batchSize, seed: data.seed) { network, test in
-                name == "layered" ? try LayeredEvaluation.run(network: network, dataset: test, batchSize: 128, seed: 0).accuracy
-                                  : try evaluateAsync(network: network, dataset: test, options: evalOptions, batchSize: 128).metrics.accuracy
+            do {
+                history[name] = try trainLoop(trainer: &trainer, train: loaded.train, test: loaded.test, epochs: config.epochs,
+                                              batchSize: training.batchSize, seed: data.seed) { network, test in
+                    name == "layered" ? try LayeredEvaluation.run(network: network, dataset: test, batchSize: 128, seed: 0).accuracy
+                                      : try evaluateAsync(network: network, dataset: test, options: evalOptions, batchSize: 128).metrics.accuracy
+                }
+            } catch let e as TrainingError {
+                throw CLIError("\(name): \(e.description); stopped, no model written (try a lower --lr, or --clip)")
             }
-            try ModelFile.write(trainer.network, metadata: ["experiment": "layer-sync", "trainedWith": name, "trainF": String(trainF),
-                                                            "dataset": data.dataset, "seed": String(data.seed)],
-                                to: folder.appendingPathComponent("\(name).snnmodel"))
+            var metadata = datasetMetadata(data, loaded: loaded)
+            metadata.merge(["experiment": "layer-sync", "trainedWith": name, "trainF": String(trainF), "seed": String(data.seed)]) { $1 }
+            if let accuracy = history[name]?.last?.testAccuracy {
+                metadata["testAccuracy"] = String(accuracy)
+                metadata["testAccuracyExecution"] = name == "layered" ? "layered" : "async \(evalOptions.scheduler.kind.rawValue) F=\(trainF) on-spiking-done"
+            }
+            try ModelFile.write(trainer.network, metadata: metadata, to: folder.appendingPathComponent("\(name).snnmodel"))
             models.append((name, trainer.network))
         }
 
@@ -195,12 +228,19 @@ struct LayerSyncExperiment: ParsableCommand {
         try SVGPlot(title: "Spikes per neuron per sample (async momentum, F=\(r.trainF))", xLabel: "population", yLabel: "spikes / neuron / sample")
             .bars(groups: layerNames, series: bars).write(to: folder.appendingPathComponent("spikes-per-layer.svg"), atomically: true, encoding: .utf8)
         // Plot 3: histogram of currents integrated before a neuron's first spike in a frame.
+        // The histogram's last bin holds every larger count: it is not a point of the curve, so it is
+        // left out of the line and given, labelled, in the legend.
+        var overflowBin = 0
         let hist = models.compactMap { model -> SVGPlot.Series? in
-            guard let h = r.rows.first(where: { $0.model == model && $0.scheduler == "momentum" && $0.forwardGroupSize == String(r.trainF) && $0.stopRule == "on-spiking-done" })?.currentsToSpikeHistogram else { return nil }
+            guard let h = r.rows.first(where: { $0.model == model && $0.scheduler == "momentum" && $0.forwardGroupSize == String(r.trainF) && $0.stopRule == "on-spiking-done" })?.currentsToSpikeHistogram,
+                  !h.isEmpty else { return nil }
             let total = Double(max(1, h.reduce(0, +)))
-            return .init(name: model, points: h.enumerated().map { (Double($0), Double($1) / total) })
+            overflowBin = h.count - 1
+            return .init(name: "\(model) (\(h.count - 1)+ currents: \(format(Double(h.last!) / total * 100, 1))% of spikes)",
+                         points: h.dropLast().enumerated().map { (Double($0), Double($1) / total) })
         }
-        try SVGPlot(title: "Currents integrated before a spike (async momentum, F=\(r.trainF))", xLabel: "currents received before firing", yLabel: "fraction of spikes")
+        try SVGPlot(title: "Currents integrated before a spike (async momentum, F=\(r.trainF))",
+                    xLabel: "currents received before firing (\(overflowBin) or more: in the legend)", yLabel: "fraction of spikes")
             .lines(hist).write(to: folder.appendingPathComponent("currents-before-spike.svg"), atomically: true, encoding: .utf8)
 
         var md = "# Layer-synchronisation study\n\n"

@@ -149,6 +149,9 @@ public struct AsyncEngine: Sendable {
     /// it may process the frame and call ``AsyncTape/discardRecordedFrames()`` to keep memory at one frame.
     public func run(inputs: Tensor, labels: [Int]? = nil, options: AsyncOptions = AsyncOptions(),
                     frameTapeConsumer: ((_ worker: Int, _ sample: Int, _ frame: Int, _ tape: inout AsyncTape) -> Void)? = nil) -> AsyncRun {
+        // The engine refuses options that cannot run (F < 1 never ends a frame): fatalError, since
+        // release builds (-Ounchecked) drop preconditions. The CLI checks the same before any work.
+        if let problem = options.problem { fatalError("AsyncEngine.run: \(problem)") }
         let spec = network.spec
         let frameSize = spec.inputShape.reduce(1, *)
         precondition(inputs.rank >= 2 && inputs.count == inputs.shape[0] * inputs.shape[1] * frameSize,
