@@ -26,6 +26,9 @@ struct AsyncModeOptions: ParsableArguments {
 
     /// The parsed F values (nil = infinity); at least one.
     func groupSizes() throws -> [Int?] {
+        guard !forwardGroupSizes.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw ValidationError("--F needs at least one value (a positive integer or inf; a comma list sweeps, e.g. inf,8,2)")
+        }
         let values = try forwardGroupSizes.split(separator: ",", omittingEmptySubsequences: false).map { item -> Int? in
             let t = item.trimmingCharacters(in: .whitespaces).lowercased()
             if t == "inf" || t == "infinity" { return nil }

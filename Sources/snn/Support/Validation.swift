@@ -136,9 +136,6 @@ extension DatasetOptions {
         guard limit >= 0 else { throw ValidationError("--limit must be 0 (all) or positive, got \(limit)") }
         guard ["poisson", "direct"].contains(encoding) else { throw ValidationError("--encoding must be poisson or direct, not '\(encoding)'") }
     }
-
-    /// The frames per sample after loading.
-    static func frames(of loaded: Loaded) -> Int { loaded.train.timeSteps }
 }
 
 /// Which long options were given on the command line (`--name` or `--name=value`).
