@@ -14,11 +14,14 @@ let cpuFlags: [String] = ProcessInfo.processInfo.environment["SNNKIT_PORTABLE"] 
 let cpuFlags: [String] = []
 #endif
 let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"] + cpuFlags, .when(configuration: .release))]
+// Parsing, file formats and the CLI keep their bounds and overflow checks (plain -O): a malformed
+// file or option must give an error, never read out of bounds.
+let checked: [SwiftSetting] = cpuFlags.isEmpty ? [] : [.unsafeFlags(cpuFlags, .when(configuration: .release))]
 
 let package = Package(
     name: "SNNKit",
     products: [
-        .library(name: "SNNKit", targets: ["SNNTensor", "SNNCore", "SNNEngines", "SNNTraining", "SNNData", "SNNReports"]),
+        .library(name: "SNNKit", targets: ["SNNTensor", "SNNCore", "SNNTrace", "SNNEngines", "SNNTraining", "SNNData", "SNNReports"]),
         .executable(name: "snn", targets: ["snn"]),
     ],
     traits: [
@@ -30,7 +33,9 @@ let package = Package(
     targets: [
         .target(name: "SNNTensor", swiftSettings: optimise),
         .target(name: "SNNCore", dependencies: ["SNNTensor"], swiftSettings: optimise),
-        .target(name: "SNNEngines", dependencies: ["SNNCore"], swiftSettings: optimise),
+        // The spike-trace file format (written by the async engine, read by `snn raster`): checked build.
+        .target(name: "SNNTrace", swiftSettings: checked),
+        .target(name: "SNNEngines", dependencies: ["SNNCore", "SNNTrace"], swiftSettings: optimise),
         .target(name: "SNNTraining", dependencies: ["SNNEngines"], swiftSettings: optimise),
         .target(name: "SNNData", dependencies: ["SNNTensor"]),
         // libhdf5 (Debian: libhdf5-dev) for the SHD reader; SNNHDF5 links it only with the HDF5 trait.
@@ -44,7 +49,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .target(name: "SNNHDF5", condition: .when(traits: ["HDF5"])),
             ],
-            swiftSettings: optimise
+            swiftSettings: checked
         ),
         .testTarget(name: "SNNTensorTests", dependencies: ["SNNTensor"]),
         .testTarget(name: "SNNCoreTests", dependencies: ["SNNCore"]),
@@ -53,5 +58,7 @@ let package = Package(
         .testTarget(name: "SNNDataTests", dependencies: ["SNNData"]),
         .testTarget(name: "SNNReportsTests", dependencies: ["SNNReports"]),
         .testTarget(name: "SNNHDF5Tests", dependencies: ["SNNHDF5", "SNNData"]),
+        // Runs the built `snn` binary (same build folder as the tests) on bad options and files.
+        .testTarget(name: "SNNCLITests", dependencies: ["SNNCore", "SNNTrace"]),
     ]
 )

@@ -68,7 +68,21 @@ public struct Trainer: Sendable {
         return result
     }
 
+    /// The first non-finite weight (layer index and value), or nil when every weight is finite.
+    public func firstNonFiniteWeight() -> (layer: Int, value: Float)? {
+        for i in network.parameterIndices {
+            let bad: Float? = network.weights[i].withUnsafeBufferPointer { p in
+                var sum: Float = 0
+                for v in p { sum += v * 0 }  // NaN or infinity anywhere makes the sum NaN
+                return sum.isNaN ? (p.first { !$0.isFinite } ?? .nan) : nil
+            }
+            if let bad { return (i, bad) }
+        }
+        return nil
+    }
+
     /// Trains one epoch. `batches` calls its argument once per batch; `progress` is called after each.
+    /// Throws ``TrainingError`` (naming the epoch and batch) as soon as the loss or a weight is not finite.
     public mutating func trainEpoch(_ epoch: Int, batchCount: Int? = nil,
                                     batches: ((Tensor, [Int]) throws -> Void) throws -> Void,
                                     progress: @escaping (TrainingProgress) -> Void = { _ in }) throws -> EpochMetrics {
@@ -79,6 +93,13 @@ public struct Trainer: Sendable {
         try batches { inputs, labels in
             let r = self.step(inputs: inputs, labels: labels)
             samples += labels.count; correct += r.correct; batchIndex += 1
+            // A non-finite loss or weight poisons every later step: stop here (no model gets written).
+            guard r.loss.isFinite else {
+                throw TrainingError(epoch: epoch, batch: batchIndex, problem: "the loss is \(r.loss)")
+            }
+            if let bad = self.firstNonFiniteWeight() {
+                throw TrainingError(epoch: epoch, batch: batchIndex, problem: "layer \(bad.layer) has a non-finite weight (\(bad.value)) after the update")
+            }
             lossSum += Double(r.loss) * Double(labels.count)
             peakTape = max(peakTape, r.tapeBytes)
             let elapsed = Date().timeIntervalSince(start)
@@ -91,5 +112,17 @@ public struct Trainer: Sendable {
                             trainAccuracy: Double(correct) / Double(max(samples, 1)), samples: samples, seconds: seconds,
                             samplesPerSecond: Double(samples) / max(seconds, 1e-9), learningRate: optimizer.learningRate,
                             peakTapeBytes: peakTape)
+    }
+}
+
+/// Training stopped because it diverged: the loss or a weight became NaN or infinite.
+public struct TrainingError: Error, CustomStringConvertible, Sendable {
+    /// The epoch (from 0) and batch (from 1) of the step that diverged.
+    public var epoch: Int
+    public var batch: Int
+    public var problem: String
+    public init(epoch: Int, batch: Int, problem: String) { self.epoch = epoch; self.batch = batch; self.problem = problem }
+    public var description: String {
+        "training diverged at epoch \(epoch + 1), batch \(batch): \(problem)"
     }
 }

@@ -20,7 +20,10 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Batch sizes to measure (comma list).")
     var batch: String = "32,128"
 
-    var batchSizes: [Int] { batch.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.filter { $0 > 0 } }
+    var batchSizes: [Int] { batch.split(separator: ",", omittingEmptySubsequences: false).compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.filter { $0 > 0 } }
+
+    /// The largest batch measured (the inputs of a batch are held in memory, cycled from the shipped samples).
+    static let maximumBatch = 4096
 
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
@@ -35,7 +38,18 @@ struct BenchCommand: ParsableCommand {
     var json: String?
 
     func validate() throws {
-        guard !batchSizes.isEmpty else { throw ValidationError("--batch takes positive integers, e.g. 32,128") }
+        let items = batch.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !items.isEmpty, items.allSatisfy({ Int($0).map { $0 >= 1 && $0 <= Self.maximumBatch } ?? false }) else {
+            throw ValidationError("--batch takes batch sizes from 1 to \(Self.maximumBatch) (comma list, e.g. 32,128), got '\(batch)'")
+        }
+        try Check.finite(seconds, "--seconds", max: 3600, above: 0)
+        try Check.threads(threads)
+        let known = ["layered", "async", "unlayered"]
+        let wanted = parts.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !wanted.isEmpty, wanted.allSatisfy(known.contains) else {
+            throw ValidationError("--parts takes a comma list of layered, async, unlayered, got '\(parts)'")
+        }
+        if let json { try Check.writableFile(json, "--json") }
     }
 
     func run() throws {

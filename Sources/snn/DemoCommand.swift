@@ -29,12 +29,22 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Where to write the trained model.")
     var out: String = "runs/demo.snnmodel"
 
+    @Option(help: "Worker threads (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        try Check.integer(epochs, "--epochs", min: 1, max: 1_000_000)
+        try Check.threads(threads)
+        try Check.writableFile(out, "--out")
+    }
+
     func run() throws {
+        if let threads { Parallelism.threadCount = threads }
         let start = Date()
         var data = try DatasetOptions.parse([])
         data.seed = seed
         let loaded = try data.load()
-        print("SNNKit demo on \(Parallelism.threadCount) threads")
+        print("SNNKit demo on \(Parallelism.threadCount) threads (\(Parallelism.activeCores) cores)")
         print(loaded.description)
         let spec = try NetworkOptions.parse([]).spec(default: "2312-64-64-64-10", dtMs: 10, inputShape: loaded.train.frameShape)
         var training = try TrainingOptions.parse([])
@@ -49,7 +59,10 @@ struct DemoCommand: ParsableCommand {
         }
         let layered = try LayeredEvaluation.run(network: trainer.network, dataset: loaded.test, batchSize: 128, seed: 0)
         printLayered(layered)
-        try ModelFile.write(trainer.network, metadata: ["dataset": "nmnist-small", "trainedWith": "layered", "seed": String(seed)],
+        var metadata = datasetMetadata(data, loaded: loaded)
+        metadata["seed"] = String(seed)
+        try ModelFile.write(trainer.network, metadata: metadata.merging(["trainedWith": "layered", "testAccuracy": String(layered.accuracy),
+                                                                         "testAccuracyExecution": "layered"]) { $1 },
                             to: URL(fileURLWithPath: out))
         print("model written to \(out)")
         print("\nthe same model, run asynchronously (event by event, one network-wide queue, momentum scheduler):")
@@ -72,15 +85,18 @@ struct DemoCommand: ParsableCommand {
                                                             backpropOptions: .init(silentGradientOnlyAtFrameEnd: true)))
         _ = try trainLoop(trainer: &unlayered, train: loaded.train, test: nil, epochs: epochs, batchSize: 32, seed: seed,
                           quiet: true) { _, _ in 0 }
+        var unlayeredAccuracy = 0.0  // at F=8, the execution it was trained for
         for f in [8, 2] {
             let evalOptions = AsyncOptions(forwardGroupSize: f, scheduler: .momentum, seed: seed)
             for (name, network) in [("layered-trained", trainer.network), ("unlayered-trained", unlayered.network)] {
                 let m = try evaluateAsync(network: network, dataset: loaded.test, options: evalOptions, batchSize: 128).metrics
+                if f == 8, name == "unlayered-trained" { unlayeredAccuracy = m.accuracy }
                 print("  \(name), run async F=\(f): accuracy \(format(m.accuracy * 100, 1))%, \(format(m.spikesPerSample, 1)) spikes/sample, "
                       + "first correct output at forward step \(m.firstCorrectOutputStep.map { format($0, 1) } ?? "-")")
             }
         }
-        try ModelFile.write(unlayered.network, metadata: ["dataset": "nmnist-small", "trainedWith": "unlayered", "trainF": "8", "seed": String(seed)],
+        try ModelFile.write(unlayered.network, metadata: metadata.merging(["trainedWith": "unlayered", "trainF": "8", "testAccuracy": String(unlayeredAccuracy),
+                                                                             "testAccuracyExecution": "async momentum F=8 on-spiking-done"]) { $1 },
                             to: URL(fileURLWithPath: out.replacingOccurrences(of: ".snnmodel", with: "-unlayered.snnmodel")))
         print("The full study (both schedulers, F sweep, stop rules, plots): snn experiment layer-sync")
         print("done in \(format(Date().timeIntervalSince(start), 1)) s")

@@ -35,14 +35,38 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
+    @Flag(help: "Evaluate even when --dataset, --frames, --encoding or --dt-ms differ from what the model was trained on.")
+    var allowMismatch = false
+
+    func validate() throws {
+        try data.checkValues()
+        try Check.threads(threads)
+        try Check.integer(batchSize, "--batch-size", min: 1, max: Check.maximumBatch)
+        guard mode == "layered" || mode == "async" else { throw ValidationError("--mode must be layered or async, got '\(mode)'") }
+        if mode == "layered" {
+            let given = (AsyncModeOptions.names + ["--trace"]).filter(givenOptions().contains)
+            guard given.isEmpty else {
+                throw ValidationError("\(given.joined(separator: ", ")) \(given.count == 1 ? "applies" : "apply") to --mode async only; add --mode async or leave \(given.count == 1 ? "it" : "them") out")
+            }
+        }
+        if let trace { try Check.writableFile(trace, "--trace") }
+        if let json { try Check.writableFile(json, "--json") }
+    }
+
     func run() throws {
         if let threads { Parallelism.threadCount = threads }
-        let (network, _) = try ModelFile.read(from: URL(fileURLWithPath: model))
+        let (network, metadata) = try ModelFile.read(from: URL(fileURLWithPath: model))
+        // The dataset settings recorded in the model are the defaults; a given option that differs is refused.
+        let (data, adopted) = try datasetOptions(self.data, matching: metadata, model: model, givenOptions: givenOptions(),
+                                                 allowMismatch: allowMismatch)
+        try data.checkValues()
+        if !adopted.isEmpty { print("from the model: \(adopted.joined(separator: " "))") }
         let loaded = try data.load()
         print(loaded.description)
-        guard network.spec.inputShape.reduce(1, *) == loaded.test.frameShape.reduce(1, *) else {
-            throw ValidationError("model input \(network.spec.inputShape) does not match the dataset's frames \(loaded.test.frameShape)")
-        }
+        if !allowMismatch { try checkRecorded(metadata, model: model, against: loaded.test) }
+        try Check.network(network.spec, fits: loaded.test, source: "model \(model)")
+        try Check.memory(try Check.evaluationMemory(network.spec, frames: loaded.test.timeSteps, batch: batchSize),
+                         "evaluating \(loaded.test.timeSteps) frames in batches of \(batchSize)", option: "--frames/--batch-size")
         switch mode {
         case "layered":
             let r = try LayeredEvaluation.run(network: network, dataset: loaded.test, batchSize: batchSize, seed: 0, progressTitle: "eval")

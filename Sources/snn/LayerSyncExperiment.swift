@@ -133,14 +133,18 @@ struct LayerSyncExperiment: ParsableCommand {
         var seconds: Double
     }
 
+    var folderPath: String { out ?? "runs/layer-sync-\(data.dataset)" }
+
     func validate() throws {
-        guard trainF >= 1 else { throw ValidationError("--train-F must be at least 1 (got \(trainF))") }
+        try data.checkValues()
+        try Check.threads(threads)
+        guard trainF >= 1 else { throw ValidationError("--train-F must be at least 1 (spikes emitted per forward step), got \(trainF)") }
         _ = try seedList()
         _ = try kList()
         _ = try AsyncModeOptions.parse(["--F", fSweep]).groupSizes()
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
-        if !(0...1).contains(refractoryDropout) { throw ValidationError("--refractory-dropout must be in [0, 1] (got \(refractoryDropout))") }
-        if let t = backpropThreshold, !t.isFinite { throw ValidationError("--backprop-threshold must be finite (got \(t))") }
+        try Check.finite(refractoryDropout, "--refractory-dropout", min: 0, max: 1)
+        if let backpropThreshold { try Check.finite(backpropThreshold, "--backprop-threshold") }
+        try Check.writableFolder(folderPath, "--out")
     }
 
     func seedList() throws -> [UInt64] {
@@ -154,17 +158,20 @@ struct LayerSyncExperiment: ParsableCommand {
     }
 
     func kList() throws -> [Int] {
-        try kSweep.split(separator: ",", omittingEmptySubsequences: false).map { s -> Int in
-            guard let k = Int(s.trimmingCharacters(in: .whitespaces)), k >= 0 else { throw ValidationError("--k-sweep takes a comma list of integers >= 0 (got '\(kSweep)')") }
+        let ks = try kSweep.split(separator: ",", omittingEmptySubsequences: false).map { s -> Int in
+            guard let k = Int(s.trimmingCharacters(in: .whitespaces)), k >= 0 else {
+                throw ValidationError("--k-sweep takes integers >= 0 (comma list, e.g. 0,1,2,4), got '\(kSweep)'")
+            }
             return k
         }
+        guard !ks.isEmpty else { throw ValidationError("--k-sweep needs at least one value") }
+        return ks
     }
 
     func run() throws {
         if let threads { Parallelism.threadCount = threads }
-        let folder = URL(fileURLWithPath: out ?? "runs/layer-sync-\(data.dataset)")
+        let folder = URL(fileURLWithPath: folderPath)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        guard FileManager.default.isWritableFile(atPath: folder.path) else { throw ValidationError("--out: cannot write to \(folder.path)") }
         let seedValues = try seedList()
         let fs = try AsyncModeOptions.parse(["--F", fSweep]).groupSizes()
         let ks = try kList()
@@ -184,6 +191,10 @@ struct LayerSyncExperiment: ParsableCommand {
             print(loaded.description)
             if si == 0 { datasetDescription = loaded.description + (seedValues.count > 1 ? " (each seed draws the initialisation, the schedulers and, where the dataset has no test split of its own, the split)" : "") }
             let spec = try net.spec(default: seededData.defaultArchitecture(), dtMs: seededData.dtMs, inputShape: loaded.train.frameShape)
+            try Check.network(spec, fits: loaded.train, source: net.arch.map { "--arch '\($0)'" } ?? "the default architecture for \(data.dataset)")
+            try Check.memory(try Check.trainingMemory(spec, frames: loaded.train.timeSteps, batch: training.batchSize),
+                             "training \(String(format: "%.3g", try Check.sizes(of: spec).weights)) weights on \(loaded.train.timeSteps) frames in batches of \(training.batchSize)",
+                             option: "--arch/--frames/--batch-size")
             architecture = spec.layers.map(\.shortName)
             // Each training keeps its own default loss unless --loss is given: rate-ce for layered BPTT,
             // count-ce for unlayered backprop (rate-ce underfits at finite F; docs/ALGORITHMS.md).
@@ -209,15 +220,24 @@ struct LayerSyncExperiment: ParsableCommand {
                 var trainer = Trainer(network: try Network(spec: spec, seed: seed), configuration: name == "layered" ? config : unlayeredConfig,
                                       computer: computer)
                 let evalOptions = AsyncOptions(forwardGroupSize: trainF, scheduler: name.hasSuffix("random") ? .random : .momentum, seed: seed)
-                history["\(name) seed \(seed)"] = try trainLoop(trainer: &trainer, train: loaded.train, test: loaded.test, epochs: config.epochs,
-                                                               batchSize: training.batchSize, seed: seed) { network, test in
-                    name == "layered" ? try LayeredEvaluation.run(network: network, dataset: test, batchSize: 128, seed: 0).accuracy
-                                      : try evaluateAsync(network: network, dataset: test, options: evalOptions, batchSize: 128).metrics.accuracy
+                let key = "\(name) seed \(seed)"
+                do {
+                    history[key] = try trainLoop(trainer: &trainer, train: loaded.train, test: loaded.test, epochs: config.epochs,
+                                                 batchSize: training.batchSize, seed: seed) { network, test in
+                        name == "layered" ? try LayeredEvaluation.run(network: network, dataset: test, batchSize: 128, seed: 0).accuracy
+                                          : try evaluateAsync(network: network, dataset: test, options: evalOptions, batchSize: 128).metrics.accuracy
+                    }
+                } catch let e as TrainingError {
+                    throw CLIError("\(name), seed \(seed): \(e.description); stopped, no model written (try a lower --lr, or --clip)")
+                }
+                var metadata = datasetMetadata(seededData, loaded: loaded)
+                metadata.merge(["experiment": "layer-sync", "trainedWith": name, "trainF": String(trainF), "seed": String(seed)]) { $1 }
+                if let accuracy = history[key]?.last?.testAccuracy {
+                    metadata["testAccuracy"] = String(accuracy)
+                    metadata["testAccuracyExecution"] = name == "layered" ? "layered" : "async \(evalOptions.scheduler.kind.rawValue) F=\(trainF) on-spiking-done"
                 }
                 let file = seedValues.count > 1 ? "\(name)-seed\(seed).snnmodel" : "\(name).snnmodel"
-                try ModelFile.write(trainer.network, metadata: ["experiment": "layer-sync", "trainedWith": name, "trainF": String(trainF),
-                                                                "dataset": data.dataset, "seed": String(seed)],
-                                    to: folder.appendingPathComponent(file))
+                try ModelFile.write(trainer.network, metadata: metadata, to: folder.appendingPathComponent(file))
                 models.append((name, trainer.network))
             }
 
@@ -358,7 +378,7 @@ struct LayerSyncExperiment: ParsableCommand {
                 fBars.append(("\(model), async \(scheduler)", fs.map { summary(model, scheduler, f: $0, stop: "on-spiking-done").map { $0.accuracy.mean * 100 } ?? 0 }))
             }
         }
-        try SVGPlot(title: "Accuracy vs F, spikes per forward step (mean of \(n) seed\(n == 1 ? "" : "s"))", xLabel: "F", yLabel: "test accuracy (%)")
+        try SVGPlot(title: "Accuracy vs F, spikes per forward step (mean of \(n) seed\(n == 1 ? "" : "s"))", xLabel: "F (spikes emitted per forward step)", yLabel: "test accuracy (%)")
             .bars(groups: fs.map { "F=\($0)" }, series: fBars)
             .write(to: folder.appendingPathComponent("accuracy-vs-F.svg"), atomically: true, encoding: .utf8)
         // Plot 3: spikes per neuron per layer, each model run asynchronously with momentum at the training F.
@@ -369,15 +389,18 @@ struct LayerSyncExperiment: ParsableCommand {
         try SVGPlot(title: "Spikes per neuron per sample (async momentum, F=\(r.trainF))", xLabel: "population", yLabel: "spikes / neuron / sample")
             .bars(groups: layerNames, series: bars).write(to: folder.appendingPathComponent("spikes-per-layer.svg"), atomically: true, encoding: .utf8)
         // Plot 4: histogram of currents integrated before a neuron's first spike in a frame (seeds pooled).
-        var histogramBins = 0
+        // The last bin holds every larger count: it is not a point of the curve, so it is left out of the
+        // line and given, labelled, in the legend.
+        var overflowBin = 0
         let hist = models.compactMap { model -> SVGPlot.Series? in
             guard let h = summary(model, "momentum", f: String(r.trainF), stop: "on-spiking-done")?.currentsToSpikeHistogram, !h.isEmpty else { return nil }
-            histogramBins = h.count
             let total = Double(max(1, h.reduce(0, +)))
-            return .init(name: model, points: h.enumerated().map { (Double($0), Double($1) / total) })
+            overflowBin = h.count - 1
+            return .init(name: "\(model) (\(h.count - 1)+ currents: \(format(Double(h.last!) / total * 100, 1))% of spikes)",
+                         points: h.dropLast().enumerated().map { (Double($0), Double($1) / total) })
         }
         try SVGPlot(title: "Currents integrated before a spike (async momentum, F=\(r.trainF))",
-                    xLabel: "currents received before firing (last point: \(max(histogramBins - 1, 0)) or more)", yLabel: "fraction of spikes")
+                    xLabel: "currents received before firing (\(overflowBin) or more: in the legend)", yLabel: "fraction of spikes")
             .lines(hist).write(to: folder.appendingPathComponent("currents-before-spike.svg"), atomically: true, encoding: .utf8)
 
         var md = "# Layer-synchronisation study\n\n"

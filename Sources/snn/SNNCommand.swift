@@ -1,4 +1,9 @@
 import ArgumentParser
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// `snn`: train, evaluate, benchmark and inspect spiking neural networks, layered or asynchronous.
 @main
@@ -12,4 +17,16 @@ struct SNNCommand: ParsableCommand {
         """,
         subcommands: SNNCommand.allSubcommands
     )
+
+    /// Line-buffers standard output first: when it is redirected to a file or a pipe, each result
+    /// line is written as soon as it is printed, so an interrupted run keeps every line it printed.
+    static func main() {
+        setvbuf(stdout, nil, _IOLBF, 0)
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

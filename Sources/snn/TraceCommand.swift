@@ -39,6 +39,16 @@ struct TraceCommand: ParsableCommand {
     @Option(help: "Plot height in pixels.")
     var height: Int = 700
 
+    var outputPath: String { output ?? (trace.hasSuffix(".csv") ? String(trace.dropLast(4)) + ".svg" : trace + ".svg") }
+
+    func validate() throws {
+        try Check.integer(width, "--width", min: 200, max: 100_000)
+        try Check.integer(height, "--height", min: 100, max: 100_000)
+        if let sample { try Check.integer(sample, "--sample", min: 0, max: Int(Int32.max)) }
+        if let frames { try Check.integer(frames, "--frames", min: 1, max: Int(Int32.max)) }
+        try Check.writableFile(outputPath, "--output")
+    }
+
     func run() throws {
         let t = try SpikeTrace.read(from: URL(fileURLWithPath: trace))
         guard let first = t.events.first else { throw ValidationError("\(trace): the trace holds no spikes") }
@@ -48,7 +58,7 @@ struct TraceCommand: ParsableCommand {
         guard !events.isEmpty else { throw ValidationError("\(trace): no spikes for sample \(chosen)") }
         let svg = RasterPlot(populationSizes: t.populationSizes, events: events, width: width, height: height,
                              title: "sample \(chosen): \(events.count) spikes").svg()
-        let path = output ?? (trace.hasSuffix(".csv") ? String(trace.dropLast(4)) + ".svg" : trace + ".svg")
+        let path = outputPath
         try svg.write(toFile: path, atomically: true, encoding: .utf8)
         print("written \(path) (\(events.count) spikes, \(t.populationSizes.count) populations)")
     }

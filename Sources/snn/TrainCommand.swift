@@ -53,11 +53,38 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Worker threads for kernels (default: all cores).")
     var threads: Int?
 
+    /// Options of unlayered training (and of async evaluation), refused with --mode layered.
+    static let asyncOnlyOptions = AsyncModeOptions.names + ["--test-F", "--backprop-threshold", "--truncate-per-frame", "--input-dropout",
+                                                            "--silent-gradient", "--no-silent-gradient", "--silent-gradient-at-frame-end"]
+
+    func validate() throws {
+        try data.checkValues()
+        try Check.threads(threads)
+        guard mode == "layered" || mode == "async" else { throw ValidationError("--mode must be layered or async, got '\(mode)'") }
+        if mode == "layered" {
+            let given = Self.asyncOnlyOptions.filter(givenOptions().contains)
+            guard given.isEmpty else {
+                throw ValidationError("\(given.joined(separator: ", ")) \(given.count == 1 ? "applies" : "apply") to --mode async only; add --mode async or leave \(given.count == 1 ? "it" : "them") out")
+            }
+        } else {
+            guard try async.groupSizes().count == 1 else { throw ValidationError("--F takes one value when training (the training F), got '\(async.forwardGroupSizes)'") }
+            if let testF { _ = try AsyncModeOptions.parse(["--F", testF]).groupSizes() }
+        }
+        try Check.finite(inputDropout, "--input-dropout", min: 0, below: 1)
+        if let backpropThreshold { try Check.finite(backpropThreshold, "--backprop-threshold") }
+        try Check.writableFile(out, "--out")
+        if let metrics { try Check.writableFile(metrics, "--metrics") }
+    }
+
     func run() throws {
         if let threads { Parallelism.threadCount = threads }
         let loaded = try data.load()
         print(loaded.description)
         let spec = try net.spec(default: data.defaultArchitecture(), dtMs: data.dtMs, inputShape: loaded.train.frameShape)
+        try Check.network(spec, fits: loaded.train, source: net.arch.map { "--arch '\($0)'" } ?? "the default architecture for \(data.dataset)")
+        try Check.memory(try Check.trainingMemory(spec, frames: loaded.train.timeSteps, batch: training.batchSize),
+                         "training \(String(format: "%.3g", try Check.sizes(of: spec).weights)) weights on \(loaded.train.timeSteps) frames in batches of \(training.batchSize)",
+                         option: "--arch/--frames/--batch-size")
         var network = try Network(spec: spec, seed: data.seed)
         print("network: \(spec.layers.map(\.shortName).joined(separator: " | "))  (\(network.parameterCount) weights)")
         // Unlayered training defaults to count-ce: rate-ce underfits at finite F (docs/ALGORITHMS.md).
@@ -89,8 +116,13 @@ struct TrainCommand: ParsableCommand {
         default: throw ValidationError("--mode must be layered or async")
         }
         var trainer = Trainer(network: network, configuration: config, computer: computer)
-        let records = try trainLoop(trainer: &trainer, train: loaded.train, test: loaded.test, epochs: config.epochs,
+        let records: [EpochRecord]
+        do {
+            records = try trainLoop(trainer: &trainer, train: loaded.train, test: loaded.test, epochs: config.epochs,
                                     batchSize: training.batchSize, seed: data.seed, evaluate: evaluate)
+        } catch let e as TrainingError {
+            throw CLIError("\(e.description); stopped, no model written to \(out) (try a lower --lr, or --clip)")
+        }
         network = trainer.network
         let final = try LayeredEvaluation.run(network: network, dataset: loaded.test, batchSize: 128, seed: 0)
         print("layered test accuracy \(format(final.accuracy * 100, 2))% on \(final.samples) samples; \(format(final.spikesPerSample, 1)) spikes/sample")
@@ -99,11 +131,21 @@ struct TrainCommand: ParsableCommand {
             asyncFinal = try evaluateAsync(network: network, dataset: loaded.test, options: asyncTest, batchSize: 128).metrics
             printAsync(asyncFinal!)
         }
-        try ModelFile.write(network, metadata: [
-            "dataset": data.dataset, "trainedWith": mode, "testAccuracy": String(final.accuracy),
-            "frames": String(loaded.train.timeSteps), "trainF": mode == "async" ? async.forwardGroupSizes : "-", "dtMs": String(data.dtMs), "seed": String(data.seed),
-        ], to: URL(fileURLWithPath: out))
-        print("model written to \(out)")
+        // The accuracy stored is that of the execution the model was trained for (async: the test F).
+        var metadata = datasetMetadata(data, loaded: loaded)
+        metadata["trainedWith"] = mode
+        metadata["trainF"] = mode == "async" ? async.forwardGroupSizes : "-"
+        metadata["seed"] = String(data.seed)
+        metadata["layeredTestAccuracy"] = String(final.accuracy)
+        if let asyncTest, let asyncFinal {
+            metadata["testAccuracy"] = String(asyncFinal.accuracy)
+            metadata["testAccuracyExecution"] = "async \(asyncTest.scheduler.kind.rawValue) F=\(describe(asyncTest.forwardGroupSize)) \(asyncTest.stopRule)"
+        } else {
+            metadata["testAccuracy"] = String(final.accuracy)
+            metadata["testAccuracyExecution"] = "layered"
+        }
+        try ModelFile.write(network, metadata: metadata, to: URL(fileURLWithPath: out))
+        print("model written to \(out) (test accuracy \(format(Double(metadata["testAccuracy"]!)! * 100, 2))%, \(metadata["testAccuracyExecution"]!) execution)")
         if let metrics {
             struct Report: Encodable { var epochs: [EpochRecord]; var test: LayeredEvaluation; var asyncTest: AsyncMetrics?; var dataset: String }
             try writeJSON(Report(epochs: records, test: final, asyncTest: asyncFinal, dataset: loaded.description), to: metrics)

@@ -16,8 +16,9 @@ import SNNTensor
 /// | 4 | CRC-32 of every preceding byte |
 ///
 /// Files are written atomically (a temporary file in the same folder, then `rename`). Loading checks
-/// the magic, the version, the header, every tensor's shape against the architecture, the exact
-/// length, and the checksum, and names the file and the problem when one fails.
+/// the magic, the version, the header, every tensor's shape against the architecture, the neuron
+/// parameters (``NetworkSpec/problem``: threshold > 0, beta in [0, 1], positive surrogate widths),
+/// the exact length, and the checksum, and names the file and the problem when one fails.
 public enum ModelFile {
     /// The magic bytes at offset 0.
     public static let magic = Array("SNNKITMD".utf8)
@@ -79,6 +80,7 @@ public enum ModelFile {
         }
         let shapes: [[Int]]
         do { shapes = try header.spec.shapes() } catch { throw fail(20, "architecture is inconsistent: \(error)") }
+        if let problem = header.spec.problem { throw fail(20, "architecture cannot run: \(problem)") }
         _ = shapes
         var offset = 20 + headerLength
         // Fix: count the weights without overflow traps (the header is untrusted); anything larger than
@@ -127,13 +129,16 @@ public enum ModelFile {
             throw ModelFileError(url: url, offset: nil, problem: "could not be written: cannot create its folder (\(error.localizedDescription))")
         }
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UUID().uuidString.prefix(8))")
-        do { try data.write(to: tmp) } catch {
-            try? FileManager.default.removeItem(at: tmp)
-            throw ModelFileError(url: url, offset: nil, problem: "could not be written (\(error.localizedDescription))")
-        }
-        if rename(tmp.path, url.path) != 0 {
-            try? FileManager.default.removeItem(at: tmp)
-            throw ModelFileError(url: url, offset: nil, problem: "could not be replaced (rename failed, errno \(errno))")
+        // An interruption (SIGINT, SIGTERM, SIGHUP) during the write removes the temporary file.
+        try InterruptCleanup.guarding(tmp.path) {
+            do { try data.write(to: tmp) } catch {
+                try? FileManager.default.removeItem(at: tmp)
+                throw ModelFileError(url: url, offset: nil, problem: "could not be written (\(error.localizedDescription))")
+            }
+            if rename(tmp.path, url.path) != 0 {
+                try? FileManager.default.removeItem(at: tmp)
+                throw ModelFileError(url: url, offset: nil, problem: "could not be replaced (rename failed, errno \(errno))")
+            }
         }
     }
 

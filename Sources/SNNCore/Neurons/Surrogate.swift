@@ -69,10 +69,11 @@ extension Surrogate: CustomStringConvertible {
 
     /// Parses `atan`, `atan:2`, `fast-sigmoid:25`, `sigmoid:5`, `triangle:0.3` (height; half-width 1).
     public init?(parsing text: String) {
-        let parts = text.lowercased().split(separator: ":", maxSplits: 1).map(String.init)
+        let parts = text.lowercased().split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        guard let name = parts.first, !name.isEmpty else { return nil }
         let value = parts.count > 1 ? Float(parts[1]) : nil
         if parts.count > 1 && value == nil { return nil }
-        switch parts[0] {
+        switch name {
         case "atan": self = .atan(alpha: value ?? 2)
         case "fast-sigmoid", "fastsigmoid": self = .fastSigmoid(slope: value ?? 25)
         case "sigmoid": self = .sigmoid(slope: value ?? 5)

@@ -153,6 +153,9 @@ public struct AsyncEngine: Sendable {
     /// then sees the same sequence of calls per block at any thread count.
     public func run(inputs: Tensor, labels: [Int]? = nil, options: AsyncOptions = AsyncOptions(), sampleBlocks: Int? = nil,
                     frameTapeConsumer: ((_ worker: Int, _ sample: Int, _ frame: Int, _ tape: inout AsyncTape) -> Void)? = nil) -> AsyncRun {
+        // The engine refuses options that cannot run (F < 1 never ends a frame): fatalError, since
+        // release builds (-Ounchecked) drop preconditions. The CLI checks the same before any work.
+        if let problem = options.problem { fatalError("AsyncEngine.run: \(problem)") }
         let spec = network.spec
         let frameSize = spec.inputShape.reduce(1, *)
         precondition(inputs.rank >= 2 && inputs.count == inputs.shape[0] * inputs.shape[1] * frameSize,

@@ -33,11 +33,24 @@ public struct AsyncOptions: Codable, Hashable, Sendable {
     /// Bins of the currents-to-spike histogram (the last bin holds every larger count).
     public var currentsToSpikeBins: Int
 
+    /// Why these options cannot run, or nil: `F` below 1 (no spike would ever leave, so a frame never
+    /// ends), a refractory dropout outside `[0, 1]`, or a non-finite or negative scheduler noise.
+    public var problem: String? {
+        if let f = forwardGroupSize, f < 1 { return "forward group size F must be at least 1 (or infinity), got \(f)" }
+        guard refractoryDropout >= 0, refractoryDropout <= 1 else { return "refractory dropout \(refractoryDropout) is outside [0, 1]" }
+        guard scheduler.noise.isFinite, scheduler.noise >= 0 else {
+            return "momentum scheduler noise \(scheduler.noise) must be finite and not negative"
+        }
+        guard currentsToSpikeBins >= 1 else { return "currentsToSpikeBins must be at least 1" }
+        return nil
+    }
+
     public init(forwardGroupSize: Int? = nil, scheduler: Scheduler = .momentum, stopRule: StopRule = .onSpikingDone,
                 refractoryDropout: Float = 0, dropsPendingNegativeCurrentsOnStop: Bool = false, seed: UInt64 = 0,
                 sampleIndexOffset: Int = 0, recordTape: Bool = false, recordTrace: Bool = false,
                 measuresCurrentsToSpike: Bool = true, currentsToSpikeBins: Int = 64) {
-        precondition(forwardGroupSize.map { $0 >= 1 } ?? true, "forward group size F must be at least 1")
+        // fatalError, not precondition: release builds (-Ounchecked) drop preconditions, and F < 1 never ends.
+        if let f = forwardGroupSize, f < 1 { fatalError("AsyncOptions: forward group size F must be at least 1 (or nil for infinity), got \(f)") }
         self.forwardGroupSize = forwardGroupSize
         self.scheduler = scheduler
         self.stopRule = stopRule

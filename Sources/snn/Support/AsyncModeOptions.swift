@@ -24,15 +24,32 @@ struct AsyncModeOptions: ParsableArguments {
     @Flag(help: "Reference compatibility: drop pending negative currents when a frame stops.")
     var dropNegativePending = false
 
-    /// The parsed F values (nil = infinity).
+    /// The parsed F values (nil = infinity); at least one.
     func groupSizes() throws -> [Int?] {
-        try forwardGroupSizes.split(separator: ",").map { item -> Int? in
+        guard !forwardGroupSizes.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw ValidationError("--F needs at least one value (a positive integer or inf; a comma list sweeps, e.g. inf,8,2)")
+        }
+        let values = try forwardGroupSizes.split(separator: ",", omittingEmptySubsequences: false).map { item -> Int? in
             let t = item.trimmingCharacters(in: .whitespaces).lowercased()
             if t == "inf" || t == "infinity" { return nil }
-            guard let v = Int(t), v >= 1 else { throw ValidationError("--F takes positive integers or inf, got '\(t)'") }
+            guard let v = Int(t), v >= 1 else { throw ValidationError("--F takes positive integers or inf (comma list, e.g. inf,8,2), got '\(t)' in '\(forwardGroupSizes)'") }
             return v
         }
+        guard !values.isEmpty else { throw ValidationError("--F needs at least one value (a positive integer or inf)") }
+        return values
     }
+
+    /// Checks every value before any work.
+    func validate() throws {
+        _ = try groupSizes()
+        _ = try parsedScheduler()
+        _ = try Self.parseStopRule(stop)
+        try Check.finite(noise, "--noise", min: 0)
+        try Check.finite(refractoryDropout, "--refractory-dropout", min: 0, max: 1)
+    }
+
+    /// The options of this group, as typed on the command line.
+    static let names = ["--scheduler", "--F", "--stop", "--noise", "--refractory-dropout", "--drop-negative-pending"]
 
     func parsedScheduler() throws -> Scheduler {
         switch scheduler {

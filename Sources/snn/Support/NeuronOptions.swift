@@ -25,12 +25,25 @@ struct NetworkOptions: ParsableArguments {
     @Flag(help: "Treat the reset as a constant in backprop.")
     var detachReset = false
 
+    /// Checks every neuron option (the same rules ``ModelFile`` applies on load).
+    func validate() throws {
+        guard ResetMode(rawValue: reset) != nil else { throw ValidationError("--reset must be zero or subtract, got '\(reset)'") }
+        guard let sg = Surrogate(parsing: surrogate) else {
+            throw ValidationError("--surrogate '\(surrogate)' is not atan[:alpha], fast-sigmoid[:slope], sigmoid[:slope] or triangle[:height]")
+        }
+        if let problem = sg.problem { throw ValidationError("--surrogate '\(surrogate)': \(problem)") }
+        try Check.finite(threshold, "--threshold", above: 0)
+        if let beta { try Check.finite(beta, "--beta", min: 0, max: 1) } else { try Check.finite(tauMs, "--tau-ms", above: 0) }
+        if let arch, arch.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--arch needs an architecture, e.g. 2312-64-10") }
+    }
+
     func neuron(dtMs: Double) throws -> LIFParameters {
-        guard let mode = ResetMode(rawValue: reset) else { throw ValidationError("--reset must be zero or subtract") }
-        guard let sg = Surrogate(parsing: surrogate) else { throw ValidationError("unknown --surrogate '\(surrogate)'") }
+        try validate()
+        guard let mode = ResetMode(rawValue: reset), let sg = Surrogate(parsing: surrogate) else { throw ValidationError("--reset or --surrogate is invalid") }
         let b = beta ?? Float(exp(-dtMs / tauMs))
-        guard b >= 0, b <= 1 else { throw ValidationError("--beta must be in [0, 1]") }
-        return LIFParameters(beta: b, threshold: threshold, reset: mode, surrogate: sg, detachReset: detachReset)
+        let p = LIFParameters(beta: b, threshold: threshold, reset: mode, surrogate: sg, detachReset: detachReset)
+        if let problem = p.problem { throw ValidationError("--beta/--tau-ms/--threshold: \(problem)") }
+        return p
     }
 
     func spec(default text: String, dtMs: Double, inputShape: [Int]) throws -> NetworkSpec {
@@ -45,9 +58,14 @@ struct NetworkOptions: ParsableArguments {
                 throw ValidationError("architecture file \(source) is not a NetworkSpec JSON ({\"inputShape\": [...], \"layers\": [...]}): \(error)")
             }
             do { _ = try spec.shapes() } catch { throw ValidationError("architecture file \(source): \(error)") }
+            if let problem = spec.problem { throw ValidationError("architecture file \(source): \(problem)") }
             return spec
         }
-        var spec = try NetworkSpec.parse(source, neuron: try neuron(dtMs: dtMs))
+        var spec: NetworkSpec
+        do { spec = try NetworkSpec.parse(source, neuron: try neuron(dtMs: dtMs)) } catch let e as ShapeError {
+            throw ValidationError("--arch '\(source)': \(e.description)")
+        }
+        if let problem = spec.problem { throw ValidationError("--arch '\(source)': \(problem) (add layers, e.g. input=2x34x34,conv8k3s2,fc10)") }
         // An MLP string fed with image-shaped frames: flatten them.
         if spec.inputShape.count == 1, inputShape.count > 1, spec.inputShape[0] == inputShape.reduce(1, *) {
             spec = NetworkSpec(inputShape: inputShape, layers: [.flatten] + spec.layers)

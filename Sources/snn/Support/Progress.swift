@@ -4,19 +4,22 @@ import SNNCore
 import Glibc
 #endif
 
-/// A one-line progress display on standard error: a bar when it is a terminal, a line every few
-/// seconds otherwise (logs stay readable).
+/// A one-line progress display on standard error. On a terminal: a bar redrawn in place. Without
+/// one (a log file, a pipe): nothing while the work is short, then at most one line a minute, so a
+/// log holds the per-epoch result lines (printed to standard output) and not a line per batch.
 struct ProgressLine {
     let title: String
     let total: Int?
-    private var lastPrint = Date.distantPast
+    private var lastPrint = Date()
     private let isTTY = isatty(STDERR_FILENO) != 0
+    /// Seconds between two lines when standard error is not a terminal.
+    static let logInterval = 60.0
 
     init(_ title: String, total: Int?) { self.title = title; self.total = total }
 
     mutating func update(_ done: Int, _ info: String, force: Bool = false) {
         let now = Date()
-        let interval = isTTY ? 0.1 : 5.0
+        let interval = isTTY ? 0.1 : Self.logInterval
         guard force || now.timeIntervalSince(lastPrint) >= interval else { return }
         lastPrint = now
         var bar = ""

@@ -30,10 +30,20 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Loss: rate-ce (mean over frames of CE on that frame's output counts), count-ce, membrane-ce, count-mse (default: rate-ce for layered training, count-ce for unlayered training; see docs/ALGORITHMS.md).")
     var loss: String?
 
+    /// Checks every value before any work: finite learning rate, decay, momentum and clip; sizes in range.
+    func validate() throws {
+        try Check.integer(epochs, "--epochs", min: 1, max: 1_000_000)
+        try Check.integer(batchSize, "--batch-size", min: 1, max: Check.maximumBatch)
+        try Check.finite(lr, "--lr", max: 1e3, above: 0)
+        try Check.finite(weightDecay, "--weight-decay", min: 0, max: 1e3)
+        try Check.finite(momentum, "--momentum", min: 0, below: 1)
+        try Check.finite(clip, "--clip", min: 0, hint: " (0: off)")
+    }
+
     /// The training configuration; `defaultLoss` applies when `--loss` is not given.
     func configuration(seed: UInt64, defaultLoss: Loss = .rateCrossEntropy) throws -> TrainingConfiguration {
         var c = TrainingConfiguration()
-        guard epochs > 0, batchSize > 0, lr > 0 else { throw ValidationError("--epochs, --batch-size and --lr must be positive") }
+        try validate()
         c.epochs = epochs
         c.learningRate = lr
         c.seed = seed
@@ -47,7 +57,7 @@ struct TrainingOptions: ParsableArguments {
         else if schedule == "cosine" { c.schedule = .cosine(epochs: epochs, minimum: 0) }
         else if schedule.hasPrefix("step:") {
             let parts = schedule.split(separator: ":")
-            guard parts.count == 3, let every = Int(parts[1]), let gamma = Float(parts[2]), every > 0 else {
+            guard parts.count == 3, let every = Int(parts[1]), let gamma = Float(parts[2]), every > 0, gamma.isFinite, gamma > 0 else {
                 throw ValidationError("--schedule step needs step:EVERY:GAMMA, e.g. step:10:0.5")
             }
             c.schedule = .step(every: every, gamma: gamma)

@@ -1,0 +1,197 @@
+import Foundation
+import SNNCore
+import SNNTrace
+import Testing
+
+/// The `snn` binary built beside these tests (with `swift test -c release`: the release binary, the
+/// build that users run): `SNN_BINARY` when set, else the `snn` in the test bundle's build folder.
+enum SNNBinary {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static let url: URL? = {
+        let fm = FileManager.default
+        if let p = ProcessInfo.processInfo.environment["SNN_BINARY"] { return URL(fileURLWithPath: p) }
+        var candidates: [URL] = []
+        for start in [URL(fileURLWithPath: CommandLine.arguments[0]), Bundle.main.bundleURL, Bundle.main.executableURL].compactMap({ $0 }) {
+            var dir = start.resolvingSymlinksInPath()
+            for _ in 0..<4 {
+                dir = dir.deletingLastPathComponent()
+                candidates.append(dir.appendingPathComponent("snn"))
+            }
+        }
+        return candidates.first { fm.isExecutableFile(atPath: $0.path) && !$0.hasDirectoryPath }
+    }()
+}
+
+/// One run of the binary.
+struct CLIRun {
+    var status: Int32
+    var signalled: Bool
+    var output: String
+
+    init(_ args: [String]) throws {
+        let binary = try #require(SNNBinary.url, "the snn binary was not found beside the test bundle; build it (swift build -c release) or set SNN_BINARY")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("snn-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out.txt")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: out)
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = args
+        p.currentDirectoryURL = SNNBinary.packageRoot
+        p.standardOutput = handle
+        p.standardError = handle
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        try handle.close()
+        status = p.terminationStatus
+        signalled = p.terminationReason == .uncaughtSignal
+        output = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
+    }
+}
+
+/// Files the cases need: models (good and bad) and a malformed spike trace.
+enum CLIFixtures {
+    static let dir: URL = {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("snn-cli-fixtures-\(getpid())")
+        try? FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+        return d
+    }()
+
+    static func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+
+    static let made: Bool = {
+        func model(_ name: String, _ spec: NetworkSpec, _ metadata: [String: String] = [:]) {
+            try! ModelFile.write(try! Network(spec: spec, seed: 1), metadata: metadata, to: URL(fileURLWithPath: path(name)))
+        }
+        let lif = LIFParameters(beta: 0.5, threshold: 0.3)
+        model("three-outputs.snnmodel", NetworkSpec(inputShape: [2, 34, 34], layers: [.flatten, .linear(inFeatures: 2312, outFeatures: 3), .lif(lif)]))
+        model("nmnist.snnmodel", NetworkSpec(inputShape: [2, 34, 34], layers: [.flatten, .linear(inFeatures: 2312, outFeatures: 10), .lif(lif)]),
+              ["dataset": "nmnist", "classes": "10", "inputShape": "2x34x34", "frames": "10", "encoding": "poisson", "dtMs": "10.0"])
+        model("digits.snnmodel", NetworkSpec(inputShape: [64], layers: [.linear(inFeatures: 64, outFeatures: 10), .lif(lif)]),
+              ["dataset": "digits", "classes": "10", "inputShape": "64", "frames": "16", "encoding": "poisson", "dtMs": "10.0"])
+        model("no-layers.snnmodel", NetworkSpec(inputShape: [2, 34, 34], layers: []))
+        let mlp = { (p: LIFParameters) in NetworkSpec(inputShape: [64], layers: [.linear(inFeatures: 64, outFeatures: 10), .lif(p)]) }
+        model("threshold-zero.snnmodel", mlp(LIFParameters(beta: 0.5, threshold: 0)))
+        model("beta-big.snnmodel", mlp(LIFParameters(beta: 1.5, threshold: 0.3)))
+        model("surrogate-negative.snnmodel", mlp(LIFParameters(beta: 0.5, threshold: 0.3, surrogate: .triangle(height: 0.3, halfWidth: -1))))
+        try! "# snn-spike-trace v1 populations=\nsample,frame,step,population,neuron\n0,0,1,0,0\n".write(toFile: path("empty-populations.csv"), atomically: true, encoding: .utf8)
+        try! "# snn-spike-trace v1 populations=4,2\nsample,frame,step,population,neuron\n0,0,1,3,0\n".write(toFile: path("outside.csv"), atomically: true, encoding: .utf8)
+        return true
+    }()
+}
+
+/// Every bad option or file of issue 9 run through the built binary: a non-zero exit, a message
+/// naming the option or file, and never a signal (trap, segfault) or a "Fatal error".
+@Suite(.serialized) struct CLIFuzzTests {
+    static let cases: [(args: [String], mentions: String)] = [
+        // Crashes before.
+        (["train", "--arch", "100-10"], "--arch"),
+        (["train", "--arch", "2312-64-5"], "--arch"),
+        (["train", "--frames", "0"], "--frames"),
+        (["train", "--dt-ms", "0"], "--dt-ms"),
+        (["train", "--dt-ms", "nan"], "--dt-ms"),
+        (["train", "--dt-ms", "inf"], "--dt-ms"),
+        (["train", "--test-fraction", "nan"], "--test-fraction"),
+        (["eval", "--model", "@nmnist.snnmodel", "--batch-size", "0"], "--batch-size"),
+        (["train", "--frames", "100000000"], "--frames"),
+        (["train", "--frames", "1000000", "--epochs", "1"], "--frames"),
+        (["train", "--arch", "2312-1000000000-10"], "--arch"),
+        (["raster", "@empty-populations.csv"], "empty-populations.csv"),
+        (["raster", "@outside.csv"], "outside.csv"),
+        (["experiment", "layer-sync", "--train-F", "0"], "--train-F"),
+        (["bench", "--batch", "100000"], "--batch"),
+        (["bench", "--seconds", "inf"], "--seconds"),
+        // Garbage successes before.
+        (["train", "--lr", "inf"], "--lr"),
+        (["train", "--weight-decay", "nan"], "--weight-decay"),
+        (["train", "--optimizer", "sgd", "--momentum", "nan"], "--momentum"),
+        (["train", "--threshold", "nan"], "--threshold"),
+        (["train", "--surrogate", "atan:nan"], "--surrogate"),
+        (["train", "--surrogate", ""], "--surrogate"),
+        (["train", "--mode", "async", "--F", ""], "--F"),
+        (["train", "--mode", "async", "--F", ","], "--F"),
+        (["eval", "--model", "@nmnist.snnmodel", "--mode", "async", "--F", ""], "--F"),
+        (["eval", "--model", "@nmnist.snnmodel", "--mode", "async", "--F", ","], "--F"),
+        (["train", "--test-fraction", "0"], "--test-fraction"),
+        (["train", "--mode", "async", "--noise", "nan"], "--noise"),
+        (["train", "--mode", "async", "--input-dropout", "7"], "--input-dropout"),
+        (["train", "--mode", "async", "--refractory-dropout", "2"], "--refractory-dropout"),
+        (["train", "--clip", "nan"], "--clip"),
+        (["train", "--F", "2"], "--F"),
+        (["train", "--scheduler", "random"], "--scheduler"),
+        (["eval", "--model", "@nmnist.snnmodel", "--stop", "on-output:2"], "--stop"),
+        (["eval", "--model", "@nmnist.snnmodel", "--trace", "@t.csv"], "--trace"),
+        (["eval", "--model", "@three-outputs.snnmodel"], "three-outputs.snnmodel"),
+        (["eval", "--model", "@no-layers.snnmodel"], "no-layers.snnmodel"),
+        (["train", "--arch", "input=2x34x34"], "--arch"),
+        (["train", "--arch", "2312--10"], "--arch"),
+        (["train", "--arch", "-5"], "--arch"),
+        (["train", "--arch", "input=2x0x34,fc10"], "--arch"),
+        (["train", "--arch", "input=2x34x34,conv0"], "--arch"),
+        (["train", "--arch", "input=2x34x34,avg99,fc10"], "--arch"),
+        (["train", "--arch", "input=2x34x34,conv8k3s0,fc10"], "--arch"),
+        (["train", "--arch", "input=2x34x34,conv8k3s1p9999999999999999999,fc10"], "--arch"),
+        (["train", "--arch", "input=2x34x34,drop7,fc10"], "--arch"),
+        (["train", "--arch", "input=2x34x34,fc10,fc3"], "--arch"),
+        (["eval", "--model", "@digits.snnmodel", "--dataset", "nmnist"], "--dataset"),
+        (["eval", "--model", "@nmnist.snnmodel", "--frames", "20"], "--frames"),
+        (["eval", "--model", "@threshold-zero.snnmodel"], "threshold-zero.snnmodel"),
+        (["eval", "--model", "@beta-big.snnmodel"], "beta-big.snnmodel"),
+        (["info", "@surrogate-negative.snnmodel"], "surrogate-negative.snnmodel"),
+        // Lost work before: outputs checked before the first batch.
+        (["train", "--out", "/dev/null/model.snnmodel"], "--out"),
+        (["train", "--metrics", "/dev/null/metrics.json"], "--metrics"),
+        (["eval", "--model", "@nmnist.snnmodel", "--json", "/dev/null/eval.json"], "--json"),
+        (["eval", "--model", "@nmnist.snnmodel", "--mode", "async", "--trace", "/dev/null/trace.csv"], "--trace"),
+        (["experiment", "layer-sync", "--out", "/dev/null/report"], "--out"),
+        (["train", "--out", "@"], "--out"),
+        (["train", "--threads", "0"], "--threads"),
+        (["eval", "--model", "@nmnist.snnmodel", "--threads", "0"], "--threads"),
+        (["demo", "--threads", "0"], "--threads"),
+        (["bench", "--threads", "0"], "--threads"),
+    ]
+
+    @Test(arguments: cases.indices)
+    func badInputIsAClearError(_ index: Int) throws {
+        #expect(CLIFixtures.made)
+        let c = Self.cases[index]
+        let args = c.args.map { $0.hasPrefix("@") ? CLIFixtures.path(String($0.dropFirst())) : $0 }
+        let run = try CLIRun(args)
+        let shown = "snn \(args.joined(separator: " ")) -> status \(run.status): \(run.output.suffix(600))"
+        #expect(!run.signalled, "killed by a signal: \(shown)")
+        #expect(run.status != 0, "exited 0: \(shown)")
+        #expect(run.output.contains(c.mentions), "does not name \(c.mentions): \(shown)")
+        #expect(!run.output.contains("Fatal error"), "trapped: \(shown)")
+    }
+
+    /// Truncated and bit-flipped model files (read by the release build's model reader): a clean
+    /// error naming the file, or a successful load; never a signal.
+    @Test func corruptModelFilesNeverCrash() throws {
+        #expect(CLIFixtures.made)
+        let good = try Data(contentsOf: URL(fileURLWithPath: CLIFixtures.path("digits.snnmodel")))
+        var rng = SystemRandomNumberGenerator()
+        for k in 0..<24 {
+            var bytes = [UInt8](good)
+            if k % 2 == 0 { bytes = Array(bytes.prefix(Int.random(in: 0..<bytes.count, using: &rng))) }
+            else { for _ in 0..<(1 + k % 3) { bytes[Int.random(in: 0..<min(bytes.count, 600), using: &rng)] ^= UInt8.random(in: 1...255, using: &rng) } }
+            let path = CLIFixtures.path("corrupt-\(k).snnmodel")
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            let run = try CLIRun(["info", path])
+            #expect(!run.signalled && !run.output.contains("Fatal error"), "\(path): \(run.output.suffix(400))")
+            if run.status != 0 { #expect(run.output.contains(path), "\(run.output.suffix(400))") }
+        }
+    }
+
+    /// A valid model evaluates with the dataset settings it records.
+    @Test func evalUsesTheModelsDataset() throws {
+        #expect(CLIFixtures.made)
+        let run = try CLIRun(["eval", "--model", CLIFixtures.path("digits.snnmodel")])
+        #expect(run.status == 0, "\(run.output.suffix(600))")
+        #expect(run.output.contains("from the model: --dataset digits --frames 16"), "\(run.output.suffix(600))")
+        #expect(run.output.contains("8x8 digits"))
+    }
+}
