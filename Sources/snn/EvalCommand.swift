@@ -18,6 +18,9 @@ struct EvalCommand: ParsableCommand {
 
     @OptionGroup var data: DatasetOptions
 
+    @Option(help: "Evaluate on this whole split of the dataset's folder: Train or Test (nmnist), train or t10k (mnist, fashion-mnist), train or test (dvsgesture, cifar10, shd); for datasets without their own split, train, test or all of the seeded split. Default: the test part.")
+    var split: String?
+
     @Option(help: "Execution: layered, or async (event-driven; see --scheduler, --F, --stop).")
     var mode: String = "layered"
 
@@ -38,7 +41,7 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         if let threads { Parallelism.threadCount = threads }
         let (network, _) = try ModelFile.read(from: URL(fileURLWithPath: model))
-        let loaded = try data.load()
+        let loaded = try split.map { try data.load(split: $0) } ?? data.load()
         print(loaded.description)
         guard network.spec.inputShape.reduce(1, *) == loaded.test.frameShape.reduce(1, *) else {
             throw ValidationError("model input \(network.spec.inputShape) does not match the dataset's frames \(loaded.test.frameShape)")

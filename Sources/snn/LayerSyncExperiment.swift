@@ -87,7 +87,7 @@ struct LayerSyncExperiment: ParsableCommand {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let loaded = try data.load()
         print(loaded.description)
-        let spec = try net.spec(default: data.defaultArchitecture(), dtMs: data.dtMs, inputShape: loaded.train.frameShape)
+        let spec = try net.spec(default: data.defaultArchitecture(for: loaded), dtMs: data.frameMs, inputShape: loaded.train.frameShape)
         let config = try training.configuration(seed: data.seed)
         let sizes = try AsyncEngine(network: try Network(spec: spec, seed: 0)).populations.map(\.count)
         let fs = try AsyncModeOptions.parse(["--F", fSweep]).groupSizes()

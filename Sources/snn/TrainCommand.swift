@@ -57,7 +57,7 @@ struct TrainCommand: ParsableCommand {
         if let threads { Parallelism.threadCount = threads }
         let loaded = try data.load()
         print(loaded.description)
-        let spec = try net.spec(default: data.defaultArchitecture(), dtMs: data.dtMs, inputShape: loaded.train.frameShape)
+        let spec = try net.spec(default: data.defaultArchitecture(for: loaded), dtMs: data.frameMs, inputShape: loaded.train.frameShape)
         var network = try Network(spec: spec, seed: data.seed)
         print("network: \(spec.layers.map(\.shortName).joined(separator: " | "))  (\(network.parameterCount) weights)")
         let config = try training.configuration(seed: data.seed)
@@ -100,7 +100,7 @@ struct TrainCommand: ParsableCommand {
         }
         try ModelFile.write(network, metadata: [
             "dataset": data.dataset, "trainedWith": mode, "testAccuracy": String(final.accuracy),
-            "frames": String(loaded.train.timeSteps), "trainF": mode == "async" ? async.forwardGroupSizes : "-", "dtMs": String(data.dtMs), "seed": String(data.seed),
+            "frames": String(loaded.train.timeSteps), "trainF": mode == "async" ? async.forwardGroupSizes : "-", "dtMs": String(data.frameMs), "seed": String(data.seed),
         ], to: URL(fileURLWithPath: out))
         print("model written to \(out)")
         if let metrics {
