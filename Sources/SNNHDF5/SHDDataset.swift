@@ -51,7 +51,8 @@ public struct SHDDataset: FrameDataset {
 
     /// Opens one SHD file (`.h5`, or `.h5.gz`).
     public init(url: URL, frameDuration: Double = 0.010, timeSteps: Int = 100, channelBin: Int = 1, classCount: Int? = nil) throws {
-        precondition(frameDuration > 0 && timeSteps > 0 && channelBin >= 1)
+        guard channelBin >= 1 else { throw DataError(.argument, file: url.path, "SHD: channel bin \(channelBin) (expected 1 or more)") }
+        try FrameParameters.check(frameDuration: frameDuration, timeSteps: timeSteps, frameSize: (Self.channels + channelBin - 1) / channelBin, dataset: "SHD")
         var h5 = url
         if url.pathExtension == "gz" { h5 = try Self.gunzipToTemporary(url) }
         let f = try HDF5File(url: h5)

@@ -71,6 +71,14 @@ import Testing
         // (0, 0) ON in window 0; (31, 2) OFF in window 1 (2.5 ms); the out-of-crop event is dropped.
         #expect(f.data[1 * 1024 + 0] == 1 && f.data[(1 * 2 + 0) * 1024 + 2 * 32 + 31] == 1 && f.sum() == 2)
         #expect(ds.outsideCrop(try ds.recording(0).events) == 1)
+        // Frame parameters that would trap or exhaust memory later are argument errors now.
+        for (dt, t) in [(0.0, 4), (Double.nan, 4), (Double.infinity, 4), (-1, 4), (0.002, 0), (0.002, 100_000_000)] {
+            #expect(TestData.dataError { try PokerDVSDataset(root: dir, frameDuration: dt, timeSteps: t) }?.kind == .argument, "dt \(dt), T \(t)")
+            #expect(TestData.dataError { try CIFAR10DVSDataset(root: dir, frameDuration: dt, timeSteps: t) }?.kind == .argument, "dt \(dt), T \(t)")
+            if let nm = TestData.shipped("nmnist-small") {
+                #expect(TestData.dataError { try NMNISTDataset(root: nm, frameDuration: dt, timeSteps: t) }?.kind == .argument, "dt \(dt), T \(t)")
+            }
+        }
         // A recording whose name names no suit is refused, naming the file.
         TestData.write(AEDAT2.encode(events: ev), to: dir.appendingPathComponent("xjoker01.aedat"))
         let e = TestData.dataError { try PokerDVSDataset(root: dir) }

@@ -37,8 +37,11 @@ public struct CIFAR10DVSDataset: FrameDataset {
     /// - Throws: ``DataError`` (`layout`) if a class folder is missing or empty, or holds an
     ///   `.aedat` file whose name is not `cifar10_<class>_<n>.aedat`.
     public init(root: URL, frameDuration: Double = 0.1, timeSteps: Int = 10, downsample: Int = 1) throws {
-        precondition(frameDuration > 0 && timeSteps > 0 && downsample >= 1 && Self.sensorSize % downsample == 0,
-                     "CIFAR10DVSDataset: bad frameDuration, timeSteps or downsample")
+        guard downsample >= 1 && Self.sensorSize % downsample == 0 else {
+            throw DataError(.argument, "CIFAR10-DVS: downsample \(downsample) (expected a divisor of 128)")
+        }
+        try FrameParameters.check(frameDuration: frameDuration, timeSteps: timeSteps,
+                                  frameSize: 2 * (Self.sensorSize / downsample) * (Self.sensorSize / downsample), dataset: "CIFAR10-DVS")
         let fm = FileManager.default
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: root.path, isDirectory: &isDir), isDir.boolValue else {

@@ -48,7 +48,8 @@ public struct PokerDVSDataset: FrameDataset {
     /// - Throws: ``DataError`` (`layout`) if the folder cannot be listed, an `.aedat` file's name
     ///   does not name a suit, or there is no recording.
     public init(root: URL, frameDuration: Double = 0.002, timeSteps: Int = 16, crop: Int = 32) throws {
-        precondition(frameDuration > 0 && timeSteps > 0 && crop > 0 && crop <= 128, "PokerDVSDataset: bad frameDuration, timeSteps or crop")
+        guard crop > 0 && crop <= 128 else { throw DataError(.argument, "POKER-DVS: crop \(crop) (expected 1...128)") }
+        try FrameParameters.check(frameDuration: frameDuration, timeSteps: timeSteps, frameSize: 2 * crop * crop, dataset: "POKER-DVS")
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: root.path) } catch {
             throw DataError(.layout, file: root.path, "POKER-DVS: cannot list folder (expected the folder of x<suit><nn>.aedat recordings)")
