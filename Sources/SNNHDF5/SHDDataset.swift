@@ -5,15 +5,20 @@ import SNNTensor
 
 /// The Spiking Heidelberg Digits (Cramer et al. 2020): spoken digits 0-9 in English and German
 /// (20 classes) as spikes of 700 cochlea channels, read from `shd_train.h5` / `shd_test.h5`
-/// (or their `.gz` downloads, decompressed once to a temporary file).
+/// (or their `.gz` downloads, decompressed once to a temporary file). Files in the same layout
+/// under other names are found too: `fsdd_shd_train.h5` / `fsdd_shd_test.h5` (spoken digits of
+/// the Free Spoken Digit Dataset through SHD's cochlea model, 10 classes).
 ///
-/// File layout: `spikes/times` (variable-length, seconds) and `spikes/units` (variable-length,
-/// channel 0...699) per sample, `labels` (0...19). Frames are `[timeSteps, ceil(700 / channelBin)]`
+/// File layout: `spikes/times` (variable-length, seconds; float16 or float32) and `spikes/units`
+/// (variable-length, channel 0...699; any integer type) per sample, `labels` (0...classCount-1).
+/// Without an explicit class count it is taken from the labels (largest label + 1). Frames are `[timeSteps, ceil(700 / channelBin)]`
 /// spike counts per `frameDuration` window and channel group (see ``SpikeTrains``); spikes after
 /// `timeSteps * frameDuration` are dropped (SHD samples last up to about 1.4 s).
 public struct SHDDataset: FrameDataset {
     public static let channels = 700
     public let file: HDF5File
+    /// The file this dataset was opened from (`.h5` or `.h5.gz`).
+    public let url: URL
     public let sampleLabels: [Int]
     public let frameDuration: Double
     public let timeSteps: Int
@@ -25,24 +30,29 @@ public struct SHDDataset: FrameDataset {
     public var frameShape: [Int] { [(Self.channels + channelBin - 1) / channelBin] }
     public func label(_ index: Int) -> Int { sampleLabels[index] }
 
-    /// Opens `root/shd_<split>.h5` (or `.h5.gz`). Throws if a dataset is missing, the three
-    /// datasets differ in length, or a label is outside `0..<classCount`.
+    /// The file names tried for `split`, in order: `shd_<split>.h5[.gz]`, then `fsdd_shd_<split>.h5[.gz]`.
+    public static func candidateNames(split: String) -> [String] {
+        ["shd_\(split).h5", "shd_\(split).h5.gz", "fsdd_shd_\(split).h5", "fsdd_shd_\(split).h5.gz"]
+    }
+
+    /// Opens the file of `split` in `root` (see ``candidateNames(split:)``). Throws if none exists,
+    /// a dataset is missing, the three datasets differ in length, or a label is outside
+    /// `0..<classCount` (when given).
     public init(root: URL, split: String = "train", frameDuration: Double = 0.010, timeSteps: Int = 100,
-                channelBin: Int = 1, classCount: Int = 20) throws {
-        let plain = root.appendingPathComponent("shd_\(split).h5")
-        let gz = root.appendingPathComponent("shd_\(split).h5.gz")
-        if FileManager.default.fileExists(atPath: plain.path) {
-            try self.init(url: plain, frameDuration: frameDuration, timeSteps: timeSteps, channelBin: channelBin, classCount: classCount)
-        } else if FileManager.default.fileExists(atPath: gz.path) {
-            try self.init(url: gz, frameDuration: frameDuration, timeSteps: timeSteps, channelBin: channelBin, classCount: classCount)
-        } else {
-            throw DataError(.layout, file: plain.path, "SHD: no such file (expected shd_\(split).h5 or shd_\(split).h5.gz)")
+                channelBin: Int = 1, classCount: Int? = nil) throws {
+        let names = Self.candidateNames(split: split)
+        guard let name = names.first(where: { FileManager.default.fileExists(atPath: root.appendingPathComponent($0).path) }) else {
+            throw DataError(.layout, file: root.appendingPathComponent(names[0]).path,
+                            "SHD: no such file (expected one of \(names.joined(separator: ", ")))")
         }
+        try self.init(url: root.appendingPathComponent(name), frameDuration: frameDuration, timeSteps: timeSteps,
+                      channelBin: channelBin, classCount: classCount)
     }
 
     /// Opens one SHD file (`.h5`, or `.h5.gz`).
-    public init(url: URL, frameDuration: Double = 0.010, timeSteps: Int = 100, channelBin: Int = 1, classCount: Int = 20) throws {
-        precondition(frameDuration > 0 && timeSteps > 0 && channelBin >= 1)
+    public init(url: URL, frameDuration: Double = 0.010, timeSteps: Int = 100, channelBin: Int = 1, classCount: Int? = nil) throws {
+        guard channelBin >= 1 else { throw DataError(.argument, file: url.path, "SHD: channel bin \(channelBin) (expected 1 or more)") }
+        try FrameParameters.check(frameDuration: frameDuration, timeSteps: timeSteps, frameSize: (Self.channels + channelBin - 1) / channelBin, dataset: "SHD")
         var h5 = url
         if url.pathExtension == "gz" { h5 = try Self.gunzipToTemporary(url) }
         let f = try HDF5File(url: h5)
@@ -54,16 +64,21 @@ public struct SHDDataset: FrameDataset {
         guard nt == labels.count, nu == labels.count else {
             throw DataError(.corrupt, file: h5.path, "SHD: \(nt) time lists, \(nu) unit lists and \(labels.count) labels (expected equal counts)")
         }
-        if let bad = labels.firstIndex(where: { $0 < 0 || $0 >= classCount }) {
-            throw DataError(.label, file: h5.path, sample: bad, "SHD: label \(labels[bad]) (expected 0...\(classCount - 1))")
-        }
         guard !labels.isEmpty else { throw DataError(.truncated, file: h5.path, "SHD: no samples") }
+        if let bad = labels.firstIndex(where: { $0 < 0 }) {
+            throw DataError(.label, file: h5.path, sample: bad, "SHD: label \(labels[bad]) (expected 0 or more)")
+        }
+        let classes = classCount ?? (labels.max()! + 1)
+        if let bad = labels.firstIndex(where: { $0 >= classes }) {
+            throw DataError(.label, file: h5.path, sample: bad, "SHD: label \(labels[bad]) (expected 0...\(classes - 1))")
+        }
         file = f
+        self.url = url
         sampleLabels = labels
         self.frameDuration = frameDuration
         self.timeSteps = timeSteps
         self.channelBin = channelBin
-        self.classCount = classCount
+        self.classCount = classes
     }
 
     /// Spike times (seconds) and channels of sample `index`.

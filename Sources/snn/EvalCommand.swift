@@ -18,6 +18,9 @@ struct EvalCommand: ParsableCommand {
 
     @OptionGroup var data: DatasetOptions
 
+    @Option(help: "Evaluate on this whole split of the dataset's folder: Train or Test (nmnist), train or t10k (mnist, fashion-mnist), train or test (dvsgesture, cifar10, shd); for datasets without their own split, train, test or all of the seeded split. Default: the test part.")
+    var split: String?
+
     @Option(help: "Execution: layered, or async (event-driven; see --scheduler, --F, --stop).")
     var mode: String = "layered"
 
@@ -61,7 +64,7 @@ struct EvalCommand: ParsableCommand {
                                                  allowMismatch: allowMismatch)
         try data.checkValues()
         if !adopted.isEmpty { print("from the model: \(adopted.joined(separator: " "))") }
-        let loaded = try data.load()
+        let loaded = try split.map { try data.load(split: $0) } ?? data.load()
         print(loaded.description)
         if !allowMismatch { try checkRecorded(metadata, model: model, against: loaded.test) }
         try Check.network(network.spec, fits: loaded.test, source: "model \(model)")

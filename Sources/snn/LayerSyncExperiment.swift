@@ -190,7 +190,7 @@ struct LayerSyncExperiment: ParsableCommand {
             let loaded = try seededData.load()
             print(loaded.description)
             if si == 0 { datasetDescription = loaded.description + (seedValues.count > 1 ? " (each seed draws the initialisation, the schedulers and, where the dataset has no test split of its own, the split)" : "") }
-            let spec = try net.spec(default: seededData.defaultArchitecture(), dtMs: seededData.dtMs, inputShape: loaded.train.frameShape)
+            let spec = try net.spec(default: seededData.defaultArchitecture(for: loaded), dtMs: seededData.frameMs, inputShape: loaded.train.frameShape)
             try Check.network(spec, fits: loaded.train, source: net.arch.map { "--arch '\($0)'" } ?? "the default architecture for \(data.dataset)")
             try Check.memory(try Check.trainingMemory(spec, frames: loaded.train.timeSteps, batch: training.batchSize),
                              "training \(String(format: "%.3g", try Check.sizes(of: spec).weights)) weights on \(loaded.train.timeSteps) frames in batches of \(training.batchSize)",

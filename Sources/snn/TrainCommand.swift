@@ -80,7 +80,7 @@ struct TrainCommand: ParsableCommand {
         if let threads { Parallelism.threadCount = threads }
         let loaded = try data.load()
         print(loaded.description)
-        let spec = try net.spec(default: data.defaultArchitecture(), dtMs: data.dtMs, inputShape: loaded.train.frameShape)
+        let spec = try net.spec(default: data.defaultArchitecture(for: loaded), dtMs: data.frameMs, inputShape: loaded.train.frameShape)
         try Check.network(spec, fits: loaded.train, source: net.arch.map { "--arch '\($0)'" } ?? "the default architecture for \(data.dataset)")
         try Check.memory(try Check.trainingMemory(spec, frames: loaded.train.timeSteps, batch: training.batchSize),
                          "training \(String(format: "%.3g", try Check.sizes(of: spec).weights)) weights on \(loaded.train.timeSteps) frames in batches of \(training.batchSize)",

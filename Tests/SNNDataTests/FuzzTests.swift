@@ -95,6 +95,31 @@ import Testing
         #expect(r.results > 0)
     }
 
+    @Test func aedat2Recordings() throws {
+        // A real POKER-DVS recording when the shared data is there, else one written here.
+        let good: [UInt8]
+        if let root = TestData.sharedData("poker-dvs") {
+            good = try FileData.read(root.appendingPathComponent("xheart07.aedat"))
+        } else {
+            print("aedat2Recordings: ../shared/data/poker-dvs is absent; fuzzing a written recording instead")
+            var ev: [Event] = []
+            for k in 0..<2000 { ev.append(Event(x: UInt16(k % 32), y: UInt16(k * 7 % 32), polarity: UInt8(k & 1), timestamp: UInt32(k * 4))) }
+            good = AEDAT2.encode(events: ev, startTime: 1_000_000)
+        }
+        let r = fuzz("aedat2", good, cases: 600, decode: { try AEDAT2.decode($0) }, valid: { rec in
+            rec.events.allSatisfy { $0.x < 128 && $0.y < 128 && $0.polarity <= 1 }
+                && zip(rec.events, rec.events.dropFirst()).allSatisfy { $0.timestamp <= $1.timestamp }
+        })
+        // Cuts inside an event and flipped timestamp bytes are errors; flipped address bits decode.
+        #expect(r.errors > 150)
+        #expect(r.results > 0)
+        // Every cut that is not on an event boundary is a truncation error.
+        let (start, _) = try good.withUnsafeBufferPointer { try AEDAT2.dataOffset($0, file: nil) }
+        for cut in stride(from: start + 1, to: good.count, by: 97) where (cut - start) % 8 != 0 {
+            #expect(TestData.dataError { try AEDAT2.decode(Array(good.prefix(cut))) }?.kind == .truncated)
+        }
+    }
+
     @Test func gestureLabelFiles() {
         let good = Array("class,startTime_usec,endTime_usec\r\n1,100,200\r\n11,300,400\r\n".utf8)
         _ = fuzz("labels", good, decode: { try GestureLabels.parse($0) }, valid: { g in

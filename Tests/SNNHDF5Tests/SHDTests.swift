@@ -88,6 +88,46 @@ import Testing
         do { _ = try body(); return nil } catch let e as DataError { return e } catch { return nil }
     }
 
+    /// The real spoken digits in SHD's layout (../shared/data/fsdd-shd): float16 times, uint16 units.
+    @Test func realFSDDInSHDLayout() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("shared/data/fsdd-shd")
+        guard FileManager.default.fileExists(atPath: root.path) else {
+            print("skipped realFSDDInSHDLayout: ../shared/data/fsdd-shd is absent (the shared data folder exists on developer machines and CI only)")
+            return
+        }
+        let train = try SHDDataset(root: root, split: "train", frameDuration: 0.010, timeSteps: 100)
+        let test = try SHDDataset(root: root, split: "test", frameDuration: 0.010, timeSteps: 100)
+        #expect(train.url.lastPathComponent == "fsdd_shd_train.h5" && test.url.lastPathComponent == "fsdd_shd_test.h5")
+        #expect(train.count == 240 && test.count == 60 && train.classCount == 10 && test.classCount == 10)
+        #expect(train.classCounts() == [Int](repeating: 24, count: 10) && test.classCounts() == [Int](repeating: 6, count: 10))
+        var spikes = 0, inFrames = 0
+        var perFile: [Int] = []
+        for (ds, n) in [(train, 240), (test, 60)] {
+            let before = spikes
+            defer { perFile.append(spikes - before) }
+            for i in 0..<n {
+                let s = try ds.spikes(i)
+                #expect(s.times.count == s.units.count && !s.times.isEmpty)
+                #expect(s.units.allSatisfy { (0..<700).contains($0) })
+                #expect(zip(s.times, s.times.dropFirst()).allSatisfy { $0 <= $1 })
+                spikes += s.times.count
+                let shown = s.times.filter { $0 < 1.0 }.count
+                inFrames += shown
+                if i % 20 == 0 {
+                    // The float16 times agree with the file's float32 copy to half precision.
+                    let t32 = try ds.file.readVariableLengthFloats("extra/times_float32", index: i)
+                    #expect(t32.count == s.times.count)
+                    #expect(zip(s.times, t32).allSatisfy { abs($0 - $1) <= 0.001 * max(1, $1) })
+                    #expect(Int(try ds.frames(i).sum()) == shown)
+                }
+            }
+        }
+        print("fsdd-shd: \(spikes) spikes in 300 samples, \(inFrames) within the first second")
+        // Counted independently with h5dump (elements of spikes/units in each file).
+        #expect(perFile == [975_116, 245_755])
+    }
+
     @Test func badFiles() throws {
         let dir = tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -96,10 +136,11 @@ import Testing
         try SHDWriter.write(url: url, samples: samples, labels: [1, 2, 3], omit: ["spikes/units"])
         let e1 = dataError { try SHDDataset(url: url) }
         #expect(e1?.kind == .missing && e1?.message.contains("spikes/units") == true && e1?.file == url.path)
-        // Label out of range.
+        // Label out of range of a given class count; without one, the count comes from the labels.
         try SHDWriter.write(url: url, samples: samples, labels: [1, 20, 3])
-        let e2 = dataError { try SHDDataset(url: url) }
+        let e2 = dataError { try SHDDataset(url: url, classCount: 20) }
         #expect(e2?.kind == .label && e2?.sample == 1)
+        #expect(try SHDDataset(url: url).classCount == 21)
         // Labels and spikes of different lengths.
         try SHDWriter.write(url: url, samples: samples, labels: [1, 2])
         #expect(dataError { try SHDDataset(url: url) }?.kind == .corrupt)

@@ -25,6 +25,21 @@ public enum Inflate {
         return Result(output: Array(UnsafeBufferPointer(start: state.buf, count: state.len)), consumed: state.consumedBytes)
     }
 
+    /// The first bytes of the stream's output: at least `count` of them (or the whole output if it
+    /// is shorter), without decoding much further. Used to read a header (e.g. an idx file's
+    /// dimensions) before deciding how much output to allow.
+    public static func prefix(_ input: UnsafeBufferPointer<UInt8>, atLeast count: Int, baseOffset: Int = 0) throws -> [UInt8] {
+        // A stored block adds at most 65,535 bytes at once and a back-reference 258, so the output
+        // holds at least `count` bytes when a limit this far above `count` is reached.
+        var state = InflateState(src: input, maxOutput: count + 65_535 + 258, baseOffset: baseOffset,
+                                 capacity: Swift.max(1024, count))
+        defer { state.buf.deallocate() }
+        do { try state.run() } catch {
+            if !state.limitReached { throw error }
+        }
+        return Array(UnsafeBufferPointer(start: state.buf, count: state.len))
+    }
+
     /// Decodes the raw DEFLATE stream at the start of `input`.
     public static func decompress(_ input: [UInt8], sizeHint: Int = 0, maxOutput: Int = Int.max) throws -> Result {
         try input.withUnsafeBufferPointer { try decompress($0, sizeHint: sizeHint, maxOutput: maxOutput) }

@@ -22,6 +22,14 @@ struct InflateState {
     var buf: UnsafeMutablePointer<UInt8>
     var cap: Int
     var len = 0
+    /// Set when decoding stopped because the output would pass `maxOutput`.
+    var limitReached = false
+
+    /// Records that the output limit was reached and returns the error to throw.
+    mutating func overLimit(at offset: Int) -> DataError {
+        limitReached = true
+        return DataError(.corrupt, offset: offset, "DEFLATE: output exceeds the limit of \(maxOutput) bytes")
+    }
 
     init(src: UnsafeBufferPointer<UInt8>, maxOutput: Int, baseOffset: Int, capacity: Int) {
         self.src = src
@@ -35,7 +43,7 @@ struct InflateState {
     @inline(__always) mutating func reserve(_ extra: Int) throws {
         if len + extra <= cap { return }
         guard len + extra <= maxOutput else {
-            throw DataError(.corrupt, offset: errorOffset, "DEFLATE: output exceeds the limit of \(maxOutput) bytes")
+            throw overLimit(at: errorOffset)
         }
         let newCap = Swift.max(cap * 2, len + extra)
         let nb = UnsafeMutablePointer<UInt8>.allocate(capacity: newCap)
@@ -131,7 +139,7 @@ struct InflateState {
             throw DataError(.truncated, offset: baseOffset + src.count, "DEFLATE: stored block of \(len) bytes runs past the end of the input")
         }
         guard self.len + len <= maxOutput else {
-            throw DataError(.corrupt, offset: baseOffset + pos, "DEFLATE: output exceeds the limit of \(maxOutput) bytes")
+            throw overLimit(at: baseOffset + pos)
         }
         try reserve(len)
         if len > 0 { (buf + self.len).update(from: src.baseAddress! + pos, count: len) }
@@ -184,7 +192,7 @@ struct InflateState {
                     let sym = try decode(lit, lt)
                     if sym < 256 {
                         if len >= maxOutput {
-                            throw DataError(.corrupt, offset: errorOffset, "DEFLATE: output exceeds the limit of \(maxOutput) bytes")
+                            throw overLimit(at: errorOffset)
                         }
                         if len == cap { try reserve(1) }
                         buf[len] = UInt8(truncatingIfNeeded: sym)
@@ -206,7 +214,7 @@ struct InflateState {
                         throw DataError(.corrupt, offset: errorOffset, "DEFLATE: back-reference \(distance) bytes back with only \(len) bytes written")
                     }
                     if len + length > maxOutput {
-                        throw DataError(.corrupt, offset: errorOffset, "DEFLATE: output exceeds the limit of \(maxOutput) bytes")
+                        throw overLimit(at: errorOffset)
                     }
                     try reserve(length)
                     let to = buf + len

@@ -38,8 +38,11 @@ public struct DVSGestureDataset: FrameDataset {
 
     /// Lists the recordings of `split` (`"train"` or `"test"`) and reads their label files.
     public init(root: URL, split: String = "train", frameDuration: Double = 0.020, timeSteps: Int = 60, downsample: Int = 4) throws {
-        precondition(frameDuration > 0 && timeSteps > 0 && downsample >= 1 && Self.sensorSize % downsample == 0,
-                     "DVSGestureDataset: bad frameDuration, timeSteps or downsample")
+        guard downsample >= 1 && Self.sensorSize % downsample == 0 else {
+            throw DataError(.argument, "DVS Gesture: downsample \(downsample) (expected a divisor of 128)")
+        }
+        try FrameParameters.check(frameDuration: frameDuration, timeSteps: timeSteps,
+                                  frameSize: 2 * (Self.sensorSize / downsample) * (Self.sensorSize / downsample), dataset: "DVS Gesture")
         guard split == "train" || split == "test" else {
             throw DataError(.argument, file: root.path, "DVS Gesture split '\(split)' (expected train or test)")
         }

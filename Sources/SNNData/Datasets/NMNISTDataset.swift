@@ -28,7 +28,7 @@ public struct NMNISTDataset: FrameDataset {
     ///   a digit class, or holds no `.bin` file.
     public init(root: URL, split: String = "Train", frameDuration: Double = 0.010, timeSteps: Int = 10,
                 firstSaccadeOnly: Bool = true) throws {
-        precondition(frameDuration > 0 && timeSteps > 0, "NMNISTDataset: frameDuration and timeSteps must be positive")
+        try FrameParameters.check(frameDuration: frameDuration, timeSteps: timeSteps, frameSize: 2 * NMNIST.width * NMNIST.height, dataset: "N-MNIST")
         let (files, labels) = try ClassFolders.list(root: root.appendingPathComponent(split), classCount: NMNIST.classCount,
                                                     extension: "bin", datasetName: "N-MNIST")
         self.files = files

@@ -24,6 +24,7 @@ public struct StaticImageDataset: FrameDataset {
             throw DataError(.argument, file: source, "\(pixels.count) pixel values for \(labels.count) images of shape \(imageShape)")
         }
         guard timeSteps > 0 else { throw DataError(.argument, file: source, "timeSteps \(timeSteps) (expected > 0)") }
+        try FrameParameters.check(frameDuration: nil, timeSteps: timeSteps, frameSize: size, dataset: source ?? "images")
         if let bad = labels.firstIndex(where: { $0 < 0 || $0 >= classCount }) {
             throw DataError(.label, file: source, sample: bad, "label \(labels[bad]) (expected 0...\(classCount - 1))")
         }

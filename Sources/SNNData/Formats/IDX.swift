@@ -14,8 +14,51 @@ public enum IDX {
     }
 
     /// Reads `url` (gunzipping it if needed) and checks the header against the data size.
+    ///
+    /// A gzipped file is inflated only as far as its idx header says it should go: the header is
+    /// decoded first, and inflating stops with an error as soon as the output passes the size the
+    /// dimensions announce (a small `.gz` that expands to gigabytes is refused after a few bytes
+    /// more than expected, not after filling memory).
     public static func read(_ url: URL) throws -> IDX.Array {
-        try decode(try FileData.readDecompressing(url), file: url.path)
+        let raw = try FileData.read(url)
+        guard Gzip.isGzip(raw) else {
+            if url.pathExtension == "gz" {
+                throw DataError(.corrupt, file: url.path, offset: 0, "name ends in .gz but the file does not start with the gzip magic number 1f 8b")
+            }
+            return try decode(raw, file: url.path)
+        }
+        let head = try Gzip.prefix(raw, count: 4 + 4 * 4, file: url.path)
+        guard let expected = expectedSize(head) else {
+            // Too short or not an idx header: decoding the prefix reports what is wrong.
+            return try decode(head, file: url.path)
+        }
+        let bytes: [UInt8]
+        do { bytes = try Gzip.decompress(raw, file: url.path, maxOutput: expected) } catch let e as DataError where e.message.contains("exceeds the limit") {
+            throw DataError(.corrupt, file: url.path, offset: e.offset,
+                            "idx: the gzip data expands past the \(expected) bytes that the idx header announces (stopped inflating there)")
+        }
+        return try decode(bytes, file: url.path)
+    }
+
+    /// The file size (header and data) that an idx header announces, or nil if `head` does not
+    /// start with a whole, valid unsigned-byte idx header.
+    public static func expectedSize(_ head: [UInt8]) -> Int? {
+        guard head.count >= 4, head[0] == 0, head[1] == 0, head[2] == 0x08 else { return nil }
+        let rank = Int(head[3])
+        guard rank >= 1 && rank <= 4, head.count >= 4 + 4 * rank else { return nil }
+        var total = 4 + 4 * rank
+        var product = 1
+        for d in 0..<rank {
+            let o = 4 + 4 * d
+            let v = Int(head[o]) << 24 | Int(head[o + 1]) << 16 | Int(head[o + 2]) << 8 | Int(head[o + 3])
+            let m = product.multipliedReportingOverflow(by: v)
+            if m.overflow { return nil }
+            product = m.partialValue
+        }
+        let s = total.addingReportingOverflow(product)
+        if s.overflow { return nil }
+        total = s.partialValue
+        return total
     }
 
     /// Decodes idx bytes.

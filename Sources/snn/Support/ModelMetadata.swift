@@ -12,7 +12,7 @@ func datasetMetadata(_ data: DatasetOptions, loaded: DatasetOptions.Loaded) -> [
         "inputShape": loaded.train.frameShape.map(String.init).joined(separator: "x"),
         "frames": String(loaded.train.timeSteps),
         "encoding": data.encoding,
-        "dtMs": String(data.dtMs),
+        "dtMs": String(data.frameMs),
     ]
 }
 
@@ -41,8 +41,8 @@ func datasetOptions(_ given: DatasetOptions, matching metadata: [String: String]
     }
     if let t = metadata["dtMs"].flatMap({ Double($0) }), t.isFinite, t > 0 {
         if givenOptions.contains("--dt-ms") {
-            if d.dtMs != t { mismatches.append("--dt-ms \(d.dtMs) (model: \(t))") }
-        } else if d.dtMs != t { d.dtMs = t; adopted.append("--dt-ms \(t)") }
+            if d.frameMs != t { mismatches.append("--dt-ms \(d.frameMs) (model: \(t))") }
+        } else if d.frameMs != t { d.dtMs = t; adopted.append("--dt-ms \(t)") }
     }
     if !mismatches.isEmpty && !allowMismatch {
         throw ValidationError("model \(model) was trained with other data settings: \(mismatches.joined(separator: ", ")); leave these options out to use the model's, or add --allow-mismatch")

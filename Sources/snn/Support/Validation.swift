@@ -131,7 +131,7 @@ extension DatasetOptions {
     /// Checks the values of the dataset options (not the files: `load()` does that).
     func checkValues() throws {
         if let frames { try Check.integer(frames, "--frames", min: 1, max: Check.maximumFrames) }
-        try Check.finite(dtMs, "--dt-ms", max: 1e7, above: 0)
+        if let dtMs { try Check.finite(dtMs, "--dt-ms", max: 1e7, above: 0) }
         try Check.finite(testFraction, "--test-fraction", above: 0, below: 1)
         guard limit >= 0 else { throw ValidationError("--limit must be 0 (all) or positive, got \(limit)") }
         guard ["poisson", "direct"].contains(encoding) else { throw ValidationError("--encoding must be poisson or direct, not '\(encoding)'") }
