@@ -141,7 +141,7 @@ struct LayerSyncExperiment: ParsableCommand {
         guard trainF >= 1 else { throw ValidationError("--train-F must be at least 1 (spikes emitted per forward step), got \(trainF)") }
         _ = try seedList()
         _ = try kList()
-        _ = try AsyncModeOptions.parse(["--F", fSweep]).groupSizes()
+        _ = try fList()
         try Check.finite(refractoryDropout, "--refractory-dropout", min: 0, max: 1)
         if let backpropThreshold { try Check.finite(backpropThreshold, "--backprop-threshold") }
         try Check.writableFolder(folderPath, "--out")
@@ -155,6 +155,12 @@ struct LayerSyncExperiment: ParsableCommand {
         }
         guard Set(list).count == list.count else { throw ValidationError("--seeds lists a seed twice ('\(seeds)')") }
         return list
+    }
+
+    func fList() throws -> [Int?] {
+        do { return try AsyncModeOptions.parse(["--F", fSweep]).groupSizes() } catch {
+            throw ValidationError("--F-sweep takes positive integers or inf (comma list, e.g. inf,32,8,2), got '\(fSweep)'")
+        }
     }
 
     func kList() throws -> [Int] {
@@ -173,7 +179,7 @@ struct LayerSyncExperiment: ParsableCommand {
         let folder = URL(fileURLWithPath: folderPath)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let seedValues = try seedList()
-        let fs = try AsyncModeOptions.parse(["--F", fSweep]).groupSizes()
+        let fs = try fList()
         let ks = try kList()
         let backprop = UnlayeredBackprop.Options(backpropThreshold: backpropThreshold, silentGradientOnlyAtFrameEnd: silentGradientAtFrameEnd)
         let evaluationsPerModel = 1 + 2 * (fs.count + ks.count)

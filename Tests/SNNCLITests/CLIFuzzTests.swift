@@ -153,6 +153,18 @@ enum CLIFixtures {
         (["eval", "--model", "@nmnist.snnmodel", "--threads", "0"], "--threads"),
         (["demo", "--threads", "0"], "--threads"),
         (["bench", "--threads", "0"], "--threads"),
+        // Datasets, splits and the layer-sync study's own options.
+        (["eval", "--model", "@nmnist.snnmodel", "--split", "Bogus"], "Bogus"),
+        (["train", "--dataset", "poker-dvs", "--data", "/nonexistent/poker"], "/nonexistent/poker"),
+        (["train", "--dataset", "cifar10-dvs", "--data", "/nonexistent/cifar10dvs"], "/nonexistent/cifar10dvs"),
+        (["train", "--dataset", "fashion-mnist", "--data", "/nonexistent/fashion"], "/nonexistent/fashion"),
+        (["train", "--dataset", "no-such-set"], "no-such-set"),
+        (["data", "inspect", "--frames", "0"], "--frames"),
+        (["data", "inspect", "--dt-ms", "nan"], "--dt-ms"),
+        (["experiment", "layer-sync", "--seeds", "1,x"], "--seeds"),
+        (["experiment", "layer-sync", "--seeds", "2,2"], "--seeds"),
+        (["experiment", "layer-sync", "--k-sweep", ""], "--k-sweep"),
+        (["experiment", "layer-sync", "--F-sweep", "0"], "--F-sweep"),
     ]
 
     @Test(arguments: cases.indices)
