@@ -49,7 +49,20 @@ struct DatasetOptions: ParsableArguments {
         var description: String
     }
 
-    func load() throws -> Loaded {
+    func load() throws -> Loaded { try namingOptions { try loadData() } }
+
+    /// Reads one named split (`--split`).
+    func load(split name: String) throws -> Loaded { try namingOptions { try loadData(split: name) } }
+
+    /// The readers check frame settings (frame length, time steps, sample size) and throw an
+    /// `argument` error that does not know the command line: name the options it comes from.
+    private func namingOptions(_ body: () throws -> Loaded) throws -> Loaded {
+        do { return try body() } catch let e as DataError where e.kind == .argument && e.file == nil {
+            throw ValidationError("--frames/--dt-ms: \(e.message)")
+        }
+    }
+
+    private func loadData() throws -> Loaded {
         let enc: StaticEncoding
         switch encoding {
         case "poisson": enc = .poisson
@@ -181,7 +194,7 @@ struct DatasetOptions: ParsableArguments {
     /// `train`/`t10k` (or `test`) for mnist and fashion-mnist, `train`/`test` for dvsgesture, cifar10
     /// and shd. Datasets without a split of their own (digits, poker-dvs, cifar10-dvs, a folder with
     /// only one MNIST split) take `train` or `test` as the parts of the seeded split, or `all`.
-    func load(split name: String) throws -> Loaded {
+    private func loadData(split name: String) throws -> Loaded {
         func whole(_ d: any FrameDataset, _ what: String) -> Loaded {
             let l = limited(d)
             return Loaded(train: l, test: l, description: "\(what), split \(name): \(l.count) samples")
