@@ -55,12 +55,24 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         if let threads { Parallelism.threadCount = threads }
+        let bntt = try training.usesBNTTRecipe()
+        var data = self.data
+        var net = self.net
+        if bntt {
+            guard mode == "layered" else { throw ValidationError("--recipe bntt trains with --mode layered") }
+            data.encoding = "signed-poisson"
+            if data.dataset == "cifar10" { data.augment = true }
+            if net.arch == nil { net.arch = "vgg5" }
+        }
+        let config = try training.configuration(seed: data.seed)
         let loaded = try data.load()
         print(loaded.description)
-        let spec = try net.spec(default: data.defaultArchitecture(), dtMs: data.dtMs, inputShape: loaded.train.frameShape)
-        var network = try Network(spec: spec, seed: data.seed)
+        let spec = try net.spec(default: data.defaultArchitecture(), dtMs: data.dtMs, inputShape: loaded.train.frameShape,
+                                classes: loaded.train.classCount, timeSteps: loaded.train.timeSteps,
+                                neuronOverride: bntt ? .bntt(beta: net.beta ?? 0.95) : nil)
+        if mode == "async" { try AsyncCompatibility.check(spec) }
+        var network = try Network(spec: spec, initializer: bntt ? .xavierUniform(gain: 2) : .xavierUniform(gain: 1), seed: data.seed)
         print("network: \(spec.layers.map(\.shortName).joined(separator: " | "))  (\(network.parameterCount) weights)")
-        let config = try training.configuration(seed: data.seed)
         let computer: any GradientComputer
         var evaluate: (Network, any FrameDataset) throws -> Double
         var asyncTest: AsyncOptions? = nil
@@ -100,7 +112,7 @@ struct TrainCommand: ParsableCommand {
         }
         try ModelFile.write(network, metadata: [
             "dataset": data.dataset, "trainedWith": mode, "testAccuracy": String(final.accuracy),
-            "frames": String(loaded.train.timeSteps), "trainF": mode == "async" ? async.forwardGroupSizes : "-", "dtMs": String(data.dtMs), "seed": String(data.seed),
+            "frames": String(loaded.train.timeSteps), "encoding": data.encoding, "trainF": mode == "async" ? async.forwardGroupSizes : "-", "dtMs": String(data.dtMs), "seed": String(data.seed),
         ], to: URL(fileURLWithPath: out))
         print("model written to \(out)")
         if let metrics {

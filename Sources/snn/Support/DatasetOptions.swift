@@ -8,7 +8,7 @@ import SNNHDF5
 
 /// The options that choose a dataset and how it becomes frames, shared by train, eval and demo.
 struct DatasetOptions: ParsableArguments {
-    @Option(help: "Dataset: nmnist (event files; shipped sample), digits (8x8 images, shipped), mnist (idx files; shipped t10k), dvsgesture, cifar10, shd (needs the HDF5 trait).")
+    @Option(help: "Dataset: nmnist (event files; shipped sample), digits (8x8 images, shipped), mnist (idx files; shipped t10k), fashion-mnist (idx files), dvsgesture, cifar10, shd (needs the HDF5 trait).")
     var dataset: String = "nmnist"
 
     @Option(help: "The dataset's folder (default: the copy shipped in the project's Data/ folder).")
@@ -20,8 +20,11 @@ struct DatasetOptions: ParsableArguments {
     @Option(help: "Frame length in milliseconds for event datasets.")
     var dtMs: Double = 10
 
-    @Option(help: "Encoding of static images: poisson (rate coding) or direct (the analog image every step).")
+    @Option(help: "Encoding of static images: poisson (rate coding), direct (the analog image every step), or signed-poisson (BNTT's: per-channel normalised pixels p fire sign(p) with probability |p|/2, drawn afresh every step of every epoch, seeded).")
     var encoding: String = "poisson"
+
+    @Flag(help: "Augment training images (signed-poisson only): random crop with padding 4 and horizontal flip (CIFAR-10).")
+    var augment = false
 
     @Option(help: "Fraction of the samples held back for testing when the dataset has no test split.")
     var testFraction: Double = 0.2
@@ -40,12 +43,37 @@ struct DatasetOptions: ParsableArguments {
     }
 
     func load() throws -> Loaded {
-        let enc: StaticEncoding
+        guard encoding == "signed-poisson" else {
+            if augment { throw ValidationError("--augment needs --encoding signed-poisson") }
+            return try loadFrames()
+        }
+        var loaded = try loadFrames(encodingOverride: .direct)
+        guard let (trainImages, trainIndices) = SignedRateImages.unwrap(loaded.train),
+              let (testImages, testIndices) = SignedRateImages.unwrap(loaded.test) else {
+            throw ValidationError("--encoding signed-poisson applies to static images (digits, mnist, fashion-mnist, cifar10), not \(dataset)")
+        }
+        let (mean, std) = SignedRateImages.channelStatistics(trainImages, indices: trainIndices)
+        let steps = loaded.train.timeSteps
+        loaded.train = try SignedRateImages(images: trainImages, indices: trainIndices, mean: mean, std: std, augment: augment,
+                                            timeSteps: steps, seed: seed)
+        // Test draws: one fixed epoch (-1), so evaluations are repeatable.
+        loaded.test = try SignedRateImages(images: testImages, indices: testIndices, mean: mean, std: std, augment: false,
+                                           timeSteps: steps, seed: seed, epoch: -1)
+        loaded.description = loaded.description.replacingOccurrences(of: "direct coding", with: "signed-poisson coding")
+            + (augment ? ", crop+flip augmentation" : "")
+        return loaded
+    }
+
+    private func loadFrames(encodingOverride: StaticEncoding? = nil) throws -> Loaded {
+        var enc: StaticEncoding
         switch encoding {
         case "poisson": enc = .poisson
         case "direct": enc = .direct
-        default: throw ValidationError("--encoding must be poisson or direct, not '\(encoding)'")
+        case "signed-poisson": enc = .direct
+        default: throw ValidationError("--encoding must be poisson, direct or signed-poisson, not '\(encoding)'")
         }
+        if let e = encodingOverride { enc = e }
+        let encodingName = encodingOverride == .direct ? "direct" : encoding
         switch dataset {
         case "nmnist":
             let root: URL
@@ -69,7 +97,7 @@ struct DatasetOptions: ParsableArguments {
             let all: DigitsDataset
             if let data { all = try DigitsDataset(csvGz: URL(fileURLWithPath: data), encoding: enc, timeSteps: steps, seed: seed) }
             else { all = try DigitsDataset.shipped(encoding: enc, timeSteps: steps, seed: seed) }
-            return split(all, name: "8x8 digits", detail: "\(steps) steps, \(encoding) coding")
+            return split(all, name: "8x8 digits", detail: "\(steps) steps, \(encodingName) coding")
         case "mnist":
             // With --data: the usual idx folder (train and t10k); without: the shipped t10k set, split.
             let steps = frames ?? 20
@@ -78,11 +106,19 @@ struct DatasetOptions: ParsableArguments {
                 let train = try MNIST.load(folder: dir, split: "train", encoding: enc, timeSteps: steps, seed: seed)
                 let test = try MNIST.load(folder: dir, split: "t10k", encoding: enc, timeSteps: steps, seed: seed)
                 return Loaded(train: limited(train), test: limited(test),
-                              description: "MNIST \(dir.path): \(train.count) train / \(test.count) test, \(steps) steps, \(encoding) coding")
+                              description: "MNIST \(dir.path): \(train.count) train / \(test.count) test, \(steps) steps, \(encodingName) coding")
             }
             guard let dir = ProjectData.locate("mnist-t10k") else { throw ValidationError("the shipped MNIST (Data/mnist-t10k) was not found; pass --data DIR") }
             let all = try MNIST.load(folder: dir, split: "t10k", encoding: enc, timeSteps: steps, seed: seed)
-            return split(all, name: "MNIST t10k (shipped)", detail: "\(steps) steps, \(encoding) coding")
+            return split(all, name: "MNIST t10k (shipped)", detail: "\(steps) steps, \(encodingName) coding")
+        case "fashion-mnist":
+            guard let data else { throw ValidationError("--dataset fashion-mnist needs --data DIR (the idx files, e.g. ../shared/data/fashion-mnist)") }
+            let steps = frames ?? 20
+            let dir = URL(fileURLWithPath: data)
+            let train = try MNIST.load(folder: dir, split: "train", encoding: enc, timeSteps: steps, seed: seed)
+            let test = try MNIST.load(folder: dir, split: "t10k", encoding: enc, timeSteps: steps, seed: seed)
+            return Loaded(train: limited(train), test: limited(test),
+                          description: "Fashion-MNIST \(dir.path): \(train.count) train / \(test.count) test, \(steps) steps, \(encodingName) coding")
         case "cifar10":
             guard let data else { throw ValidationError("--dataset cifar10 needs --data DIR (the cifar-10-batches-bin folder)") }
             let steps = frames ?? 25
@@ -90,7 +126,7 @@ struct DatasetOptions: ParsableArguments {
             let train = try CIFAR10.load(folder: dir, split: "train", encoding: enc, timeSteps: steps, seed: seed)
             let test = try CIFAR10.load(folder: dir, split: "test", encoding: enc, timeSteps: steps, seed: seed)
             return Loaded(train: limited(train), test: limited(test),
-                          description: "CIFAR-10 \(dir.path): \(train.count) train / \(test.count) test, \(steps) steps, \(encoding) coding")
+                          description: "CIFAR-10 \(dir.path): \(train.count) train / \(test.count) test, \(steps) steps, \(encodingName) coding")
         case "dvsgesture":
             guard let data else { throw ValidationError("--dataset dvsgesture needs --data DIR (the DvsGesture folder)") }
             let steps = frames ?? 60
@@ -112,7 +148,7 @@ struct DatasetOptions: ParsableArguments {
             throw ValidationError("SHD needs libhdf5: build with `swift build -c release --traits HDF5` (Debian: apt-get install libhdf5-dev)")
             #endif
         default:
-            throw ValidationError("unknown --dataset '\(dataset)' (nmnist, digits, mnist, cifar10, dvsgesture, shd)")
+            throw ValidationError("unknown --dataset '\(dataset)' (nmnist, digits, mnist, fashion-mnist, cifar10, dvsgesture, shd)")
         }
     }
 
@@ -135,7 +171,7 @@ struct DatasetOptions: ParsableArguments {
     func defaultArchitecture() -> String {
         switch dataset {
         case "digits": return "64-128-10"
-        case "mnist": return "784-128-10"
+        case "mnist", "fashion-mnist": return "784-128-10"
         case "cifar10": return "input=3x32x32,conv32k3s1p1,avg2,conv64k3s1p1,avg2,fc256,fc10"
         case "dvsgesture": return "input=2x32x32,conv16k3s2p1,conv32k3s2p1,fc128,fc11"
         case "shd": return "700-128-128-20"
