@@ -65,6 +65,7 @@ struct TrainCommand: ParsableCommand {
             if net.arch == nil { net.arch = "vgg5" }
         }
         let config = try training.configuration(seed: data.seed)
+        try net.validateEarly()
         let loaded = try data.load()
         print(loaded.description)
         let spec = try net.spec(default: data.defaultArchitecture(), dtMs: data.dtMs, inputShape: loaded.train.frameShape,

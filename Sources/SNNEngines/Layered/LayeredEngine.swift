@@ -16,11 +16,20 @@ public struct LayeredEngine: Sendable {
     /// Per-sample shapes before and after each layer.
     public let shapes: [[Int]]
     let fanOuts: [[Int32]?]
+    /// Synaptic layers whose output feeds a normalised population: their currents are normalised
+    /// anyway, and the asynchronous engine does not run such networks, so a dense input may take the
+    /// im2col GEMM rather than exact event order.
+    let feedsNormalization: [Bool]
 
     public init(network: Network) throws {
         self.network = network
         self.shapes = try network.spec.shapes()
         self.fanOuts = network.spec.layers.enumerated().map { SynapticFanOut.perInput($1, inShape: try! network.spec.shapes()[$0]) }
+        let layers = network.spec.layers
+        self.feedsNormalization = layers.indices.map { i in
+            guard layers[i].hasWeights, let next = layers[(i + 1)...].first(where: { $0.isNeuron || $0.hasWeights }) else { return false }
+            return next.normalization != nil
+        }
     }
 
     /// Runs a batch of inputs `[T, batch] + inputShape` (time-major).
@@ -92,7 +101,7 @@ public struct LayeredEngine: Sendable {
                     let key = (rng: rng, stream: UInt64(t) << 32 | UInt64(i))
                     let (y, cache) = SynapticKernels.forward(layer, weight: network.weights[i], input: x, inShape: shapes[i],
                                                              outShape: shapes[i + 1], training: training, dropoutKey: key,
-                                                             keepCache: keepTape)
+                                                             keepCache: keepTape, exactEventOrder: !feedsNormalization[i])
                     if keepTape { tape!.caches[t][i] = cache }
                     xs[t] = y
                 }

@@ -43,6 +43,15 @@ struct NetworkOptions: ParsableArguments {
         return k
     }
 
+    /// Checks `--arch`, `--norm` and the neuron options that need no data (call before loading data).
+    func validateEarly() throws {
+        _ = try normalizationKind()
+        if let arch, Self.isPresetName(arch), !NetworkPresets.names.contains(arch) {
+            throw ValidationError("unknown --arch preset '\(arch)' (presets: \(NetworkPresets.names.joined(separator: ", ")); or a layer string or a .json file)")
+        }
+        _ = try neuron(dtMs: 10)
+    }
+
     /// Whether `--arch` (or the default) names a preset rather than a layer string or a file.
     static func isPresetName(_ s: String) -> Bool {
         s.first?.isLetter == true && !s.contains("=") && !s.contains(",") && !s.hasSuffix(".json")
