@@ -138,7 +138,7 @@ struct BNTTExperiment: ParsableCommand {
             rows.append(Row(variant: name, steps: steps, accuracy: acc.last, accuracyPerStep: acc,
                             spikesPerSample: sweep.spikesPerSample.last, synapticOperationsPerSample: sweep.synapticOperationsPerSample.last,
                             trainingSeconds: seconds, trainAccuracy: history[name]?.last?.metrics.trainAccuracy))
-            print("\(name): test accuracy \(format(acc.last! * 100, 2))% at T=\(steps), \(format(sweep.spikesPerSample.last!, 0)) spikes/sample, training \(format(seconds, 0)) s")
+            print("\(name): \(loaded.train.count) training samples x \(epochs) epochs; test accuracy \(format(acc.last! * 100, 2))% at T=\(steps), \(format(sweep.spikesPerSample.last!, 0)) spikes/sample, training \(format(seconds, 0)) s")
             try ModelFile.write(trainer.network, metadata: ["experiment": "bntt", "variant": name, "dataset": data.dataset,
                                                             "encoding": "signed-poisson", "frames": String(steps), "seed": String(data.seed),
                                                             "testAccuracy": String(acc.last!)],
@@ -159,8 +159,11 @@ struct BNTTExperiment: ParsableCommand {
                 let v = values[min(values.count - 1, Int(Double(values.count - 1) * q))]
                 if v > 0 { thresholds.insert(v * 1.0001) }
             }
+            // One row per exit step (the smallest threshold that gives it).
+            var seen = Set<Int>()
             for a in thresholds.sorted() {
-                exits.append(EarlyExitResult(threshold: a, rule: rule.rawValue, steps: min(try p.exitSteps(threshold: a, rule: rule), steps), sweep: sweep))
+                let k = min(try p.exitSteps(threshold: a, rule: rule), steps)
+                if seen.insert(k).inserted { exits.append(EarlyExitResult(threshold: a, rule: rule.rawValue, steps: k, sweep: sweep)) }
             }
             let points = exits.map { (x: Double($0.threshold!), y: $0.accuracy * 100) }
             let stepsPoints = exits.map { (x: Double($0.threshold!), y: Double($0.steps) / Double(steps) * 100) }
@@ -198,7 +201,7 @@ struct BNTTExperiment: ParsableCommand {
         let md = """
         # BNTT vs shared BN vs tdBN vs no BN (\(data.dataset), T = \(steps))
 
-        \(loaded.description)
+        \(loaded.description); used: \(loaded.train.count) training and \(loaded.test.count) test samples (--limit \(data.limit)).
 
         Network `\(arch)` (\(try NetworkPresets.architecture(arch, inputShape: loaded.train.frameShape, classes: loaded.train.classCount, normalization: .bntt).replacingOccurrences(of: ":bntt", with: ":NORM"))),
         BNTT's neuron (leak \(beta), threshold 1, subtractive reset not differentiated, triangle surrogate), signed

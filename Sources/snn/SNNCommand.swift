@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 
 /// `snn`: train, evaluate, benchmark and inspect spiking neural networks, layered or asynchronous.
 @main
@@ -12,4 +15,12 @@ struct SNNCommand: ParsableCommand {
         """,
         subcommands: SNNCommand.allSubcommands
     )
+
+    /// Result lines reach a log file as they are printed (stdout is line-buffered even without a terminal).
+    static func main() {
+        #if canImport(Glibc)
+        setvbuf(stdout, nil, _IOLBF, 0)
+        #endif
+        main(nil)
+    }
 }
