@@ -34,23 +34,25 @@ public enum BPTT {
         }
         let batch = outputGradients[0].shape[0]
         var grads = network.weights.map { Tensor(shape: $0.shape) }
-        // dL/dV_t carried from step t+1 for each LIF layer.
-        var carried: [Tensor?] = spec.layers.indices.map { spec.layers[$0].isNeuron ? Tensor(shape: [batch, shapes[$0 + 1].reduce(1, *)]) : nil }
         let firstNeeded = firstLayerNeedingInputGradient(spec)
-        for t in stride(from: tape.steps - 1, through: 0, by: -1) {
-            var g = outputGradients[t]
-            for i in stride(from: spec.layers.count - 1, through: 0, by: -1) {
-                let layer = spec.layers[i]
-                if case .lif(let p) = layer {
+        // Layer by layer (last first), every step of a layer (latest first) before the layer below: the
+        // same operations per element as step by step, and what normalisation over time needs.
+        var gs = outputGradients
+        layers: for i in stride(from: spec.layers.count - 1, through: 0, by: -1) {
+            let layer = spec.layers[i]
+            if case .lif(let p) = layer {
+                let perNeuron = shapes[i + 1].reduce(1, *)
+                let n = batch * perNeuron
+                var carriedIn = Tensor(shape: [batch, perNeuron])  // dL/dV_t carried from step t+1
+                let keepCarry = !options.detachMembraneAcrossSteps
+                let betas = p.perNeuronBeta
+                for t in stride(from: tape.steps - 1, through: 0, by: -1) {
                     let u = tape.preReset[t][i]!
                     let spikes = tape.spikes[t][i]!
-                    var dU = Tensor(shape: [batch, u.count / batch])
+                    let g = gs[t]
+                    var dU = Tensor(shape: [batch, perNeuron])
                     let extra = (i == spec.layers.count - 1) ? membraneGradients?[t] : nil
-                    let n = dU.count
-                    let carriedIn = carried[i]!
-                    var carriedOut = Tensor(shape: carriedIn.shape)
-                    let perNeuron = n / batch
-                    let keepCarry = !options.detachMembraneAcrossSteps
+                    var carriedOut = Tensor(shape: [batch, perNeuron])
                     // Raw pointers: no copy-on-write checks in the per-element loop.
                     u.withUnsafeBufferPointer { up in
                     spikes.withUnsafeBufferPointer { sp in
@@ -58,7 +60,6 @@ public enum BPTT {
                     carriedIn.withUnsafeBufferPointer { cp in
                     dU.withUnsafeMutableBufferPointer { dp in
                     carriedOut.withUnsafeMutableBufferPointer { op in
-                        let betas = p.perNeuronBeta
                         for j in 0..<n {
                             let uj = up[j]
                             let x = uj - p.threshold
@@ -71,17 +72,26 @@ public enum BPTT {
                             if keepCarry { op[j] = d * (betas?[j % perNeuron] ?? p.beta) }
                         }
                     }}}}}}
-                    carried[i] = carriedOut
-                    g = dU
-                } else {
-                    if i < firstNeeded && !layer.hasWeights { break }
+                    carriedIn = carriedOut
+                    gs[t] = dU
+                }
+                if let norm = p.normalization {
+                    guard let cache = tape.normalization[i] else {
+                        fatalError("BPTT: the tape has no normalisation cache for layer \(i) (run the engine with training: true)")
+                    }
+                    gs = NormalizationKernels.backward(norm, parameters: network.weights[i], threshold: p.threshold, cache: cache,
+                                                       outputGradients: gs, parameterGradient: &grads[i])
+                }
+            } else {
+                if i < firstNeeded && !layer.hasWeights { break }
+                for t in stride(from: tape.steps - 1, through: 0, by: -1) {
                     let dx = SynapticKernels.backward(layer, weight: network.weights[i], cache: tape.caches[t][i],
-                                                      outputGradient: g.reshaped([batch] + shapes[i + 1]),
+                                                      outputGradient: gs[t].reshaped([batch] + shapes[i + 1]),
                                                       inShape: shapes[i], outShape: shapes[i + 1],
                                                       needInputGradient: i > firstNeeded, weightGradient: &grads[i])
-                    guard let dx else { break }
-                    g = dx.reshaped([batch, dx.count / batch])
+                    if let dx { gs[t] = dx.reshaped([batch, dx.count / batch]) }
                 }
+                if i <= firstNeeded { break layers }
             }
         }
         return grads

@@ -16,6 +16,8 @@ public struct StepResult: Sendable {
     public var spikes: Double
     /// Forward steps per sample, summed over frames (the number of time steps for layered execution).
     public var forwardStepsPerSample: Double
+    /// The network's running statistics after this batch (normalised populations), nil when unchanged.
+    public var runningStatistics: [Tensor]? = nil
 
     public init(loss: Float, correct: Int, gradients: [Tensor], tapeBytes: Int, spikes: Double, forwardStepsPerSample: Double = 0) {
         self.loss = loss; self.correct = correct; self.gradients = gradients; self.tapeBytes = tapeBytes; self.spikes = spikes
@@ -45,7 +47,17 @@ public struct LayeredBPTT: GradientComputer {
         let grads = BPTT.gradients(network: network, tape: run.tape!, outputGradients: gOut, membraneGradients: gMem, options: options)
         let correct = zip(run.predictions, labels).filter { $0 == $1 }.count
         let spikes = run.spikeCounts.reduce(0.0) { $0 + $1.reduce(0.0) { $0 + Double($1) } }
-        return StepResult(loss: value, correct: correct, gradients: grads, tapeBytes: run.tape!.byteCount, spikes: spikes,
-                          forwardStepsPerSample: Double(run.steps))
+        var result = StepResult(loss: value, correct: correct, gradients: grads, tapeBytes: run.tape!.byteCount, spikes: spikes,
+                                forwardStepsPerSample: Double(run.steps))
+        if !network.normalizationIndices.isEmpty {
+            var stats = network.runningStatistics
+            for i in network.normalizationIndices {
+                if let batchStats = run.batchStatistics[i], let norm = network.spec.layers[i].normalization {
+                    stats[i] = NormalizationKernels.updatedStatistics(norm, running: stats[i], batch: batchStats)
+                }
+            }
+            result.runningStatistics = stats
+        }
+        return result
     }
 }

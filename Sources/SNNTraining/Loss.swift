@@ -13,6 +13,9 @@ public enum Loss: String, Codable, CaseIterable, Sendable {
     case countCrossEntropy = "count-ce"
     /// Cross-entropy of the output membrane averaged over frames.
     case membraneCrossEntropy = "membrane-ce"
+    /// Cross-entropy of the output averaged over the T steps: for a non-spiking read-out (the last layer
+    /// a linear layer without neurons) the mean current is the logit vector (BNTT's read-out).
+    case meanCrossEntropy = "mean-ce"
     /// Mean squared error between summed spike counts and targets: `0.8 T` for the correct class,
     /// `0.2 T` for the others (snnTorch's `mse_count_loss` defaults).
     case countMSE = "count-mse"
@@ -45,6 +48,12 @@ public enum Loss: String, Codable, CaseIterable, Sendable {
             var sum = outputs[0]
             for t in 1..<steps { for j in 0..<sum.count { sum.data[j] += outputs[t].data[j] } }
             let (l, g) = Loss.softmaxCrossEntropy(sum, labels, scale: 1 / Float(batch))
+            return (l / Float(batch), [Tensor](repeating: g, count: steps), nil)
+        case .meanCrossEntropy:
+            var mean = outputs[0]
+            for t in 1..<steps { for j in 0..<mean.count { mean.data[j] += outputs[t].data[j] } }
+            for j in 0..<mean.count { mean.data[j] /= Float(steps) }
+            let (l, g) = Loss.softmaxCrossEntropy(mean, labels, scale: 1 / Float(batch * steps))
             return (l / Float(batch), [Tensor](repeating: g, count: steps), nil)
         case .membraneCrossEntropy:
             if membranes.count != steps || membranes.contains(where: { $0.shape != outputs[0].shape }) {

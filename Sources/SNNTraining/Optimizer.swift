@@ -21,6 +21,8 @@ public struct Optimizer: Sendable {
     public var learningRate: Float
     /// Steps taken so far.
     public private(set) var stepCount = 0
+    /// Weight decay for particular tensor indices (e.g. BNTT's gamma), replacing the kind's.
+    public var weightDecayOverrides: [Int: Float] = [:]
     private var first: [Int: [Float]] = [:]
     private var second: [Int: [Float]] = [:]
 
@@ -42,7 +44,8 @@ public struct Optimizer: Sendable {
             // Fix: fatalError, not precondition (not evaluated under -Ounchecked, where a short gradient was read out of bounds).
             if gradients[i].count != n { fatalError("Optimizer: gradient \(i) has \(gradients[i].count) values for \(n) weights") }
             switch kind {
-            case .sgd(let mu, let wd):
+            case .sgd(let mu, let kindDecay):
+                let wd = weightDecayOverrides[i] ?? kindDecay
                 // removeValue: the state is mutated in place, not copied (copy-on-write).
                 var m = first.removeValue(forKey: i) ?? [Float](repeating: 0, count: n)
                 m.withUnsafeMutableBufferPointer { mp in
@@ -57,7 +60,8 @@ public struct Optimizer: Sendable {
                     }
                 }
                 first[i] = m
-            case .adam(let b1, let b2, let eps, let wd), .adamW(let b1, let b2, let eps, let wd):
+            case .adam(let b1, let b2, let eps, let kindDecay), .adamW(let b1, let b2, let eps, let kindDecay):
+                let wd = weightDecayOverrides[i] ?? kindDecay
                 let decoupled: Bool
                 if case .adamW = kind { decoupled = true } else { decoupled = false }
                 var m = first.removeValue(forKey: i) ?? [Float](repeating: 0, count: n)
@@ -107,6 +111,13 @@ public enum LearningRateSchedule: Sendable, Hashable {
     case cosine(epochs: Int, minimum: Float)
     /// Multiply by `gamma` every `every` epochs.
     case step(every: Int, gamma: Float)
+    /// Multiply by `gamma` at each of the given epochs (0-based; BNTT: at 50, 70 and 90% of the epochs).
+    case milestones([Int], gamma: Float)
+
+    /// BNTT's schedule: divide by 10 at 50%, 70% and 90% of `epochs`.
+    public static func bntt(epochs: Int) -> LearningRateSchedule {
+        .milestones([0.5, 0.7, 0.9].map { Int((Double(epochs) * $0).rounded()) }, gamma: 0.1)
+    }
 
     /// The rate at `epoch` for base rate `base`.
     public func rate(base: Float, epoch: Int) -> Float {
@@ -117,6 +128,8 @@ public enum LearningRateSchedule: Sendable, Hashable {
             return minimum + (base - minimum) * 0.5 * (1 + cosf(.pi * progress))
         case .step(let every, let gamma):
             return base * powf(gamma, Float(epoch / max(every, 1)))
+        case .milestones(let epochs, let gamma):
+            return base * powf(gamma, Float(epochs.filter { epoch >= $0 }.count))
         }
     }
 }

@@ -11,6 +11,9 @@ public struct TrainingConfiguration: Sendable {
     /// Clip the global gradient norm to this value (nil: no clipping).
     public var gradientClipNorm: Float? = nil
     public var loss: Loss = .rateCrossEntropy
+    /// Weight decay of the normalisation parameters (BNTT's gamma; gamma and beta of BN and tdBN);
+    /// nil: the optimizer's weight decay. BNTT's early exit needs a stronger decay on gamma than on weights.
+    public var normalizationWeightDecay: Float? = nil
     /// Seeds dropout and any stochastic part of the forward pass; combined with the step number.
     public var seed: UInt64 = 0
     public init() {}
@@ -56,6 +59,9 @@ public struct Trainer: Sendable {
         self.configuration = configuration
         self.computer = computer
         self.optimizer = Optimizer(configuration.optimizer, learningRate: configuration.learningRate)
+        if let wd = configuration.normalizationWeightDecay {
+            for i in network.normalizationIndices { optimizer.weightDecayOverrides[i] = wd }
+        }
     }
 
     /// One optimisation step on a batch (`inputs`: `[T, batch] + inputShape`).
@@ -65,6 +71,7 @@ public struct Trainer: Sendable {
                                                seed: configuration.seed &* 0x9E37_79B9 &+ stepIndex)
         if let clip = configuration.gradientClipNorm { Optimizer.clipGlobalNorm(&result.gradients, maxNorm: clip) }
         optimizer.step(weights: &network.weights, gradients: result.gradients, indices: network.parameterIndices)
+        if let stats = result.runningStatistics { network.runningStatistics = stats }
         return result
     }
 

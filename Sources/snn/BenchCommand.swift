@@ -31,7 +31,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Skip the GEMM measurement.")
     var skipGemm = false
 
-    @Option(help: "Parts to run (comma list): layered, async, unlayered.")
+    @Option(help: "Parts to run (comma list): layered, async, unlayered, bntt (training of the vgg5 preset with BNTT on 3x32x32 signed spike input, T = 10, batch 64; not in the default set).")
     var parts: String = "layered,async,unlayered"
 
     @Option(help: "Write all measurements as JSON to this path.")
@@ -63,8 +63,18 @@ struct BenchCommand: ParsableCommand {
                 print("matmul \(m)x\(k) * \(k)x\(n): \(format(g, 1)) GFLOP/s")
             }
         }
-        let frames = try benchFrames(count: batchSizes.max() ?? 128)
         let wanted = Set(parts.split(separator: ",").map(String.init))
+        if wanted.contains("bntt") {
+            let r = try benchBNTT(seconds: seconds)
+            report.bntt = r
+            print("BNTT vgg5 (3x32x32, T=10, batch 64, SGD, mean-ce): training \(format(r.trainingSamplesPerSecond, 1)) samples/s, inference \(format(r.inferenceSamplesPerSecond, 1)) samples/s")
+            if wanted == ["bntt"] {
+                report.peakMemoryBytes = peakResidentMemoryBytes()
+                if let json { try writeJSON(report, to: json); print("written \(json)") }
+                return
+            }
+        }
+        let frames = try benchFrames(count: batchSizes.max() ?? 128)
         let nets: [(String, String)] = [
             ("MLP 2312-64-64-64-10", "2312-64-64-64-10"),
             ("CNN conv8k3s2-conv16k3s2p1-conv32k3s2p1-fc10", "input=2x34x34,conv8k3s2,conv16k3s2p1,conv32k3s2p1,fc10"),
@@ -181,4 +191,31 @@ struct BenchReport: Encodable {
     var async: [Async] = []
     var unlayered: [Unlayered] = []
     var peakMemoryBytes: Int?
+    struct BNTT: Encodable { var network: String; var steps: Int; var batch: Int; var trainingSamplesPerSecond: Double; var inferenceSamplesPerSecond: Double }
+    var bntt: BNTT?
+}
+
+/// Training and inference throughput of the `vgg5` preset with BNTT on 3x32x32 input (CIFAR-10 sized),
+/// T = 10, batch 64, BNTT's recipe (SGD momentum 0.9, mean-ce on the read-out). The input is signed
+/// spikes, each element -1 or +1 with probability 0.2 and 0 otherwise (about what signed Poisson coding
+/// of normalised CIFAR-10 gives), seeded; `bench/peers/bntt_snntorch.py` measures the same for snnTorch.
+func benchBNTT(seconds: Double) throws -> BenchReport.BNTT {
+    let steps = 10, batch = 64
+    let spec = try NetworkPresets.spec("vgg5", inputShape: [3, 32, 32], classes: 10, neuron: .bntt(), normalization: .bntt, timeSteps: steps)
+    let rng = CounterRNG(seed: 7)
+    let n = steps * batch * 3 * 32 * 32
+    let inputs = Tensor(shape: [steps, batch, 3, 32, 32], data: (0..<n).map { j in
+        let u = rng.uniform(stream: 0, counter: UInt64(j))
+        return u < 0.2 ? -1 : (u < 0.4 ? 1 : 0)
+    })
+    let labels = (0..<batch).map { $0 % 10 }
+    var config = TrainingConfiguration()
+    config.optimizer = .sgd(momentum: 0.9, weightDecay: 1e-4)
+    config.loss = .meanCrossEntropy
+    config.learningRate = 0.05
+    var trainer = Trainer(network: try Network(spec: spec, initializer: .xavierUniform(gain: 2), seed: 1), configuration: config, computer: LayeredBPTT())
+    let train = measure(seconds) { _ = trainer.step(inputs: inputs, labels: labels) } * Double(batch)
+    let engine = try LayeredEngine(network: trainer.network)
+    let inference = measure(seconds) { _ = engine.run(inputs: inputs) } * Double(batch)
+    return .init(network: "vgg5+bntt", steps: steps, batch: batch, trainingSamplesPerSecond: train, inferenceSamplesPerSecond: inference)
 }

@@ -38,6 +38,18 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
+    @Option(help: "BNTT early exit (layered): a threshold in (0, inf) on the channel-mean gamma, or auto (the fewest steps whose accuracy is within --exit-tolerance of the full run). Reports accuracy, steps, spikes and synaptic operations saved.")
+    var earlyExit: String?
+
+    @Option(help: "Early-exit rule: tail (exit once every layer's mean gamma stays below the threshold) or naive (first step where the mean over layers is below it).")
+    var exitRule: String = "tail"
+
+    @Option(help: "Early exit auto: accepted accuracy loss in percentage points.")
+    var exitTolerance: Double = 0.5
+
+    @Option(help: "Write the plot of mean gamma per step per BNTT layer (SVG) to this path.")
+    var gammaPlot: String?
+
     @Flag(help: "Evaluate even when --dataset, --frames, --encoding or --dt-ms differ from what the model was trained on.")
     var allowMismatch = false
 
@@ -54,11 +66,27 @@ struct EvalCommand: ParsableCommand {
         }
         if let trace { try Check.writableFile(trace, "--trace") }
         if let json { try Check.writableFile(json, "--json") }
+        if let gammaPlot { try Check.writableFile(gammaPlot, "--gamma-plot") }
+        let exitRequest = try earlyExit.map { try EarlyExitRequest.parse($0) }
+        guard GammaProfile.Rule(rawValue: exitRule) != nil else { throw ValidationError("--exit-rule must be tail or naive, not '\(exitRule)'") }
+        try Check.finite(exitTolerance, "--exit-tolerance", min: 0, max: 100)
+        if exitRequest != nil && mode != "layered" { throw ValidationError("--early-exit runs with --mode layered") }
     }
 
     func run() throws {
         if let threads { Parallelism.threadCount = threads }
+        let exitRequest = try earlyExit.map { try EarlyExitRequest.parse($0) }
+        let rule = GammaProfile.Rule(rawValue: exitRule)!
         let (network, metadata) = try ModelFile.read(from: URL(fileURLWithPath: model))
+        if mode == "async" { try AsyncCompatibility.check(network.spec) }
+        let profile = GammaProfile(network: network)
+        if (exitRequest != nil || gammaPlot != nil) && profile.layers.isEmpty {
+            throw ValidationError("model \(model) has no BNTT layer: --early-exit and --gamma-plot need per-step gammas")
+        }
+        if let gammaPlot {
+            try gammaPlotSVG(profile, names: gammaLayerNames(network, profile)).write(toFile: gammaPlot, atomically: true, encoding: .utf8)
+            print("gamma plot written to \(gammaPlot)")
+        }
         // The dataset settings recorded in the model are the defaults; a given option that differs is refused.
         let (data, adopted) = try datasetOptions(self.data, matching: metadata, model: model, givenOptions: givenOptions(),
                                                  allowMismatch: allowMismatch)
@@ -70,6 +98,24 @@ struct EvalCommand: ParsableCommand {
         try Check.network(network.spec, fits: loaded.test, source: "model \(model)")
         try Check.memory(try Check.evaluationMemory(network.spec, frames: loaded.test.timeSteps, batch: batchSize),
                          "evaluating \(loaded.test.timeSteps) frames in batches of \(batchSize)", option: "--frames/--batch-size")
+        if let exitRequest {
+            guard profile.steps >= loaded.test.timeSteps else {
+                throw ValidationError("the model's BNTT layers have \(profile.steps) steps; the data has \(loaded.test.timeSteps) (--frames)")
+            }
+            let sweep = try StepwiseEvaluation.run(network: network, dataset: loaded.test, batchSize: batchSize, progressTitle: "eval")
+            let result: EarlyExitResult
+            switch exitRequest {
+            case .threshold(let a):
+                result = EarlyExitResult(threshold: a, rule: rule.rawValue, steps: min(try profile.exitSteps(threshold: a, rule: rule), sweep.steps), sweep: sweep)
+            case .auto:
+                let full = sweep.accuracy(steps: sweep.steps)
+                let k = (1...sweep.steps).first { sweep.accuracy(steps: $0) >= full - exitTolerance / 100 } ?? sweep.steps
+                result = EarlyExitResult(threshold: nil, rule: "auto (within \(exitTolerance) points)", steps: k, sweep: sweep)
+            }
+            print("early exit: " + result.line)
+            if let json { try writeJSON(result, to: json); print("written \(json)") }
+            return
+        }
         switch mode {
         case "layered":
             let r = try LayeredEvaluation.run(network: network, dataset: loaded.test, batchSize: batchSize, seed: 0, progressTitle: "eval")

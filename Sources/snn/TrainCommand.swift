@@ -55,7 +55,8 @@ struct TrainCommand: ParsableCommand {
 
     /// Options of unlayered training (and of async evaluation), refused with --mode layered.
     static let asyncOnlyOptions = AsyncModeOptions.names + ["--test-F", "--backprop-threshold", "--truncate-per-frame", "--input-dropout",
-                                                            "--silent-gradient", "--no-silent-gradient", "--silent-gradient-at-frame-end"]
+                                                            "--silent-gradient", "--no-silent-gradient", "--silent-gradient-at-frame-end",
+                                                            "--no-silent-gradient-at-frame-end"]
 
     func validate() throws {
         try data.checkValues()
@@ -78,17 +79,30 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         if let threads { Parallelism.threadCount = threads }
+        let bntt = try training.usesBNTTRecipe()
+        var data = self.data
+        var net = self.net
+        if bntt {
+            guard mode == "layered" else { throw ValidationError("--recipe bntt trains with --mode layered") }
+            data.encoding = "signed-poisson"
+            if data.dataset == "cifar10" { data.augment = true }
+            if net.arch == nil { net.arch = "vgg5" }
+        }
+        // Unlayered training defaults to count-ce: rate-ce underfits at finite F (docs/ALGORITHMS.md).
+        let config = try training.configuration(seed: data.seed, defaultLoss: mode == "async" ? .countCrossEntropy : .rateCrossEntropy)
+        try net.validateEarly()
         let loaded = try data.load()
         print(loaded.description)
-        let spec = try net.spec(default: data.defaultArchitecture(for: loaded), dtMs: data.frameMs, inputShape: loaded.train.frameShape)
+        let spec = try net.spec(default: data.defaultArchitecture(for: loaded), dtMs: data.frameMs, inputShape: loaded.train.frameShape,
+                                classes: loaded.train.classCount, timeSteps: loaded.train.timeSteps,
+                                neuronOverride: bntt ? .bntt(beta: net.beta ?? 0.95) : nil)
+        if mode == "async" { try AsyncCompatibility.check(spec) }
         try Check.network(spec, fits: loaded.train, source: net.arch.map { "--arch '\($0)'" } ?? "the default architecture for \(data.dataset)")
         try Check.memory(try Check.trainingMemory(spec, frames: loaded.train.timeSteps, batch: training.batchSize),
                          "training \(String(format: "%.3g", try Check.sizes(of: spec).weights)) weights on \(loaded.train.timeSteps) frames in batches of \(training.batchSize)",
                          option: "--arch/--frames/--batch-size")
-        var network = try Network(spec: spec, seed: data.seed)
+        var network = try Network(spec: spec, initializer: bntt ? .xavierUniform(gain: 2) : .xavierUniform(gain: 1), seed: data.seed)
         print("network: \(spec.layers.map(\.shortName).joined(separator: " | "))  (\(network.parameterCount) weights)")
-        // Unlayered training defaults to count-ce: rate-ce underfits at finite F (docs/ALGORITHMS.md).
-        let config = try training.configuration(seed: data.seed, defaultLoss: mode == "async" ? .countCrossEntropy : .rateCrossEntropy)
         let computer: any GradientComputer
         var evaluate: (Network, any FrameDataset) throws -> Double
         var asyncTest: AsyncOptions? = nil

@@ -44,9 +44,9 @@ struct ModelFileTests {
         try ModelFile.write(back, metadata: backMeta, to: url)
         #expect(try Data(contentsOf: url) == first)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["m.snnmodel"])
-        // Starts with the magic and version 1.
+        // Starts with the magic and version 2.
         #expect(Array(first.prefix(8)) == Array("SNNKITMD".utf8))
-        #expect(Array(first[8..<12]) == [1, 0, 0, 0])
+        #expect(Array(first[8..<12]) == [2, 0, 0, 0])
     }
 
     /// Per-neuron decays, every reset mode and surrogate survive the header.
@@ -168,13 +168,15 @@ struct ModelFileTests {
         let url = dir.appendingPathComponent("m.snnmodel")
         try ModelFile.write(try Self.sampleNetwork(), to: url)
         var bytes = [UInt8](try Data(contentsOf: url))
-        // Version 2 with a valid checksum: still refused, by version.
+        // Version 3 (and 0) with a valid checksum: refused, by version.
+        for version: UInt8 in [3, 0] {
+            bytes[8] = version
+            Self.resign(&bytes)
+            try Data(bytes).write(to: url)
+            let v = Self.expectError(url, "version \(version)")
+            #expect(v?.problem.contains("version \(version)") == true)
+        }
         bytes[8] = 2
-        Self.resign(&bytes)
-        try Data(bytes).write(to: url)
-        let v = Self.expectError(url, "version 2")
-        #expect(v?.problem.contains("version 2") == true)
-        bytes[8] = 1
         bytes[0] = UInt8(ascii: "X")
         Self.resign(&bytes)
         try Data(bytes).write(to: url)
@@ -192,12 +194,12 @@ struct ModelFileTests {
     }
 
     /// Builds a file with a valid checksum from a header and weight bytes (what a buggy writer could produce).
-    static func craft(header: ModelFile.Header, weights: [Float]) throws -> [UInt8] {
+    static func craft(header: ModelFile.Header, weights: [Float], version: UInt8 = 2) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = [UInt8](try encoder.encode(header))
         var bytes = Array("SNNKITMD".utf8)
-        bytes += [1, 0, 0, 0]
+        bytes += [version, 0, 0, 0]
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { bytes += $0 }
         bytes += json
         for w in weights { withUnsafeBytes(of: w.bitPattern.littleEndian) { bytes += $0 } }

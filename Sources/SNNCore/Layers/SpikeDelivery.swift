@@ -68,7 +68,11 @@ public enum SpikeDelivery {
     /// `conv2dForwardEvents` for convolutions), which produce exactly the bits of delivering every
     /// sample's non-zero inputs one by one in ascending index order with
     /// ``deliverAll(_:inShape:input:count:weight:current:)``, only faster.
-    public static func forward(_ layer: LayerSpec, inShape: [Int], outShape: [Int], input: Tensor, weight: Tensor) -> Tensor {
+    ///
+    /// With `exactEventOrder: false` a dense conv input (more than a quarter non-zero) goes through the
+    /// im2col GEMM instead: faster, but not the bits of event-by-event delivery.
+    public static func forward(_ layer: LayerSpec, inShape: [Int], outShape: [Int], input: Tensor, weight: Tensor,
+                               exactEventOrder: Bool = true) -> Tensor {
         let batch = input.shape[0]
         let inSize = inShape.reduce(1, *)
         var out = Tensor(shape: [batch] + outShape)
@@ -81,7 +85,11 @@ public enum SpikeDelivery {
                         spikeGatherAdd(m: batch, n: o, k: inSize, a: x, lda: inSize, b: w, ldb: o, c: y, ldc: o)
                     case .conv2d(let ci, let co, let k, let s, let p):
                         let g = Conv2DGeometry(inChannels: ci, inHeight: inShape[1], inWidth: inShape[2], kernel: k, stride: s, padding: p)
-                        conv2dForwardEvents(input: x, batch: batch, weight: w, outChannels: co, geometry: g, output: y)
+                        if exactEventOrder {
+                            conv2dForwardEvents(input: x, batch: batch, weight: w, outChannels: co, geometry: g, output: y)
+                        } else {
+                            conv2dForward(input: x, batch: batch, weight: w, outChannels: co, geometry: g, output: y)
+                        }
                     default:
                         preconditionFailure("SpikeDelivery.forward on \(layer.shortName)")
                     }

@@ -19,9 +19,10 @@ public enum SynapticKernels {
     }
 
     /// Runs a stateless layer forward. `dropoutKey` seeds the dropout mask (training only).
+    /// `exactEventOrder: false` lets dense conv inputs use the im2col GEMM (see ``SpikeDelivery/forward(_:inShape:outShape:input:weight:exactEventOrder:)``).
     public static func forward(_ layer: LayerSpec, weight: Tensor, input: Tensor, inShape: [Int], outShape: [Int],
                                training: Bool, dropoutKey: (rng: CounterRNG, stream: UInt64)? = nil,
-                               keepCache: Bool) -> (output: Tensor, cache: Cache) {
+                               keepCache: Bool, exactEventOrder: Bool = true) -> (output: Tensor, cache: Cache) {
         let batch = input.shape[0]
         let inSize = inShape.reduce(1, *), outSize = outShape.reduce(1, *)
         var out = Tensor(shape: [batch] + outShape)
@@ -29,7 +30,8 @@ public enum SynapticKernels {
         switch layer {
         case .linear, .conv2d:
             // Event-driven: only non-zero inputs are delivered (see SpikeDelivery).
-            out = SpikeDelivery.forward(layer, inShape: inShape, outShape: outShape, input: input, weight: weight)
+            out = SpikeDelivery.forward(layer, inShape: inShape, outShape: outShape, input: input, weight: weight,
+                                        exactEventOrder: exactEventOrder)
             if keepCache { cache.input = input }
         case .avgPool2d(let k, let s):
             input.withUnsafeBufferPointer { x in

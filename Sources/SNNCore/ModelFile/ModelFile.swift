@@ -9,11 +9,15 @@ import SNNTensor
 /// | bytes | content |
 /// |---|---|
 /// | 8 | magic `SNNKITMD` |
-/// | 4 | format version (UInt32, currently 1) |
+/// | 4 | format version (UInt32, currently 2; version 1 is still read) |
 /// | 8 | header length `h` (UInt64) |
 /// | h | header: UTF-8 JSON of ``ModelFile/Header`` (spec with neuron parameters, tensor shapes, metadata) |
-/// | 4 x n | the weight tensors of the layers that have them, in layer order, Float32 |
+/// | 4 x n | the parameter tensors of the layers that have them, in layer order, Float32: synaptic weights and (version 2) the normalisation parameters of normalised LIF populations |
+/// | 4 x m | (version 2) the running statistics of the normalised populations, in layer order, Float32 |
 /// | 4 | CRC-32 of every preceding byte |
+///
+/// Version 1 files (weights only, no normalisation) load unchanged. Running statistics are checked on
+/// load: the right length, finite, variances >= 0.
 ///
 /// Files are written atomically (a temporary file in the same folder, then `rename`). Loading checks
 /// the magic, the version, the header, every tensor's shape against the architecture, the neuron
@@ -23,13 +27,17 @@ public enum ModelFile {
     /// The magic bytes at offset 0.
     public static let magic = Array("SNNKITMD".utf8)
     /// The format version this build writes and reads.
-    public static let version: UInt32 = 1
+    public static let version: UInt32 = 2
+    /// The oldest format version this build reads.
+    public static let oldestReadableVersion: UInt32 = 1
 
     /// The JSON header.
     public struct Header: Codable, Sendable {
         public var spec: NetworkSpec
-        /// Shapes of the stored tensors, one per layer with weights, in layer order.
+        /// Shapes of the stored tensors, one per layer with parameters, in layer order.
         public var tensorShapes: [[Int]]
+        /// Shapes of the stored running statistics, one per normalised population (version 2; absent in version 1).
+        public var statisticsShapes: [[Int]]?
         /// Anything worth keeping with the weights (dataset, seed, accuracy, training command...).
         public var metadata: [String: String]
     }
@@ -37,7 +45,9 @@ public enum ModelFile {
     /// Writes `network` and `metadata` to `url` atomically.
     public static func write(_ network: Network, metadata: [String: String] = [:], to url: URL) throws {
         let stored = network.parameterIndices
-        let header = Header(spec: network.spec, tensorShapes: stored.map { network.weights[$0].shape }, metadata: metadata)
+        let normalized = network.normalizationIndices
+        let header = Header(spec: network.spec, tensorShapes: stored.map { network.weights[$0].shape },
+                            statisticsShapes: normalized.map { network.runningStatistics[$0].shape }, metadata: metadata)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = try encoder.encode(header)
@@ -51,6 +61,9 @@ public enum ModelFile {
             network.weights[i].withUnsafeBufferPointer { p in
                 for v in p { append(&bytes, v.bitPattern) }
             }
+        }
+        for i in normalized {
+            for v in network.runningStatistics[i].data { append(&bytes, v.bitPattern) }
         }
         append(&bytes, CRC32.checksum(bytes))
         try writeAtomically(Data(bytes), to: url)
@@ -67,7 +80,9 @@ public enum ModelFile {
         guard bytes.count >= 24 else { throw fail(0, "is \(bytes.count) bytes long, too short for a model file (at least 24)") }
         guard Array(bytes[0..<8]) == magic else { throw fail(0, "does not start with the magic 'SNNKITMD' (not an SNNKit model file)") }
         let v: UInt32 = load(bytes, 8)
-        guard v == version else { throw fail(8, "has format version \(v); this build reads version \(version)") }
+        guard v >= oldestReadableVersion, v <= version else {
+            throw fail(8, "has format version \(v); this build reads versions \(oldestReadableVersion) to \(version)")
+        }
         // Fix: `Int(UInt64)` trapped on a length field with the top bit set (a single flipped bit).
         let headerLength = Int(clamping: load(bytes, 12) as UInt64)
         guard headerLength > 0, headerLength <= bytes.count - 24 else {
@@ -82,11 +97,15 @@ public enum ModelFile {
         do { shapes = try header.spec.shapes() } catch { throw fail(20, "architecture is inconsistent: \(error)") }
         if let problem = header.spec.problem { throw fail(20, "architecture cannot run: \(problem)") }
         _ = shapes
+        if v == 1, header.spec.layers.contains(where: { $0.normalization != nil }) {
+            throw fail(20, "is format version 1 but its architecture has normalised populations (version 2 only)")
+        }
         var offset = 20 + headerLength
         // Fix: count the weights without overflow traps (the header is untrusted); anything larger than
         // the file is reported as a length mismatch.
         var expectedCount = 0
-        for shape in header.spec.layers.compactMap(\.weightShape) {
+        let statisticShapes = header.spec.layers.compactMap { $0.normalization?.statisticsShape }
+        for shape in header.spec.layers.compactMap(\.parameterShape) + statisticShapes {
             var n = 1
             for d in shape { n = d > 0 && n <= Int.max / d ? n * d : Int.max / 8 }
             expectedCount = min(expectedCount + min(n, Int.max / 8), Int.max / 8)
@@ -105,7 +124,7 @@ public enum ModelFile {
         var weights = [Tensor]()
         var shapeIndex = 0
         for (i, layer) in header.spec.layers.enumerated() {
-            guard let shape = layer.weightShape else { weights.append(Tensor(shape: [0])); continue }
+            guard let shape = layer.parameterShape else { weights.append(Tensor(shape: [0])); continue }
             guard shapeIndex < header.tensorShapes.count, header.tensorShapes[shapeIndex] == shape else {
                 throw fail(20, "tensor \(shapeIndex) for layer \(i) (\(layer.shortName)) has shape \(shapeIndex < header.tensorShapes.count ? header.tensorShapes[shapeIndex] : []), expected \(shape)")
             }
@@ -117,7 +136,27 @@ public enum ModelFile {
             guard values.allSatisfy({ $0.isFinite }) else { throw fail(offset, "layer \(i) holds non-finite weights") }
             weights.append(Tensor(shape: shape, data: values))
         }
-        return (try Network(spec: header.spec, weights: weights), header.metadata)
+        var statistics = [Tensor]()
+        var statIndex = 0
+        for (i, layer) in header.spec.layers.enumerated() {
+            guard let norm = layer.normalization else { statistics.append(Tensor(shape: [0])); continue }
+            let shape = norm.statisticsShape
+            let stored = header.statisticsShapes ?? []
+            guard statIndex < stored.count, stored[statIndex] == shape else {
+                throw fail(20, "running statistics \(statIndex) for layer \(i) (\(layer.shortName)) have shape \(statIndex < stored.count ? stored[statIndex] : []), expected \(shape) (wrong length)")
+            }
+            statIndex += 1
+            let n = shape.reduce(1, *)
+            var values = [Float](repeating: 0, count: n)
+            for j in 0..<n { values[j] = Float(bitPattern: load(bytes, offset + 4 * j)) }
+            let t = Tensor(shape: shape, data: values)
+            if let problem = norm.validate(statistics: t) { throw fail(offset, "layer \(i) (\(layer.shortName)): \(problem)") }
+            offset += 4 * n
+            statistics.append(t)
+        }
+        do {
+            return (try Network(spec: header.spec, weights: weights, runningStatistics: statistics), header.metadata)
+        } catch { throw fail(20, "\(error)") }
     }
 
     /// Writes `data` to a temporary file beside `url`, then renames it over `url`.

@@ -74,6 +74,9 @@ public enum LayerSpec: Codable, Hashable, Sendable {
             if let b = p.perNeuronBeta, b.count != count {
                 return .failure(ShapeError("lif has \(b.count) per-neuron decays for \(count) neurons"))
             }
+            if let norm = p.normalization, let problem = norm.validate(populationShape: input) {
+                return .failure(ShapeError(problem))
+            }
             return .success(input)
         }
     }
@@ -96,6 +99,23 @@ public enum LayerSpec: Codable, Hashable, Sendable {
         case .conv2d(let ci, let co, let k, _, _): return [co, ci, k, k]
         default: return nil
         }
+    }
+
+    /// Shape of the layer's trainable parameters: the weights of a synaptic layer, or the input
+    /// normalisation's gamma (and beta) of a LIF population (``InputNormalization/parameterShape``).
+    public var parameterShape: [Int]? {
+        if let w = weightShape { return w }
+        if case .lif(let p) = self, let norm = p.normalization { return norm.parameterShape }
+        return nil
+    }
+
+    /// Whether the layer owns trainable parameters (weights, or normalisation parameters).
+    public var hasParameters: Bool { parameterShape != nil }
+
+    /// The input normalisation of a LIF population, if any.
+    public var normalization: InputNormalization? {
+        if case .lif(let p) = self { return p.normalization }
+        return nil
     }
 
     /// Fan-in and fan-out for weight initialisation.

@@ -46,7 +46,10 @@ public struct NetworkSpec: Codable, Hashable, Sendable {
     ///   `O` output channels (kernel K, stride S, padding P; defaults k3 s1 p0), `avgN`/`maxN` pooling
     ///   with window and stride N, `fcN` a linear layer, `dropP` dropout. Every conv and fc gets a
     ///   `lif` population after it.
-    public static func parse(_ text: String, neuron: LIFParameters) throws -> NetworkSpec {
+    /// - Suffixes on a conv or fc item: `:bntt`, `:bn`, `:tdbn` normalise the current into its population
+    ///   (``InputNormalization``; `:bntt` needs `timeSteps`), `:readout` drops the population (a
+    ///   non-spiking read-out: the layer's currents are the output; use it on the last fc).
+    public static func parse(_ text: String, neuron: LIFParameters, timeSteps: Int? = nil) throws -> NetworkSpec {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         if !trimmed.contains(","), !trimmed.contains("=") {
             // Fix: keep empty pieces so that "2312--10" or "-5-3" are errors instead of silently parsing.
@@ -68,8 +71,34 @@ public struct NetworkSpec: Codable, Hashable, Sendable {
         let dims = first.dropFirst(6).split(separator: "x", omittingEmptySubsequences: false).map { Int($0) ?? 0 }
         guard !dims.isEmpty, dims.allSatisfy({ $0 > 0 }) else { throw ShapeError("architecture: bad input shape '\(first)'") }
         var spec = NetworkSpec(inputShape: dims, layers: [])
-        for item in items {
+        for whole in items {
             var shape = try spec.shapes().last!
+            let pieces = whole.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            let item = pieces[0]
+            var normalization: InputNormalization.Kind? = nil
+            var readout = false
+            for suffix in pieces.dropFirst() {
+                if suffix == "readout" { readout = true; continue }
+                guard let kind = InputNormalization.Kind(rawValue: suffix) else {
+                    throw ShapeError("architecture: unknown suffix ':\(suffix)' on '\(whole)' (bntt, bn, tdbn, readout)")
+                }
+                guard normalization == nil else { throw ShapeError("architecture: '\(whole)' has two normalisations") }
+                normalization = kind
+            }
+            if (normalization != nil || readout) && !(item.hasPrefix("conv") || item.hasPrefix("fc")) {
+                throw ShapeError("architecture: suffixes apply to conv and fc items only ('\(whole)')")
+            }
+            if normalization != nil && readout { throw ShapeError("architecture: a :readout layer has no population to normalise ('\(whole)')") }
+            if normalization == .bntt, (timeSteps ?? 0) <= 0 {
+                throw ShapeError("architecture: '\(whole)' (BNTT) needs the number of time steps")
+            }
+            /// The population after a synaptic layer with `channels` output channels.
+            func population(_ channels: Int) -> [LayerSpec] {
+                if readout { return [] }
+                var p = neuron
+                if let kind = normalization { p.normalization = InputNormalization(kind: kind, channels: channels, steps: timeSteps ?? 1) }
+                return [.lif(p)]
+            }
             func number(after letter: Character, default d: Int) throws -> Int {
                 guard let r = item.firstIndex(of: letter) else { return d }
                 let digits = item[item.index(after: r)...].prefix { $0.isNumber }
@@ -81,12 +110,12 @@ public struct NetworkSpec: Codable, Hashable, Sendable {
                 guard out > 0 else { throw ShapeError("architecture: '\(item)' needs output channels, e.g. conv16k3s1p1") }
                 guard shape.count == 3 else { throw ShapeError("architecture: '\(item)' needs a [C,H,W] input, got \(shape)") }
                 spec.layers += [.conv2d(inChannels: shape[0], outChannels: out, kernel: try number(after: "k", default: 3),
-                                        stride: try number(after: "s", default: 1), padding: try number(after: "p", default: 0)),
-                                .lif(neuron)]
+                                        stride: try number(after: "s", default: 1), padding: try number(after: "p", default: 0))]
+                spec.layers += population(out)
             } else if item.hasPrefix("fc") {
                 guard let out = Int(item.dropFirst(2)), out > 0 else { throw ShapeError("architecture: bad '\(item)'; use fcN") }
                 if shape.count > 1 { spec.layers.append(.flatten); shape = [shape.reduce(1, *)] }
-                spec.layers += [.linear(inFeatures: shape[0], outFeatures: out), .lif(neuron)]
+                spec.layers += [.linear(inFeatures: shape[0], outFeatures: out)] + population(out)
             } else if item.hasPrefix("avg") || item.hasPrefix("max") {
                 guard let k = Int(item.dropFirst(3)), k > 0 else { throw ShapeError("architecture: bad '\(item)'; use avg2 or max2") }
                 spec.layers.append(item.hasPrefix("avg") ? .avgPool2d(kernel: k, stride: k) : .maxPool2d(kernel: k, stride: k))
@@ -112,7 +141,8 @@ extension LayerSpec {
         case .maxPool2d(let k, let s): return "maxpool k\(k) s\(s)"
         case .flatten: return "flatten"
         case .dropout(let r): return "dropout \(r)"
-        case .lif(let p): return "lif beta=\(p.beta) theta=\(p.threshold) reset=\(p.reset.rawValue)"
+        case .lif(let p):
+            return "lif beta=\(p.beta) theta=\(p.threshold) reset=\(p.reset.rawValue)" + (p.normalization.map { " +\($0.kind.rawValue)" } ?? "")
         }
     }
 }

@@ -28,11 +28,18 @@ public struct LIFParameters: Codable, Hashable, Sendable {
     public var detachReset: Bool
     /// Optional per-neuron decay (overrides ``beta`` where given; count = population size).
     public var perNeuronBeta: [Float]?
+    /// Optional batch normalisation of the input current before it is integrated (BNTT, shared BN or
+    /// tdBN; see ``InputNormalization``). Its parameters are the population's entry in
+    /// ``Network/weights`` and its running statistics ``Network/runningStatistics``. Absent in
+    /// model files written before it existed (decoded as nil).
+    public var normalization: InputNormalization?
 
     public init(beta: Float = 1, threshold: Float = 0.3, reset: ResetMode = .zero,
-                surrogate: Surrogate = .default, detachReset: Bool = false, perNeuronBeta: [Float]? = nil) {
+                surrogate: Surrogate = .default, detachReset: Bool = false, perNeuronBeta: [Float]? = nil,
+                normalization: InputNormalization? = nil) {
         self.beta = beta; self.threshold = threshold; self.reset = reset
         self.surrogate = surrogate; self.detachReset = detachReset; self.perNeuronBeta = perNeuronBeta
+        self.normalization = normalization
     }
 
     /// LIF with membrane time constant `tauM` and frame length `dt` (both in seconds): `beta = exp(-dt / tauM)`.

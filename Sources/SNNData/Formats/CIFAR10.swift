@@ -36,13 +36,16 @@ public enum CIFAR10 {
     public static func load(folder: URL, split: String = "train", encoding: StaticEncoding = .poisson,
                             timeSteps: Int = 16, seed: UInt64 = 0) throws -> StaticImageDataset {
         let names = split == "test" ? ["test_batch.bin"] : (1...5).map { "data_batch_\($0).bin" }
-        let files = names.map { folder.appendingPathComponent($0) }.filter { FileManager.default.fileExists(atPath: $0.path) }
+        // Plain or gzip-compressed (`data_batch_1.bin.gz`) batches.
+        let files = names.compactMap { name -> URL? in
+            [name, name + ".gz"].map { folder.appendingPathComponent($0) }.first { FileManager.default.fileExists(atPath: $0.path) }
+        }
         guard !files.isEmpty else {
             throw DataError(.layout, file: folder.path, "CIFAR-10: no \(names.joined(separator: ", ")) (expected the cifar-10-batches-bin folder)")
         }
         var pixels: [Float] = [], labels: [Int] = []
         for f in files {
-            let (p, l) = try decode(try FileData.read(f), file: f.path, firstSample: labels.count)
+            let (p, l) = try decode(try FileData.readDecompressing(f), file: f.path, firstSample: labels.count)
             pixels += p
             labels += l
         }

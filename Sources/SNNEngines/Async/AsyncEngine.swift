@@ -52,6 +52,7 @@ public struct AsyncEngine: Sendable {
     public init(network: Network) throws {
         self.network = network
         let spec = network.spec
+        try AsyncCompatibility.check(spec)
         let shapes = try spec.shapes()
         self.shapes = shapes
         guard let last = spec.layers.last, last.isNeuron else {

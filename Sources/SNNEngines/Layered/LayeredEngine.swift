@@ -7,18 +7,29 @@ import SNNTensor
 /// For each time step (frame) `t`: every LIF population decays (`V <- beta V`); then layer by layer,
 /// layer `l` integrates all the currents from layer `l-1` at once and evaluates its threshold once
 /// (``LIFDynamics/integrate(v:current:refractory:threshold:reset:)``). With `tape: true` the run keeps
-/// what BPTT needs (``LayeredTape``).
+/// what BPTT needs (``LayeredTape``). A population with an ``InputNormalization`` normalises its input
+/// current first (batch statistics in training, running statistics at evaluation). The last layer may
+/// be a synaptic layer without neurons (a non-spiking read-out): its currents are the outputs.
 public struct LayeredEngine: Sendable {
     /// The network being run.
     public var network: Network
     /// Per-sample shapes before and after each layer.
     public let shapes: [[Int]]
     let fanOuts: [[Int32]?]
+    /// Synaptic layers whose output feeds a normalised population: their currents are normalised
+    /// anyway, and the asynchronous engine does not run such networks, so a dense input may take the
+    /// im2col GEMM rather than exact event order.
+    let feedsNormalization: [Bool]
 
     public init(network: Network) throws {
         self.network = network
         self.shapes = try network.spec.shapes()
         self.fanOuts = network.spec.layers.enumerated().map { SynapticFanOut.perInput($1, inShape: try! network.spec.shapes()[$0]) }
+        let layers = network.spec.layers
+        self.feedsNormalization = layers.indices.map { i in
+            guard layers[i].hasWeights, let next = layers[(i + 1)...].first(where: { $0.isNeuron || $0.hasWeights }) else { return false }
+            return next.normalization != nil
+        }
     }
 
     /// Runs a batch of inputs `[T, batch] + inputShape` (time-major).
@@ -40,49 +51,63 @@ public struct LayeredEngine: Sendable {
         let steps = inputs.shape[0], batch = inputs.shape[1]
         let frameSize = spec.inputShape.reduce(1, *)
         let rng = CounterRNG(seed: seed)
-        var membranes: [Tensor?] = spec.layers.indices.map { i in
-            spec.layers[i].isNeuron ? Tensor(shape: [batch, shapes[i + 1].reduce(1, *)]) : nil
-        }
         var result = LayeredRun(steps: steps, batch: batch, neuronLayers: spec.neuronLayerIndices)
         if countOperations { result.synapticOperations = [SynapticOperations](repeating: .init(), count: batch) }
         var tape = keepTape ? LayeredTape(shapes: shapes, steps: steps) : nil
-        let lastIsNeuron = spec.layers.last?.isNeuron ?? false
-        for t in 0..<steps {
-            var x = Tensor(shape: [batch] + spec.inputShape,
-                           data: Array(inputs.data[(t * batch * frameSize)..<((t + 1) * batch * frameSize)]))
-            var stepCaches: [SynapticKernels.Cache] = []
-            var stepU: [Tensor?] = []
-            var stepS: [Tensor?] = []
-            for (i, layer) in spec.layers.enumerated() {
-                if case .lif(let p) = layer {
-                    var u = Tensor(shape: [batch, shapes[i + 1].reduce(1, *)])
+        if keepTape {
+            tape!.caches = [[SynapticKernels.Cache]](repeating: [SynapticKernels.Cache](repeating: .init(), count: spec.layers.count), count: steps)
+            tape!.preReset = [[Tensor?]](repeating: [Tensor?](repeating: nil, count: spec.layers.count), count: steps)
+            tape!.spikes = tape!.preReset
+            tape!.normalization = [NormalizationKernels.Cache?](repeating: nil, count: spec.layers.count)
+        }
+        result.batchStatistics = [Tensor?](repeating: nil, count: spec.layers.count)
+        // Layer by layer, every time step of a layer before the next layer: the same operations, in the
+        // same order per neuron, as step by step (a population's state only depends on its own past and
+        // on the layers below), and what normalisation over time (tdBN) needs.
+        var xs: [Tensor] = (0..<steps).map { t in
+            Tensor(shape: [batch] + spec.inputShape, data: Array(inputs.data[(t * batch * frameSize)..<((t + 1) * batch * frameSize)]))
+        }
+        for (i, layer) in spec.layers.enumerated() {
+            if case .lif(let p) = layer {
+                let n = shapes[i + 1].reduce(1, *)
+                var membrane = Tensor(shape: [batch, n])
+                var currents = xs
+                if let norm = p.normalization {
+                    let r = NormalizationKernels.forward(norm, parameters: network.weights[i], statistics: network.runningStatistics[i],
+                                                         threshold: p.threshold, inputs: xs, training: training, keepCache: keepTape)
+                    currents = r.outputs
+                    result.batchStatistics[i] = r.batchStatistics
+                    if keepTape { tape!.normalization[i] = r.cache }
+                }
+                let slot = result.neuronLayerIndices.firstIndex(of: i)!
+                for t in 0..<steps {
+                    var u = Tensor(shape: [batch, n])
                     var s = u
-                    LIFPopulation.step(v: &membranes[i]!, current: x, parameters: p, preReset: &u, spikes: &s, smooth: smoothSpikes)
+                    LIFPopulation.step(v: &membrane, current: currents[t], parameters: p, preReset: &u, spikes: &s, smooth: smoothSpikes)
                     let counts = LIFPopulation.spikesPerSample(s)
-                    let slot = result.neuronLayerIndices.firstIndex(of: i)!
                     for b in 0..<batch { result.spikeCounts[slot][b] += counts[b] }
-                    if keepTape { stepU.append(u); stepS.append(s) } else { stepU.append(nil); stepS.append(nil) }
-                    stepCaches.append(SynapticKernels.Cache())
+                    result.spikesPerStep[t] += counts.reduce(0.0) { $0 + Double($1) }
+                    if keepTape { tape!.preReset[t][i] = u; tape!.spikes[t][i] = s }
                     if i == spec.layers.count - 1 { result.outputMembranes.append(u) }
-                    x = s.reshaped([batch] + shapes[i + 1])
-                } else {
+                    xs[t] = s.reshaped([batch] + shapes[i + 1])
+                }
+            } else {
+                for t in 0..<steps {
+                    let x = xs[t]
                     if countOperations, let fan = fanOuts[i] {
                         let ops = SynapticOperations.count(input: x.reshaped([batch, fan.count]), fanOut: fan)
-                        for b in 0..<batch { result.synapticOperations![b] += ops[b] }
+                        for b in 0..<batch { result.synapticOperations![b] += ops[b]; result.operationsPerStep[t] += ops[b] }
                     }
                     let key = (rng: rng, stream: UInt64(t) << 32 | UInt64(i))
                     let (y, cache) = SynapticKernels.forward(layer, weight: network.weights[i], input: x, inShape: shapes[i],
                                                              outShape: shapes[i + 1], training: training, dropoutKey: key,
-                                                             keepCache: keepTape)
-                    stepCaches.append(cache)
-                    stepU.append(nil); stepS.append(nil)
-                    x = y
+                                                             keepCache: keepTape, exactEventOrder: !feedsNormalization[i])
+                    if keepTape { tape!.caches[t][i] = cache }
+                    xs[t] = y
                 }
             }
-            result.outputs.append(x.reshaped([batch, x.count / batch]))
-            if keepTape { tape!.caches.append(stepCaches); tape!.preReset.append(stepU); tape!.spikes.append(stepS) }
         }
-        if !lastIsNeuron { result.outputMembranes = [] }
+        result.outputs = xs.map { $0.reshaped([batch, $0.count / batch]) }
         result.tape = tape
         return result
     }
@@ -203,6 +228,13 @@ public struct LayeredRun: Sendable {
     public var neuronLayerIndices: [Int]
     /// Spikes per population (same order as ``neuronLayerIndices``) per sample, summed over time.
     public var spikeCounts: [[Float]]
+    /// Training runs: the batch statistics of each normalised population (``InputNormalization``),
+    /// `[S, 2, C]` (mean; unbiased variance), for the running-statistics update; nil elsewhere.
+    public var batchStatistics: [Tensor?] = []
+    /// Spikes of the whole batch (all populations) at each time step.
+    public var spikesPerStep: [Double]
+    /// Synaptic operations of the whole batch at each time step (when counted).
+    public var operationsPerStep: [SynapticOperations]
     /// Synaptic operations per sample (when counted).
     public var synapticOperations: [SynapticOperations]?
     /// The activations kept for BPTT.
@@ -213,6 +245,8 @@ public struct LayeredRun: Sendable {
     init(steps: Int, batch: Int, neuronLayers: [Int]) {
         self.steps = steps; self.batch = batch; self.neuronLayerIndices = neuronLayers
         self.spikeCounts = neuronLayers.map { _ in [Float](repeating: 0, count: batch) }
+        self.spikesPerStep = [Double](repeating: 0, count: steps)
+        self.operationsPerStep = [SynapticOperations](repeating: .init(), count: steps)
     }
 
     /// Output summed over time, `[batch, classes]` (spike counts, or summed currents).
@@ -238,12 +272,15 @@ public struct LayeredTape: Sendable {
     public var preReset: [[Tensor?]] = []
     /// `spikes[t][layer]`: the spikes LIF layers emitted at step t (nil for other layers).
     public var spikes: [[Tensor?]] = []
+    /// `normalization[layer]`: what a normalised population's input normalisation kept (all steps).
+    public var normalization: [NormalizationKernels.Cache?] = []
     /// Bytes held by the tape (for memory reports).
     public var byteCount: Int {
         var n = 0
         for step in caches { for c in step { n += (c.input?.count ?? 0) * 4 + (c.argmax?.count ?? 0) * 4 + (c.mask?.count ?? 0) * 4 } }
         for step in preReset { for u in step { n += (u?.count ?? 0) * 4 } }
         for step in spikes { for u in step { n += (u?.count ?? 0) * 4 } }
+        for c in normalization { for x in c?.normalized ?? [] { n += x.count * 4 } }
         return n
     }
 }

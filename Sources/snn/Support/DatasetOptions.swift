@@ -30,8 +30,11 @@ struct DatasetOptions: ParsableArguments {
         }
     }
 
-    @Option(help: "Encoding of static images: poisson (rate coding) or direct (the analog image every step).")
+    @Option(help: "Encoding of static images: poisson (rate coding), direct (the analog image every step), or signed-poisson (BNTT's: per-channel normalised pixels p fire sign(p) with probability |p|/2, drawn afresh every step of every epoch, seeded).")
     var encoding: String = "poisson"
+
+    @Flag(help: "Augment training images (signed-poisson only): random crop with padding 4 and horizontal flip (CIFAR-10).")
+    var augment = false
 
     @Option(help: "Fraction of the samples held back for testing when the dataset has no test split.")
     var testFraction: Double = 0.2
@@ -49,7 +52,7 @@ struct DatasetOptions: ParsableArguments {
         var description: String
     }
 
-    func load() throws -> Loaded { try namingOptions { try loadData() } }
+    func load() throws -> Loaded { try namingOptions { try loadEncoded() } }
 
     /// Reads one named split (`--split`).
     func load(split name: String) throws -> Loaded { try namingOptions { try loadData(split: name) } }
@@ -62,13 +65,39 @@ struct DatasetOptions: ParsableArguments {
         }
     }
 
-    private func loadData() throws -> Loaded {
-        let enc: StaticEncoding
+    /// The frames, with signed Poisson coding (BNTT) wrapped around the static images when asked for.
+    private func loadEncoded() throws -> Loaded {
+        guard encoding == "signed-poisson" else {
+            if augment { throw ValidationError("--augment needs --encoding signed-poisson") }
+            return try loadData()
+        }
+        var loaded = try loadData(encodingOverride: .direct)
+        guard let (trainImages, trainIndices) = SignedRateImages.unwrap(loaded.train),
+              let (testImages, testIndices) = SignedRateImages.unwrap(loaded.test) else {
+            throw ValidationError("--encoding signed-poisson applies to static images (digits, mnist, fashion-mnist, cifar10), not \(dataset)")
+        }
+        let (mean, std) = SignedRateImages.channelStatistics(trainImages, indices: trainIndices)
+        let steps = loaded.train.timeSteps
+        loaded.train = try SignedRateImages(images: trainImages, indices: trainIndices, mean: mean, std: std, augment: augment,
+                                            timeSteps: steps, seed: seed)
+        // Test draws: one fixed epoch (-1), so evaluations are repeatable.
+        loaded.test = try SignedRateImages(images: testImages, indices: testIndices, mean: mean, std: std, augment: false,
+                                           timeSteps: steps, seed: seed, epoch: -1)
+        loaded.description = loaded.description.replacingOccurrences(of: "direct coding", with: "signed-poisson coding")
+            + (augment ? ", crop+flip augmentation" : "")
+        return loaded
+    }
+
+    private func loadData(encodingOverride: StaticEncoding? = nil) throws -> Loaded {
+        var enc: StaticEncoding
         switch encoding {
         case "poisson": enc = .poisson
         case "direct": enc = .direct
-        default: throw ValidationError("--encoding must be poisson or direct, not '\(encoding)'")
+        case "signed-poisson": enc = .direct
+        default: throw ValidationError("--encoding must be poisson, direct or signed-poisson, not '\(encoding)'")
         }
+        if let e = encodingOverride { enc = e }
+        let encodingName = encodingOverride == .direct ? "direct" : encoding
         switch dataset {
         case "nmnist":
             let root: URL
@@ -96,14 +125,14 @@ struct DatasetOptions: ParsableArguments {
             let all: DigitsDataset
             if let data { all = try DigitsDataset(csvGz: URL(fileURLWithPath: data), encoding: enc, timeSteps: steps, seed: seed) }
             else { all = try DigitsDataset.shipped(encoding: enc, timeSteps: steps, seed: seed) }
-            return split(all, name: "8x8 digits", detail: "\(steps) steps, \(encoding) coding")
+            return split(all, name: "8x8 digits", detail: "\(steps) steps, \(encodingName) coding")
         case "mnist", "fashion-mnist":
             // A folder with train and t10k idx files uses both; a folder with one of them (or with a
             // CSV file) is split. Without --data, mnist uses the shipped 5k training images (CSV) and
             // the shipped t10k set as test.
             let steps = frames ?? 20
             let name = dataset == "mnist" ? "MNIST" : "Fashion-MNIST"
-            let detail = "\(steps) steps, \(encoding) coding"
+            let detail = "\(steps) steps, \(encodingName) coding"
             guard let data else {
                 guard dataset == "mnist" else {
                     throw ValidationError("--dataset fashion-mnist needs --data DIR (the folder of train-images-idx3-ubyte.gz etc.)")
@@ -140,7 +169,7 @@ struct DatasetOptions: ParsableArguments {
             let train = try CIFAR10.load(folder: dir, split: "train", encoding: enc, timeSteps: steps, seed: seed)
             let test = try CIFAR10.load(folder: dir, split: "test", encoding: enc, timeSteps: steps, seed: seed)
             return Loaded(train: limited(train), test: limited(test),
-                          description: "CIFAR-10 \(dir.path): \(train.count) train / \(test.count) test, \(steps) steps, \(encoding) coding")
+                          description: "CIFAR-10 \(dir.path): \(train.count) train / \(test.count) test, \(steps) steps, \(encodingName) coding")
         case "dvsgesture":
             guard let data else { throw ValidationError("--dataset dvsgesture needs --data DIR (the DvsGesture folder)") }
             let steps = frames ?? 60

@@ -4,8 +4,11 @@ import SNNCore
 
 /// Neuron and architecture options shared by the commands that build a network.
 struct NetworkOptions: ParsableArguments {
-    @Option(help: "Architecture: sizes like 2312-64-64-64-10, or a conv stack like input=2x34x34,conv8k3s2,conv16k3s2p1,conv32k3s2p1,fc10 (default depends on the dataset), or a JSON file with a NetworkSpec.")
+    @Option(help: "Architecture: sizes like 2312-64-64-64-10, a conv stack like input=2x34x34,conv8k3s2,conv16k3s2p1,conv32k3s2p1,fc10 (suffixes :bntt, :bn, :tdbn on conv/fc items normalise their input; :readout on the last fc drops its neurons), a preset (vgg5, vgg9: BNTT's VGGs with a read-out; see --norm), or a JSON file with a NetworkSpec. Default depends on the dataset.")
     var arch: String?
+
+    @Option(help: "Input normalisation of the presets' populations: bntt, bn, tdbn or none.")
+    var norm: String = "bntt"
 
     @Option(help: "Membrane time constant tau_m in ms (leak beta = exp(-dt/tau_m)). Ignored when --beta is given.")
     var tauMs: Double = 1
@@ -46,8 +49,42 @@ struct NetworkOptions: ParsableArguments {
         return p
     }
 
-    func spec(default text: String, dtMs: Double, inputShape: [Int]) throws -> NetworkSpec {
+    /// The `--norm` kind (nil for none).
+    func normalizationKind() throws -> InputNormalization.Kind? {
+        if norm == "none" { return nil }
+        guard let k = InputNormalization.Kind(rawValue: norm) else { throw ValidationError("--norm must be bntt, bn, tdbn or none, not '\(norm)'") }
+        return k
+    }
+
+    /// Checks `--arch`, `--norm` and the neuron options that need no data (call before loading data).
+    func validateEarly() throws {
+        _ = try normalizationKind()
+        if let arch, Self.isPresetName(arch), !NetworkPresets.names.contains(arch) {
+            throw ValidationError("unknown --arch preset '\(arch)' (presets: \(NetworkPresets.names.joined(separator: ", ")); or a layer string or a .json file)")
+        }
+        _ = try neuron(dtMs: 10)
+    }
+
+    /// Whether `--arch` (or the default) names a preset rather than a layer string or a file.
+    static func isPresetName(_ s: String) -> Bool {
+        s.first?.isLetter == true && !s.contains("=") && !s.contains(",") && !s.hasSuffix(".json")
+    }
+
+    /// The network description. `neuronOverride` replaces the neuron options (e.g. BNTT's recipe);
+    /// `classes` and `timeSteps` serve presets and BNTT layers.
+    func spec(default text: String, dtMs: Double, inputShape: [Int], classes: Int = 10, timeSteps: Int? = nil,
+              neuronOverride: LIFParameters? = nil) throws -> NetworkSpec {
         let source = arch ?? text
+        let neuronParameters = try neuronOverride ?? neuron(dtMs: dtMs)
+        if Self.isPresetName(source) {
+            guard NetworkPresets.names.contains(source) else {
+                throw ValidationError("unknown --arch preset '\(source)' (presets: \(NetworkPresets.names.joined(separator: ", ")); or a layer string or a .json file)")
+            }
+            do {
+                return try NetworkPresets.spec(source, inputShape: inputShape, classes: classes, neuron: neuronParameters,
+                                               normalization: try normalizationKind(), timeSteps: timeSteps ?? 1)
+            } catch let e as ShapeError { throw ValidationError("--arch \(source): \(e.description)") }
+        }
         if source.hasSuffix(".json") {
             let data: Data
             do { data = try Data(contentsOf: URL(fileURLWithPath: source)) } catch {
@@ -62,7 +99,7 @@ struct NetworkOptions: ParsableArguments {
             return spec
         }
         var spec: NetworkSpec
-        do { spec = try NetworkSpec.parse(source, neuron: try neuron(dtMs: dtMs)) } catch let e as ShapeError {
+        do { spec = try NetworkSpec.parse(source, neuron: neuronParameters, timeSteps: timeSteps) } catch let e as ShapeError {
             throw ValidationError("--arch '\(source)': \(e.description)")
         }
         if let problem = spec.problem { throw ValidationError("--arch '\(source)': \(problem) (add layers, e.g. input=2x34x34,conv8k3s2,fc10)") }

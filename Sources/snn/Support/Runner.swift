@@ -79,9 +79,13 @@ struct LayeredEvaluation: Codable {
 /// Runs the training loop over a loader with a progress line; returns per-epoch metrics.
 func trainLoop(trainer: inout Trainer, train: any FrameDataset, test: (any FrameDataset)?, epochs: Int, batchSize: Int,
                seed: UInt64, quiet: Bool = false, evaluate: (Network, any FrameDataset) throws -> Double) throws -> [EpochRecord] {
-    let loader = BatchLoader(dataset: train, batchSize: batchSize, shuffle: true, seed: seed)
+    var loader = BatchLoader(dataset: train, batchSize: batchSize, shuffle: true, seed: seed)
     var records: [EpochRecord] = []
     for epoch in 0..<epochs {
+        // Signed rate coding (BNTT): fresh draws and augmentation every epoch.
+        if let rate = train as? SignedRateImages {
+            loader = BatchLoader(dataset: rate.forEpoch(epoch), batchSize: batchSize, shuffle: true, seed: seed)
+        }
         var progress = ProgressLine("epoch \(epoch + 1)/\(epochs)", total: train.count)
         let metrics = try trainer.trainEpoch(epoch, batchCount: loader.batchCount, batches: { body in
             try loader.forEachBatch(epoch: epoch) { batch in try body(batch.inputs, batch.labels) }

@@ -21,13 +21,19 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Momentum for sgd.")
     var momentum: Float = 0.9
 
-    @Option(help: "Learning-rate schedule: constant, cosine, or step:EVERY:GAMMA (e.g. step:10:0.5).")
+    @Option(help: "Learning-rate schedule: constant, cosine, step:EVERY:GAMMA (e.g. step:10:0.5), or bntt (divide by 10 at 50, 70 and 90% of the epochs).")
     var schedule: String = "constant"
+
+    @Option(help: "Weight decay of the normalisation parameters (BNTT's gamma, BN's gamma and beta); default: --weight-decay.")
+    var gammaWeightDecay: Float?
+
+    @Option(help: "A training recipe: bntt = SGD momentum 0.9, weight decay 1e-4, the bntt schedule, mean-ce loss, BNTT's neuron (leak --beta or 0.95, threshold 1, subtractive reset not differentiated, triangle surrogate), signed-poisson input (crop+flip on cifar10), --arch vgg5 by default. --lr, --epochs, --batch-size, --gamma-weight-decay stay yours (the paper: lr 0.1).")
+    var recipe: String?
 
     @Option(help: "Clip the global gradient norm to this value (0: off).")
     var clip: Float = 0
 
-    @Option(help: "Loss: rate-ce (mean over frames of CE on that frame's output counts), count-ce, membrane-ce, count-mse (default: rate-ce for layered training, count-ce for unlayered training; see docs/ALGORITHMS.md).")
+    @Option(help: "Loss: rate-ce (mean over frames of CE on that frame's output counts), count-ce, membrane-ce, count-mse, mean-ce (CE of the output averaged over frames: for a :readout last layer). Default: rate-ce for layered training, count-ce for unlayered training (see docs/ALGORITHMS.md).")
     var loss: String?
 
     /// Checks every value before any work: finite learning rate, decay, momentum and clip; sizes in range.
@@ -38,12 +44,30 @@ struct TrainingOptions: ParsableArguments {
         try Check.finite(weightDecay, "--weight-decay", min: 0, max: 1e3)
         try Check.finite(momentum, "--momentum", min: 0, below: 1)
         try Check.finite(clip, "--clip", min: 0, hint: " (0: off)")
+        if let gammaWeightDecay { try Check.finite(gammaWeightDecay, "--gamma-weight-decay", min: 0, max: 1e3) }
+        _ = try usesBNTTRecipe()
+    }
+
+    /// Whether `--recipe bntt` is on (any other recipe is an error).
+    func usesBNTTRecipe() throws -> Bool {
+        guard let recipe else { return false }
+        guard recipe == "bntt" else { throw ValidationError("unknown --recipe '\(recipe)' (bntt)") }
+        return true
     }
 
     /// The training configuration; `defaultLoss` applies when `--loss` is not given.
     func configuration(seed: UInt64, defaultLoss: Loss = .rateCrossEntropy) throws -> TrainingConfiguration {
         var c = TrainingConfiguration()
         try validate()
+        if let g = gammaWeightDecay { c.normalizationWeightDecay = g }
+        if try usesBNTTRecipe() {
+            c.epochs = epochs; c.learningRate = lr; c.seed = seed
+            c.optimizer = .sgd(momentum: 0.9, weightDecay: 1e-4)
+            c.schedule = .bntt(epochs: epochs)
+            c.loss = .meanCrossEntropy
+            c.gradientClipNorm = clip > 0 ? clip : nil
+            return c
+        }
         c.epochs = epochs
         c.learningRate = lr
         c.seed = seed
@@ -55,6 +79,7 @@ struct TrainingOptions: ParsableArguments {
         }
         if schedule == "constant" { c.schedule = .constant }
         else if schedule == "cosine" { c.schedule = .cosine(epochs: epochs, minimum: 0) }
+        else if schedule == "bntt" { c.schedule = .bntt(epochs: epochs) }
         else if schedule.hasPrefix("step:") {
             let parts = schedule.split(separator: ":")
             guard parts.count == 3, let every = Int(parts[1]), let gamma = Float(parts[2]), every > 0, gamma.isFinite, gamma > 0 else {

@@ -134,7 +134,7 @@ extension DatasetOptions {
         if let dtMs { try Check.finite(dtMs, "--dt-ms", max: 1e7, above: 0) }
         try Check.finite(testFraction, "--test-fraction", above: 0, below: 1)
         guard limit >= 0 else { throw ValidationError("--limit must be 0 (all) or positive, got \(limit)") }
-        guard ["poisson", "direct"].contains(encoding) else { throw ValidationError("--encoding must be poisson or direct, not '\(encoding)'") }
+        guard ["poisson", "direct", "signed-poisson"].contains(encoding) else { throw ValidationError("--encoding must be poisson, direct or signed-poisson, not '\(encoding)'") }
     }
 }
 

@@ -1,0 +1,291 @@
+import SNNTensor
+
+/// Batch normalisation of the current into a LIF population (the output of the conv or linear layer
+/// in front of it), per channel. A channel is the first axis of the population's shape (`C` of
+/// `[C, H, W]`, or each neuron of a flat `[N]` population); statistics run over the batch and the
+/// remaining (spatial) axes.
+///
+/// - ``Kind/bntt``: batch normalisation through time (Kim & Panda 2020): one normalisation per time
+///   step, each with its own running mean and variance and its own scale `gamma_t` per channel, no
+///   shift: `I_t = gamma_t (x_t - mu_t) / sqrt(var_t + eps)`.
+/// - ``Kind/bn``: conventional batch norm shared over time: per-step batch statistics in training
+///   (the running statistics are updated once per step, as when one BN module is called T times),
+///   one scale `gamma` and shift `beta` for all steps.
+/// - ``Kind/tdbn``: threshold-dependent BN (Zheng et al. 2021): statistics over time and batch together,
+///   `I_t = gamma * theta * (x_t - mu) / sqrt(var + eps) + beta` (`alpha = 1`).
+///
+/// Parameters (``parameterShape``): `[T, C]` (gamma per step) for BNTT, `[2, C]` (gamma; beta) otherwise.
+/// Running statistics (``statisticsShape``): `[S, 2, C]` (mean; variance) with `S = T` for BNTT, else 1;
+/// the variance stored is the unbiased batch variance, as PyTorch keeps it.
+public struct InputNormalization: Codable, Hashable, Sendable {
+    /// Which normalisation.
+    public enum Kind: String, Codable, CaseIterable, Sendable {
+        case bntt, bn, tdbn
+    }
+    public var kind: Kind
+    /// Channels normalised (the first axis of the population's shape).
+    public var channels: Int
+    /// Time steps with their own parameters and statistics (BNTT); 1 for the other kinds.
+    public var steps: Int
+    /// Running-statistics update factor: `r <- (1 - momentum) r + momentum * batch` (PyTorch's convention).
+    public var momentum: Float
+    /// Added to the variance before the square root.
+    public var epsilon: Float
+
+    public init(kind: Kind, channels: Int, steps: Int = 1, momentum: Float = 0.1, epsilon: Float = 1e-4) {
+        self.kind = kind; self.channels = channels; self.steps = kind == .bntt ? steps : 1
+        self.momentum = momentum; self.epsilon = epsilon
+    }
+
+    /// Number of statistic sets kept: `T` for BNTT, else 1.
+    public var statisticSets: Int { kind == .bntt ? steps : 1 }
+    /// Shape of the learnable parameters.
+    public var parameterShape: [Int] { kind == .bntt ? [steps, channels] : [2, channels] }
+    /// Shape of the running statistics.
+    public var statisticsShape: [Int] { [statisticSets, 2, channels] }
+
+    /// Initial parameters: gamma 1, beta 0.
+    public func initialParameters() -> Tensor {
+        var t = Tensor(shape: parameterShape)
+        let gammaCount = kind == .bntt ? steps * channels : channels
+        for j in 0..<gammaCount { t.data[j] = 1 }
+        return t
+    }
+
+    /// Initial running statistics: mean 0, variance 1.
+    public func initialStatistics() -> Tensor {
+        var t = Tensor(shape: statisticsShape)
+        for s in 0..<statisticSets { for c in 0..<channels { t.data[(s * 2 + 1) * channels + c] = 1 } }
+        return t
+    }
+
+    /// Problems with the hyper-parameters for a population of shape `shape`, or nil.
+    public func validate(populationShape shape: [Int]) -> String? {
+        guard channels > 0, steps > 0 else { return "\(kind.rawValue) needs positive channels and steps (got \(channels), \(steps))" }
+        guard momentum >= 0, momentum <= 1, epsilon > 0, epsilon.isFinite else {
+            return "\(kind.rawValue) needs momentum in [0, 1] and a positive epsilon (got \(momentum), \(epsilon))"
+        }
+        guard let c = shape.first, c == channels else { return "\(kind.rawValue) has \(channels) channels for a population shaped \(shape)" }
+        return nil
+    }
+
+    /// Problems with running statistics read from a file, or nil: wrong length, non-finite values,
+    /// negative variance.
+    public func validate(statistics: Tensor) -> String? {
+        guard statistics.shape == statisticsShape else {
+            return "\(kind.rawValue) running statistics have shape \(statistics.shape), expected \(statisticsShape)"
+        }
+        for s in 0..<statisticSets {
+            for c in 0..<channels {
+                let m = statistics.data[(s * 2) * channels + c], v = statistics.data[(s * 2 + 1) * channels + c]
+                guard m.isFinite else { return "\(kind.rawValue) running mean (step \(s), channel \(c)) is \(m)" }
+                guard v.isFinite, v >= 0 else { return "\(kind.rawValue) running variance (step \(s), channel \(c)) is \(v) (must be finite and >= 0)" }
+            }
+        }
+        return nil
+    }
+
+    /// The statistic set used at time step `t`.
+    @inlinable public func statisticSet(step t: Int) -> Int { kind == .bntt ? t : 0 }
+
+    /// The evaluation-mode normalisation at step `t` as a per-channel affine map of the input current,
+    /// `I = scale[c] * x + bias[c]` (the folded form: `scale = gamma_t / sqrt(var_t + eps)` times `theta`
+    /// for tdBN, `bias = beta - mu_t * scale`). This is what an event-driven engine applies: a scale of
+    /// the incoming currents and a bias current injected once per step.
+    public func folded(parameters: Tensor, statistics: Tensor, threshold: Float, step t: Int) -> (scale: [Float], bias: [Float]) {
+        if kind == .bntt && t >= steps { fatalError("BNTT layer has parameters for \(steps) steps, asked for step \(t)") }
+        let set = statisticSet(step: t)
+        var scale = [Float](repeating: 0, count: channels), bias = scale
+        for c in 0..<channels {
+            let mean = statistics.data[(set * 2) * channels + c], variance = statistics.data[(set * 2 + 1) * channels + c]
+            let gamma = kind == .bntt ? parameters.data[t * channels + c] : parameters.data[c]
+            let shift: Float = kind == .bntt ? 0 : parameters.data[channels + c]
+            let g = kind == .tdbn ? gamma * threshold : gamma
+            let s = g / (variance + epsilon).squareRoot()
+            scale[c] = s
+            bias[c] = shift - mean * s
+        }
+        return (scale, bias)
+    }
+}
+
+/// Forward and backward passes of ``InputNormalization`` over all time steps of a batch at once
+/// (tdBN's statistics span the steps, so the layered engine runs a normalised population's steps together).
+public enum NormalizationKernels {
+    /// What the training forward pass keeps: the normalised input `x_hat` per step and `1/sqrt(var + eps)`
+    /// per step and channel.
+    public struct Cache: Sendable {
+        public var normalized: [Tensor]
+        public var inverseStd: [[Float]]
+    }
+
+    /// Normalises `inputs[t]` (each `[batch, C * spatial]`). In training: batch statistics; returns the
+    /// outputs, the cache, and the batch statistics `[S, 2, C]` (mean; unbiased variance) for the running
+    /// update. In evaluation: the running statistics (folded form), no cache.
+    public static func forward(_ norm: InputNormalization, parameters: Tensor, statistics: Tensor, threshold: Float,
+                               inputs: [Tensor], training: Bool, keepCache: Bool)
+        -> (outputs: [Tensor], cache: Cache?, batchStatistics: Tensor?) {
+        let steps = inputs.count
+        if norm.kind == .bntt && steps > norm.steps {
+            fatalError("BNTT normalisation has parameters for \(norm.steps) time steps; the run has \(steps)")
+        }
+        let c = norm.channels
+        let batch = inputs[0].shape[0]
+        let perSample = inputs[0].count / max(batch, 1)
+        if perSample % c != 0 { fatalError("normalisation of \(c) channels got \(perSample) values per sample") }
+        let spatial = perSample / c
+        var outputs = inputs
+        if !training {
+            for t in 0..<steps {
+                let (scale, bias) = norm.folded(parameters: parameters, statistics: statistics, threshold: threshold, step: t)
+                outputs[t].withUnsafeMutableBufferPointer { y in
+                    for b in 0..<batch {
+                        for ch in 0..<c {
+                            let base = (b * c + ch) * spatial
+                            let s = scale[ch], o = bias[ch]
+                            for k in 0..<spatial { y[base + k] = s * y[base + k] + o }
+                        }
+                    }
+                }
+            }
+            return (outputs, nil, nil)
+        }
+        // Groups of steps sharing statistics: each step alone (bntt, bn) or all together (tdbn).
+        let groups: [[Int]] = norm.kind == .tdbn ? [Array(0..<steps)] : (0..<steps).map { [$0] }
+        var batchStats = Tensor(shape: [norm.kind == .tdbn ? 1 : steps, 2, c])
+        var cache = Cache(normalized: keepCache ? inputs : [], inverseStd: [[Float]](repeating: [], count: steps))
+        for (gi, group) in groups.enumerated() {
+            let n = Double(group.count * batch * spatial)
+            var mean = [Double](repeating: 0, count: c), sq = mean
+            for t in group {
+                inputs[t].withUnsafeBufferPointer { x in
+                    for b in 0..<batch { for ch in 0..<c {
+                        let base = (b * c + ch) * spatial
+                        var acc: Double = 0
+                        for k in 0..<spatial { acc += Double(x[base + k]) }
+                        mean[ch] += acc
+                    } }
+                }
+            }
+            for ch in 0..<c { mean[ch] /= n }
+            for t in group {
+                inputs[t].withUnsafeBufferPointer { x in
+                    for b in 0..<batch { for ch in 0..<c {
+                        let base = (b * c + ch) * spatial
+                        let m = mean[ch]
+                        var acc: Double = 0
+                        for k in 0..<spatial { let d = Double(x[base + k]) - m; acc += d * d }
+                        sq[ch] += acc
+                    } }
+                }
+            }
+            var inv = [Float](repeating: 0, count: c)
+            for ch in 0..<c {
+                let variance = sq[ch] / n
+                inv[ch] = Float(1 / (variance + Double(norm.epsilon)).squareRoot())
+                batchStats.data[(gi * 2) * c + ch] = Float(mean[ch])
+                batchStats.data[(gi * 2 + 1) * c + ch] = Float(n > 1 ? sq[ch] / (n - 1) : variance)
+            }
+            for t in group {
+                let (scale, shift) = trainingAffine(norm, parameters: parameters, threshold: threshold, step: t)
+                var xhat = inputs[t]
+                xhat.withUnsafeMutableBufferPointer { xh in
+                    outputs[t].withUnsafeMutableBufferPointer { y in
+                        for b in 0..<batch { for ch in 0..<c {
+                            let base = (b * c + ch) * spatial
+                            let m = Float(mean[ch]), iv = inv[ch], s = scale[ch], o = shift[ch]
+                            for k in 0..<spatial {
+                                let h = (xh[base + k] - m) * iv
+                                xh[base + k] = h
+                                y[base + k] = s * h + o
+                            }
+                        } }
+                    }
+                }
+                if keepCache { cache.normalized[t] = xhat; cache.inverseStd[t] = inv }
+            }
+        }
+        return (outputs, keepCache ? cache : nil, batchStats)
+    }
+
+    /// Per-channel scale and shift applied to `x_hat` at step `t` in training.
+    static func trainingAffine(_ norm: InputNormalization, parameters: Tensor, threshold: Float, step t: Int) -> ([Float], [Float]) {
+        let c = norm.channels
+        switch norm.kind {
+        case .bntt: return (Array(parameters.data[(t * c)..<((t + 1) * c)]), [Float](repeating: 0, count: c))
+        case .bn: return (Array(parameters.data[0..<c]), Array(parameters.data[c..<(2 * c)]))
+        case .tdbn: return (parameters.data[0..<c].map { $0 * threshold }, Array(parameters.data[c..<(2 * c)]))
+        }
+    }
+
+    /// Backward pass of the training forward: given `dL/dI_t` for every step, returns `dL/dx_t` and adds
+    /// the parameter gradient into `parameterGradient` (shape ``InputNormalization/parameterShape``).
+    /// Gradients flow through the batch mean and variance.
+    public static func backward(_ norm: InputNormalization, parameters: Tensor, threshold: Float, cache: Cache,
+                                outputGradients: [Tensor], parameterGradient: inout Tensor) -> [Tensor] {
+        let steps = outputGradients.count
+        let c = norm.channels
+        let batch = outputGradients[0].shape[0]
+        let spatial = outputGradients[0].count / max(batch, 1) / c
+        let groups: [[Int]] = norm.kind == .tdbn ? [Array(0..<steps)] : (0..<steps).map { [$0] }
+        var inputGradients = outputGradients
+        for group in groups {
+            let n = Float(group.count * batch * spatial)
+            // Sums over the group of dxhat and dxhat * xhat per channel.
+            var sumD = [Double](repeating: 0, count: c), sumDX = sumD
+            for t in group {
+                let (scale, _) = trainingAffine(norm, parameters: parameters, threshold: threshold, step: t)
+                var dGamma = [Double](repeating: 0, count: c), dBeta = dGamma
+                outputGradients[t].withUnsafeBufferPointer { g in
+                    cache.normalized[t].withUnsafeBufferPointer { h in
+                        for b in 0..<batch { for ch in 0..<c {
+                            let base = (b * c + ch) * spatial
+                            var sg: Double = 0, sgh: Double = 0
+                            for k in 0..<spatial { sg += Double(g[base + k]); sgh += Double(g[base + k]) * Double(h[base + k]) }
+                            dBeta[ch] += sg; dGamma[ch] += sgh
+                            sumD[ch] += sg * Double(scale[ch]); sumDX[ch] += sgh * Double(scale[ch])
+                        } }
+                    }
+                }
+                for ch in 0..<c {
+                    switch norm.kind {
+                    case .bntt: parameterGradient.data[t * c + ch] += Float(dGamma[ch])
+                    case .bn: parameterGradient.data[ch] += Float(dGamma[ch]); parameterGradient.data[c + ch] += Float(dBeta[ch])
+                    case .tdbn: parameterGradient.data[ch] += Float(dGamma[ch]) * threshold; parameterGradient.data[c + ch] += Float(dBeta[ch])
+                    }
+                }
+            }
+            for t in group {
+                let (scale, _) = trainingAffine(norm, parameters: parameters, threshold: threshold, step: t)
+                let inv = cache.inverseStd[t]
+                inputGradients[t].withUnsafeMutableBufferPointer { dx in
+                    cache.normalized[t].withUnsafeBufferPointer { h in
+                        for b in 0..<batch { for ch in 0..<c {
+                            let base = (b * c + ch) * spatial
+                            let meanD = Float(sumD[ch]) / n, meanDX = Float(sumDX[ch]) / n
+                            let s = scale[ch], iv = inv[ch]
+                            for k in 0..<spatial { dx[base + k] = iv * (dx[base + k] * s - meanD - h[base + k] * meanDX) }
+                        } }
+                    }
+                }
+            }
+        }
+        return inputGradients
+    }
+
+    /// New running statistics after one training batch: `r <- (1 - m) r + m * batch`, once per step for
+    /// BNTT (each its own set) and shared BN (the one set, step after step), once for tdBN.
+    public static func updatedStatistics(_ norm: InputNormalization, running: Tensor, batch: Tensor) -> Tensor {
+        var r = running
+        let c = norm.channels, m = norm.momentum
+        let sets = batch.shape[0]
+        for s in 0..<sets {
+            let target = norm.kind == .bntt ? s : 0
+            for j in 0..<(2 * c) {
+                let idx = target * 2 * c + j
+                r.data[idx] = (1 - m) * r.data[idx] + m * batch.data[s * 2 * c + j]
+            }
+        }
+        return r
+    }
+}

@@ -1,0 +1,234 @@
+import ArgumentParser
+import Foundation
+import SNNCore
+import SNNData
+import SNNEngines
+import SNNReports
+import SNNTensor
+import SNNTraining
+
+/// `snn experiment bntt`: BNTT against shared BN, tdBN and no normalisation at a low number of steps,
+/// same network, recipe and budget; then BNTT's early exit.
+struct BNTTExperiment: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bntt",
+        abstract: "Train BNTT, shared BN, tdBN and no BN with the same budget; report accuracy, spikes, SynOps, gammas and early exit.",
+        discussion: """
+        Example: snn experiment bntt --dataset fashion-mnist --data ../shared/data/fashion-mnist --frames 10 --epochs 2
+        Every variant uses BNTT's recipe (SGD momentum 0.9, weight decay 1e-4, lr / 10 at 50/70/90% of the epochs,
+        BNTT's neuron, signed Poisson input drawn every step, crop+flip on CIFAR-10, mean-ce on a read-out).
+        Writes report.md, results.json, gamma.svg, early-exit.svg, accuracy-vs-steps.svg and the models.
+        """
+    )
+
+    @OptionGroup var data: DatasetOptions
+
+    @Option(help: "Architecture preset (vgg5, vgg9).")
+    var arch: String = "vgg5"
+
+    @Option(help: "Variants to train (comma list of bntt, bn, tdbn, none).")
+    var variants: String = "bntt,bn,tdbn,none"
+
+    @Option(help: "Epochs per variant.")
+    var epochs: Int = 2
+
+    @Option(help: "Mini-batch size.")
+    var batchSize: Int = 64
+
+    @Option(help: "Learning rate (SGD).")
+    var lr: Float = 0.1
+
+    @Option(help: "Weight decay of the normalisation parameters (gamma); BNTT.md: 5e-3 brings out the early-exit pattern.")
+    var gammaWeightDecay: Float = 5e-3
+
+    @Option(help: "Neuron leak per step.")
+    var beta: Float = 0.95
+
+    @Option(help: "Early-exit rule: tail or naive.")
+    var exitRule: String = "tail"
+
+    @Option(help: "Report folder (default runs/bntt-DATASET).")
+    var out: String?
+
+    @Option(help: "Worker threads (default: all cores).")
+    var threads: Int?
+
+    struct Row: Codable {
+        var variant: String
+        var steps: Int
+        var accuracy: Double?
+        var accuracyPerStep: [Double]
+        var spikesPerSample: Double?
+        var synapticOperationsPerSample: Double?
+        var trainingSeconds: Double
+        var trainAccuracy: Double?
+        var diverged: String?
+    }
+
+    struct Results: Codable {
+        var dataset: String
+        var architecture: String
+        var epochs: Int
+        var batchSize: Int
+        var learningRate: Float
+        var gammaWeightDecay: Float
+        var seed: UInt64
+        var rows: [Row]
+        var gammaProfile: GammaProfile?
+        var earlyExit: [EarlyExitResult]
+        var history: [String: [EpochRecord]]
+    }
+
+    func run() throws {
+        if let threads { Parallelism.threadCount = threads }
+        let kinds: [InputNormalization.Kind?] = try variants.split(separator: ",").map { s in
+            let name = s.trimmingCharacters(in: .whitespaces)
+            if name == "none" { return nil }
+            guard let k = InputNormalization.Kind(rawValue: name) else { throw ValidationError("--variants: unknown '\(name)' (bntt, bn, tdbn, none)") }
+            return k
+        }
+        guard !kinds.isEmpty else { throw ValidationError("--variants is empty") }
+        guard NetworkPresets.names.contains(arch) else {
+            throw ValidationError("unknown --arch preset '\(arch)' (presets: \(NetworkPresets.names.joined(separator: ", ")))")
+        }
+        guard epochs > 0, batchSize > 0, lr > 0, lr.isFinite else { throw ValidationError("--epochs, --batch-size and --lr must be positive") }
+        guard gammaWeightDecay >= 0, beta >= 0, beta <= 1 else { throw ValidationError("--gamma-weight-decay must be >= 0 and --beta in [0, 1]") }
+        guard let rule = GammaProfile.Rule(rawValue: exitRule) else { throw ValidationError("--exit-rule must be tail or naive") }
+        var data = self.data
+        data.encoding = "signed-poisson"
+        if data.dataset == "cifar10" { data.augment = true }
+        if data.frames == nil { data.frames = 10 }
+        let folder = URL(fileURLWithPath: out ?? "runs/bntt-\(data.dataset)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let loaded = try data.load()
+        print(loaded.description)
+        let steps = loaded.train.timeSteps
+        var config = TrainingConfiguration()
+        config.epochs = epochs; config.learningRate = lr; config.seed = data.seed
+        config.optimizer = .sgd(momentum: 0.9, weightDecay: 1e-4)
+        config.schedule = .bntt(epochs: epochs)
+        config.loss = .meanCrossEntropy
+        config.normalizationWeightDecay = gammaWeightDecay
+
+        var rows: [Row] = []
+        var history: [String: [EpochRecord]] = [:]
+        var bnttModel: Network?
+        var sweeps: [String: StepwiseEvaluation] = [:]
+        for kind in kinds {
+            let name = kind?.rawValue ?? "none"
+            let spec = try NetworkPresets.spec(arch, inputShape: loaded.train.frameShape, classes: loaded.train.classCount,
+                                               neuron: .bntt(beta: beta), normalization: kind, timeSteps: steps)
+            print("== \(name): \(spec.layers.map(\.shortName).joined(separator: " | "))")
+            var trainer = Trainer(network: try Network(spec: spec, initializer: .xavierUniform(gain: 2), seed: data.seed),
+                                  configuration: config, computer: LayeredBPTT())
+            let start = Date()
+            do {
+                history[name] = try trainLoop(trainer: &trainer, train: loaded.train, test: nil, epochs: epochs,
+                                              batchSize: batchSize, seed: data.seed) { _, _ in 0 }
+            } catch let e as TrainingError {
+                print("\(name): \(e)")
+                rows.append(Row(variant: name, steps: steps, accuracyPerStep: [], trainingSeconds: Date().timeIntervalSince(start),
+                                diverged: e.description))
+                continue
+            }
+            let seconds = Date().timeIntervalSince(start)
+            let sweep = try StepwiseEvaluation.run(network: trainer.network, dataset: loaded.test, batchSize: 128, progressTitle: "test \(name)")
+            sweeps[name] = sweep
+            let acc = (1...steps).map { sweep.accuracy(steps: $0) }
+            rows.append(Row(variant: name, steps: steps, accuracy: acc.last, accuracyPerStep: acc,
+                            spikesPerSample: sweep.spikesPerSample.last, synapticOperationsPerSample: sweep.synapticOperationsPerSample.last,
+                            trainingSeconds: seconds, trainAccuracy: history[name]?.last?.metrics.trainAccuracy))
+            print("\(name): \(loaded.train.count) training samples x \(epochs) epochs; test accuracy \(format(acc.last! * 100, 2))% at T=\(steps), \(format(sweep.spikesPerSample.last!, 0)) spikes/sample, training \(format(seconds, 0)) s")
+            try ModelFile.write(trainer.network, metadata: ["experiment": "bntt", "variant": name, "dataset": data.dataset,
+                                                            "encoding": "signed-poisson", "frames": String(steps), "seed": String(data.seed),
+                                                            "testAccuracy": String(acc.last!)],
+                                to: folder.appendingPathComponent("\(name).snnmodel"))
+            if kind == .bntt { bnttModel = trainer.network }
+        }
+
+        // Early exit of the BNTT model: thresholds across the range of its mean gammas.
+        var exits: [EarlyExitResult] = []
+        var profile: GammaProfile? = nil
+        if let model = bnttModel, let sweep = sweeps["bntt"] {
+            let p = GammaProfile(network: model)
+            profile = p
+            try gammaPlotSVG(p, names: gammaLayerNames(model, p)).write(to: folder.appendingPathComponent("gamma.svg"), atomically: true, encoding: .utf8)
+            let values = p.meanGamma.flatMap { $0 }.sorted()
+            var thresholds = Set<Float>()
+            for q in stride(from: 0.05, through: 1.0, by: 0.05) {
+                let v = values[min(values.count - 1, Int(Double(values.count - 1) * q))]
+                if v > 0 { thresholds.insert(v * 1.0001) }
+            }
+            // One row per exit step (the smallest threshold that gives it).
+            var seen = Set<Int>()
+            for a in thresholds.sorted() {
+                let k = min(try p.exitSteps(threshold: a, rule: rule), steps)
+                if seen.insert(k).inserted { exits.append(EarlyExitResult(threshold: a, rule: rule.rawValue, steps: k, sweep: sweep)) }
+            }
+            let points = exits.map { (x: Double($0.threshold!), y: $0.accuracy * 100) }
+            let stepsPoints = exits.map { (x: Double($0.threshold!), y: Double($0.steps) / Double(steps) * 100) }
+            try SVGPlot(title: "BNTT early exit (\(rule.rawValue) rule)", xLabel: "gamma threshold", yLabel: "percent")
+                .lines([SVGPlot.Series(name: "test accuracy %", points: points), SVGPlot.Series(name: "steps used, % of T", points: stepsPoints)])
+                .write(to: folder.appendingPathComponent("early-exit.svg"), atomically: true, encoding: .utf8)
+        }
+        let accSeries = rows.filter { !$0.accuracyPerStep.isEmpty }.map { r in
+            SVGPlot.Series(name: r.variant, points: r.accuracyPerStep.enumerated().map { (x: Double($0 + 1), y: $1 * 100) })
+        }
+        if !accSeries.isEmpty {
+            try SVGPlot(title: "Test accuracy when stopping after t steps", xLabel: "time steps used", yLabel: "accuracy %")
+                .lines(accSeries).write(to: folder.appendingPathComponent("accuracy-vs-steps.svg"), atomically: true, encoding: .utf8)
+        }
+
+        // Report.
+        var table = MarkdownTable(header: ["normalisation", "T", "test accuracy", "train accuracy", "spikes/sample", "SynOps/sample", "training time"])
+        for r in rows {
+            table.append([r.variant, String(r.steps), r.accuracy.map { format($0 * 100, 2) + "%" } ?? "diverged",
+                          r.trainAccuracy.map { format($0 * 100, 2) + "%" } ?? "-",
+                          r.spikesPerSample.map { format($0, 0) } ?? "-", r.synapticOperationsPerSample.map { format($0, 0) } ?? "-",
+                          format(r.trainingSeconds, 0) + " s"])
+        }
+        var exitTable = MarkdownTable(header: ["threshold", "steps", "accuracy", "spikes/sample", "spikes saved", "SynOps saved"])
+        for e in exits {
+            exitTable.append([format(Double(e.threshold!), 3), "\(e.steps)/\(e.fullSteps)", format(e.accuracy * 100, 2) + "%",
+                              format(e.spikesPerSample, 0), format(e.spikesSavedPercent, 1) + "%", format(e.synapticOperationsSavedPercent, 1) + "%"])
+        }
+        let gammaTable: String = profile.map { p in
+            var t = MarkdownTable(header: ["layer"] + (1...p.steps).map { "t=\($0)" })
+            let names = bnttModel.map { gammaLayerNames($0, p) } ?? []
+            for (k, g) in p.meanGamma.enumerated() { t.append([k < names.count ? names[k] : "\(p.layers[k])"] + g.map { format(Double($0), 3) }) }
+            return t.text
+        } ?? "(no BNTT model)\n"
+        let md = """
+        # BNTT vs shared BN vs tdBN vs no BN (\(data.dataset), T = \(steps))
+
+        \(loaded.description); used: \(loaded.train.count) training and \(loaded.test.count) test samples (--limit \(data.limit)).
+
+        Network `\(arch)` (\(try NetworkPresets.architecture(arch, inputShape: loaded.train.frameShape, classes: loaded.train.classCount, normalization: .bntt).replacingOccurrences(of: ":bntt", with: ":NORM"))),
+        BNTT's neuron (leak \(beta), threshold 1, subtractive reset not differentiated, triangle surrogate), signed
+        Poisson input drawn every step\(data.augment ? ", random crop (pad 4) + flip" : ""). Same budget for every variant:
+        \(epochs) epoch(s), batch \(batchSize), SGD lr \(lr) momentum 0.9, weight decay 1e-4 (gamma: \(gammaWeightDecay)),
+        lr / 10 at 50/70/90% of the epochs, seed \(data.seed), \(Parallelism.threadCount) threads on a shared machine
+        (training times are indicative only).
+
+        \(table.text)
+        ![accuracy vs steps](accuracy-vs-steps.svg)
+
+        ## BNTT: channel-mean gamma per layer and step
+
+        \(gammaTable)
+        ![gamma](gamma.svg)
+
+        ## Early exit (\(rule.rawValue) rule)
+
+        \(exits.isEmpty ? "(no BNTT model)" : exitTable.text)
+        ![early exit](early-exit.svg)
+        """
+        try md.write(to: folder.appendingPathComponent("report.md"), atomically: true, encoding: .utf8)
+        try writeJSON(Results(dataset: loaded.description, architecture: arch, epochs: epochs, batchSize: batchSize, learningRate: lr,
+                              gammaWeightDecay: gammaWeightDecay, seed: data.seed, rows: rows, gammaProfile: profile, earlyExit: exits,
+                              history: history), to: folder.appendingPathComponent("results.json").path)
+        print(table.text)
+        if !exits.isEmpty { print(exitTable.text) }
+        print("report written to \(folder.path)/report.md")
+    }
+}
