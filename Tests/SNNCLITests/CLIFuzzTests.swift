@@ -165,6 +165,14 @@ enum CLIFixtures {
         (["experiment", "layer-sync", "--seeds", "2,2"], "--seeds"),
         (["experiment", "layer-sync", "--k-sweep", ""], "--k-sweep"),
         (["experiment", "layer-sync", "--F-sweep", "0"], "--F-sweep"),
+        // BNTT (issue 10): early exit, presets, recipes.
+        (["eval", "--model", "@nmnist.snnmodel", "--early-exit", "0"], "--early-exit"),
+        (["eval", "--model", "@nmnist.snnmodel", "--early-exit", "nan"], "--early-exit"),
+        (["eval", "--model", "@nmnist.snnmodel", "--early-exit", "inf"], "--early-exit"),
+        (["eval", "--model", "@nmnist.snnmodel", "--early-exit", "0.5"], "BNTT"),
+        (["eval", "--model", "@nmnist.snnmodel", "--exit-rule", "x"], "--exit-rule"),
+        (["train", "--arch", "vgg99"], "vgg99"),
+        (["train", "--recipe", "fast"], "--recipe"),
     ]
 
     @Test(arguments: cases.indices)
