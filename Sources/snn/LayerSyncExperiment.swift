@@ -402,11 +402,11 @@ struct LayerSyncExperiment: ParsableCommand {
             guard let h = summary(model, "momentum", f: String(r.trainF), stop: "on-spiking-done")?.currentsToSpikeHistogram, !h.isEmpty else { return nil }
             let total = Double(max(1, h.reduce(0, +)))
             overflowBin = h.count - 1
-            return .init(name: "\(model) (\(h.count - 1)+ currents: \(format(Double(h.last!) / total * 100, 1))% of spikes)",
+            return .init(name: "\(model) (\(h.count - 1)+: \(format(Double(h.last!) / total * 100, 1))%)",
                          points: h.dropLast().enumerated().map { (Double($0), Double($1) / total) })
         }
         try SVGPlot(title: "Currents integrated before a spike (async momentum, F=\(r.trainF))",
-                    xLabel: "currents received before firing (\(overflowBin) or more: in the legend)", yLabel: "fraction of spikes")
+                    xLabel: "currents received before firing (the legend gives the share of \(overflowBin) or more)", yLabel: "fraction of spikes")
             .lines(hist).write(to: folder.appendingPathComponent("currents-before-spike.svg"), atomically: true, encoding: .utf8)
 
         var md = "# Layer-synchronisation study\n\n"
