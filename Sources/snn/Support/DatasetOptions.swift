@@ -100,13 +100,7 @@ struct DatasetOptions: ParsableArguments {
         let encodingName = encodingOverride == .direct ? "direct" : encoding
         switch dataset {
         case "nmnist":
-            let root: URL
-            if let data { root = URL(fileURLWithPath: data) } else {
-                guard let shipped = ProjectData.locate("nmnist-small") else {
-                    throw ValidationError("the shipped N-MNIST samples (Data/nmnist-small) were not found; pass --data DIR or set SNNKIT_DATA")
-                }
-                root = shipped
-            }
+            let root = try nmnistRoot()
             let steps = frames ?? 10
             let hasTest = FileManager.default.fileExists(atPath: root.appendingPathComponent("Test").path)
             let hasTrain = FileManager.default.fileExists(atPath: root.appendingPathComponent("Train").path)
@@ -223,7 +217,20 @@ struct DatasetOptions: ParsableArguments {
     /// `train`/`t10k` (or `test`) for mnist and fashion-mnist, `train`/`test` for dvsgesture, cifar10
     /// and shd. Datasets without a split of their own (digits, poker-dvs, cifar10-dvs, a folder with
     /// only one MNIST split) take `train` or `test` as the parts of the seeded split, or `all`.
+    /// The N-MNIST folder: `--data`, or the shipped samples.
+    private func nmnistRoot() throws -> URL {
+        if let data { return URL(fileURLWithPath: data) }
+        guard let shipped = ProjectData.locate("nmnist-small") else {
+            throw ValidationError("the shipped N-MNIST samples (Data/nmnist-small) were not found; pass --data DIR or set SNNKIT_DATA")
+        }
+        return shipped
+    }
+
     private func loadData(split name: String) throws -> Loaded {
+        // The signed coding needs the training split's channel statistics (see loadEncoded()).
+        guard encoding != "signed-poisson" else {
+            throw ValidationError("--split does not combine with --encoding signed-poisson (its normalisation comes from the training split); leave --split out")
+        }
         func whole(_ d: any FrameDataset, _ what: String) -> Loaded {
             let l = limited(d)
             return Loaded(train: l, test: l, description: "\(what), split \(name): \(l.count) samples")
@@ -231,13 +238,7 @@ struct DatasetOptions: ParsableArguments {
         let enc: StaticEncoding = encoding == "direct" ? .direct : .poisson
         switch dataset {
         case "nmnist":
-            let root: URL
-            if let data { root = URL(fileURLWithPath: data) } else {
-                guard let shipped = ProjectData.locate("nmnist-small") else {
-                    throw ValidationError("the shipped N-MNIST samples (Data/nmnist-small) were not found; pass --data DIR or set SNNKIT_DATA")
-                }
-                root = shipped
-            }
+            let root = try nmnistRoot()
             guard name == "Train" || name == "Test" else { throw ValidationError("--split for nmnist must be Train or Test, not '\(name)'") }
             let steps = frames ?? 10
             return whole(try NMNISTDataset(root: root, split: name, frameDuration: frameMs / 1000, timeSteps: steps),
