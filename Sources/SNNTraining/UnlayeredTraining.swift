@@ -38,7 +38,10 @@ public struct UnlayeredTraining: GradientComputer {
     public func lossAndGradients(network: Network, inputs: Tensor, labels: [Int], loss: Loss, seed: UInt64) -> StepResult {
         precondition(loss != .membraneCrossEntropy, "unlayered training needs a loss on spike counts (rate-ce, count-ce, count-mse)")
         let engine: AsyncEngine
-        do { engine = try AsyncEngine(network: network) } catch { preconditionFailure("unlayered training: \(error)") }
+        do {
+            try AsyncCompatibility.checkTraining(network.spec)
+            engine = try AsyncEngine(network: network)
+        } catch { fatalError("unlayered training: \(error)") }
         var x = inputs
         if inputDropout > 0 {
             let rng = CounterRNG(seed: seed ^ 0xD20F)

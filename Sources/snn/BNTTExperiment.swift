@@ -50,6 +50,12 @@ struct BNTTExperiment: ParsableCommand {
     @Option(help: "Report folder (default runs/bntt-DATASET).")
     var out: String?
 
+    @OptionGroup(title: "Asynchronous evaluation of the trained models (default --F inf,32,8)")
+    var async: AsyncModeOptions
+
+    @Flag(help: "Skip the asynchronous evaluation.")
+    var noAsync = false
+
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
@@ -77,6 +83,15 @@ struct BNTTExperiment: ParsableCommand {
         var gammaProfile: GammaProfile?
         var earlyExit: [EarlyExitResult]
         var history: [String: [EpochRecord]]
+        var asynchronous: [AsyncRow]
+    }
+
+    /// One trained model run on the asynchronous engine at one F.
+    struct AsyncRow: Codable {
+        var variant: String
+        var forwardGroupSize: Int?
+        var layeredAccuracy: Double
+        var metrics: AsyncMetrics
     }
 
     func run() throws {
@@ -94,6 +109,10 @@ struct BNTTExperiment: ParsableCommand {
         guard epochs > 0, batchSize > 0, lr > 0, lr.isFinite else { throw ValidationError("--epochs, --batch-size and --lr must be positive") }
         guard gammaWeightDecay >= 0, beta >= 0, beta <= 1 else { throw ValidationError("--gamma-weight-decay must be >= 0 and --beta in [0, 1]") }
         guard let rule = GammaProfile.Rule(rawValue: exitRule) else { throw ValidationError("--exit-rule must be tail or naive") }
+        let asyncF: [Int?] = noAsync ? [] : (givenOptions().contains("--F") ? try async.groupSizes() : [nil, 32, 8])
+        let asyncStop = try AsyncModeOptions.parseStopRule(async.stop)
+        if case .onOutput = asyncStop { throw ValidationError("--stop \(async.stop): the presets end with a non-spiking read-out, which emits no output spikes; use on-spiking-done or max-steps:N") }
+        _ = try async.options(forwardGroupSize: nil, seed: 0)
         var data = self.data
         data.encoding = "signed-poisson"
         if data.dataset == "cifar10" { data.augment = true }
@@ -114,6 +133,7 @@ struct BNTTExperiment: ParsableCommand {
         var history: [String: [EpochRecord]] = [:]
         var bnttModel: Network?
         var sweeps: [String: StepwiseEvaluation] = [:]
+        var trained: [(name: String, network: Network)] = []
         for kind in kinds {
             let name = kind?.rawValue ?? "none"
             let spec = try NetworkPresets.spec(arch, inputShape: loaded.train.frameShape, classes: loaded.train.classCount,
@@ -144,6 +164,21 @@ struct BNTTExperiment: ParsableCommand {
                                                             "testAccuracy": String(acc.last!)],
                                 to: folder.appendingPathComponent("\(name).snnmodel"))
             if kind == .bntt { bnttModel = trainer.network }
+            trained.append((name, trainer.network))
+        }
+
+        // The trained models on the asynchronous engine: normalisation folded into per-channel current scales
+        // and a bias current at frame start; at F = inf the layered result, bit for bit.
+        var asyncRows: [AsyncRow] = []
+        for (name, network) in trained {
+            let layered = rows.first { $0.variant == name }?.accuracy ?? 0
+            for f in asyncF {
+                let (m, _, seconds) = try evaluateAsync(network: network, dataset: loaded.test,
+                                                        options: try async.options(forwardGroupSize: f, seed: data.seed),
+                                                        batchSize: 128, progressTitle: "async \(name) F=\(describe(f))")
+                print("\(name) async F=\(describe(f)): accuracy \(format(m.accuracy * 100, 2))% (layered \(format(layered * 100, 2))%), \(format(m.spikesPerSample, 0)) spikes/sample, \(format(m.forwardStepsPerFrame, 1)) forward steps/frame, \(format(Double(m.samples) / max(seconds, 1e-9), 0)) samples/s")
+                asyncRows.append(AsyncRow(variant: name, forwardGroupSize: f, layeredAccuracy: layered, metrics: m))
+            }
         }
 
         // Early exit of the BNTT model: thresholds across the range of its mean gammas.
@@ -192,6 +227,12 @@ struct BNTTExperiment: ParsableCommand {
             exitTable.append([format(Double(e.threshold!), 3), "\(e.steps)/\(e.fullSteps)", format(e.accuracy * 100, 2) + "%",
                               format(e.spikesPerSample, 0), format(e.spikesSavedPercent, 1) + "%", format(e.synapticOperationsSavedPercent, 1) + "%"])
         }
+        var asyncTable = MarkdownTable(header: ["normalisation", "F", "accuracy", "layered accuracy", "spikes/sample", "forward steps/frame", "SynOps/sample"])
+        for r in asyncRows {
+            asyncTable.append([r.variant, describe(r.forwardGroupSize), format(r.metrics.accuracy * 100, 2) + "%", format(r.layeredAccuracy * 100, 2) + "%",
+                               format(r.metrics.spikesPerSample, 0), format(r.metrics.forwardStepsPerFrame, 1),
+                               format(r.metrics.synapticOperationsPerSample.total, 0)])
+        }
         let gammaTable: String = profile.map { p in
             var t = MarkdownTable(header: ["layer"] + (1...p.steps).map { "t=\($0)" })
             let names = bnttModel.map { gammaLayerNames($0, p) } ?? []
@@ -222,13 +263,22 @@ struct BNTTExperiment: ParsableCommand {
 
         \(exits.isEmpty ? "(no BNTT model)" : exitTable.text)
         ![early exit](early-exit.svg)
+
+        ## The trained models run asynchronously
+
+        Event by event on the asynchronous engine (\(async.scheduler) scheduler, stop \(async.stop)): each normalised
+        population's evaluation-mode normalisation is folded into a per-channel scale of its input currents and a bias
+        current injected at the start of every frame (docs/ALGORITHMS.md); F = inf is layered execution.
+
+        \(asyncRows.isEmpty ? "(skipped)" : asyncTable.text)
         """
         try md.write(to: folder.appendingPathComponent("report.md"), atomically: true, encoding: .utf8)
         try writeJSON(Results(dataset: loaded.description, architecture: arch, epochs: epochs, batchSize: batchSize, learningRate: lr,
                               gammaWeightDecay: gammaWeightDecay, seed: data.seed, rows: rows, gammaProfile: profile, earlyExit: exits,
-                              history: history), to: folder.appendingPathComponent("results.json").path)
+                              history: history, asynchronous: asyncRows), to: folder.appendingPathComponent("results.json").path)
         print(table.text)
         if !exits.isEmpty { print(exitTable.text) }
+        if !asyncRows.isEmpty { print(asyncTable.text) }
         print("report written to \(folder.path)/report.md")
     }
 }

@@ -78,7 +78,7 @@ struct EvalCommand: ParsableCommand {
         let exitRequest = try earlyExit.map { try EarlyExitRequest.parse($0) }
         let rule = GammaProfile.Rule(rawValue: exitRule)!
         let (network, metadata) = try ModelFile.read(from: URL(fileURLWithPath: model))
-        if mode == "async" { try AsyncCompatibility.check(network.spec) }
+        if mode == "async" { try AsyncCompatibility.check(network.spec, stopRule: try AsyncModeOptions.parseStopRule(async.stop)) }
         let profile = GammaProfile(network: network)
         if (exitRequest != nil || gammaPlot != nil) && profile.layers.isEmpty {
             throw ValidationError("model \(model) has no BNTT layer: --early-exit and --gamma-plot need per-step gammas")
@@ -96,6 +96,7 @@ struct EvalCommand: ParsableCommand {
         print(loaded.description)
         if !allowMismatch { try checkRecorded(metadata, model: model, against: loaded.test) }
         try Check.network(network.spec, fits: loaded.test, source: "model \(model)")
+        try AsyncCompatibility.check(network.spec, frames: loaded.test.timeSteps)
         try Check.memory(try Check.evaluationMemory(network.spec, frames: loaded.test.timeSteps, batch: batchSize),
                          "evaluating \(loaded.test.timeSteps) frames in batches of \(batchSize)", option: "--frames/--batch-size")
         if let exitRequest {

@@ -96,7 +96,7 @@ struct TrainCommand: ParsableCommand {
         let spec = try net.spec(default: data.defaultArchitecture(for: loaded), dtMs: data.frameMs, inputShape: loaded.train.frameShape,
                                 classes: loaded.train.classCount, timeSteps: loaded.train.timeSteps,
                                 neuronOverride: bntt ? .bntt(beta: net.beta ?? 0.95) : nil)
-        if mode == "async" { try AsyncCompatibility.check(spec) }
+        if mode == "async" { try AsyncCompatibility.checkTraining(spec) }
         try Check.network(spec, fits: loaded.train, source: net.arch.map { "--arch '\($0)'" } ?? "the default architecture for \(data.dataset)")
         try Check.memory(try Check.trainingMemory(spec, frames: loaded.train.timeSteps, batch: training.batchSize),
                          "training \(String(format: "%.3g", try Check.sizes(of: spec).weights)) weights on \(loaded.train.timeSteps) frames in batches of \(training.batchSize)",

@@ -63,12 +63,4 @@ struct EarlyExitTests {
         let ops = run.synapticOperations!.reduce(0.0) { $0 + $1.total }
         #expect(abs(run.operationsPerStep.reduce(0.0) { $0 + $1.total } - ops) < 1e-6)
     }
-
-    /// The asynchronous engine refuses normalised populations with a clear error.
-    @Test func asyncRefusesNormalisation() throws {
-        let spec = try NetworkSpec.parse("input=4,fc3:bntt,fc2", neuron: .bntt(), timeSteps: 2)
-        do { _ = try AsyncEngine(network: try Network(spec: spec, seed: 1)); Issue.record("accepted") } catch let e as AsyncEngineError {
-            #expect(e.description.contains("normalis"))
-        }
-    }
 }

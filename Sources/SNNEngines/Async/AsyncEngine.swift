@@ -24,6 +24,20 @@ import SNNTensor
 /// integrates to `U = 0`. Prediction: argmax of the output spike counts summed over frames (first
 /// maximum on ties), as the layered engine.
 ///
+/// **Normalised populations** (BNTT, BN, tdBN: ``SNNCore/InputNormalization``) run in their evaluation
+/// form folded per frame `t` into a per-channel affine map of the input current, `I = s_t[c] x + b_t[c]`
+/// (``SNNCore/InputNormalization/folded(parameters:statistics:threshold:step:)``): every current that
+/// reaches a neuron is scaled by `s_t[c]` when it is integrated, and the bias `b_t[c]` is a current
+/// injected at the start of the frame, integrated with the neuron's first integration of the frame. As a
+/// bias reaches every neuron, a normalised population is evaluated in full at its wave front (forward
+/// step `p + 1` of the frame), where at F = infinity all its inputs arrive: it integrates `s x + b` once,
+/// the layered engine's arithmetic.
+///
+/// **A non-spiking read-out** (a trailing linear layer without neurons, `fc10:readout`) accumulates the
+/// currents that the last population's emitted spikes deliver, per frame; the prediction is the argmax of
+/// these currents summed over frames (first maximum on ties), as in the layered engine. Output-spike
+/// measurements (first output step, the `on-output` stop rule) do not apply to such a network.
+///
 /// **F = infinity is layered execution**, bit for bit: every queued spike leaves at once, so one
 /// population advances per forward step, and emitted spikes (and folded pooled cells) are
 /// delivered in ascending index, the order in which the layered engine sums a layer's inputs.
@@ -40,23 +54,28 @@ public struct AsyncEngine: Sendable {
     public let populations: [AsyncPopulation]
     /// `connections[i]` feeds population `i` (connection 0 comes from the input).
     public let connections: [AsyncConnection]
+    /// The non-spiking read-out behind the last population, if the network ends with one.
+    public let readout: AsyncReadout?
     let weightStore: AsyncWeightStore
+    /// Folded normalisation per population (nil for plain populations).
+    let normalizationStore: AsyncNormalizationStore
 
     /// Total number of neurons.
     public var neuronCount: Int { populations.last.map { $0.offset + $0.count } ?? 0 }
-    /// Number of output neurons (classes).
-    public var classCount: Int { populations.last?.count ?? 0 }
+    /// Number of outputs (classes): output neurons, or read-out currents.
+    public var classCount: Int { readout?.outFeatures ?? populations.last?.count ?? 0 }
 
-    /// Compiles the network. Throws when a layer cannot run asynchronously (a network that does not
-    /// end with a `.lif` population, two pooling layers or no synaptic layer between populations).
+    /// Compiles the network. Throws when a layer cannot run asynchronously (two pooling layers or no
+    /// synaptic layer between populations, a network that ends neither with a `.lif` population nor
+    /// with a linear read-out behind one).
     public init(network: Network) throws {
         self.network = network
         let spec = network.spec
         try AsyncCompatibility.check(spec)
         let shapes = try spec.shapes()
         self.shapes = shapes
-        guard let last = spec.layers.last, last.isNeuron else {
-            throw AsyncEngineError("async execution needs a network that ends with a LIF population (its output spikes are the prediction)")
+        guard spec.layers.contains(where: \.isNeuron) else {
+            throw AsyncEngineError("async execution needs at least one LIF population")
         }
         // Group layers: [stateless..., synaptic] lif
         var populations: [AsyncPopulation] = []
@@ -64,6 +83,7 @@ public struct AsyncEngine: Sendable {
         var pending: [Int] = []  // stateless layer indices since the last population
         var neuronOffset = 0, unitOffset = 0
         var weights: [[Float]] = []
+        var folded: [(scale: [Float], bias: [Float])?] = []
         for (i, layer) in spec.layers.enumerated() {
             guard case .lif(let params) = layer else { pending.append(i); continue }
             // Compile the connection from `pending`.
@@ -127,6 +147,22 @@ public struct AsyncEngine: Sendable {
             case .linear: unitCount = 1; perUnit = count; channelsLast = false
             case .conv2d(let g, let co): unitCount = g.outPositions; perUnit = co; channelsLast = true
             }
+            if let norm = params.normalization {
+                // The normalised channel is the first axis of the population: a conv unit's neurons (its
+                // channels), or a linear population's neurons one by one.
+                guard norm.channels == perUnit else {
+                    throw AsyncEngineError("LIF layer \(i): \(norm.kind.rawValue) over \(norm.channels) channels does not match the population's \(perUnit) neurons per position")
+                }
+                var scales: [Float] = [], biases: [Float] = []
+                for t in 0..<norm.statisticSets {
+                    let f = norm.folded(parameters: network.weights[i], statistics: network.runningStatistics[i],
+                                        threshold: params.threshold, step: t)
+                    scales += f.scale; biases += f.bias
+                }
+                folded.append((scales, biases))
+            } else {
+                folded.append(nil)
+            }
             populations.append(AsyncPopulation(layerIndex: i, offset: neuronOffset, count: count, shape: shape, parameters: params,
                                                unitCount: unitCount, neuronsPerUnit: perUnit, channelsLast: channelsLast,
                                                unitOffset: unitOffset))
@@ -134,9 +170,29 @@ public struct AsyncEngine: Sendable {
             unitOffset += unitCount
             pending = []
         }
+        // Layers after the last population: a non-spiking read-out ([flatten] [dropout] linear).
+        var readout: AsyncReadout?
+        if !pending.isEmpty {
+            for li in pending.dropLast() {
+                switch spec.layers[li] {
+                case .flatten, .dropout: continue
+                default:
+                    throw AsyncEngineError("layer \(li) (\(spec.layers[li].shortName)) is in front of the read-out: async read-outs are [flatten] [dropout] then one linear layer")
+                }
+            }
+            let li = pending.last!
+            guard case .linear(let inF, let outF) = spec.layers[li] else {
+                throw AsyncEngineError("the network ends with \(spec.layers[li].shortName) after its last LIF population: async execution needs output neurons or a linear read-out")
+            }
+            readout = AsyncReadout(weightLayer: li, inFeatures: inF, outFeatures: outF,
+                                   fanOut: SynapticFanOut.perInput(spec.layers[li], inShape: shapes[li]) ?? [])
+            weights.append(network.weights[li].data)
+        }
+        self.readout = readout
         self.populations = populations
         self.connections = connections
-        self.weightStore = AsyncWeightStore(weights, fanOuts: connections.map(\.fanOut))
+        self.weightStore = AsyncWeightStore(weights, fanOuts: connections.map(\.fanOut) + (readout.map { [$0.fanOut] } ?? []))
+        self.normalizationStore = AsyncNormalizationStore(folded)
     }
 
     /// Runs a batch of inputs `[T, batch] + inputShape` (time-major, as ``LayeredEngine``).
@@ -162,6 +218,14 @@ public struct AsyncEngine: Sendable {
         precondition(inputs.rank >= 2 && inputs.count == inputs.shape[0] * inputs.shape[1] * frameSize,
                      "AsyncEngine: inputs \(inputs.shape) do not match [T, batch] + \(spec.inputShape)")
         let steps = inputs.shape[0], batch = inputs.shape[1]
+        for p in populations {
+            if let norm = p.parameters.normalization, norm.kind == .bntt, steps > norm.steps {
+                fatalError("AsyncEngine: population \(p.layerIndex) has BNTT statistics for \(norm.steps) time steps, the inputs have \(steps)")
+            }
+        }
+        if readout != nil, case .onOutput = options.stopRule {
+            fatalError("AsyncEngine: the on-output stop rule needs output spikes; this network has a non-spiking read-out")
+        }
         precondition(labels == nil || labels!.count == batch, "AsyncEngine: \(labels!.count) labels for \(batch) samples")
         var results = [AsyncSampleResult?](repeating: nil, count: batch)
         var tapes = [AsyncTape?](repeating: nil, count: batch)
@@ -226,8 +290,40 @@ extension AsyncEngine {
     }
 }
 
+/// A non-spiking read-out: the linear layer after the last population, whose currents (summed over
+/// frames) are the outputs.
+public struct AsyncReadout: Sendable, Hashable {
+    /// Index of the linear layer in the network's layer list.
+    public let weightLayer: Int
+    /// Inputs (the last population's neurons, in layer order) and outputs (classes).
+    public let inFeatures: Int
+    public let outFeatures: Int
+    /// NeuroBench fan-out of every input.
+    public let fanOut: [Int32]
+}
+
+/// Folded normalisation of the normalised populations, in stable memory: per population, per statistic
+/// set `t` (BNTT: the frame; else one), `scale[t * C + c]` and `bias[t * C + c]`.
+final class AsyncNormalizationStore: @unchecked Sendable {
+    let scales: [UnsafeMutablePointer<Float>?]
+    let biases: [UnsafeMutablePointer<Float>?]
+    init(_ folded: [(scale: [Float], bias: [Float])?]) {
+        func copy(_ a: [Float]) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, a.count))
+            p.initialize(from: a, count: a.count)
+            return p
+        }
+        scales = folded.map { $0.map { copy($0.scale) } }
+        biases = folded.map { $0.map { copy($0.bias) } }
+    }
+    deinit {
+        for p in scales { p?.deallocate() }
+        for p in biases { p?.deallocate() }
+    }
+}
+
 /// The weights of the connections, copied into stable memory when the engine is made (linear:
-/// `[in, out]` as in the network; conv: transposed to `[C, k, k, O]`).
+/// `[in, out]` as in the network; conv: transposed to `[C, k, k, O]`); the read-out's last.
 final class AsyncWeightStore: @unchecked Sendable {
     let pointers: [UnsafeMutablePointer<Float>]
     let fanOuts: [UnsafeMutablePointer<Int32>]

@@ -6,7 +6,8 @@ import SNNCore
 /// first step of frame 2 follows the last step of frame 1). Spikes are counted when a neuron fires
 /// (they join the queue), emitted spikes when the scheduler lets them leave.
 public struct AsyncSampleResult: Codable, Hashable, Sendable {
-    /// Predicted class: argmax of the output spike counts summed over frames (first maximum on ties).
+    /// Predicted class: argmax of the output spike counts (or read-out currents) summed over frames
+    /// (first maximum on ties).
     public var prediction: Int
     /// The label, when given.
     public var label: Int?
@@ -40,6 +41,9 @@ public struct AsyncSampleResult: Codable, Hashable, Sendable {
     public var queueLengthMax: Int
     /// Synaptic operations (NeuroBench: value ±1 is an accumulate, anything else a multiply-accumulate).
     public var synapticOperations: SynapticOperations
+    /// Networks with a non-spiking read-out: its currents per frame per class (the prediction is the
+    /// argmax of their sum over frames); nil otherwise.
+    public var readoutPerFrame: [[Float]]? = nil
 
     /// Whether the prediction equals the label (false without a label).
     public var correct: Bool { label == prediction }

@@ -18,6 +18,14 @@ struct AsyncSampleSimulator {
     /// First global unit id of every population.
     let unitOffsets: [Int]
     let hotPopulations: [HotPopulation]
+    /// Normalised populations: this frame's folded scale and bias per neuron of a unit (nil elsewhere).
+    var frameScale: [UnsafePointer<Float>?]
+    var frameBias: [UnsafePointer<Float>?]
+    /// Per global unit: 1 while the unit's neurons have not yet integrated this frame's bias current.
+    let biasDue: UnsafeMutablePointer<UInt8>
+    /// Read-out: its weights `[in, out]`, its current this frame, and every frame's currents.
+    let readoutWeight: UnsafePointer<Float>?
+    let readoutCurrent: UnsafeMutablePointer<Float>
 
     // Per-neuron state (global ids).
     let v: UnsafeMutablePointer<Float>
@@ -89,13 +97,19 @@ struct AsyncSampleSimulator {
         }
         neuronCount = pops.last.map { $0.offset + $0.count } ?? 0
         lastPopulation = pops.count - 1
-        classCount = pops.last?.count ?? 0
+        classCount = engine.classCount
+        frameScale = pops.map { _ in nil }
+        frameBias = pops.map { _ in nil }
+        readoutWeight = engine.readout != nil ? UnsafePointer(engine.weightStore.pointers[engine.connections.count]) : nil
+        readoutCurrent = .allocate(capacity: max(1, classCount))
+        readoutCurrent.initialize(repeating: 0, count: max(1, classCount))
         let n = max(1, neuronCount)
         v = .allocate(capacity: n); current = .allocate(capacity: n)
         refractory = .allocate(capacity: n); logged = .allocate(capacity: n); received = .allocate(capacity: n)
         current.initialize(repeating: 0, count: n)
         let units = max(1, pops.last.map { $0.unitOffset + $0.unitCount } ?? 0)
         unitMark = .allocate(capacity: units); unitMark.initialize(repeating: 0, count: units)
+        biasDue = .allocate(capacity: units); biasDue.initialize(repeating: 0, count: units)
         touched = pops.map { _ in [] }
         deferred = pops.map { _ in [] }
         var acc: [UnsafeMutablePointer<Float>?] = [], fired: [UnsafeMutablePointer<UInt8>?] = []
@@ -126,7 +140,7 @@ struct AsyncSampleSimulator {
 
     func deallocate() {
         v.deallocate(); current.deallocate(); refractory.deallocate(); logged.deallocate(); received.deallocate()
-        unitMark.deallocate()
+        unitMark.deallocate(); biasDue.deallocate(); readoutCurrent.deallocate()
         for p in poolAccumulator { p?.deallocate() }
         for p in poolFired { p?.deallocate() }
         inputPooled?.deallocate()
@@ -164,6 +178,7 @@ struct AsyncSampleSimulator {
         traceSample = Int32(truncatingIfNeeded: options.sampleIndexOffset + b)
 
         var outputCounts: [[Int32]] = []
+        var readoutPerFrame: [[Float]] = []
         var spikesPerFrame: [[Int32]] = []
         var stepsPerFrame: [Int32] = []
         var framesStoppedEarly = 0
@@ -175,7 +190,7 @@ struct AsyncSampleSimulator {
         let limit = options.forwardGroupSize
 
         for t in 0..<steps {
-            startFrame()
+            startFrame(t)
             deliverInput(inputs + (t * batch + b) * frameSize)
             var stepInFrame = 0
             var firstOutputInFrame: Int?
@@ -219,6 +234,10 @@ struct AsyncSampleSimulator {
             if stopped { framesStoppedEarly += 1 }
             stepsPerFrame.append(Int32(stepInFrame))
             outputCounts.append(outputsThisFrame)
+            if engine.readout != nil {
+                readoutPerFrame.append(Array(UnsafeBufferPointer(start: readoutCurrent, count: classCount)))
+                readoutCurrent.update(repeating: 0, count: classCount)
+            }
             spikesPerFrame.append(spikesThisFrame)
             if tape != nil {
                 tape!.frameStepStart.append(Int32(globalStep))
@@ -228,11 +247,20 @@ struct AsyncSampleSimulator {
             }
         }
 
-        var summed = [Int](repeating: 0, count: classCount)
-        for f in outputCounts { for j in 0..<classCount { summed[j] += Int(f[j]) } }
-        var prediction = 0, best = Int.min
-        for j in 0..<classCount where summed[j] > best { best = summed[j]; prediction = j }
-        let result = AsyncSampleResult(
+        var prediction = 0
+        if engine.readout != nil {
+            // The layered engine's summed output and argmax: frames added in order, first maximum on ties.
+            var summed = readoutPerFrame.first ?? [Float](repeating: 0, count: classCount)
+            for f in readoutPerFrame.dropFirst() { for j in 0..<classCount { summed[j] += f[j] } }
+            var best = -Float.infinity
+            for j in 0..<classCount where summed[j] > best { best = summed[j]; prediction = j }
+        } else {
+            var summed = [Int](repeating: 0, count: classCount)
+            for f in outputCounts { for j in 0..<classCount { summed[j] += Int(f[j]) } }
+            var best = Int.min
+            for j in 0..<classCount where summed[j] > best { best = summed[j]; prediction = j }
+        }
+        var result = AsyncSampleResult(
             prediction: prediction, label: label, outputCounts: outputCounts, spikesPerFrame: spikesPerFrame,
             emittedSpikes: emittedTotal, spikesLeftInQueue: queueCount, forwardStepsPerFrame: stepsPerFrame,
             framesStoppedEarly: framesStoppedEarly, firstOutputStep: firstOutputStep, firstOutputFrame: firstOutputFrame,
@@ -240,16 +268,23 @@ struct AsyncSampleSimulator {
             spikesUntilFirstCorrectOutput: spikesUntilFirstCorrect,
             currentsToSpikeHistogram: options.measuresCurrentsToSpike ? histogram : [],
             queueLengthSum: queueSum, queueLengthMax: queueMax, synapticOperations: synapticOperations)
+        if engine.readout != nil { result.readoutPerFrame = readoutPerFrame }
         return (result, tape, traceEvents)
     }
 
     // MARK: - Frame start
 
-    /// Decay every neuron, clear refractory flags, `P` (the momentum keys) and the per-frame counters.
-    mutating func startFrame() {
+    /// Decay every neuron, clear refractory flags, `P` (the momentum keys) and the per-frame counters;
+    /// select frame `t`'s folded normalisation and make its bias current due.
+    mutating func startFrame(_ t: Int) {
         let pops = engine.populations
         for p in pops.indices {
             let pop = pops[p]
+            if let norm = pop.parameters.normalization {
+                let set = norm.statisticSet(step: t) * pop.neuronsPerUnit
+                frameScale[p] = UnsafePointer(engine.normalizationStore.scales[p]! + set)
+                frameBias[p] = UnsafePointer(engine.normalizationStore.biases[p]! + set)
+            }
             let beta = pop.parameters.beta, theta = pop.parameters.threshold
             let vp = v + pop.offset
             if let perNeuron = pop.parameters.perNeuronBeta {
@@ -264,10 +299,17 @@ struct AsyncSampleSimulator {
             // population per forward step at most). At F = infinity that is the step at which the whole
             // population integrates, which is what layered execution does; evaluated earlier, it would fire
             // before its inputs arrive and integrate twice in the frame.
-            var last = -1
-            for j in 0..<pop.count where vp[j] - theta > 0 {
-                let unit = j / pop.neuronsPerUnit
-                if unit != last { deferred[p].append(Int32(unit)); last = unit }
+            // A normalised population's bias current reaches every neuron: all its units wait for the wave front.
+            if pop.parameters.normalization != nil {
+                deferred[p].removeAll(keepingCapacity: true)
+                for u in 0..<pop.unitCount { deferred[p].append(Int32(u)) }
+                (biasDue + pop.unitOffset).update(repeating: 1, count: pop.unitCount)
+            } else {
+                var last = -1
+                for j in 0..<pop.count where vp[j] - theta > 0 {
+                    let unit = j / pop.neuronsPerUnit
+                    if unit != last { deferred[p].append(Int32(unit)); last = unit }
+                }
             }
             if !deferred[p].isEmpty { deferredPopulations += 1 }
             spikesThisFrame[p] = 0
@@ -437,10 +479,22 @@ struct AsyncSampleSimulator {
             let pop = hotPopulations[p]
             let theta = pop.threshold, reset: ResetMode = pop.resetsToZero ? .zero : .subtract
             let units = touched[p]
+            let scale = frameScale[p], bias = frameBias[p]
             for u32 in units {
                 let u = Int(u32)
                 unitMark[pop.unitOffset + u] = 0
                 let unitStart = pop.offset + u * pop.neuronsPerUnit
+                if let scale {
+                    // Folded normalisation: I = s x (+ b with the frame's first integration), the layered
+                    // engine's `s * x + b` when the whole frame's input arrives at once.
+                    let cur = current + unitStart
+                    if biasDue[pop.unitOffset + u] != 0 {
+                        biasDue[pop.unitOffset + u] = 0
+                        for k in 0..<pop.neuronsPerUnit { cur[k] = scale[k] * cur[k] + bias![k] }
+                    } else {
+                        for k in 0..<pop.neuronsPerUnit { cur[k] = scale[k] * cur[k] }
+                    }
+                }
                 var n = unitStart
                 var remaining = pop.neuronsPerUnit
                 if !recording {
@@ -543,7 +597,15 @@ struct AsyncSampleSimulator {
                                                         neuron: picked[k].neuron - Int32(pop.offset)))
                 }
             }
-            if p == lastPopulation {
+            if p == lastPopulation, let w = readoutWeight {
+                // Into the non-spiking read-out (not output spikes).
+                let fan = engine.readout!.fanOut
+                for k in i..<j {
+                    let source = Int(picked[k].neuron) - pop.offset
+                    SpikeDelivery.linear(value: 1, source: source, weight: w, outFeatures: classCount, current: readoutCurrent)
+                    synapticOperations.accumulates += Double(fan[source])
+                }
+            } else if p == lastPopulation {
                 for k in i..<j {
                     let cls = Int(picked[k].neuron) - pop.offset
                     outputsThisFrame[cls] &+= 1

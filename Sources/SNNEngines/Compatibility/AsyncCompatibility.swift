@@ -1,13 +1,35 @@
 import SNNCore
 
-/// What the asynchronous engine cannot run yet, checked before it compiles a network.
+/// What the asynchronous engine and unlayered training cannot run, checked before any work.
 public enum AsyncCompatibility {
-    /// Throws for networks with normalised populations (BNTT, BN, tdBN): their folded form
-    /// (``InputNormalization/folded(parameters:statistics:threshold:step:)``) is not wired into the
-    /// event-driven engine yet.
-    public static func check(_ spec: NetworkSpec) throws {
+    /// Throws for networks the asynchronous engine cannot evaluate.
+    ///
+    /// Normalised populations (BNTT, BN, tdBN) run in their folded form (a per-channel scale of the
+    /// incoming currents and a bias current at frame start, see ``AsyncEngine``), a trailing synaptic
+    /// layer without neurons runs as a non-spiking read-out; the structural checks are the engine's.
+    /// `frames`, when given, is checked against the time steps BNTT has statistics for; `stopRule`
+    /// against a read-out (which emits no output spikes for `on-output` to wait for).
+    public static func check(_ spec: NetworkSpec, frames: Int? = nil, stopRule: StopRule? = nil) throws {
+        if let stopRule, case .onOutput = stopRule, let last = spec.layers.last, !last.isNeuron {
+            throw AsyncEngineError("the stop rule \(stopRule.description) waits for output spikes, but the network ends with a non-spiking read-out (\(last.shortName)): use on-spiking-done or max-steps:N")
+        }
+        if let frames {
+            for (i, layer) in spec.layers.enumerated() {
+                guard let norm = layer.normalization, norm.kind == .bntt, frames > norm.steps else { continue }
+                throw AsyncEngineError("layer \(i) (\(layer.shortName)) has BNTT statistics for \(norm.steps) time steps; the data has \(frames) frames (--frames)")
+            }
+        }
+    }
+
+    /// Throws for networks that unlayered backprop (training through the asynchronous execution)
+    /// cannot train: normalised populations and non-spiking read-outs (their gradients through the
+    /// event order are not derived).
+    public static func checkTraining(_ spec: NetworkSpec) throws {
         if let i = spec.layers.firstIndex(where: { $0.normalization != nil }) {
-            throw AsyncEngineError("layer \(i) (\(spec.layers[i].shortName)) has batch normalisation (\(spec.layers[i].normalization!.kind.rawValue)); the asynchronous engine does not run normalised populations yet: use --mode layered")
+            throw AsyncEngineError("layer \(i) (\(spec.layers[i].shortName)) has batch normalisation (\(spec.layers[i].normalization!.kind.rawValue)); unlayered training (--mode async) does not train normalised populations: train with --mode layered and evaluate with --mode async")
+        }
+        if let last = spec.layers.last, !last.isNeuron {
+            throw AsyncEngineError("the last layer (\(last.shortName)) is a non-spiking read-out; unlayered training (--mode async) needs output spikes: train with --mode layered and evaluate with --mode async")
         }
     }
 }

@@ -16,9 +16,9 @@ public struct LayeredEngine: Sendable {
     /// Per-sample shapes before and after each layer.
     public let shapes: [[Int]]
     let fanOuts: [[Int32]?]
-    /// Synaptic layers whose output feeds a normalised population: their currents are normalised
-    /// anyway, and the asynchronous engine does not run such networks, so a dense input may take the
-    /// im2col GEMM rather than exact event order.
+    /// Synaptic layers whose output feeds a normalised population: in training their currents are
+    /// normalised with batch statistics anyway, so a dense input may take the im2col GEMM rather than
+    /// exact event order. Evaluation keeps the event order, which the asynchronous engine reproduces.
     let feedsNormalization: [Bool]
 
     public init(network: Network) throws {
@@ -101,7 +101,7 @@ public struct LayeredEngine: Sendable {
                     let key = (rng: rng, stream: UInt64(t) << 32 | UInt64(i))
                     let (y, cache) = SynapticKernels.forward(layer, weight: network.weights[i], input: x, inShape: shapes[i],
                                                              outShape: shapes[i + 1], training: training, dropoutKey: key,
-                                                             keepCache: keepTape, exactEventOrder: !feedsNormalization[i])
+                                                             keepCache: keepTape, exactEventOrder: !(training && feedsNormalization[i]))
                     if keepTape { tape!.caches[t][i] = cache }
                     xs[t] = y
                 }
