@@ -156,8 +156,11 @@ struct AsyncDeterminismTests {
 
     @Test func unsupportedNetworksThrowClearly() throws {
         let lif = LayerSpec.lif(LIFParameters())
-        let noOutputLIF = NetworkSpec(inputShape: [4], layers: [.linear(inFeatures: 4, outFeatures: 3), lif, .linear(inFeatures: 3, outFeatures: 2)])
-        #expect(throws: AsyncEngineError.self) { try AsyncEngine(network: try Network(spec: noOutputLIF)) }
+        // A trailing linear layer is a read-out; anything else after the last population is refused.
+        let readout = NetworkSpec(inputShape: [4], layers: [.linear(inFeatures: 4, outFeatures: 3), lif, .linear(inFeatures: 3, outFeatures: 2)])
+        #expect(try AsyncEngine(network: try Network(spec: readout)).readout?.outFeatures == 2)
+        let noOutput = NetworkSpec(inputShape: [4], layers: [.linear(inFeatures: 4, outFeatures: 3), lif, .dropout(rate: 0.1)])
+        #expect(throws: AsyncEngineError.self) { try AsyncEngine(network: try Network(spec: noOutput)) }
         let noSynapse = NetworkSpec(inputShape: [4], layers: [.linear(inFeatures: 4, outFeatures: 3), lif, .dropout(rate: 0.1), lif])
         #expect(throws: AsyncEngineError.self) { try AsyncEngine(network: try Network(spec: noSynapse)) }
     }

@@ -49,7 +49,6 @@ struct TrainingTests {
         config.loss = .rateCrossEntropy
         config.seed = 1
         var trainer = Trainer(network: initial, configuration: config, computer: LayeredBPTT())
-        let start = Date()
         var losses: [Float] = []
         for epoch in 0..<12 {
             let m = try trainer.trainEpoch(epoch, batchCount: 8) { body in
@@ -62,11 +61,9 @@ struct TrainingTests {
             #expect(m.samples == 256 && m.peakTapeBytes > 0 && m.loss.isFinite)
         }
         let after = Self.accuracy(trainer.network, x, labels)
-        let seconds = Date().timeIntervalSince(start)
         #expect(before < 0.6, "initial accuracy \(before) is not near chance")
         #expect(after > 0.9, "train accuracy after 96 steps: \(after) (losses \(losses))")
         #expect(losses.last! < losses.first!)
-        #expect(seconds < 20, "training took \(seconds) s")
         #expect(trainer.optimizer.stepCount == 96)
         // Held-out samples from the same distribution.
         let (tx, tl) = Self.dataset(samples: 128, steps: 8, seed: 99)

@@ -470,8 +470,8 @@ struct AsyncSampleSimulator {
 
     /// Every touched neuron integrates its pending current and checks its threshold; spikes join the queue.
     ///
-    /// Units of contiguous neurons (behind linear connections) are integrated eight lanes at a time
-    /// when no tape is recorded; the lanes compute exactly what ``LIFDynamics`` computes.
+    /// Units of contiguous neurons are integrated eight lanes at a time (with or without a tape); the
+    /// lanes compute exactly what ``LIFDynamics`` computes.
     mutating func integrateTouched() {
         guard touchedTotal > 0 else { return }
         let recording = tape != nil
@@ -497,7 +497,7 @@ struct AsyncSampleSimulator {
                 }
                 var n = unitStart
                 var remaining = pop.neuronsPerUnit
-                if !recording {
+                do {
                     let thetaV = SIMD8<Float>(repeating: theta)
                     let zero = SIMD8<Float>(repeating: 0)
                     while remaining >= 8 {
@@ -509,16 +509,25 @@ struct AsyncSampleSimulator {
                         let margin = uu - thetaV
                         let spikes = margin .> zero
                         UnsafeMutableRawPointer(current + n).storeBytes(of: zero, as: SIMD8<Float>.self)
+                        var spikeFlags = SIMD8<UInt8>()
                         if any(spikes) {
                             var newV = uu
                             for lane in 0..<8 where spikes[lane] { newV[lane] = pop.resetsToZero ? 0 : margin[lane] }
                             UnsafeMutableRawPointer(v + n).storeBytes(of: newV, as: SIMD8<Float>.self)
                             for lane in 0..<8 where spikes[lane] {
-                                _ = handleSpike(neuron: n + lane, id: pop.layerId(n + lane), population: p,
-                                                integration: integrationCount &+ Int32(lane), potential: uu[lane])
+                                spikeFlags[lane] = handleSpike(neuron: n + lane, id: pop.layerId(n + lane), population: p,
+                                                               integration: integrationCount &+ Int32(lane), potential: uu[lane])
                             }
                         } else {
                             UnsafeMutableRawPointer(v + n).storeBytes(of: uu, as: SIMD8<Float>.self)
+                        }
+                        if recording {
+                            // The scalar path's tape entries, lane by lane (same ids, margins and flags).
+                            for lane in 0..<8 {
+                                tape!.integrationNeuron.append(pop.layerId(n + lane))
+                                tape!.integrationMargin.append(margin[lane])
+                                tape!.integrationFlags.append((rr[lane] != 0 ? AsyncTape.refractoryBit : 0) | spikeFlags[lane])
+                            }
                         }
                         integrationCount &+= 8
                         n += 8
