@@ -73,6 +73,9 @@ enum CLIFixtures {
               ["dataset": "nmnist", "classes": "10", "inputShape": "2x34x34", "frames": "10", "encoding": "poisson", "dtMs": "10.0"])
         model("digits.snnmodel", NetworkSpec(inputShape: [64], layers: [.linear(inFeatures: 64, outFeatures: 10), .lif(lif)]),
               ["dataset": "digits", "classes": "10", "inputShape": "64", "frames": "16", "encoding": "poisson", "dtMs": "10.0"])
+        let digitsMeta = ["dataset": "digits", "classes": "10", "inputShape": "64", "frames": "16", "encoding": "poisson", "dtMs": "10.0"]
+        model("digits-bntt-readout.snnmodel", try! NetworkSpec.parse("input=64,fc10:bntt,fc10:readout", neuron: .bntt(), timeSteps: 16), digitsMeta)
+        model("digits-bntt-4-steps.snnmodel", try! NetworkSpec.parse("input=64,fc10:bntt,fc10", neuron: .bntt(), timeSteps: 4), digitsMeta)
         model("no-layers.snnmodel", NetworkSpec(inputShape: [2, 34, 34], layers: []))
         let mlp = { (p: LIFParameters) in NetworkSpec(inputShape: [64], layers: [.linear(inFeatures: 64, outFeatures: 10), .lif(p)]) }
         model("threshold-zero.snnmodel", mlp(LIFParameters(beta: 0.5, threshold: 0)))
@@ -172,6 +175,11 @@ enum CLIFixtures {
         (["eval", "--model", "@nmnist.snnmodel", "--early-exit", "0.5"], "BNTT"),
         (["eval", "--model", "@nmnist.snnmodel", "--exit-rule", "x"], "--exit-rule"),
         (["train", "--arch", "vgg99"], "vgg99"),
+        (["eval", "--model", "@digits-bntt-readout.snnmodel", "--mode", "async", "--stop", "on-output:1"], "read-out"),
+        (["eval", "--model", "@digits-bntt-4-steps.snnmodel"], "BNTT statistics for 4 time steps"),
+        (["eval", "--model", "@digits-bntt-4-steps.snnmodel", "--mode", "async"], "BNTT statistics for 4 time steps"),
+        (["train", "--dataset", "digits", "--mode", "async", "--arch", "input=64,fc10:bntt,fc10"], "unlayered training"),
+        (["train", "--dataset", "digits", "--mode", "async", "--arch", "input=64,fc10,fc10:readout"], "read-out"),
         (["train", "--recipe", "fast"], "--recipe"),
     ]
 
