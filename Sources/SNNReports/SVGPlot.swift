@@ -9,6 +9,10 @@ public struct SVGPlot: Sendable {
     public struct Series: Sendable {
         public var name: String
         public var points: [(x: Double, y: Double)]
+        /// Dashed line (reference values such as a threshold).
+        public var dashed = false
+        /// A dot at every point (off for long traces).
+        public var markers = true
         public init(name: String, points: [(x: Double, y: Double)]) { self.name = name; self.points = points }
     }
 
@@ -36,12 +40,12 @@ public struct SVGPlot: Sendable {
         for (k, s) in series.enumerated() {
             let color = Self.palette[k % Self.palette.count]
             let pts = s.points.map { "\(fmt(px($0.x, x0, x1))),\(fmt(py($0.y, y0, y1)))" }.joined(separator: " ")
-            body += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(pts)\"/>\n"
-            for p in s.points {
+            body += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"6 4\"" : "") points=\"\(pts)\"/>\n"
+            for p in s.points where s.markers {
                 body += "<circle cx=\"\(fmt(px(p.x, x0, x1)))\" cy=\"\(fmt(py(p.y, y0, y1)))\" r=\"3\" fill=\"\(color)\"/>\n"
             }
         }
-        return frame(body: body, x: (x0, x1), y: (y0, y1), legend: series.map(\.name))
+        return frame(body: body, x: (x0, x1), y: (y0, y1), legend: series.map(\.name), dashed: Set(series.indices.filter { series[$0].dashed }))
     }
 
     /// A grouped bar chart: `groups` along x, one bar per series in each group.
@@ -67,7 +71,7 @@ public struct SVGPlot: Sendable {
     func px(_ x: Double, _ x0: Double, _ x1: Double) -> Double { 70 + (x - x0) / (x1 - x0) * (plotRight - 70) }
     func py(_ y: Double, _ y0: Double, _ y1: Double) -> Double { height - 50 - (y - y0) / (y1 - y0) * (height - 90) }
 
-    func frame(body: String, x: (Double, Double)?, y: (Double, Double), legend: [String]) -> String {
+    func frame(body: String, x: (Double, Double)?, y: (Double, Double), legend: [String], dashed: Set<Int> = []) -> String {
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         s += "<text x=\"\(fmt(width / 2))\" y=\"22\" font-size=\"15\" text-anchor=\"middle\">\(escape(title))</text>\n"
@@ -91,7 +95,11 @@ public struct SVGPlot: Sendable {
         s += body
         for (k, name) in legend.enumerated() {
             let ly = top + 6 + Double(k) * 16
-            s += "<rect x=\"\(fmt(right + 15))\" y=\"\(fmt(ly - 9))\" width=\"10\" height=\"10\" fill=\"\(Self.palette[k % Self.palette.count])\"/>\n"
+            if dashed.contains(k) {
+                s += "<line x1=\"\(fmt(right + 12))\" y1=\"\(fmt(ly - 4))\" x2=\"\(fmt(right + 26))\" y2=\"\(fmt(ly - 4))\" stroke=\"\(Self.palette[k % Self.palette.count])\" stroke-width=\"2\" stroke-dasharray=\"4 2\"/>\n"
+            } else {
+                s += "<rect x=\"\(fmt(right + 15))\" y=\"\(fmt(ly - 9))\" width=\"10\" height=\"10\" fill=\"\(Self.palette[k % Self.palette.count])\"/>\n"
+            }
             s += "<text x=\"\(fmt(right + 30))\" y=\"\(fmt(ly))\" font-size=\"11\">\(escape(name))</text>\n"
         }
         return s + "</svg>\n"
@@ -114,7 +122,8 @@ public struct SVGPlot: Sendable {
         return out
     }
 
-    static func label(_ v: Double) -> String {
+    /// A tick label: integers plain, others with three significant digits.
+    public static func label(_ v: Double) -> String {
         if abs(v) >= 1000 || v == v.rounded() { return String(Int(v.rounded())) }
         return String(format: "%.3g", v)
     }
