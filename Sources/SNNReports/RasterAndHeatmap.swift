@@ -24,10 +24,15 @@ extension RasterChart {
             s += "<text x=\"\(fmt(left - 8))\" y=\"\(fmt(y0 + bandH / 2))\" font-size=\"12\" text-anchor=\"end\">\(escape(band.name))</text>\n"
             s += "<text x=\"\(fmt(left - 8))\" y=\"\(fmt(y0 + bandH / 2 + 14))\" font-size=\"10\" fill=\"#555\" text-anchor=\"end\">\(band.neurons) neurons</text>\n"
         }
+        // Marker labels: as many as fit without overlapping (every k-th), each about 7 px a character.
+        var lastLabelEnd = -Double.infinity
         for m in markers {
             let xm = x(m.x) - 0.5 * plotW / span
             s += "<line x1=\"\(fmt(xm))\" y1=\"\(fmt(top))\" x2=\"\(fmt(xm))\" y2=\"\(fmt(top + plotH))\" stroke=\"#888\" stroke-dasharray=\"4 3\"/>\n"
-            s += "<text x=\"\(fmt(xm + 3))\" y=\"\(fmt(top - 4))\" font-size=\"10\" fill=\"#555\">\(escape(m.label))</text>\n"
+            if xm + 3 > lastLabelEnd + 6 {
+                s += "<text x=\"\(fmt(xm + 3))\" y=\"\(fmt(top - 4))\" font-size=\"10\" fill=\"#555\">\(escape(m.label))</text>\n"
+                lastLabelEnd = xm + 3 + Double(m.label.count) * 6
+            }
         }
         for b in bands.indices {
             let n = Double(max(1, bands[b].neurons))

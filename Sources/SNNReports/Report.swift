@@ -184,12 +184,16 @@ public struct LineChart: Codable, Sendable, Equatable {
     public var xLabel: String
     public var yLabel: String
     public var series: [Series]
-    public init(title: String, xLabel: String, yLabel: String, series: [Series]) {
-        self.title = title; self.xLabel = xLabel; self.yLabel = yLabel; self.series = series
+    /// Whether the y axis starts at zero (false: it spans the data).
+    public var yFromZero: Bool
+    public init(title: String, xLabel: String, yLabel: String, series: [Series], yFromZero: Bool = true) {
+        self.title = title; self.xLabel = xLabel; self.yLabel = yLabel; self.series = series; self.yFromZero = yFromZero
     }
 
     public var svg: String {
-        SVGPlot(title: title, xLabel: xLabel, yLabel: yLabel).lines(series.map {
+        var plot = SVGPlot(title: title, xLabel: xLabel, yLabel: yLabel)
+        plot.yIncludesZero = yFromZero
+        return plot.lines(series.map {
             var s = SVGPlot.Series(name: $0.name, points: zip($0.x, $0.y).map { (x: $0, y: $1) })
             s.dashed = $0.dashed
             s.markers = $0.markers

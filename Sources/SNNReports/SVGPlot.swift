@@ -21,6 +21,9 @@ public struct SVGPlot: Sendable {
     public var yLabel: String
     public var width = 860.0
     public var height = 400.0
+    /// Whether the y axis of a line chart starts at zero (off: the data's range, for curves whose
+    /// differences matter more than their distance from zero).
+    public var yIncludesZero = true
     /// Room on the right for the legend.
     public var legendWidth = 240.0
     /// Right edge of the plot area.
@@ -35,7 +38,8 @@ public struct SVGPlot: Sendable {
     /// A line chart (markers at the points).
     public func lines(_ series: [Series]) -> String {
         let all = series.flatMap(\.points)
-        let (x0, x1) = Self.range(all.map(\.x)), (y0, y1) = Self.range(all.map(\.y), includeZero: true)
+        let (x0, x1) = Self.range(all.map(\.x)), (y0, y1) = Self.range(all.map(\.y), includeZero: yIncludesZero)
+        let integerX = !all.isEmpty && all.allSatisfy { $0.x == $0.x.rounded() }
         var body = ""
         for (k, s) in series.enumerated() {
             let color = Self.palette[k % Self.palette.count]
@@ -45,7 +49,7 @@ public struct SVGPlot: Sendable {
                 body += "<circle cx=\"\(fmt(px(p.x, x0, x1)))\" cy=\"\(fmt(py(p.y, y0, y1)))\" r=\"3\" fill=\"\(color)\"/>\n"
             }
         }
-        return frame(body: body, x: (x0, x1), y: (y0, y1), legend: series.map(\.name), dashed: Set(series.indices.filter { series[$0].dashed }))
+        return frame(body: body, x: (x0, x1), y: (y0, y1), legend: series.map(\.name), integerX: integerX, dashed: Set(series.indices.filter { series[$0].dashed }))
     }
 
     /// A grouped bar chart: `groups` along x, one bar per series in each group.
@@ -71,7 +75,7 @@ public struct SVGPlot: Sendable {
     func px(_ x: Double, _ x0: Double, _ x1: Double) -> Double { 70 + (x - x0) / (x1 - x0) * (plotRight - 70) }
     func py(_ y: Double, _ y0: Double, _ y1: Double) -> Double { height - 50 - (y - y0) / (y1 - y0) * (height - 90) }
 
-    func frame(body: String, x: (Double, Double)?, y: (Double, Double), legend: [String], dashed: Set<Int> = []) -> String {
+    func frame(body: String, x: (Double, Double)?, y: (Double, Double), legend: [String], integerX: Bool = false, dashed: Set<Int> = []) -> String {
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         s += "<text x=\"\(fmt(width / 2))\" y=\"22\" font-size=\"15\" text-anchor=\"middle\">\(escape(title))</text>\n"
@@ -84,7 +88,7 @@ public struct SVGPlot: Sendable {
             s += "<text x=\"\(fmt(left - 6))\" y=\"\(fmt(yy + 4))\" font-size=\"11\" text-anchor=\"end\">\(Self.label(t))</text>\n"
         }
         if let x {
-            for t in Self.ticks(x.0, x.1) {
+            for t in Self.ticks(x.0, x.1) where !integerX || t == t.rounded() {
                 let xx = px(t, x.0, x.1)
                 s += "<line x1=\"\(fmt(xx))\" y1=\"\(fmt(bottom))\" x2=\"\(fmt(xx))\" y2=\"\(fmt(bottom + 4))\" stroke=\"black\"/>\n"
                 s += "<text x=\"\(fmt(xx))\" y=\"\(fmt(bottom + 17))\" font-size=\"11\" text-anchor=\"middle\">\(Self.label(t))</text>\n"

@@ -198,7 +198,7 @@ struct TrainCommand: ParsableCommand {
         }
         if let report {
             let neurons = try parsedReportNeurons()
-            let content = TrainReport(title: "Training \(spec.layers.map(\.shortName).joined(separator: "-")) on \(data.dataset)",
+            let content = TrainReport(title: "Training on \(data.dataset) (\(mode == "async" ? "unlayered backprop" : "layered BPTT"))",
                                       datasetDescription: loaded.description, architecture: spec.layers.map(\.shortName).joined(separator: " | "),
                                       settings: "loss \(config.loss.rawValue), lr \(config.learningRate), batch \(training.batchSize), \(config.epochs) epochs",
                                       mode: mode == "async" ? "async \(asyncTest.map { "\($0.scheduler.kind.rawValue) F=\(describe($0.forwardGroupSize))" } ?? "")" : "layered",

@@ -163,7 +163,7 @@ struct TrainReport {
         }
         if !membrane.isEmpty {
             r.figure("membrane", caption: "membrane potential of chosen neurons (layered, before reset)", .lines(LineChart(
-                title: "Membrane potential before reset, test sample 0 (layered)", xLabel: stepLabel, yLabel: "membrane potential U (threshold units as trained)",
+                title: "Membrane potential before reset, test sample 0 (layered)", xLabel: stepLabel, yLabel: "membrane potential U before reset",
                 series: membrane)))
         }
 
@@ -201,7 +201,8 @@ struct TrainReport {
                 title: "Accuracy vs forward steps after the first output spike (\(asyncName))",
                 xLabel: "K: forward steps run after the first output spike (stop rule on-output:K)", yLabel: "test accuracy (%)\(subsetNote)",
                 series: [.init(name: "on-output:K", x: ks.map(Double.init), y: ky),
-                         .init(name: "until spiking is done", x: [0, Double(ks.last!)], y: [m.accuracy * 100, m.accuracy * 100], dashed: true, markers: false)])))
+                         .init(name: "until spiking is done", x: [0, Double(ks.last!)], y: [m.accuracy * 100, m.accuracy * 100], dashed: true, markers: false)],
+                yFromZero: false)))
             let h = m.currentsToSpikeHistogram
             if h.count > 1 {
                 let total = Double(max(1, h.reduce(0, +)))
