@@ -173,6 +173,12 @@ enum CLIFixtures {
         (["eval", "--model", "@nmnist.snnmodel", "--exit-rule", "x"], "--exit-rule"),
         (["train", "--arch", "vgg99"], "vgg99"),
         (["train", "--recipe", "fast"], "--recipe"),
+        // Report folders (issue 12).
+        (["report", "/nonexistent/report-folder"], "/nonexistent/report-folder"),
+        (["report", "@."], "metrics.json"),
+        (["train", "--report", "/dev/null/report"], "--report"),
+        (["train", "--report-neurons", "1:2"], "--report-neurons"),
+        (["train", "--report", "/tmp/snn-unused-report", "--report-neurons", "0:1"], "--report-neurons"),
     ]
 
     @Test(arguments: cases.indices)
