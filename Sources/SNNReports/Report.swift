@@ -179,6 +179,19 @@ public struct LineChart: Codable, Sendable, Equatable {
             precondition(x.count == y.count, "LineChart.Series \(name): \(x.count) x values for \(y.count) y values")
             self.name = name; self.x = x; self.y = y; self.dashed = dashed; self.markers = markers
         }
+        enum CodingKeys: String, CodingKey { case name, x, y, dashed, markers }
+        /// `dashed` and `markers` may be left out (false and true).
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            name = try c.decode(String.self, forKey: .name)
+            x = try c.decode([Double].self, forKey: .x)
+            y = try c.decode([Double].self, forKey: .y)
+            guard x.count == y.count else {
+                throw DecodingError.dataCorruptedError(forKey: .y, in: c, debugDescription: "series '\(name)' has \(x.count) x values for \(y.count) y values")
+            }
+            dashed = try c.decodeIfPresent(Bool.self, forKey: .dashed) ?? false
+            markers = try c.decodeIfPresent(Bool.self, forKey: .markers) ?? true
+        }
     }
     public var title: String
     public var xLabel: String
@@ -189,10 +202,21 @@ public struct LineChart: Codable, Sendable, Equatable {
     public init(title: String, xLabel: String, yLabel: String, series: [Series], yFromZero: Bool = true) {
         self.title = title; self.xLabel = xLabel; self.yLabel = yLabel; self.series = series; self.yFromZero = yFromZero
     }
+    enum CodingKeys: String, CodingKey { case title, xLabel, yLabel, series, yFromZero }
+    /// `yFromZero` may be left out (true).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        title = try c.decode(String.self, forKey: .title)
+        xLabel = try c.decode(String.self, forKey: .xLabel)
+        yLabel = try c.decode(String.self, forKey: .yLabel)
+        series = try c.decode([Series].self, forKey: .series)
+        yFromZero = try c.decodeIfPresent(Bool.self, forKey: .yFromZero) ?? true
+    }
 
     public var svg: String {
         var plot = SVGPlot(title: title, xLabel: xLabel, yLabel: yLabel)
         plot.yIncludesZero = yFromZero
+        plot.fitLegend(series.map(\.name))
         return plot.lines(series.map {
             var s = SVGPlot.Series(name: $0.name, points: zip($0.x, $0.y).map { (x: $0, y: $1) })
             s.dashed = $0.dashed
@@ -219,7 +243,9 @@ public struct BarChart: Codable, Sendable, Equatable {
     }
 
     public var svg: String {
-        SVGPlot(title: title, xLabel: xLabel, yLabel: yLabel).bars(groups: groups, series: series.map { ($0.name, $0.values) })
+        var plot = SVGPlot(title: title, xLabel: xLabel, yLabel: yLabel)
+        plot.fitLegend(series.map(\.name))
+        return plot.bars(groups: groups, series: series.map { ($0.name, $0.values) })
     }
 }
 
@@ -253,6 +279,23 @@ public struct RasterChart: Codable, Sendable, Equatable {
         precondition(step.count == band.count && band.count == neuron.count, "RasterChart: step, band and neuron differ in length")
         self.title = title; self.xLabel = xLabel; self.bands = bands; self.first = first; self.last = last
         self.step = step; self.band = band; self.neuron = neuron; self.markers = markers
+    }
+    enum CodingKeys: String, CodingKey { case title, xLabel, bands, first, last, step, band, neuron, markers }
+    /// Checks that the spikes' three arrays have one length.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        title = try c.decode(String.self, forKey: .title)
+        xLabel = try c.decode(String.self, forKey: .xLabel)
+        bands = try c.decode([Band].self, forKey: .bands)
+        first = try c.decode(Int.self, forKey: .first)
+        last = try c.decode(Int.self, forKey: .last)
+        step = try c.decode([Int].self, forKey: .step)
+        band = try c.decode([Int].self, forKey: .band)
+        neuron = try c.decode([Int].self, forKey: .neuron)
+        markers = try c.decodeIfPresent([Marker].self, forKey: .markers) ?? []
+        guard step.count == band.count && band.count == neuron.count else {
+            throw DecodingError.dataCorruptedError(forKey: .neuron, in: c, debugDescription: "raster: step, band and neuron hold \(step.count), \(band.count) and \(neuron.count) values")
+        }
     }
 }
 

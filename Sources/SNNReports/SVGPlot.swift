@@ -33,6 +33,15 @@ public struct SVGPlot: Sendable {
         self.title = title; self.xLabel = xLabel; self.yLabel = yLabel
     }
 
+    /// Series with more points than this are drawn without markers (they would hide the line).
+    public static let maximumMarkers = 40
+
+    /// Widens the chart so that the longest legend entry fits (about 6.5 px a character at 11 px).
+    public mutating func fitLegend(_ names: [String]) {
+        let needed = Double(names.map(\.count).max() ?? 0) * 6.5 + 40
+        if needed > legendWidth { width += needed - legendWidth; legendWidth = needed }
+    }
+
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
 
     /// A line chart (markers at the points).
@@ -45,7 +54,7 @@ public struct SVGPlot: Sendable {
             let color = Self.palette[k % Self.palette.count]
             let pts = s.points.map { "\(fmt(px($0.x, x0, x1))),\(fmt(py($0.y, y0, y1)))" }.joined(separator: " ")
             body += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"6 4\"" : "") points=\"\(pts)\"/>\n"
-            for p in s.points where s.markers {
+            for p in s.points where s.markers && s.points.count <= Self.maximumMarkers {
                 body += "<circle cx=\"\(fmt(px(p.x, x0, x1)))\" cy=\"\(fmt(py(p.y, y0, y1)))\" r=\"3\" fill=\"\(color)\"/>\n"
             }
         }
