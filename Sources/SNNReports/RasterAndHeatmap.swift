@@ -15,7 +15,7 @@ extension RasterChart {
         func x(_ step: Double) -> Double { left + (step - Double(lo) + 0.5) / span * plotW }
         func bandTop(_ b: Int) -> Double { top + Double(count - 1 - b) * (bandH + gap) }
         let dotW = max(1.5, min(8.0, plotW / span * 0.7))
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\">\n"
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"sans-serif\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         s += "<text x=\"\(fmt(width / 2))\" y=\"22\" font-size=\"15\" text-anchor=\"middle\">\(escape(title))</text>\n"
         for (b, band) in bands.enumerated() {
@@ -66,7 +66,7 @@ extension HeatmapChart {
         let plotW = cell * Double(m), plotH = cell * Double(n)
         let width = left + plotW + 190, height = top + plotH + 64
         let fontSize = max(8.0, min(13.0, cell * 0.32))
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\">\n"
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"sans-serif\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         s += "<text x=\"\(fmt(width / 2))\" y=\"22\" font-size=\"15\" text-anchor=\"middle\">\(escape(title))</text>\n"
         for (r, row) in values.enumerated() where r < n {
@@ -87,7 +87,7 @@ extension HeatmapChart {
             s += "<text x=\"\(fmt(left + (Double(c) + 0.5) * cell))\" y=\"\(fmt(top + plotH + 15))\" font-size=\"11\" text-anchor=\"middle\">\(escape(name))</text>\n"
         }
         s += "<text x=\"\(fmt(left + plotW / 2))\" y=\"\(fmt(top + plotH + 40))\" font-size=\"12\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
-        s += "<text transform=\"translate(18 \(fmt(top + plotH / 2))) rotate(-90)\" font-size=\"12\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
+        s += "<text transform=\"translate(\(fmt(max(16, left - 20 - Double(rows.map(\.count).max() ?? 1) * 6.5))) \(fmt(top + plotH / 2))) rotate(-90)\" font-size=\"12\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
         // Shade key.
         let kx = left + plotW + 24, kh = min(plotH, 200.0)
         for i in 0..<10 {

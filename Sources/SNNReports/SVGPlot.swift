@@ -85,22 +85,29 @@ public struct SVGPlot: Sendable {
     func py(_ y: Double, _ y0: Double, _ y1: Double) -> Double { height - 50 - (y - y0) / (y1 - y0) * (height - 90) }
 
     func frame(body: String, x: (Double, Double)?, y: (Double, Double), legend: [String], integerX: Bool = false, dashed: Set<Int> = []) -> String {
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\">\n"
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"sans-serif\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         s += "<text x=\"\(fmt(width / 2))\" y=\"22\" font-size=\"15\" text-anchor=\"middle\">\(escape(title))</text>\n"
         let left = 70.0, right = plotRight, top = 40.0, bottom = height - 50
         s += "<line x1=\"\(fmt(left))\" y1=\"\(fmt(bottom))\" x2=\"\(fmt(right))\" y2=\"\(fmt(bottom))\" stroke=\"black\"/>\n"
         s += "<line x1=\"\(fmt(left))\" y1=\"\(fmt(top))\" x2=\"\(fmt(left))\" y2=\"\(fmt(bottom))\" stroke=\"black\"/>\n"
-        for t in Self.ticks(y.0, y.1) {
+        let yTicks = Self.ticks(y.0, y.1)
+        for t in yTicks {
             let yy = py(t, y.0, y.1)
             s += "<line x1=\"\(fmt(left - 4))\" y1=\"\(fmt(yy))\" x2=\"\(fmt(right))\" y2=\"\(fmt(yy))\" stroke=\"#ddd\"/>\n"
-            s += "<text x=\"\(fmt(left - 6))\" y=\"\(fmt(yy + 4))\" font-size=\"11\" text-anchor=\"end\">\(Self.label(t))</text>\n"
+            s += "<text x=\"\(fmt(left - 6))\" y=\"\(fmt(yy + 4))\" font-size=\"11\" text-anchor=\"end\">\(Self.label(t, step: Self.step(yTicks)))</text>\n"
         }
         if let x {
-            for t in Self.ticks(x.0, x.1) where !integerX || t == t.rounded() {
+            var xTicks = Self.ticks(x.0, x.1)
+            if integerX {
+                // Whole numbers only (epochs, steps); every one of them when there are few.
+                xTicks = x.1 - x.0 <= 12 ? (Int(x.0.rounded(.up))...max(Int(x.0.rounded(.up)), Int(x.1.rounded(.down)))).map(Double.init)
+                                         : xTicks.filter { $0 == $0.rounded() }
+            }
+            for t in xTicks {
                 let xx = px(t, x.0, x.1)
                 s += "<line x1=\"\(fmt(xx))\" y1=\"\(fmt(bottom))\" x2=\"\(fmt(xx))\" y2=\"\(fmt(bottom + 4))\" stroke=\"black\"/>\n"
-                s += "<text x=\"\(fmt(xx))\" y=\"\(fmt(bottom + 17))\" font-size=\"11\" text-anchor=\"middle\">\(Self.label(t))</text>\n"
+                s += "<text x=\"\(fmt(xx))\" y=\"\(fmt(bottom + 17))\" font-size=\"11\" text-anchor=\"middle\">\(Self.label(t, step: integerX ? 1 : Self.step(xTicks)))</text>\n"
             }
         }
         s += "<text x=\"\(fmt((left + right) / 2))\" y=\"\(fmt(height - 8))\" font-size=\"12\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
@@ -133,6 +140,18 @@ public struct SVGPlot: Sendable {
         var t = ceil(lo / step) * step, out: [Double] = []
         while t <= hi + 1e-9 { out.append(t); t += step }
         return out
+    }
+
+    /// The spacing of evenly spaced ticks (1 when there are fewer than two).
+    static func step(_ ticks: [Double]) -> Double { ticks.count > 1 ? ticks[1] - ticks[0] : 1 }
+
+    /// A tick label with as many decimals as the tick spacing `step` needs (0.9985, 0.999 with step
+    /// 0.0005 gives 0.9985, 0.9990), integers plain.
+    public static func label(_ v: Double, step: Double) -> String {
+        guard step > 0, step.isFinite, step != step.rounded() || v != v.rounded() else { return label(v) }
+        var decimals = 0
+        while decimals < 12 && abs(step * pow(10, Double(decimals)) - (step * pow(10, Double(decimals))).rounded()) > 1e-6 { decimals += 1 }
+        return String(format: "%.\(decimals)f", abs(v) < step * 1e-6 ? 0 : v)
     }
 
     /// A tick label: integers plain, others with three significant digits.

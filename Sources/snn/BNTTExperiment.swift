@@ -195,6 +195,12 @@ struct BNTTExperiment: ParsableCommand {
         (training times are indicative only).
         """)
         report.table(table)
+        let trained = rows.map(\.variant).filter { !(history[$0]?.isEmpty ?? true) }
+        if !trained.isEmpty {
+            report.figure("training-loss", caption: "training loss per epoch", .lines(LineChart(
+                title: "Training loss per epoch", xLabel: "epoch", yLabel: "loss (mean-ce, mean over batches)",
+                series: trained.map { v in .init(name: v, x: history[v]!.indices.map { Double($0 + 1) }, y: history[v]!.map { Double($0.metrics.loss) }) })))
+        }
         if !accSeries.isEmpty {
             report.figure("accuracy-vs-steps", caption: "accuracy vs steps", .lines(LineChart(
                 title: "Test accuracy when stopping after t steps", xLabel: "time steps used", yLabel: "accuracy %", series: accSeries)))

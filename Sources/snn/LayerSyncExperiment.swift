@@ -434,6 +434,22 @@ struct LayerSyncExperiment: ParsableCommand {
             }
         }
         report.table(trainTable)
+        // Training curves: per model, the mean over seeds of each epoch's loss and test accuracy.
+        func curve(_ model: String, _ value: (EpochRecord) -> Double?) -> LineChart.Series {
+            let runs = r.seeds.compactMap { r.training["\(model) seed \($0)"] }
+            let epochs = runs.map(\.count).min() ?? 0
+            let points = (0..<epochs).compactMap { e -> (Double, Double)? in
+                let v = runs.compactMap { value($0[e]) }
+                return v.isEmpty ? nil : (Double(e + 1), v.reduce(0, +) / Double(v.count))
+            }
+            return .init(name: model, x: points.map(\.0), y: points.map(\.1))
+        }
+        report.figure("training-loss", caption: "training loss per epoch", .lines(LineChart(
+            title: "Training loss per epoch (mean of \(n) seed\(n == 1 ? "" : "s"))", xLabel: "epoch", yLabel: "loss (mean over batches)",
+            series: models.map { curve($0) { Double($0.metrics.loss) } })))
+        report.figure("training-accuracy", caption: "test accuracy per epoch", .lines(LineChart(
+            title: "Test accuracy per epoch, own execution (mean of \(n) seed\(n == 1 ? "" : "s"))", xLabel: "epoch", yLabel: "test accuracy (%)",
+            series: models.map { curve($0) { $0.testAccuracy.map { $0 * 100 } } })))
         report.heading("Every model in every execution mode (test set)")
         report.table(table)
         report.text("`first correct output` is the mean global forward step (counted from the first frame) of the first output spike of the right class, over the samples that had one; `spikes until first correct` counts every spike emitted until then.")

@@ -36,7 +36,9 @@ struct TrainReport {
         let populations = spec.neuronLayerIndices
         let engine = try LayeredEngine(network: network)
         let sizes = populations.map { engine.shapes[$0 + 1].reduce(1, *) }
-        let names = populations.indices.map { k in k == populations.count - 1 && populations.last == spec.layers.count - 1 ? "output" : "layer \(k + 1)" }
+        // The last population is the output unless a non-spiking read-out follows it.
+        let spikingOutput = populations.last == spec.layers.count - 1
+        let names = populations.indices.map { k in k == populations.count - 1 && spikingOutput ? "output" : "layer \(k + 1)" }
         let stepLabel = "time step (dt = \(SVGPlot.label(frameMs)) ms)"
         r.text("Dataset: \(datasetDescription)\n\nNetwork: \(architecture) (\(network.parameterCount) weights). Training: \(mode) (\(settings)).")
 
@@ -143,18 +145,20 @@ struct TrainReport {
                 chosen.append((0, best))
             }
             let out = populations.count - 1
-            if label >= 0 && label < sizes[out] {
+            if spikingOutput && label >= 0 && label < sizes[out] {
                 chosen.append((out, label))
                 if let other = (0..<sizes[out]).filter({ $0 != label }).max(by: { total(out, $0) < total(out, $1) || (total(out, $0) == total(out, $1) && $0 > $1) }) {
                     chosen.append((out, other))
                 }
+            } else if let best = (0..<sizes[out]).max(by: { spikes(out, $0) < spikes(out, $1) || (spikes(out, $0) == spikes(out, $1) && $0 > $1) }) {
+                chosen.append((out, best))
             }
         }
         var membrane: [LineChart.Series] = []
         var thresholds: [Float] = []
         let tx = (1...steps).map(Double.init)
         for (k, n) in chosen where k < populations.count && n < sizes[k] {
-            membrane.append(.init(name: "\(names[k]) neuron \(n)\(k == populations.count - 1 && n == label ? " (true class)" : "")", x: tx,
+            membrane.append(.init(name: "\(names[k]) neuron \(n)\(spikingOutput && k == populations.count - 1 && n == label ? " (true class)" : "")", x: tx,
                                   y: (0..<steps).map { Double(tape.preReset[$0][populations[k]]?.data[n] ?? 0) }))
             if case .lif(let p) = spec.layers[populations[k]], !thresholds.contains(p.threshold) { thresholds.append(p.threshold) }
         }

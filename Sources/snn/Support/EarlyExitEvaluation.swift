@@ -109,7 +109,7 @@ func gammaChart(_ profile: GammaProfile, names: [String]) -> LineChart {
     }
     let mean = profile.layerMean
     series.append(.init(name: "mean over layers", x: mean.indices.map { Double($0 + 1) }, y: mean.map(Double.init)))
-    return LineChart(title: "BNTT: channel-mean gamma per time step", xLabel: "time step t", yLabel: "mean gamma_t", series: series)
+    return LineChart(title: "BNTT: channel-mean gamma per time step", xLabel: "time step t", yLabel: "mean gamma_t", series: series, yFromZero: false)
 }
 
 /// Short names of the BNTT populations (`conv 3->16 k3` of the synaptic layer in front).
