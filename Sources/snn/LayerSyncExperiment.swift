@@ -445,7 +445,7 @@ struct LayerSyncExperiment: ParsableCommand {
             return .init(name: model, x: points.map(\.0), y: points.map(\.1))
         }
         report.figure("training-loss", caption: "training loss per epoch", .lines(LineChart(
-            title: "Training loss per epoch (mean of \(n) seed\(n == 1 ? "" : "s"))", xLabel: "epoch", yLabel: "loss (mean over batches)",
+            title: "Training loss per epoch (mean of \(n) seed\(n == 1 ? "" : "s"))", xLabel: "epoch", yLabel: "loss (mean over batches; each model its own loss, see Settings)",
             series: models.map { curve($0) { Double($0.metrics.loss) } })))
         report.figure("training-accuracy", caption: "test accuracy per epoch", .lines(LineChart(
             title: "Test accuracy per epoch, own execution (mean of \(n) seed\(n == 1 ? "" : "s"))", xLabel: "epoch", yLabel: "test accuracy (%)",
