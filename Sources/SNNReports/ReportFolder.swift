@@ -242,8 +242,7 @@ public struct PNGConverter: Sendable {
     public var executable: URL
 
     /// `rsvg-convert` on the `PATH`, or nil. `SNNKIT_NO_PNG=1` turns PNG pictures off.
-    public static func find() -> PNGConverter? {
-        let env = ProcessInfo.processInfo.environment
+    public static func find(environment env: [String: String] = ProcessInfo.processInfo.environment) -> PNGConverter? {
         if env["SNNKIT_NO_PNG"] == "1" { return nil }
         for dir in (env["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
             let url = URL(fileURLWithPath: String(dir)).appendingPathComponent("rsvg-convert")

@@ -178,3 +178,31 @@ struct ReportFolderTests {
         #expect(BuildInfo.gitRevision(startingAt: URL(fileURLWithPath: "/proc")) == nil)
     }
 }
+
+struct PNGConverterTests {
+    @Test func converterIsFoundOnThePathOrTurnedOff() throws {
+        #expect(PNGConverter.find(environment: ["PATH": "/nonexistent"]) == nil)
+        #expect(PNGConverter.find(environment: ["PATH": "/usr/bin:/bin", "SNNKIT_NO_PNG": "1"]) == nil)
+    }
+
+    /// Where rsvg-convert is installed (Debian: librsvg2-bin): a chart becomes a PNG file of its size.
+    @Test func chartConvertsToPNGWhenTheToolIsInstalled() throws {
+        guard let converter = PNGConverter.find() else { return }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("snn-png-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let svg = dir.appendingPathComponent("loss.svg"), png = dir.appendingPathComponent("loss.png")
+        try Data(sampleReport().figures[0].chart.svg.utf8).write(to: svg)
+        try converter.convert(svg, to: png)
+        let bytes = [UInt8](try Data(contentsOf: png))
+        #expect(bytes.prefix(8) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        // IHDR: width and height, big-endian, at bytes 16..<24.
+        let width = bytes[16..<20].reduce(0) { $0 << 8 | Int($1) }, height = bytes[20..<24].reduce(0) { $0 << 8 | Int($1) }
+        #expect(width == 860 && height == 400)
+        // A broken SVG is an error naming the tool and the file, and leaves no PNG behind.
+        let bad = dir.appendingPathComponent("bad.svg")
+        try Data("<svg".utf8).write(to: bad)
+        #expect(throws: ReportFolder.Error.self) { try converter.convert(bad, to: dir.appendingPathComponent("bad.png")) }
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("bad.png").path))
+    }
+}
