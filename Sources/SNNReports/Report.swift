@@ -56,13 +56,14 @@ public struct Provenance: Codable, Sendable, Equatable {
     }
 
     /// This process: its arguments (the program named `snn`), the version from ``BuildInfo``, the
-    /// active cores and the current time.
-    public static func current(seeds: [UInt64], threads: Int, startedAt start: Date) -> Provenance {
+    /// machine's cores (default: the active processors) and the current time.
+    public static func current(seeds: [UInt64], threads: Int, cores: Int = ProcessInfo.processInfo.activeProcessorCount,
+                               startedAt start: Date) -> Provenance {
         let formatter = ISO8601DateFormatter()
         formatter.timeZone = TimeZone(identifier: "UTC")
         let now = Date()
         return Provenance(command: ["snn"] + CommandLine.arguments.dropFirst(), seeds: seeds, version: BuildInfo.version,
-                          cores: ProcessInfo.processInfo.activeProcessorCount, threads: threads,
+                          cores: cores, threads: threads,
                           seconds: (now.timeIntervalSince(start) * 10).rounded() / 10, finished: formatter.string(from: now))
     }
 

@@ -184,7 +184,7 @@ struct BNTTExperiment: ParsableCommand {
                               format(e.spikesPerSample, 0), format(e.spikesSavedPercent, 1) + "%", format(e.synapticOperationsSavedPercent, 1) + "%"])
         }
         var report = Report(title: "BNTT vs shared BN vs tdBN vs no BN (\(data.dataset), T = \(steps))",
-                            provenance: .current(seeds: [data.seed], threads: Parallelism.threadCount, startedAt: started))
+                            provenance: .current(seeds: [data.seed], threads: Parallelism.threadCount, cores: Parallelism.activeCores, startedAt: started))
         report.text("\(loaded.description); used: \(loaded.train.count) training and \(loaded.test.count) test samples (--limit \(data.limit)).")
         report.text("""
         Network `\(arch)` (\(try NetworkPresets.architecture(arch, inputShape: loaded.train.frameShape, classes: loaded.train.classCount, normalization: .bntt).replacingOccurrences(of: ":bntt", with: ":NORM"))),

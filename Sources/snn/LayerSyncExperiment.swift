@@ -414,7 +414,7 @@ struct LayerSyncExperiment: ParsableCommand {
             title: "Currents integrated before a spike (async momentum, F=\(r.trainF))",
             xLabel: "currents received before firing (the legend gives the share of \(overflowBin) or more)", yLabel: "fraction of spikes", series: hist))))
 
-        var report = Report(title: "Layer-synchronisation study", provenance: .current(seeds: r.seeds, threads: Parallelism.threadCount, startedAt: started))
+        var report = Report(title: "Layer-synchronisation study", provenance: .current(seeds: r.seeds, threads: Parallelism.threadCount, cores: Parallelism.activeCores, startedAt: started))
         report.text("Dataset: \(r.dataset)\n\nArchitecture: \(r.architecture.joined(separator: " | "))")
         report.text("Three models, same architecture, seed and budget (\(r.epochs) epochs): layered BPTT, unlayered backprop with the random scheduler, unlayered backprop with the momentum scheduler (both trained at F = \(r.trainF)). "
             + "Each study ran with \(n) seed\(n == 1 ? "" : "s") (\(r.seeds.map(String.init).joined(separator: ", "))): data split (where the dataset has none), initialisation and schedulers; values are mean ± sample standard deviation over seeds.")

@@ -217,7 +217,7 @@ struct TrainReport {
                                    x: (0..<(h.count - 1)).map(Double.init), y: h.dropLast().map { Double($0) / total })])))
             }
         }
-        r.provenance = .current(seeds: [seed], threads: threads, startedAt: started)
+        r.provenance = .current(seeds: [seed], threads: threads, cores: Parallelism.activeCores, startedAt: started)
         return r
     }
 }
