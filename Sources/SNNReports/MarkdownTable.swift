@@ -1,5 +1,5 @@
 /// A Markdown table: a header row and string cells, columns padded for reading as plain text too.
-public struct MarkdownTable: Sendable {
+public struct MarkdownTable: Sendable, Equatable, Codable {
     public var header: [String]
     public var rows: [[String]] = []
 

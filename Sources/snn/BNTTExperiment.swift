@@ -17,7 +17,7 @@ struct BNTTExperiment: ParsableCommand {
         Example: snn experiment bntt --dataset fashion-mnist --data ../shared/data/fashion-mnist --frames 10 --epochs 2
         Every variant uses BNTT's recipe (SGD momentum 0.9, weight decay 1e-4, lr / 10 at 50/70/90% of the epochs,
         BNTT's neuron, signed Poisson input drawn every step, crop+flip on CIFAR-10, mean-ce on a read-out).
-        Writes report.md, results.json, gamma.svg, early-exit.svg, accuracy-vs-steps.svg and the models.
+        Writes a report folder (metrics.json, report.md, accuracy-vs-steps, gamma and early-exit pictures as SVG and PNG; see snn report), results.json and the models.
         """
     )
 
@@ -98,6 +98,7 @@ struct BNTTExperiment: ParsableCommand {
     }
 
     func run() throws {
+        let started = Date()
         if let threads { Parallelism.threadCount = threads }
         let kinds: [InputNormalization.Kind?] = try variants.split(separator: ",").map { s in
             let name = s.trimmingCharacters(in: .whitespaces)
@@ -194,7 +195,6 @@ struct BNTTExperiment: ParsableCommand {
         if let model = bnttModel, let sweep = sweeps["bntt"] {
             let p = GammaProfile(network: model)
             profile = p
-            try gammaPlotSVG(p, names: gammaLayerNames(model, p)).write(to: folder.appendingPathComponent("gamma.svg"), atomically: true, encoding: .utf8)
             let values = p.meanGamma.flatMap { $0 }.sorted()
             var thresholds = Set<Float>()
             for q in stride(from: 0.05, through: 1.0, by: 0.05) {
@@ -207,18 +207,9 @@ struct BNTTExperiment: ParsableCommand {
                 let k = min(try p.exitSteps(threshold: a, rule: rule), steps)
                 if seen.insert(k).inserted { exits.append(EarlyExitResult(threshold: a, rule: rule.rawValue, steps: k, sweep: sweep)) }
             }
-            let points = exits.map { (x: Double($0.threshold!), y: $0.accuracy * 100) }
-            let stepsPoints = exits.map { (x: Double($0.threshold!), y: Double($0.steps) / Double(steps) * 100) }
-            try SVGPlot(title: "BNTT early exit (\(rule.rawValue) rule)", xLabel: "gamma threshold", yLabel: "percent")
-                .lines([SVGPlot.Series(name: "test accuracy %", points: points), SVGPlot.Series(name: "steps used, % of T", points: stepsPoints)])
-                .write(to: folder.appendingPathComponent("early-exit.svg"), atomically: true, encoding: .utf8)
         }
         let accSeries = rows.filter { !$0.accuracyPerStep.isEmpty }.map { r in
-            SVGPlot.Series(name: r.variant, points: r.accuracyPerStep.enumerated().map { (x: Double($0 + 1), y: $1 * 100) })
-        }
-        if !accSeries.isEmpty {
-            try SVGPlot(title: "Test accuracy when stopping after t steps", xLabel: "time steps used", yLabel: "accuracy %")
-                .lines(accSeries).write(to: folder.appendingPathComponent("accuracy-vs-steps.svg"), atomically: true, encoding: .utf8)
+            LineChart.Series(name: r.variant, x: r.accuracyPerStep.indices.map { Double($0 + 1) }, y: r.accuracyPerStep.map { $0 * 100 })
         }
 
         // Report.
@@ -240,53 +231,62 @@ struct BNTTExperiment: ParsableCommand {
                                format(r.metrics.spikesPerSample, 0), format(r.metrics.forwardStepsPerFrame, 1),
                                format(r.metrics.synapticOperationsPerSample.total, 0)])
         }
-        let gammaTable: String = profile.map { p in
-            var t = MarkdownTable(header: ["layer"] + (1...p.steps).map { "t=\($0)" })
-            let names = bnttModel.map { gammaLayerNames($0, p) } ?? []
-            for (k, g) in p.meanGamma.enumerated() { t.append([k < names.count ? names[k] : "\(p.layers[k])"] + g.map { format(Double($0), 3) }) }
-            return t.text
-        } ?? "(no BNTT model)\n"
-        let md = """
-        # BNTT vs shared BN vs tdBN vs no BN (\(data.dataset), T = \(steps))
-
-        \(loaded.description); used: \(loaded.train.count) training and \(loaded.test.count) test samples (--limit \(data.limit)).
-
+        var report = Report(title: "BNTT vs shared BN vs tdBN vs no BN (\(data.dataset), T = \(steps))",
+                            provenance: .current(seeds: [data.seed], threads: Parallelism.threadCount, cores: Parallelism.activeCores, startedAt: started))
+        report.text("\(loaded.description); used: \(loaded.train.count) training and \(loaded.test.count) test samples (--limit \(data.limit)).")
+        report.text("""
         Network `\(arch)` (\(try NetworkPresets.architecture(arch, inputShape: loaded.train.frameShape, classes: loaded.train.classCount, normalization: .bntt).replacingOccurrences(of: ":bntt", with: ":NORM"))),
         BNTT's neuron (leak \(beta), threshold 1, subtractive reset not differentiated, triangle surrogate), signed
         Poisson input drawn every step\(data.augment ? ", random crop (pad 4) + flip" : ""). Same budget for every variant:
         \(epochs) epoch(s), batch \(batchSize), SGD lr \(lr) momentum 0.9, weight decay 1e-4 (gamma: \(gammaWeightDecay)),
         lr / 10 at 50/70/90% of the epochs, seed \(data.seed), \(Parallelism.threadCount) threads on a shared machine
         (training times are indicative only).
-
-        \(table.text)
-        ![accuracy vs steps](accuracy-vs-steps.svg)
-
-        ## BNTT: channel-mean gamma per layer and step
-
-        \(gammaTable)
-        ![gamma](gamma.svg)
-
-        ## Early exit (\(rule.rawValue) rule)
-
-        \(exits.isEmpty ? "(no BNTT model)" : exitTable.text)
-        ![early exit](early-exit.svg)
-
-        ## The trained models run asynchronously
-
+        """)
+        report.table(table)
+        let trainedVariants = rows.map(\.variant).filter { !(history[$0]?.isEmpty ?? true) }
+        if !trainedVariants.isEmpty {
+            report.figure("training-loss", caption: "training loss per epoch", .lines(LineChart(
+                title: "Training loss per epoch", xLabel: "epoch", yLabel: "loss (mean-ce, mean over batches)",
+                series: trainedVariants.map { v in .init(name: v, x: history[v]!.indices.map { Double($0 + 1) }, y: history[v]!.map { Double($0.metrics.loss) }) })))
+        }
+        if !accSeries.isEmpty {
+            report.figure("accuracy-vs-steps", caption: "accuracy vs steps", .lines(LineChart(
+                title: "Test accuracy when stopping after t steps", xLabel: "time steps used", yLabel: "accuracy %", series: accSeries)))
+        }
+        report.heading("BNTT: channel-mean gamma per layer and step")
+        if let p = profile, let model = bnttModel {
+            var t = MarkdownTable(header: ["layer"] + (1...p.steps).map { "t=\($0)" })
+            let names = gammaLayerNames(model, p)
+            for (k, g) in p.meanGamma.enumerated() { t.append([k < names.count ? names[k] : "\(p.layers[k])"] + g.map { format(Double($0), 3) }) }
+            report.table(t)
+            report.figure("gamma", caption: "gamma", .lines(gammaChart(p, names: names)))
+        } else {
+            report.text("(no BNTT model)")
+        }
+        report.heading("Early exit (\(rule.rawValue) rule)")
+        if exits.isEmpty {
+            report.text("(no BNTT model)")
+        } else {
+            report.table(exitTable)
+            report.figure("early-exit", caption: "early exit", .lines(LineChart(
+                title: "BNTT early exit (\(rule.rawValue) rule)", xLabel: "gamma threshold", yLabel: "percent",
+                series: [.init(name: "test accuracy %", x: exits.map { Double($0.threshold!) }, y: exits.map { $0.accuracy * 100 }),
+                         .init(name: "steps used, % of T", x: exits.map { Double($0.threshold!) }, y: exits.map { Double($0.steps) / Double(steps) * 100 })])))
+        }
+        report.heading("The trained models run asynchronously")
+        report.text("""
         Event by event on the asynchronous engine (\(async.scheduler) scheduler, stop \(async.stop)): each normalised
         population's evaluation-mode normalisation is folded into a per-channel scale of its input currents and a bias
         current injected at the start of every frame (docs/ALGORITHMS.md); F = inf is layered execution.
         \(asyncTest.count) test samples (the first ones\(asyncTest.count < loaded.test.count ? ", --async-limit \(asyncLimit)" : "")).
-
-        \(asyncRows.isEmpty ? "(skipped)" : asyncTable.text)
-        """
-        try md.write(to: folder.appendingPathComponent("report.md"), atomically: true, encoding: .utf8)
+        """)
+        if asyncRows.isEmpty { report.text("(skipped)") } else { report.table(asyncTable) }
         try writeJSON(Results(dataset: loaded.description, architecture: arch, epochs: epochs, batchSize: batchSize, learningRate: lr,
                               gammaWeightDecay: gammaWeightDecay, seed: data.seed, rows: rows, gammaProfile: profile, earlyExit: exits,
                               history: history, asynchronous: asyncRows), to: folder.appendingPathComponent("results.json").path)
         print(table.text)
         if !exits.isEmpty { print(exitTable.text) }
         if !asyncRows.isEmpty { print(asyncTable.text) }
-        print("report written to \(folder.path)/report.md")
+        try writeReportFolder(report, to: folder)
     }
 }

@@ -20,7 +20,7 @@ struct LayerSyncExperiment: ParsableCommand {
         evaluated layer by layer and asynchronously with both schedulers for every F of --F-sweep ("on spiking \
         done"), and with "on output:K" for every K of --k-sweep (at --train-F). The whole study runs once per \
         seed of --seeds (data split where the dataset has none, initialisation, schedulers); the report gives \
-        the mean and the standard deviation over seeds. Writes report.md, results.json and SVG plots into --out.
+        the mean and the standard deviation over seeds. Writes a report folder into --out (metrics.json, report.md, SVG and PNG plots; see snn report) and results.json.
         Example: snn experiment layer-sync --dataset nmnist --epochs 15 --seeds 1,2,3
         """
     )
@@ -293,8 +293,7 @@ struct LayerSyncExperiment: ParsableCommand {
                               command: CommandLine.arguments.dropFirst().joined(separator: " "), cores: Parallelism.activeCores,
                               seconds: Date().timeIntervalSince(started))
         try writeJSON(results, to: folder.appendingPathComponent("results.json").path)
-        try Self.writeReport(results, ks: ks, fs: fs.map(describe), sizes: sizes, to: folder)
-        print("report written to \(folder.path)/report.md")
+        try Self.writeReport(results, ks: ks, fs: fs.map(describe), sizes: sizes, to: folder, started: started)
     }
 
     /// Groups the rows by setting (model, execution, scheduler, F, stop rule), in first-seen order.
@@ -350,7 +349,12 @@ struct LayerSyncExperiment: ParsableCommand {
         return table
     }
 
-    static func writeReport(_ r: Results, ks: [Int], fs: [String], sizes: [Int], to folder: URL) throws {
+    static func writeReport(_ r: Results, ks: [Int], fs: [String], sizes: [Int], to folder: URL, started: Date = Date()) throws {
+        try writeReportFolder(report(r, ks: ks, fs: fs, sizes: sizes, started: started), to: folder)
+    }
+
+    /// The report: tables and the data of every plot (see ``ReportFolder``).
+    static func report(_ r: Results, ks: [Int], fs: [String], sizes: [Int], started: Date) -> Report {
         let models = Self.models
         let n = r.seeds.count
         var table = MarkdownTable(header: ["model", "execution", "scheduler", "F", "stop", "accuracy %", "spikes/sample",
@@ -364,62 +368,62 @@ struct LayerSyncExperiment: ParsableCommand {
         func summary(_ model: String, _ scheduler: String, f: String, stop: String) -> Summary? {
             r.summary.first { $0.model == model && $0.scheduler == scheduler && $0.forwardGroupSize == f && $0.stopRule == stop }
         }
-        // Plot 1: accuracy against K (forward steps after the first output spike).
-        var series: [SVGPlot.Series] = []
+        var figures: [Figure] = []
+        // Plot 1: accuracy against F.
+        var fBars: [BarChart.Series] = []
         for model in models {
             for scheduler in ["random", "momentum"] {
-                let points = ks.compactMap { k -> (x: Double, y: Double)? in
+                fBars.append(.init(name: "\(model), async \(scheduler)", values: fs.map { summary(model, scheduler, f: $0, stop: "on-spiking-done").map { $0.accuracy.mean * 100 } ?? 0 }))
+            }
+        }
+        figures.append(Figure(file: "accuracy-vs-F", caption: "accuracy vs F", chart: .bars(BarChart(
+            title: "Accuracy vs F, spikes per forward step (mean of \(n) seed\(n == 1 ? "" : "s"))", xLabel: "F (spikes emitted per forward step)",
+            yLabel: "test accuracy (%)", groups: fs.map { "F=\($0)" }, series: fBars))))
+        // Plot 2: accuracy against K (forward steps after the first output spike).
+        var series: [LineChart.Series] = []
+        for model in models {
+            for scheduler in ["random", "momentum"] {
+                let points = ks.compactMap { k -> (Double, Double)? in
                     summary(model, scheduler, f: String(r.trainF), stop: "on-output:\(k)").map { (Double(k), $0.accuracy.mean * 100) }
                 }
-                series.append(.init(name: "\(model), async \(scheduler)", points: points))
+                series.append(.init(name: "\(model), async \(scheduler)", x: points.map(\.0), y: points.map(\.1)))
             }
         }
-        try SVGPlot(title: "Accuracy vs forward steps after the first output spike (F=\(r.trainF), mean of \(n) seed\(n == 1 ? "" : "s"))",
-                    xLabel: "K (stop rule on-output:K), forward steps", yLabel: "test accuracy (%)").lines(series)
-            .write(to: folder.appendingPathComponent("accuracy-vs-k.svg"), atomically: true, encoding: .utf8)
-        // Plot 2: accuracy against F.
-        var fBars: [(name: String, values: [Double])] = []
-        for model in models {
-            for scheduler in ["random", "momentum"] {
-                fBars.append(("\(model), async \(scheduler)", fs.map { summary(model, scheduler, f: $0, stop: "on-spiking-done").map { $0.accuracy.mean * 100 } ?? 0 }))
-            }
-        }
-        try SVGPlot(title: "Accuracy vs F, spikes per forward step (mean of \(n) seed\(n == 1 ? "" : "s"))", xLabel: "F (spikes emitted per forward step)", yLabel: "test accuracy (%)")
-            .bars(groups: fs.map { "F=\($0)" }, series: fBars)
-            .write(to: folder.appendingPathComponent("accuracy-vs-F.svg"), atomically: true, encoding: .utf8)
+        figures.append(Figure(file: "accuracy-vs-k", caption: "accuracy vs K", chart: .lines(LineChart(
+            title: "Accuracy vs forward steps after the first output spike (F=\(r.trainF), mean of \(n) seed\(n == 1 ? "" : "s"))",
+            xLabel: "K (stop rule on-output:K), forward steps", yLabel: "test accuracy (%)", series: series))))
         // Plot 3: spikes per neuron per layer, each model run asynchronously with momentum at the training F.
-        let layerNames = sizes.indices.map { "layer \($0 + 1)" }
-        let bars = models.compactMap { model -> (name: String, values: [Double])? in
-            summary(model, "momentum", f: String(r.trainF), stop: "on-spiking-done").map { (model, $0.spikesPerNeuronPerLayer) }
+        let bars = models.compactMap { model -> BarChart.Series? in
+            summary(model, "momentum", f: String(r.trainF), stop: "on-spiking-done").map { .init(name: model, values: $0.spikesPerNeuronPerLayer) }
         }
-        try SVGPlot(title: "Spikes per neuron per sample (async momentum, F=\(r.trainF))", xLabel: "population", yLabel: "spikes / neuron / sample")
-            .bars(groups: layerNames, series: bars).write(to: folder.appendingPathComponent("spikes-per-layer.svg"), atomically: true, encoding: .utf8)
+        figures.append(Figure(file: "spikes-per-layer", caption: "spikes per layer", chart: .bars(BarChart(
+            title: "Spikes per neuron per sample (async momentum, F=\(r.trainF))", xLabel: "population", yLabel: "spikes / neuron / sample",
+            groups: sizes.indices.map { "layer \($0 + 1)" }, series: bars))))
         // Plot 4: histogram of currents integrated before a neuron's first spike in a frame (seeds pooled).
         // The last bin holds every larger count: it is not a point of the curve, so it is left out of the
         // line and given, labelled, in the legend.
         var overflowBin = 0
-        let hist = models.compactMap { model -> SVGPlot.Series? in
+        let hist = models.compactMap { model -> LineChart.Series? in
             guard let h = summary(model, "momentum", f: String(r.trainF), stop: "on-spiking-done")?.currentsToSpikeHistogram, !h.isEmpty else { return nil }
             let total = Double(max(1, h.reduce(0, +)))
             overflowBin = h.count - 1
             return .init(name: "\(model) (\(h.count - 1)+: \(format(Double(h.last!) / total * 100, 1))%)",
-                         points: h.dropLast().enumerated().map { (Double($0), Double($1) / total) })
+                         x: (0..<(h.count - 1)).map(Double.init), y: h.dropLast().map { Double($0) / total })
         }
-        try SVGPlot(title: "Currents integrated before a spike (async momentum, F=\(r.trainF))",
-                    xLabel: "currents received before firing (the legend gives the share of \(overflowBin) or more)", yLabel: "fraction of spikes")
-            .lines(hist).write(to: folder.appendingPathComponent("currents-before-spike.svg"), atomically: true, encoding: .utf8)
+        figures.append(Figure(file: "currents-before-spike", caption: "currents before a spike", chart: .lines(LineChart(
+            title: "Currents integrated before a spike (async momentum, F=\(r.trainF))",
+            xLabel: "currents received before firing (the legend gives the share of \(overflowBin) or more)", yLabel: "fraction of spikes", series: hist))))
 
-        var md = "# Layer-synchronisation study\n\n"
-        md += "Made by `snn \(r.command)` (SNNKit, \(r.cores) cores, \(format(r.seconds, 0)) s).\n\n"
-        md += "Dataset: \(r.dataset)\n\nArchitecture: \(r.architecture.joined(separator: " | "))\n\n"
-        md += "Three models, same architecture, seed and budget (\(r.epochs) epochs): layered BPTT, unlayered backprop with the random scheduler, unlayered backprop with the momentum scheduler (both trained at F = \(r.trainF)). "
-        md += "Each study ran with \(n) seed\(n == 1 ? "" : "s") (\(r.seeds.map(String.init).joined(separator: ", "))): data split (where the dataset has none), initialisation and schedulers; values are mean ± sample standard deviation over seeds.\n\n"
-        md += "Settings: \(r.settings).\n\n"
-        md += "## The paper's claims, as measured\n\n"
-        md += "The paper: asynchronously trained models use up to 50% fewer spikes, reach their first correct output up to 2x sooner, and are up to 10 points more accurate when run asynchronously. "
-        md += "Each row compares the unlayered model trained with that scheduler to the layered model, both run asynchronously with that scheduler until spiking is done (negative spike change: fewer spikes; ratio > 1: the unlayered model is sooner).\n\n"
-        md += claims(r, fs: fs).text
-        md += "\n## Final training epoch\n\n"
+        var report = Report(title: "Layer-synchronisation study", provenance: .current(seeds: r.seeds, threads: Parallelism.threadCount, cores: Parallelism.activeCores, startedAt: started))
+        report.text("Dataset: \(r.dataset)\n\nArchitecture: \(r.architecture.joined(separator: " | "))")
+        report.text("Three models, same architecture, seed and budget (\(r.epochs) epochs): layered BPTT, unlayered backprop with the random scheduler, unlayered backprop with the momentum scheduler (both trained at F = \(r.trainF)). "
+            + "Each study ran with \(n) seed\(n == 1 ? "" : "s") (\(r.seeds.map(String.init).joined(separator: ", "))): data split (where the dataset has none), initialisation and schedulers; values are mean ± sample standard deviation over seeds.")
+        report.text("Settings: \(r.settings).")
+        report.heading("The paper's claims, as measured")
+        report.text("The paper: asynchronously trained models use up to 50% fewer spikes, reach their first correct output up to 2x sooner, and are up to 10 points more accurate when run asynchronously. "
+            + "Each row compares the unlayered model trained with that scheduler to the layered model, both run asynchronously with that scheduler until spiking is done (negative spike change: fewer spikes; ratio > 1: the unlayered model is sooner).")
+        report.table(claims(r, fs: fs))
+        report.heading("Final training epoch")
         var trainTable = MarkdownTable(header: ["model", "seed", "train loss", "train acc %", "test acc % (own execution)", "samples/s"])
         for model in models {
             for seed in r.seeds {
@@ -429,9 +433,28 @@ struct LayerSyncExperiment: ParsableCommand {
                 }
             }
         }
-        md += trainTable.text + "\n## Every model in every execution mode (test set)\n\n" + table.text
-        md += "\n`first correct output` is the mean global forward step (counted from the first frame) of the first output spike of the right class, over the samples that had one; `spikes until first correct` counts every spike emitted until then.\n\n"
-        md += "## Plots\n\n![accuracy vs F](accuracy-vs-F.svg)\n\n![accuracy vs K](accuracy-vs-k.svg)\n\n![spikes per layer](spikes-per-layer.svg)\n\n![currents before a spike](currents-before-spike.svg)\n"
-        try md.write(to: folder.appendingPathComponent("report.md"), atomically: true, encoding: .utf8)
+        report.table(trainTable)
+        // Training curves: per model, the mean over seeds of each epoch's loss and test accuracy.
+        func curve(_ model: String, _ value: (EpochRecord) -> Double?) -> LineChart.Series {
+            let runs = r.seeds.compactMap { r.training["\(model) seed \($0)"] }
+            let epochs = runs.map(\.count).min() ?? 0
+            let points = (0..<epochs).compactMap { e -> (Double, Double)? in
+                let v = runs.compactMap { value($0[e]) }
+                return v.isEmpty ? nil : (Double(e + 1), v.reduce(0, +) / Double(v.count))
+            }
+            return .init(name: model, x: points.map(\.0), y: points.map(\.1))
+        }
+        report.figure("training-loss", caption: "training loss per epoch", .lines(LineChart(
+            title: "Training loss per epoch (mean of \(n) seed\(n == 1 ? "" : "s"))", xLabel: "epoch", yLabel: "loss (mean over batches; each model its own loss, see Settings)",
+            series: models.map { curve($0) { Double($0.metrics.loss) } })))
+        report.figure("training-accuracy", caption: "test accuracy per epoch", .lines(LineChart(
+            title: "Test accuracy per epoch, own execution (mean of \(n) seed\(n == 1 ? "" : "s"))", xLabel: "epoch", yLabel: "test accuracy (%)",
+            series: models.map { curve($0) { $0.testAccuracy.map { $0 * 100 } } })))
+        report.heading("Every model in every execution mode (test set)")
+        report.table(table)
+        report.text("`first correct output` is the mean global forward step (counted from the first frame) of the first output spike of the right class, over the samples that had one; `spikes until first correct` counts every spike emitted until then.")
+        report.heading("Plots")
+        for f in figures { report.blocks.append(.figure(f)) }
+        return report
     }
 }

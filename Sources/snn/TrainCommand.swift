@@ -53,6 +53,12 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Worker threads for kernels (default: all cores).")
     var threads: Int?
 
+    @Option(help: "Write a report folder here: metrics.json, report.md, SVG (and PNG) pictures; `snn report --html DIR` adds one HTML page.")
+    var report: String?
+
+    @Option(help: "With --report: neurons whose membrane is drawn, as population:neuron from 1 and 0 (e.g. 1:5,3:2); default: chosen from the sample.")
+    var reportNeurons: String?
+
     /// Options of unlayered training (and of async evaluation), refused with --mode layered.
     static let asyncOnlyOptions = AsyncModeOptions.names + ["--test-F", "--backprop-threshold", "--truncate-per-frame", "--input-dropout",
                                                             "--silent-gradient", "--no-silent-gradient", "--silent-gradient-at-frame-end",
@@ -75,9 +81,25 @@ struct TrainCommand: ParsableCommand {
         if let backpropThreshold { try Check.finite(backpropThreshold, "--backprop-threshold") }
         try Check.writableFile(out, "--out")
         if let metrics { try Check.writableFile(metrics, "--metrics") }
+        if let report { try Check.writableFolder(report, "--report") }
+        if reportNeurons != nil && report == nil { throw ValidationError("--report-neurons applies with --report DIR only") }
+        _ = try parsedReportNeurons()
+    }
+
+    /// `--report-neurons` as (population from 0, neuron from 0).
+    func parsedReportNeurons() throws -> [(population: Int, neuron: Int)] {
+        guard let reportNeurons else { return [] }
+        return try reportNeurons.split(separator: ",", omittingEmptySubsequences: false).map { item in
+            let parts = item.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 2, let p = Int(parts[0]), let n = Int(parts[1]), p >= 1, n >= 0 else {
+                throw ValidationError("--report-neurons takes population:neuron pairs (population from 1, neuron from 0), e.g. 1:5,3:2; got '\(reportNeurons)'")
+            }
+            return (p - 1, n)
+        }
     }
 
     func run() throws {
+        let started = Date()
         if let threads { Parallelism.threadCount = threads }
         let bntt = try training.usesBNTTRecipe()
         var data = self.data
@@ -106,10 +128,15 @@ struct TrainCommand: ParsableCommand {
         let computer: any GradientComputer
         var evaluate: (Network, any FrameDataset) throws -> Double
         var asyncTest: AsyncOptions? = nil
+        var testSpikes: [Double] = []  // test spikes per sample after each epoch, for --report
         switch mode {
         case "layered":
             computer = LayeredBPTT()
-            evaluate = { net, test in try LayeredEvaluation.run(network: net, dataset: test, batchSize: 128, seed: 0).accuracy }
+            evaluate = { net, test in
+                let e = try LayeredEvaluation.run(network: net, dataset: test, batchSize: 128, seed: 0)
+                testSpikes.append(e.spikesPerSample)
+                return e.accuracy
+            }
         case "async":
             let trainF = try async.groupSizes()
             guard trainF.count == 1 else { throw ValidationError("--F takes one value when training") }
@@ -126,7 +153,11 @@ struct TrainCommand: ParsableCommand {
             let testFs = try testAsync.groupSizes()
             let options = try testAsync.options(forwardGroupSize: testFs[0], seed: data.seed)
             asyncTest = options
-            evaluate = { net, test in try evaluateAsync(network: net, dataset: test, options: options, batchSize: 128).metrics.accuracy }
+            evaluate = { net, test in
+                let m = try evaluateAsync(network: net, dataset: test, options: options, batchSize: 128).metrics
+                testSpikes.append(m.spikesPerSample)
+                return m.accuracy
+            }
         default: throw ValidationError("--mode must be layered or async")
         }
         var trainer = Trainer(network: network, configuration: config, computer: computer)
@@ -164,6 +195,19 @@ struct TrainCommand: ParsableCommand {
             struct Report: Encodable { var epochs: [EpochRecord]; var test: LayeredEvaluation; var asyncTest: AsyncMetrics?; var dataset: String }
             try writeJSON(Report(epochs: records, test: final, asyncTest: asyncFinal, dataset: loaded.description), to: metrics)
             print("metrics written to \(metrics)")
+        }
+        if let report {
+            let neurons = try parsedReportNeurons()
+            let content = TrainReport(title: "Training on \(data.dataset) (\(mode == "async" ? "unlayered backprop" : "layered BPTT"))",
+                                      datasetDescription: loaded.description, architecture: spec.layers.map(\.shortName).joined(separator: " | "),
+                                      settings: "loss \(config.loss.rawValue), lr \(config.learningRate), batch \(training.batchSize), \(config.epochs) epochs",
+                                      mode: mode == "async" ? "async \(asyncTest.map { "\($0.scheduler.kind.rawValue) F=\(describe($0.forwardGroupSize))" } ?? "")" : "layered",
+                                      frameMs: data.frameMs, seed: data.seed, records: records,
+                                      testSpikes: records.indices.map { $0 < testSpikes.count ? testSpikes[$0] : nil }, lossName: config.loss.rawValue,
+                                      asyncOptions: asyncTest ?? AsyncOptions(forwardGroupSize: 8, scheduler: .momentum, seed: data.seed),
+                                      chosenNeurons: neurons)
+            try writeReportFolder(try content.build(network: network, test: loaded.test, final: final, started: started, threads: Parallelism.threadCount),
+                                  to: URL(fileURLWithPath: report))
         }
     }
 }

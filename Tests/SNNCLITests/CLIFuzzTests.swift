@@ -181,6 +181,12 @@ enum CLIFixtures {
         (["train", "--dataset", "digits", "--mode", "async", "--arch", "input=64,fc10:bntt,fc10"], "unlayered training"),
         (["train", "--dataset", "digits", "--mode", "async", "--arch", "input=64,fc10,fc10:readout"], "read-out"),
         (["train", "--recipe", "fast"], "--recipe"),
+        // Report folders (issue 12).
+        (["report", "/nonexistent/report-folder"], "/nonexistent/report-folder"),
+        (["report", "@."], "metrics.json"),
+        (["train", "--report", "/dev/null/report"], "--report"),
+        (["train", "--report-neurons", "1:2"], "--report-neurons"),
+        (["train", "--report", "/tmp/snn-unused-report", "--report-neurons", "0:1"], "--report-neurons"),
     ]
 
     @Test(arguments: cases.indices)

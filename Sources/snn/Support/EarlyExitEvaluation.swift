@@ -99,13 +99,17 @@ enum EarlyExitRequest {
 }
 
 /// The mean-gamma-per-step plot: one line per BNTT layer (and the mean over layers).
-func gammaPlotSVG(_ profile: GammaProfile, names: [String]) -> String {
+func gammaPlotSVG(_ profile: GammaProfile, names: [String]) -> String { gammaChart(profile, names: names).svg }
+
+/// The channel-mean gamma of every BNTT population per time step, and their mean over layers.
+func gammaChart(_ profile: GammaProfile, names: [String]) -> LineChart {
     var series = profile.meanGamma.enumerated().map { k, g in
-        SVGPlot.Series(name: k < names.count ? names[k] : "layer \(profile.layers[k])",
-                       points: g.enumerated().map { (x: Double($0 + 1), y: Double($1)) })
+        LineChart.Series(name: k < names.count ? names[k] : "layer \(profile.layers[k])",
+                         x: g.indices.map { Double($0 + 1) }, y: g.map(Double.init))
     }
-    series.append(SVGPlot.Series(name: "mean over layers", points: profile.layerMean.enumerated().map { (x: Double($0 + 1), y: Double($1)) }))
-    return SVGPlot(title: "BNTT: channel-mean gamma per time step", xLabel: "time step t", yLabel: "mean gamma_t").lines(series)
+    let mean = profile.layerMean
+    series.append(.init(name: "mean over layers", x: mean.indices.map { Double($0 + 1) }, y: mean.map(Double.init)))
+    return LineChart(title: "BNTT: channel-mean gamma per time step", xLabel: "time step t", yLabel: "mean gamma_t", series: series, yFromZero: false)
 }
 
 /// Short names of the BNTT populations (`conv 3->16 k3` of the synaptic layer in front).
