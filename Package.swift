@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "SNNDataTests", dependencies: ["SNNData"]),
         .testTarget(name: "SNNReportsTests", dependencies: ["SNNReports"]),
         .testTarget(name: "SNNHDF5Tests", dependencies: ["SNNHDF5", "SNNData"]),
-        .testTarget(name: "SNNNIRTests", dependencies: ["SNNNIR", "SNNEngines"]),
+        .testTarget(name: "SNNNIRTests", dependencies: ["SNNNIR", "SNNEngines", "SNNHDF5"]),
         // Runs the built `snn` binary (same build folder as the tests) on bad options and files.
         .testTarget(name: "SNNCLITests", dependencies: ["SNNCore", "SNNTrace"]),
     ]

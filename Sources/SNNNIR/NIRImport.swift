@@ -107,8 +107,10 @@ public enum NIRImport {
                 if let bad = values.first(where: { $0 != 0 }) { throw fail(name, "\(node.type) \(key) = \(bad) is not 0: \(why)") }
             }
             /// A LIF population from per-neuron decays, gains and thresholds: theta = v_threshold / gain must be uniform.
-            func population(beta: [Double], gain: [Double], threshold: [Double]) throws {
+            func population(beta: [Double], gain rawGain: [Double], threshold: [Double]) throws {
                 try neuronArrives(name)
+                // A gain within 1e-6 of 1 is 1: float32 round-off of snnTorch's r = tau / dt (r dt / tau = 1).
+                let gain = rawGain.map { abs($0 - 1) <= 1e-6 ? 1 : $0 }
                 if let j = gain.indices.first(where: { !(gain[$0] > 0 && gain[$0].isFinite) }) {
                     throw fail(name, "\(node.type) input gain \(gain[j]) of neuron \(j) is not positive (check r, tau and --dt)")
                 }
@@ -334,7 +336,7 @@ public enum NIRImport {
             while true {
                 n = (pred[n] ?? []).first { indegree[$0]! > 0 }!
                 if let k = path.firstIndex(of: n) {
-                    let cycle = Array(path[...k].reversed()) + [path[k]]
+                    let cycle = [n] + Array(path[k...].reversed())  // forward order
                     throw fail(cycle[0], "is on a cycle (\(cycle.joined(separator: " -> "))): SNNKit runs feed-forward chains only (recurrent connections cannot be imported)")
                 }
                 path.append(n)
