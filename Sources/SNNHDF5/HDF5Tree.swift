@@ -55,16 +55,28 @@ extension HDF5File {
         }
     }
 
-    /// Extents of a dataset (`[]` for a scalar) and its element count.
-    func shape(_ ds: hid_t) -> (dims: [Int], count: Int) {
+    /// The most elements a whole-dataset read accepts (2^27: 1 GiB as doubles). The extents come
+    /// from an untrusted file: a huge claimed size must be an error, not an overflow or an allocation.
+    public static let maximumElements = 1 << 27
+
+    /// Extents of a dataset (`[]` for a scalar) and its element count; an error beyond ``maximumElements``.
+    func shape(_ ds: hid_t, _ name: String) throws -> (dims: [Int], count: Int) {
         let space = H5Dget_space(ds)
         defer { H5Sclose(space) }
         let rank = Int(H5Sget_simple_extent_ndims(space))
+        guard rank >= 0, rank <= 32 else { throw DataError(.corrupt, file: path, "HDF5: dataset '\(name)' has rank \(rank)") }
         guard rank > 0 else { return ([], H5Sget_simple_extent_type(space) == H5S_NULL ? 0 : 1) }
         var dims = [hsize_t](repeating: 0, count: rank)
         H5Sget_simple_extent_dims(space, &dims, nil)
-        let d = dims.map { Int($0) }
-        return (d, d.reduce(1, *))
+        var n = 1
+        for d in dims {
+            let (m, overflow) = n.multipliedReportingOverflow(by: Int(clamping: d))
+            guard !overflow, m <= HDF5File.maximumElements else {
+                throw DataError(.corrupt, file: path, "HDF5: dataset '\(name)' claims extents \(dims) (more than \(HDF5File.maximumElements) elements)")
+            }
+            n = m
+        }
+        return (dims.map { Int($0) }, n)
     }
 
     /// The element kind of a dataset: integer, float, string or other.
@@ -87,7 +99,7 @@ extension HDF5File {
             guard cls == H5T_INTEGER || cls == H5T_FLOAT else {
                 throw DataError(.corrupt, file: path, "HDF5: dataset '\(dataset)' is not numeric (expected integer or float values)")
             }
-            let (dims, n) = shape(ds)
+            let (dims, n) = try shape(ds, dataset)
             var buf = [Double](repeating: 0, count: max(n, 1))
             if n > 0 {
                 let status = buf.withUnsafeMutableBytes { H5Dread(ds, chdf5_native_double(), chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), $0.baseAddress) }
@@ -105,7 +117,7 @@ extension HDF5File {
             guard H5Tget_class(fileType) == H5T_STRING else {
                 throw DataError(.corrupt, file: path, "HDF5: dataset '\(dataset)' does not hold strings")
             }
-            let (dims, n) = shape(ds)
+            let (dims, n) = try shape(ds, dataset)
             guard n > 0 else { return (dims, []) }
             if H5Tis_variable_str(fileType) > 0 {
                 let memType = H5Tcopy(chdf5_c_s1())

@@ -80,6 +80,9 @@ public enum NIRImport {
             func param(_ key: String) throws -> NIRArray {
                 guard let v = node.parameters[key] else { throw fail(name, "\(node.type) has no '\(key)' (missing parameter)") }
                 guard let a = v.array else { throw fail(name, "\(node.type) parameter '\(key)' is a string, expected numbers") }
+                guard a.values.count == a.shape.reduce(1, { $0.multipliedReportingOverflow(by: $1).overflow ? -1 : $0 * $1 }) else {
+                    throw fail(name, "\(node.type) parameter '\(key)' has \(a.values.count) values for shape \(a.shape)")
+                }
                 guard a.values.allSatisfy(\.isFinite) else { throw fail(name, "\(node.type) parameter '\(key)' holds non-finite values") }
                 return a
             }

@@ -43,6 +43,11 @@ def main(out):
     with h5py.File(p("mismatched_weight.nir"), "r+") as f:
         del f["node/nodes/fc/weight"]
         f.create_dataset("node/nodes/fc/weight", data=np.full((3, 5), 0.5, dtype=np.float32))
+    good(p("huge_weight.nir"))
+    with h5py.File(p("huge_weight.nir"), "r+") as f:
+        del f["node/nodes/fc/weight"]
+        # Claims 2^40 elements in a few bytes (chunked, never written): must be an error, not an allocation.
+        f.create_dataset("node/nodes/fc/weight", shape=(1 << 20, 1 << 20), dtype="f4", chunks=(1, 16))
     good(p("cycle.nir"), edges=[("input", "fc"), ("fc", "lif"), ("lif", "fc"), ("lif", "output")])
     with open(p("not_hdf5.nir"), "w") as f:
         f.write("this is not an HDF5 file\n")

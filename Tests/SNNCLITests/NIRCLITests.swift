@@ -72,6 +72,7 @@ import Testing
         try expectError(["import", "--nir", Self.fixture("missing_tau.nir"), "--out", out], ["node 'lif'", "'tau'", "missing parameter"], noFile: out)
         try expectError(["import", "--nir", Self.fixture("mismatched_weight.nir"), "--out", out], ["node 'fc'", "mismatched shapes"], noFile: out)
         try expectError(["import", "--nir", Self.fixture("cycle.nir"), "--out", out], ["node 'fc'", "cycle"], noFile: out)
+        try expectError(["import", "--nir", Self.fixture("huge_weight.nir"), "--out", out], ["node 'fc'", "weight", "elements"], noFile: out)
         try expectError(["import", "--nir", Self.fixture("good.nir"), "--out", out, "--dt", "-1"], ["--dt"], noFile: out)
         try expectError(["import", "--nir", Self.fixture("good.nir"), "--out", out, "--discretization", "x"], ["--discretization"], noFile: out)
         // tau = 1 ms with --dt 2 ms under Euler: beta = -1, an error naming the node and --dt.
