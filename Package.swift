@@ -21,7 +21,7 @@ let checked: [SwiftSetting] = cpuFlags.isEmpty ? [] : [.unsafeFlags(cpuFlags, .w
 let package = Package(
     name: "SNNKit",
     products: [
-        .library(name: "SNNKit", targets: ["SNNTensor", "SNNCore", "SNNTrace", "SNNEngines", "SNNTraining", "SNNData", "SNNReports"]),
+        .library(name: "SNNKit", targets: ["SNNTensor", "SNNCore", "SNNTrace", "SNNEngines", "SNNTraining", "SNNData", "SNNReports", "SNNNIR"]),
         .executable(name: "snn", targets: ["snn"]),
     ],
     traits: [
