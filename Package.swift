@@ -21,11 +21,11 @@ let checked: [SwiftSetting] = cpuFlags.isEmpty ? [] : [.unsafeFlags(cpuFlags, .w
 let package = Package(
     name: "SNNKit",
     products: [
-        .library(name: "SNNKit", targets: ["SNNTensor", "SNNCore", "SNNTrace", "SNNEngines", "SNNTraining", "SNNData", "SNNReports"]),
+        .library(name: "SNNKit", targets: ["SNNTensor", "SNNCore", "SNNTrace", "SNNEngines", "SNNTraining", "SNNData", "SNNReports", "SNNNIR"]),
         .executable(name: "snn", targets: ["snn"]),
     ],
     traits: [
-        .trait(name: "HDF5", description: "SHD reader (and later NIR files) through the system libhdf5 (Debian: libhdf5-dev)."),
+        .trait(name: "HDF5", description: "SHD reader and NIR files through the system libhdf5 (Debian: libhdf5-dev)."),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -45,10 +45,12 @@ let package = Package(
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
         .target(name: "SNNHDF5", dependencies: ["SNNData", .target(name: "CHDF5", condition: .when(traits: ["HDF5"]))]),
         .target(name: "SNNReports"),
+        // NIR graphs <-> SNNKit networks; the file I/O needs the HDF5 trait (SNNHDF5), the conversions do not.
+        .target(name: "SNNNIR", dependencies: ["SNNCore", "SNNHDF5", "SNNData"], swiftSettings: checked),
         .executableTarget(
             name: "snn",
             dependencies: [
-                "SNNTensor", "SNNCore", "SNNEngines", "SNNTraining", "SNNData", "SNNReports",
+                "SNNTensor", "SNNCore", "SNNEngines", "SNNTraining", "SNNData", "SNNReports", "SNNNIR",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .target(name: "SNNHDF5", condition: .when(traits: ["HDF5"])),
             ],
@@ -61,6 +63,7 @@ let package = Package(
         .testTarget(name: "SNNDataTests", dependencies: ["SNNData"]),
         .testTarget(name: "SNNReportsTests", dependencies: ["SNNReports"]),
         .testTarget(name: "SNNHDF5Tests", dependencies: ["SNNHDF5", "SNNData"]),
+        .testTarget(name: "SNNNIRTests", dependencies: ["SNNNIR", "SNNEngines", "SNNHDF5"]),
         // Runs the built `snn` binary (same build folder as the tests) on bad options and files.
         .testTarget(name: "SNNCLITests", dependencies: ["SNNCore", "SNNTrace"]),
     ]

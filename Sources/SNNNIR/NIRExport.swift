@@ -1,0 +1,93 @@
+import Foundation
+import SNNCore
+import SNNTensor
+
+/// SNNKit network -> NIR graph.
+///
+/// A chain `input -> layer 0 -> ... -> output`. Linear layers become `Linear` (weight transposed to
+/// NIR's `[out, in]`), convolutions `Conv2d` (zero bias, dilation 1, one group), average pooling
+/// `AvgPool2d`, flatten `Flatten`, LIF populations `LIF` (or `IF` when `beta = 1`), with `tau` and `r`
+/// from ``NIRDiscretization/timeConstant(beta:dt:)``, `v_leak = 0`, `v_reset = 0`. Dropout is left out
+/// (identity at inference). What NIR cannot hold is an error naming the layer: max pooling,
+/// normalised populations (BNTT, tdBN: per-step statistics), reset by subtraction.
+public enum NIRExport {
+    /// The graph of `network`, and notes on what was left out (training-only settings).
+    public static func graph(_ network: Network, options: NIROptions = NIROptions()) throws -> (graph: NIRGraph, notes: [String]) {
+        if let p = options.problem { throw NIRError(p) }
+        let spec = network.spec
+        let shapes = try spec.shapes()
+        var nodes = [NIRNode(name: "input", type: "Input", parameters: ["shape": .int64(NIRArray(spec.inputShape.map(Double.init)))])]
+        var notes = [String]()
+        var surrogateNoted = false
+        func ints(_ v: [Int]) -> NIRValue { .int64(NIRArray(v.map(Double.init))) }
+        for (i, layer) in spec.layers.enumerated() {
+            let name = "\(i)_\(layer.shortName.prefix { $0.isLetter || $0.isNumber })"
+            func fail(_ p: String) -> NIRError { NIRError(node: "layer \(i) (\(layer.shortName))", p) }
+            let inShape = shapes[i]
+            switch layer {
+            case .linear(let nIn, let nOut):
+                let w = network.weights[i].data
+                var t = [Double](repeating: 0, count: nIn * nOut)
+                for r in 0..<nIn { for c in 0..<nOut { t[c * nIn + r] = Double(w[r * nOut + c]) } }
+                nodes.append(NIRNode(name: name, type: "Linear", parameters: ["weight": .float32(NIRArray(shape: [nOut, nIn], values: t))]))
+            case .conv2d(let ci, let co, let k, let s, let p):
+                nodes.append(NIRNode(name: name, type: "Conv2d", parameters: [
+                    "weight": .float32(NIRArray(shape: [co, ci, k, k], values: network.weights[i].data.map(Double.init))),
+                    "bias": .float32(NIRArray([Double](repeating: 0, count: co))),
+                    "stride": ints([s, s]), "padding": ints([p, p]), "dilation": ints([1, 1]),
+                    "groups": .int64(NIRArray(1)), "input_shape": ints([inShape[1], inShape[2]]),
+                ]))
+            case .avgPool2d(let k, let s):
+                nodes.append(NIRNode(name: name, type: "AvgPool2d", parameters: [
+                    "kernel_size": ints([k, k]), "stride": ints([s, s]), "padding": ints([0, 0]),
+                ]))
+            case .maxPool2d:
+                throw fail("max pooling cannot be carried: NIR has no max-pooling node (retrain with avg pooling)")
+            case .flatten:
+                nodes.append(NIRNode(name: name, type: "Flatten", parameters: [
+                    "start_dim": .int64(NIRArray(0)), "end_dim": .int64(NIRArray(-1)), "input_type": ints(inShape),
+                ]))
+            case .dropout:
+                notes.append("layer \(i) (dropout) left out: identity at inference")
+                continue
+            case .lif(let p):
+                if p.normalization != nil {
+                    throw fail("input normalisation (BNTT/shared BN/tdBN) cannot be carried: NIR has no batch-normalisation node and per-step running statistics cannot fold into one set of weights")
+                }
+                if p.reset == .subtract {
+                    throw fail("reset by subtraction cannot be carried: NIR's LIF and IF reset to v_reset (use a model trained with --reset zero)")
+                }
+                if !surrogateNoted {
+                    notes.append("surrogate gradients and detach-reset are training settings: not written")
+                    surrogateNoted = true
+                }
+                let n = inShape.reduce(1, *)
+                let betas = p.perNeuronBeta.map { $0.map(Double.init) } ?? [Double](repeating: Double(p.beta), count: n)
+                let shape = inShape
+                func arr(_ v: [Double]) -> NIRValue { .float64(NIRArray(shape: shape, values: v)) }
+                let theta = [Double](repeating: Double(p.threshold), count: n)
+                let zeros = [Double](repeating: 0, count: n)
+                if betas.allSatisfy({ $0 == 1 }) {
+                    nodes.append(NIRNode(name: name, type: "IF", parameters: [
+                        "r": arr([Double](repeating: 1, count: n)), "v_threshold": arr(theta), "v_reset": arr(zeros),
+                    ]))
+                } else {
+                    var tau = [Double](), r = [Double]()
+                    for b in betas {
+                        guard let c = options.discretization.timeConstant(beta: b, dt: options.dt) else {
+                            throw fail("decay beta \(b) has no finite time constant under --discretization \(options.discretization.rawValue)" +
+                                       (b == 1 ? " (non-leaky neurons mixed with leaky ones in one population)" : ""))
+                        }
+                        tau.append(c.tau); r.append(c.r)
+                    }
+                    nodes.append(NIRNode(name: name, type: "LIF", parameters: [
+                        "tau": arr(tau), "r": arr(r), "v_leak": arr(zeros), "v_threshold": arr(theta), "v_reset": arr(zeros),
+                    ]))
+                }
+            }
+        }
+        nodes.append(NIRNode(name: "output", type: "Output", parameters: ["shape": ints(shapes.last!)]))
+        let edges = zip(nodes, nodes.dropFirst()).map { NIREdge($0.name, $1.name) }
+        return (NIRGraph(nodes: nodes, edges: edges), notes)
+    }
+}
