@@ -26,6 +26,7 @@ let package = Package(
     ],
     traits: [
         .trait(name: "HDF5", description: "SHD reader (and later NIR files) through the system libhdf5 (Debian: libhdf5-dev)."),
+        .trait(name: "MPI", description: "Data-parallel training and evaluation over MPI (`mpirun -np N snn train ...`) through the system Open MPI (Debian: libopenmpi-dev, openmpi-bin)."),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -45,12 +46,16 @@ let package = Package(
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
         .target(name: "SNNHDF5", dependencies: ["SNNData", .target(name: "CHDF5", condition: .when(traits: ["HDF5"]))]),
         .target(name: "SNNReports"),
+        // Open MPI (Debian: libopenmpi-dev) for data parallelism; SNNMPI links it only with the MPI trait.
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev"])]),
+        .target(name: "SNNMPI", dependencies: ["SNNTraining", .target(name: "CMPI", condition: .when(traits: ["MPI"]))]),
         .executableTarget(
             name: "snn",
             dependencies: [
                 "SNNTensor", "SNNCore", "SNNEngines", "SNNTraining", "SNNData", "SNNReports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .target(name: "SNNHDF5", condition: .when(traits: ["HDF5"])),
+                .target(name: "SNNMPI", condition: .when(traits: ["MPI"])),
             ],
             swiftSettings: checked
         ),

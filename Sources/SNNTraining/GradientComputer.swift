@@ -18,6 +18,9 @@ public struct StepResult: Sendable {
     public var forwardStepsPerSample: Double
     /// The network's running statistics after this batch (normalised populations), nil when unchanged.
     public var runningStatistics: [Tensor]? = nil
+    /// Samples that `loss`, `correct` and the gradients cover, when a ``GradientReducer`` combined
+    /// several processes' batches (nil: the batch given to the step).
+    public var samples: Int? = nil
 
     public init(loss: Float, correct: Int, gradients: [Tensor], tapeBytes: Int, spikes: Double, forwardStepsPerSample: Double = 0) {
         self.loss = loss; self.correct = correct; self.gradients = gradients; self.tapeBytes = tapeBytes; self.spikes = spikes
