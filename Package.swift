@@ -67,6 +67,6 @@ let package = Package(
         .testTarget(name: "SNNReportsTests", dependencies: ["SNNReports"]),
         .testTarget(name: "SNNHDF5Tests", dependencies: ["SNNHDF5", "SNNData"]),
         // Runs the built `snn` binary (same build folder as the tests) on bad options and files.
-        .testTarget(name: "SNNCLITests", dependencies: ["SNNCore", "SNNTrace"]),
+        .testTarget(name: "SNNCLITests", dependencies: ["SNNCore", "SNNTrace", "SNNTraining"]),
     ]
 )

@@ -72,7 +72,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     }
 
     public func abort(code: Int32) -> Never {
-        fflush(stdout); fflush(stderr)
+        fflush(nil)  // every stream: what this rank printed comes out before the job ends
         MPI_Abort(cmpi_comm_world(), code)
         exit(code)
     }

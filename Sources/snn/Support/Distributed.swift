@@ -33,7 +33,10 @@ enum Cluster {
         if launcherSize != nil {
             let c = MPICommunicator()
             current = c
-            if c.rank != 0 { _ = freopen("/dev/null", "w", stdout) }  // rank 0 prints the results
+            if c.rank != 0 {  // rank 0 prints the results; the others' standard output goes nowhere
+                let devNull = open("/dev/null", O_WRONLY)
+                if devNull >= 0 { dup2(devNull, STDOUT_FILENO); close(devNull) }
+            }
             try checkSameOptions(c)
             return c
         }
