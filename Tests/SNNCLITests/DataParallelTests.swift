@@ -177,10 +177,14 @@ struct DataParallelTests {
         return try ProcessRun(binary.path, args, limit: 900)
     }
 
-    /// After 4 steps, 2 ranks with 8 samples each give the model of 1 process with batches of 16.
-    @Test(arguments: ["layered", "unlayered"])
+    /// After 4 steps, 2 ranks with 8 samples each give the model of 1 process with batches of 16;
+    /// also with random draws that depend on a sample's place in the batch (dropout masks, input
+    /// dropout, the random scheduler): each rank draws what the whole batch would.
+    @Test(arguments: ["layered", "unlayered", "layered-dropout", "unlayered-random"])
     func twoRanksEqualOneProcessWithTheCombinedBatch(mode: String) throws {
-        let base = (mode == "layered" ? DataParallelFixtures.layered : DataParallelFixtures.unlayered) + ["--epochs", mode == "layered" ? "1" : "2"]
+        var base = (mode.hasPrefix("layered") ? DataParallelFixtures.layered : DataParallelFixtures.unlayered) + ["--epochs", mode.hasPrefix("layered") ? "1" : "2"]
+        if mode == "layered-dropout" { base[base.firstIndex(of: "--arch")! + 1] = "input=2x34x34,fc32,drop0.3,fc10" }
+        if mode == "unlayered-random" { base += ["--scheduler", "random", "--input-dropout", "0.2"] }
         let one = DataParallelFixtures.path("\(mode)-1.snnmodel"), two = DataParallelFixtures.path("\(mode)-2.snnmodel")
         let a = try single(base + ["--out", one])
         #expect(a.status == 0, "\(a.output)")
@@ -189,6 +193,20 @@ struct DataParallelTests {
         #expect(b.output.contains("data parallel: 2 ranks, 4 all-reduces"), "\(b.output)")
         let d = try relativeModelDifference(one, two)
         #expect(d < 1e-4, "2-rank and 1-process models differ by \(d) (relative)")
+    }
+
+    /// `snn eval` on 2 ranks (each on half the test set) prints what one process prints.
+    @Test(arguments: [["--mode", "layered"], ["--mode", "async", "--scheduler", "random", "--F", "4"]])
+    func evaluationOverTwoRanks(mode: [String]) throws {
+        let model = DataParallelFixtures.path("eval-\(mode.count).snnmodel")
+        try ModelFile.write(try Network(spec: NetworkSpec(inputShape: [2, 34, 34], layers: [.flatten, .linear(inFeatures: 2312, outFeatures: 10), .lif(LIFParameters(beta: 0.5, threshold: 0.3))]), seed: 1),
+                            metadata: ["dataset": "nmnist", "classes": "10", "inputShape": "2x34x34", "frames": "10", "encoding": "poisson", "dtMs": "10.0"],
+                            to: URL(fileURLWithPath: model))
+        let args = ["eval", "--model", model, "--limit", "50", "--threads", "1"] + mode
+        let one = try single(args), two = try mpirun(2, args, limit: 300)
+        #expect(one.status == 0 && two.status == 0, "\(one.output)\n\(two.output)")
+        let line = { (r: ProcessRun) in r.output.split(separator: "\n").first { $0.contains("accuracy") }.map { $0.split(separator: " spikes/sample")[0] } }
+        #expect(line(one) != nil && line(one) == line(two), "\(one.output)\n\(two.output)")
     }
 
     /// Stopped on 2 ranks after 2 steps and resumed on 1: the model of an uninterrupted run.

@@ -130,3 +130,23 @@ public func fnv1a64<C: Collection>(_ bytes: C) -> UInt64 where C.Element == UInt
     for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
     return h
 }
+
+/// A gradient computer whose random draws (dropout masks, input dropout, the asynchronous engine's
+/// random scheduler) depend on each sample's position in the batch. Told where this process's
+/// share sits in the global batch, it makes the draws the whole batch would make there, so ranks
+/// do not repeat each other's draws and N ranks train like one process with the global batch.
+public protocol BatchShareAware: GradientComputer {
+    /// The next batches are samples `firstSample...` of global batches of `globalBatch` samples.
+    mutating func placeShare(firstSample: Int, globalBatch: Int)
+}
+
+extension LayeredBPTT: BatchShareAware {
+    public mutating func placeShare(firstSample: Int, globalBatch: Int) { self.firstSample = firstSample }
+}
+
+extension UnlayeredTraining: BatchShareAware {
+    public mutating func placeShare(firstSample: Int, globalBatch: Int) {
+        share = (firstSample, globalBatch)
+        asyncOptions.sampleIndexOffset = firstSample
+    }
+}

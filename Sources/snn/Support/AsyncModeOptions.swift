@@ -75,7 +75,7 @@ struct AsyncModeOptions: ParsableArguments {
 
 /// Runs a dataset through the asynchronous engine and aggregates the measurements.
 func evaluateAsync(network: SNNCore.Network, dataset: any FrameDataset, options: AsyncOptions, batchSize: Int,
-                   progressTitle: String? = nil, trace: Bool = false, sampleIndexBase: Int = 0) throws -> (metrics: AsyncMetrics, runs: [AsyncRun], seconds: Double) {
+                   progressTitle: String? = nil, trace: Bool = false) throws -> (metrics: AsyncMetrics, runs: [AsyncRun], seconds: Double) {
     let engine = try AsyncEngine(network: network)
     let loader = BatchLoader(dataset: dataset, batchSize: batchSize, shuffle: false, seed: 0)
     var runs: [AsyncRun] = []
@@ -84,7 +84,7 @@ func evaluateAsync(network: SNNCore.Network, dataset: any FrameDataset, options:
     let start = Date()
     try loader.forEachBatch { batch in
         var o = options
-        o.sampleIndexOffset = sampleIndexBase + done  // a share of a dataset keeps the samples' indices (MPI evaluation)
+        o.sampleIndexOffset = ((dataset as? DatasetShard)?.firstIndex ?? 0) + done  // an MPI rank's share keeps the samples' indices
         o.recordTrace = trace
         runs.append(engine.run(inputs: batch.inputs, labels: batch.labels, options: o))
         done += batch.labels.count

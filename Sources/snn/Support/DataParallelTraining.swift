@@ -77,6 +77,23 @@ func trainingStart(_ comm: any Communicator, fresh: Network, resume: String?, ba
     return try TrainingCheckpoint.decode(Array(message.dropFirst()), source: "(broadcast by rank 0)")
 }
 
+/// A rank's contiguous share of a dataset, samples `range` of `base`. Evaluations that seed
+/// samples by their index (the asynchronous engine's random scheduler) use `range.lowerBound + i`.
+struct DatasetShard: FrameDataset {
+    let base: any FrameDataset
+    let range: Range<Int>
+    var firstIndex: Int { range.lowerBound }
+    var count: Int { range.count }
+    var frameShape: [Int] { base.frameShape }
+    var timeSteps: Int { base.timeSteps }
+    var classCount: Int { base.classCount }
+    func label(_ index: Int) -> Int { base.label(range.lowerBound + index) }
+    func frames(_ index: Int) throws -> Tensor {
+        guard index >= 0 && index < range.count else { throw DataError(.argument, sample: index, "shard sample index \(index) (expected 0..<\(range.count))") }
+        return try base.frames(range.lowerBound + index)
+    }
+}
+
 /// The contiguous part `rank` of `size` takes of `count` items (sizes differ by at most one).
 func shardRange(count: Int, rank: Int, size: Int) -> Range<Int> {
     (rank * count / size)..<((rank + 1) * count / size)
@@ -106,7 +123,8 @@ func dataParallelTrainLoop(trainer: inout Trainer, comm: any Communicator, train
         let batches = BatchLoader(dataset: data, batchSize: batchSize, shuffle: true, seed: seed).batchIndices(epoch: epoch)
         var pos = epoch == start.epoch ? start : TrainingPosition(epoch: epoch, batchesDone: 0, step: trainer.stepIndex)
         let first = min(pos.batchesDone, batches.count)
-        let shares = batches[first...].map { b in Array(b[shardRange(count: b.count, rank: comm.rank, size: comm.size)]) }
+        let ranges = batches[first...].map { shardRange(count: $0.count, rank: comm.rank, size: comm.size) }
+        let shares = zip(batches[first...], ranges).map { b, r in Array(b[r]) }
         // Only the last batch may be smaller than the others, so the local loader's batches line up with the shares.
         let loader = BatchLoader(dataset: SubsetDataset(data, indices: shares.flatMap { $0 }), batchSize: perRank, shuffle: false, seed: 0)
         var iterator = loader.makeIterator()
@@ -119,6 +137,10 @@ func dataParallelTrainLoop(trainer: inout Trainer, comm: any Communicator, train
             } else {
                 guard let batch = try iterator.nextBatch() else { throw CLIError("rank \(comm.rank): the training data ended early (batch \(first + k + 1))") }
                 inputs = batch.inputs; labels = batch.labels
+            }
+            if comm.size > 1, var c = trainer.computer as? any BatchShareAware {
+                c.placeShare(firstSample: ranges[k].lowerBound, globalBatch: batches[first + k].count)
+                trainer.computer = c
             }
             let r = trainer.step(inputs: inputs, labels: labels)
             let n = r.samples ?? labels.count
@@ -185,7 +207,7 @@ func shardedAccuracy(_ comm: any Communicator, network: Network, dataset: any Fr
                      evaluate: (Network, any FrameDataset) throws -> Double) throws -> Double {
     guard comm.size > 1 else { return try evaluate(network, dataset) }
     let range = shardRange(count: dataset.count, rank: comm.rank, size: comm.size)
-    let part = range.isEmpty ? 0 : try evaluate(network, SubsetDataset(dataset, indices: Array(range)))
+    let part = range.isEmpty ? 0 : try evaluate(network, DatasetShard(base: dataset, range: range))
     let sums = comm.allReduceSum([(part * Double(range.count)).rounded(), Double(range.count)])
     return sums[0] / max(sums[1], 1)
 }
@@ -198,7 +220,7 @@ extension LayeredEvaluation {
         guard comm.size > 1 else { return try run(network: network, dataset: dataset, batchSize: batchSize, seed: 0, progressTitle: progressTitle) }
         let range = shardRange(count: dataset.count, rank: comm.rank, size: comm.size)
         let part = range.isEmpty ? LayeredEvaluation()
-            : try run(network: network, dataset: SubsetDataset(dataset, indices: Array(range)), batchSize: batchSize, seed: 0,
+            : try run(network: network, dataset: DatasetShard(base: dataset, range: range), batchSize: batchSize, seed: 0,
                       progressTitle: comm.isRoot ? progressTitle : nil)
         let parts = try gatherJSON(comm, part)
         guard let parts else { return part }
@@ -237,8 +259,8 @@ func evaluateAsyncSharded(_ comm: any Communicator, network: Network, dataset: a
     let range = shardRange(count: dataset.count, rank: comm.rank, size: comm.size)
     var part: (metrics: AsyncMetrics, seconds: Double)? = nil
     if !range.isEmpty {
-        let r = try evaluateAsync(network: network, dataset: SubsetDataset(dataset, indices: Array(range)), options: options,
-                                  batchSize: batchSize, progressTitle: comm.isRoot ? progressTitle : nil, sampleIndexBase: range.lowerBound)
+        let r = try evaluateAsync(network: network, dataset: DatasetShard(base: dataset, range: range), options: options,
+                                  batchSize: batchSize, progressTitle: comm.isRoot ? progressTitle : nil)
         part = (r.metrics, r.seconds)
     }
     struct Part: Codable { var metrics: AsyncMetrics?; var seconds: Double }
