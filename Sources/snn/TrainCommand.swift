@@ -198,6 +198,9 @@ struct TrainCommand: ParsableCommand {
         guard c.seed == seed else {
             throw CLIError("--resume: checkpoint \(path) was trained with --seed \(c.seed), not \(seed): give --seed \(c.seed)")
         }
+        if let stop = checkpoints.stopAfter, UInt64(stop) <= c.position.step {
+            throw CLIError("--stop-after \(stop) is not after checkpoint \(path)'s step \(c.position.step) (--stop-after counts every step of the run)")
+        }
         guard c.position.epoch < epochs else {
             throw CLIError("--resume: checkpoint \(path) has already finished \(c.position.epoch) epochs; --epochs \(epochs) is the total, so raise it to continue")
         }

@@ -141,6 +141,8 @@ enum DataParallelFixtures {
                             to: URL(fileURLWithPath: DataParallelFixtures.path("model.snnmodel")))
         let model = try snn(DataParallelFixtures.layered + ["--resume", DataParallelFixtures.path("model.snnmodel")])
         #expect(model.status != 0 && model.output.contains("is a model file"), "\(model.output)")
+        let early = try snn(DataParallelFixtures.layered + ["--resume", ckpt, "--stop-after", "1"])
+        #expect(early.status != 0 && early.output.contains("--stop-after 1 is not after"), "\(early.output)")
         let missing = try snn(DataParallelFixtures.layered + ["--resume", DataParallelFixtures.path("nowhere.checkpoint")])
         #expect(missing.status != 0 && missing.output.contains("--resume"), "\(missing.output)")
         for (args, option) in [(["--checkpoint-every", "-1"], "--checkpoint-every"), (["--stop-after", "0"], "--stop-after")] {

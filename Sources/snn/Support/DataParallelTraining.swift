@@ -24,7 +24,10 @@ struct CheckpointOptions: ParsableArguments {
         try Check.integer(checkpointEvery, "--checkpoint-every", min: 0, max: Int(Int32.max))
         if let stopAfter { try Check.integer(stopAfter, "--stop-after", min: 1, max: Int(Int32.max)) }
         if let checkpoint { try Check.writableFile(checkpoint, "--checkpoint") }
-        if let resume, !FileManager.default.fileExists(atPath: resume) {
+        // Only rank 0 reads it (and broadcasts it): the other ranks' nodes need not have the file.
+        let env = ProcessInfo.processInfo.environment
+        let rank = env["OMPI_COMM_WORLD_RANK"] ?? env["PMIX_RANK"] ?? env["PMI_RANK"] ?? "0"
+        if let resume, rank == "0", !FileManager.default.fileExists(atPath: resume) {
             throw ValidationError("--resume: no such file '\(resume)'")
         }
     }
