@@ -26,6 +26,7 @@ let package = Package(
     ],
     traits: [
         .trait(name: "HDF5", description: "SHD reader and NIR files through the system libhdf5 (Debian: libhdf5-dev)."),
+        .trait(name: "MPI", description: "Data-parallel training and evaluation over MPI (`mpirun -np N snn train ...`) through the system Open MPI (Debian: libopenmpi-dev, openmpi-bin)."),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -47,12 +48,16 @@ let package = Package(
         .target(name: "SNNReports"),
         // NIR graphs <-> SNNKit networks; the file I/O needs the HDF5 trait (SNNHDF5), the conversions do not.
         .target(name: "SNNNIR", dependencies: ["SNNCore", "SNNHDF5", "SNNData"], swiftSettings: checked),
+        // Open MPI (Debian: libopenmpi-dev) for data parallelism; SNNMPI links it only with the MPI trait.
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev"])]),
+        .target(name: "SNNMPI", dependencies: ["SNNTraining", .target(name: "CMPI", condition: .when(traits: ["MPI"]))]),
         .executableTarget(
             name: "snn",
             dependencies: [
                 "SNNTensor", "SNNCore", "SNNEngines", "SNNTraining", "SNNData", "SNNReports", "SNNNIR",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .target(name: "SNNHDF5", condition: .when(traits: ["HDF5"])),
+                .target(name: "SNNMPI", condition: .when(traits: ["MPI"])),
             ],
             swiftSettings: checked
         ),
@@ -65,6 +70,6 @@ let package = Package(
         .testTarget(name: "SNNHDF5Tests", dependencies: ["SNNHDF5", "SNNData"]),
         .testTarget(name: "SNNNIRTests", dependencies: ["SNNNIR", "SNNEngines", "SNNHDF5"]),
         // Runs the built `snn` binary (same build folder as the tests) on bad options and files.
-        .testTarget(name: "SNNCLITests", dependencies: ["SNNCore", "SNNTrace"]),
+        .testTarget(name: "SNNCLITests", dependencies: ["SNNCore", "SNNTrace", "SNNTraining"]),
     ]
 )

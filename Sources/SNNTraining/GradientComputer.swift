@@ -18,6 +18,9 @@ public struct StepResult: Sendable {
     public var forwardStepsPerSample: Double
     /// The network's running statistics after this batch (normalised populations), nil when unchanged.
     public var runningStatistics: [Tensor]? = nil
+    /// Samples that `loss`, `correct` and the gradients cover, when a ``GradientReducer`` combined
+    /// several processes' batches (nil: the batch given to the step).
+    public var samples: Int? = nil
 
     public init(loss: Float, correct: Int, gradients: [Tensor], tapeBytes: Int, spikes: Double, forwardStepsPerSample: Double = 0) {
         self.loss = loss; self.correct = correct; self.gradients = gradients; self.tapeBytes = tapeBytes; self.spikes = spikes
@@ -37,12 +40,14 @@ public protocol GradientComputer: Sendable {
 /// BPTT through the ``LayeredEngine``.
 public struct LayeredBPTT: GradientComputer {
     public var options: BPTT.Options
+    /// Where the batch sits in the global batch of a data-parallel step (see ``BatchShareAware``).
+    public var firstSample = 0
     public var name: String { "layered-bptt" }
     public init(options: BPTT.Options = .init()) { self.options = options }
 
     public func lossAndGradients(network: Network, inputs: Tensor, labels: [Int], loss: Loss, seed: UInt64) -> StepResult {
         let engine = try! LayeredEngine(network: network)
-        let run = engine.run(inputs: inputs, training: true, tape: true, seed: seed)
+        let run = engine.run(inputs: inputs, training: true, tape: true, seed: seed, firstSample: firstSample)
         let (value, gOut, gMem) = loss.evaluate(outputs: run.outputs, membranes: run.outputMembranes, labels: labels)
         let grads = BPTT.gradients(network: network, tape: run.tape!, outputGradients: gOut, membraneGradients: gMem, options: options)
         let correct = zip(run.predictions, labels).filter { $0 == $1 }.count

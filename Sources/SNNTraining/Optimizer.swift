@@ -89,6 +89,27 @@ public struct Optimizer: Sendable {
         }
     }
 
+    /// Everything an optimizer carries from one step to the next (checkpoints save and restore it).
+    public struct State: Sendable, Equatable {
+        /// Steps taken so far (Adam's bias correction depends on it).
+        public var stepCount: Int
+        /// First-moment (Adam) or momentum (SGD) buffers, by tensor index.
+        public var first: [Int: [Float]]
+        /// Second-moment buffers (Adam, AdamW), by tensor index.
+        public var second: [Int: [Float]]
+        public init(stepCount: Int, first: [Int: [Float]], second: [Int: [Float]]) {
+            self.stepCount = stepCount; self.first = first; self.second = second
+        }
+    }
+
+    /// The state carried between steps.
+    public var state: State { State(stepCount: stepCount, first: first, second: second) }
+
+    /// Continues from a saved state (the kind and learning rate stay this optimizer's).
+    public mutating func restore(_ state: State) {
+        stepCount = state.stepCount; first = state.first; second = state.second
+    }
+
     /// Scales `gradients` so that their global L2 norm is at most `maxNorm`; returns the norm before clipping.
     @discardableResult
     public static func clipGlobalNorm(_ gradients: inout [Tensor], maxNorm: Float) -> Float {

@@ -41,6 +41,12 @@ public struct EpochMetrics: Codable, Sendable {
     public var learningRate: Float
     /// Largest tape seen (bytes kept for the backward pass in one step).
     public var peakTapeBytes: Int
+
+    public init(epoch: Int, loss: Float, trainAccuracy: Double, samples: Int, seconds: Double, samplesPerSecond: Double,
+                learningRate: Float, peakTapeBytes: Int) {
+        self.epoch = epoch; self.loss = loss; self.trainAccuracy = trainAccuracy; self.samples = samples; self.seconds = seconds
+        self.samplesPerSecond = samplesPerSecond; self.learningRate = learningRate; self.peakTapeBytes = peakTapeBytes
+    }
 }
 
 /// The training loop: batches in, forward with tape, loss, backward, (clip), optimizer step.
@@ -52,7 +58,11 @@ public struct Trainer: Sendable {
     public var configuration: TrainingConfiguration
     public var computer: any GradientComputer
     public private(set) var optimizer: Optimizer
-    private var stepIndex: UInt64 = 0
+    /// Optimisation steps taken (seeds each step's stochastic parts; a checkpoint saves it).
+    public var stepIndex: UInt64 = 0
+    /// Data-parallel training: combines the gradients of all processes before the optimizer step
+    /// (see ``DataParallelReducer``); nil: this process trains alone.
+    public var gradientReducer: (any GradientReducer)? = nil
 
     public init(network: Network, configuration: TrainingConfiguration, computer: any GradientComputer) {
         self.network = network
@@ -67,13 +77,26 @@ public struct Trainer: Sendable {
     /// One optimisation step on a batch (`inputs`: `[T, batch] + inputShape`).
     public mutating func step(inputs: Tensor, labels: [Int]) -> StepResult {
         stepIndex += 1
-        var result = computer.lossAndGradients(network: network, inputs: inputs, labels: labels, loss: configuration.loss,
-                                               seed: configuration.seed &* 0x9E37_79B9 &+ stepIndex)
+        // Data parallel: a process whose share of the last batch is empty still takes part in the reduction.
+        var result = labels.isEmpty && gradientReducer != nil
+            ? StepResult(loss: 0, correct: 0, gradients: network.weights.map { Tensor(shape: $0.shape) }, tapeBytes: 0, spikes: 0)
+            : computer.lossAndGradients(network: network, inputs: inputs, labels: labels, loss: configuration.loss,
+                                        seed: configuration.seed &* 0x9E37_79B9 &+ stepIndex)
+        if let gradientReducer { gradientReducer.reduce(&result, samples: labels.count, network: network) }
         if let clip = configuration.gradientClipNorm { Optimizer.clipGlobalNorm(&result.gradients, maxNorm: clip) }
         optimizer.step(weights: &network.weights, gradients: result.gradients, indices: network.parameterIndices)
         if let stats = result.runningStatistics { network.runningStatistics = stats }
         return result
     }
+
+    /// Sets `epoch`'s learning rate from the schedule (for loops that call ``step(inputs:labels:)``
+    /// themselves; ``trainEpoch(_:batchCount:batches:progress:)`` does it).
+    public mutating func beginEpoch(_ epoch: Int) {
+        optimizer.learningRate = configuration.schedule.rate(base: configuration.learningRate, epoch: epoch)
+    }
+
+    /// Continues from a checkpoint's optimizer state.
+    public mutating func restoreOptimizer(_ state: Optimizer.State) { optimizer.restore(state) }
 
     /// The first non-finite weight (layer index and value), or nil when every weight is finite.
     public func firstNonFiniteWeight() -> (layer: Int, value: Float)? {
@@ -99,7 +122,8 @@ public struct Trainer: Sendable {
         var lossSum: Double = 0
         try batches { inputs, labels in
             let r = self.step(inputs: inputs, labels: labels)
-            samples += labels.count; correct += r.correct; batchIndex += 1
+            let n = r.samples ?? labels.count  // all processes' samples when data parallel
+            samples += n; correct += r.correct; batchIndex += 1
             // A non-finite loss or weight poisons every later step: stop here (no model gets written).
             guard r.loss.isFinite else {
                 throw TrainingError(epoch: epoch, batch: batchIndex, problem: "the loss is \(r.loss)")
@@ -107,7 +131,7 @@ public struct Trainer: Sendable {
             if let bad = self.firstNonFiniteWeight() {
                 throw TrainingError(epoch: epoch, batch: batchIndex, problem: "layer \(bad.layer) has a non-finite weight (\(bad.value)) after the update")
             }
-            lossSum += Double(r.loss) * Double(labels.count)
+            lossSum += Double(r.loss) * Double(n)
             peakTape = max(peakTape, r.tapeBytes)
             let elapsed = Date().timeIntervalSince(start)
             progress(TrainingProgress(epoch: epoch, batch: batchIndex, batchCount: batchCount, samples: samples,

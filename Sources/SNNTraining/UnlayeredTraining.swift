@@ -23,6 +23,10 @@ public struct UnlayeredTraining: GradientComputer {
     /// Most blocks a batch is cut into for the gradient reduction (each holds one gradient buffer).
     public static let reductionBlocks = 16
 
+    /// Where the batch sits in the global batch of a data-parallel step (see ``BatchShareAware``):
+    /// the first sample's position and the global batch size (nil: the batch is the whole batch).
+    public var share: (firstSample: Int, globalBatch: Int)? = nil
+
     /// The reverse-pass buffers, kept from one step to the next (allocating them every step cost more
     /// in page faults than the reverse pass of a small network).
     let cache = WorkspaceCache()
@@ -45,7 +49,13 @@ public struct UnlayeredTraining: GradientComputer {
         var x = inputs
         if inputDropout > 0 {
             let rng = CounterRNG(seed: seed ^ 0xD20F)
-            for j in 0..<x.count where x.data[j] != 0 && rng.uniform(stream: 7, counter: UInt64(j)) < inputDropout { x.data[j] = 0 }
+            // Counter: the element's index in the global batch's [T, B] + shape tensor (the same draws on any number of processes).
+            let frames = x.shape[0], batch = x.shape[1], size = x.count / max(1, frames * batch)
+            let (first, global) = share ?? (0, batch)
+            for j in 0..<x.count where x.data[j] != 0 {
+                let f = j / (batch * size), b = (j / size) % batch, k = j % size
+                if rng.uniform(stream: 7, counter: UInt64((f * global + first + b) * size + k)) < inputDropout { x.data[j] = 0 }
+            }
         }
         var options = asyncOptions
         options.recordTape = true

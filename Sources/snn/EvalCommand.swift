@@ -4,6 +4,7 @@ import SNNCore
 import SNNData
 import SNNEngines
 import SNNTensor
+import SNNTraining
 
 /// `snn eval`: runs a trained model on a dataset, layer by layer or asynchronously.
 struct EvalCommand: ParsableCommand {
@@ -74,8 +75,16 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
+        try Cluster.run { try evaluate($0) }
+    }
+
+    /// Evaluates on `comm`'s ranks (one without MPI), each on its share of the test set; rank 0 prints and writes.
+    func evaluate(_ comm: any Communicator) throws {
         if let threads { Parallelism.threadCount = threads }
         let exitRequest = try earlyExit.map { try EarlyExitRequest.parse($0) }
+        if comm.size > 1, exitRequest != nil || trace != nil || gammaPlot != nil {
+            throw CollectiveError(CLIError("--early-exit, --trace and --gamma-plot run in one process: start snn eval without mpirun for them"))
+        }
         let rule = GammaProfile.Rule(rawValue: exitRule)!
         let (network, metadata) = try ModelFile.read(from: URL(fileURLWithPath: model))
         if mode == "async" { try AsyncCompatibility.check(network.spec, stopRule: try AsyncModeOptions.parseStopRule(async.stop)) }
@@ -119,12 +128,20 @@ struct EvalCommand: ParsableCommand {
         }
         switch mode {
         case "layered":
-            let r = try LayeredEvaluation.run(network: network, dataset: loaded.test, batchSize: batchSize, seed: 0, progressTitle: "eval")
+            let r = try LayeredEvaluation.sharded(comm, network: network, dataset: loaded.test, batchSize: batchSize, progressTitle: "eval")
+            guard comm.isRoot else { return }
             printLayered(r)
             if let json { try writeJSON(r, to: json); print("written \(json)") }
         case "async":
             var all: [AsyncMetrics] = []
-            for f in try async.groupSizes() {
+            for f in try async.groupSizes() where comm.size > 1 {
+                let (m, seconds) = try evaluateAsyncSharded(comm, network: network, dataset: loaded.test,
+                                                            options: try async.options(forwardGroupSize: f, seed: data.seed),
+                                                            batchSize: batchSize, progressTitle: "async F=\(describe(f))")
+                if comm.isRoot { printAsync(m, samplesPerSecond: Double(m.samples) / max(seconds, 1e-9)) }
+                all.append(m)
+            }
+            for f in try async.groupSizes() where comm.size == 1 {
                 let (m, runs, seconds) = try evaluateAsync(network: network, dataset: loaded.test,
                                                            options: try async.options(forwardGroupSize: f, seed: data.seed),
                                                            batchSize: batchSize, progressTitle: "async F=\(describe(f))", trace: trace != nil)
@@ -136,7 +153,7 @@ struct EvalCommand: ParsableCommand {
                     print("trace written to \(path)")
                 }
             }
-            if let json { try writeJSON(all, to: json); print("written \(json)") }
+            if let json, comm.isRoot { try writeJSON(all, to: json); print("written \(json)") }
         default:
             throw ValidationError("--mode must be layered or async")
         }

@@ -175,6 +175,12 @@ struct LayerSyncExperiment: ParsableCommand {
     }
 
     func run() throws {
+        try Cluster.run { try experiment($0) }
+    }
+
+    /// Runs the study on `comm`'s ranks (one without MPI): data-parallel training, each evaluation
+    /// spread over the ranks' shares of the test set; rank 0 prints and writes the files.
+    func experiment(_ comm: any Communicator) throws {
         if let threads { Parallelism.threadCount = threads }
         let folder = URL(fileURLWithPath: folderPath)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -228,13 +234,15 @@ struct LayerSyncExperiment: ParsableCommand {
                 let evalOptions = AsyncOptions(forwardGroupSize: trainF, scheduler: name.hasSuffix("random") ? .random : .momentum, seed: seed)
                 let key = "\(name) seed \(seed)"
                 do {
-                    history[key] = try trainLoop(trainer: &trainer, train: loaded.train, test: loaded.test, epochs: config.epochs,
-                                                 batchSize: training.batchSize, seed: seed) { network, test in
+                    history[key] = try dataParallelTrainLoop(trainer: &trainer, comm: comm, train: loaded.train, test: loaded.test,
+                                                             epochs: config.epochs, batchSize: training.batchSize, seed: seed,
+                                                             start: TrainingPosition(epoch: 0, batchesDone: 0, step: 0), records: [],
+                                                             checkpoint: nil) { network, test in
                         name == "layered" ? try LayeredEvaluation.run(network: network, dataset: test, batchSize: 128, seed: 0).accuracy
                                           : try evaluateAsync(network: network, dataset: test, options: evalOptions, batchSize: 128).metrics.accuracy
-                    }
+                    }.records
                 } catch let e as TrainingError {
-                    throw CLIError("\(name), seed \(seed): \(e.description); stopped, no model written (try a lower --lr, or --clip)")
+                    throw CollectiveError(CLIError("\(name), seed \(seed): \(e.description); stopped, no model written (try a lower --lr, or --clip)"))
                 }
                 var metadata = datasetMetadata(seededData, loaded: loaded)
                 metadata.merge(["experiment": "layer-sync", "trainedWith": name, "trainF": String(trainF), "seed": String(seed)]) { $1 }
@@ -243,7 +251,7 @@ struct LayerSyncExperiment: ParsableCommand {
                     metadata["testAccuracyExecution"] = name == "layered" ? "layered" : "async \(evalOptions.scheduler.kind.rawValue) F=\(trainF) on-spiking-done"
                 }
                 let file = seedValues.count > 1 ? "\(name)-seed\(seed).snnmodel" : "\(name).snnmodel"
-                try ModelFile.write(trainer.network, metadata: metadata, to: folder.appendingPathComponent(file))
+                if comm.isRoot { try ModelFile.write(trainer.network, metadata: metadata, to: folder.appendingPathComponent(file)) }
                 models.append((name, trainer.network))
             }
 
@@ -255,7 +263,7 @@ struct LayerSyncExperiment: ParsableCommand {
                 fflush(nil)  // every open output stream: result lines reach a redirected log as they are printed
             }
             for (name, network) in models {
-                let layered = try LayeredEvaluation.run(network: network, dataset: loaded.test, batchSize: 128, seed: 0)
+                let layered = try LayeredEvaluation.sharded(comm, network: network, dataset: loaded.test, batchSize: 128)
                 rows.append(Row(seed: seed, model: name, execution: "layered", accuracy: layered.accuracy, spikesPerSample: layered.spikesPerSample,
                                 spikeDensity: layered.spikesPerSample / Double(sizes.reduce(0, +) * loaded.test.timeSteps),
                                 spikesPerSamplePerLayer: layered.spikesPerSamplePerLayer,
@@ -267,7 +275,7 @@ struct LayerSyncExperiment: ParsableCommand {
                     settings += ks.map { (trainF, .onOutput(k: $0)) }
                     for (f, stop) in settings {
                         let options = AsyncOptions(forwardGroupSize: f, scheduler: scheduler, stopRule: stop, seed: seed)
-                        let m = try evaluateAsync(network: network, dataset: loaded.test, options: options, batchSize: 128).metrics
+                        let m = try evaluateAsyncSharded(comm, network: network, dataset: loaded.test, options: options, batchSize: 128).metrics
                         rows.append(Row(seed: seed, model: name, execution: "async", scheduler: scheduler.kind.rawValue, forwardGroupSize: describe(f),
                                         stopRule: stop.description, accuracy: m.accuracy, spikesPerSample: m.spikesPerSample,
                                         spikeDensity: m.spikeDensity, spikesPerSamplePerLayer: m.spikesPerSamplePerLayer,
@@ -284,6 +292,7 @@ struct LayerSyncExperiment: ParsableCommand {
         }
 
         // 3. The summary over seeds and the report.
+        guard comm.isRoot else { return }  // the other ranks hold only their shares of the evaluations
         let summary = Self.summarise(rows)
         let results = Results(dataset: datasetDescription, architecture: architecture, trainF: trainF, epochs: epochs, seeds: seedValues,
                               training: history, rows: rows, summary: summary,

@@ -59,6 +59,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "With --report: neurons whose membrane is drawn, as population:neuron from 1 and 0 (e.g. 1:5,3:2); default: chosen from the sample.")
     var reportNeurons: String?
 
+    @OptionGroup(title: "Checkpoints and data-parallel training (mpirun -np N snn train ..., build with --traits MPI; --batch-size is the global batch)")
+    var checkpoints: CheckpointOptions
+
     /// Options of unlayered training (and of async evaluation), refused with --mode layered.
     static let asyncOnlyOptions = AsyncModeOptions.names + ["--test-F", "--backprop-threshold", "--truncate-per-frame", "--input-dropout",
                                                             "--silent-gradient", "--no-silent-gradient", "--silent-gradient-at-frame-end",
@@ -99,6 +102,11 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        try Cluster.run { try train($0) }
+    }
+
+    /// Trains on `comm`'s ranks (one without MPI); rank 0 prints and writes the files.
+    func train(_ comm: any Communicator) throws {
         let started = Date()
         if let threads { Parallelism.threadCount = threads }
         let bntt = try training.usesBNTTRecipe()
@@ -123,7 +131,12 @@ struct TrainCommand: ParsableCommand {
         try Check.memory(try Check.trainingMemory(spec, frames: loaded.train.timeSteps, batch: training.batchSize),
                          "training \(String(format: "%.3g", try Check.sizes(of: spec).weights)) weights on \(loaded.train.timeSteps) frames in batches of \(training.batchSize)",
                          option: "--arch/--frames/--batch-size")
-        var network = try Network(spec: spec, initializer: bntt ? .xavierUniform(gain: 2) : .xavierUniform(gain: 1), seed: data.seed)
+        let fresh = try Network(spec: spec, initializer: bntt ? .xavierUniform(gain: 2) : .xavierUniform(gain: 1), seed: data.seed)
+        // Rank 0's network (fresh or --resume's checkpoint) on every rank.
+        let start = try trainingStart(comm, fresh: fresh, resume: checkpoints.resume, batchSize: training.batchSize, seed: data.seed) { c in
+            try checkResumable(c, spec: spec, batchSize: training.batchSize, seed: data.seed, epochs: config.epochs)
+        }
+        var network = start.network
         print("network: \(spec.layers.map(\.shortName).joined(separator: " | "))  (\(network.parameterCount) weights)")
         let computer: any GradientComputer
         var evaluate: (Network, any FrameDataset) throws -> Double
@@ -161,21 +174,27 @@ struct TrainCommand: ParsableCommand {
         default: throw ValidationError("--mode must be layered or async")
         }
         var trainer = Trainer(network: network, configuration: config, computer: computer)
-        let records: [EpochRecord]
+        trainer.restoreOptimizer(start.optimizer)
+        if checkpoints.resume != nil { print("resuming from \(checkpoints.resume!): epoch \(start.position.epoch + 1), \(start.position.batchesDone) batches done, step \(start.position.step)") }
+        let loop: TrainLoopResult
         do {
-            records = try trainLoop(trainer: &trainer, train: loaded.train, test: loaded.test, epochs: config.epochs,
-                                    batchSize: training.batchSize, seed: data.seed, evaluate: evaluate)
+            loop = try dataParallelTrainLoop(trainer: &trainer, comm: comm, train: loaded.train, test: loaded.test, epochs: config.epochs,
+                                                batchSize: training.batchSize, seed: data.seed, start: start.position,
+                                                records: try checkpointRecords(start), checkpoint: checkpoints.plan(out: out), evaluate: evaluate)
         } catch let e as TrainingError {
-            throw CLIError("\(e.description); stopped, no model written to \(out) (try a lower --lr, or --clip)")
+            throw CollectiveError(CLIError("\(e.description); stopped, no model written to \(out) (try a lower --lr, or --clip)"))
         }
+        if loop.stoppedAt != nil { return }  // --stop-after: the checkpoint is written, no model
+        let records = loop.records
         network = trainer.network
-        let final = try LayeredEvaluation.run(network: network, dataset: loaded.test, batchSize: 128, seed: 0)
+        let final = try LayeredEvaluation.sharded(comm, network: network, dataset: loaded.test, batchSize: 128)
         print("layered test accuracy \(format(final.accuracy * 100, 2))% on \(final.samples) samples; \(format(final.spikesPerSample, 1)) spikes/sample")
         var asyncFinal: AsyncMetrics? = nil
         if let asyncTest {
-            asyncFinal = try evaluateAsync(network: network, dataset: loaded.test, options: asyncTest, batchSize: 128).metrics
-            printAsync(asyncFinal!)
+            asyncFinal = try evaluateAsyncSharded(comm, network: network, dataset: loaded.test, options: asyncTest, batchSize: 128).metrics
+            if comm.isRoot { printAsync(asyncFinal!) }
         }
+        guard comm.isRoot else { return }  // rank 0 writes the model and the metrics
         // The accuracy stored is that of the execution the model was trained for (async: the test F).
         var metadata = datasetMetadata(data, loaded: loaded)
         metadata["trainedWith"] = mode
@@ -208,6 +227,26 @@ struct TrainCommand: ParsableCommand {
                                       chosenNeurons: neurons)
             try writeReportFolder(try content.build(network: network, test: loaded.test, final: final, started: started, threads: Parallelism.threadCount),
                                   to: URL(fileURLWithPath: report))
+        }
+    }
+
+    /// Refuses a checkpoint that `--resume` cannot continue with these options.
+    func checkResumable(_ c: TrainingCheckpoint, spec: NetworkSpec, batchSize: Int, seed: UInt64, epochs: Int) throws {
+        let path = checkpoints.resume ?? ""
+        guard c.network.spec == spec else {
+            throw CLIError("--resume: checkpoint \(path) is of another architecture (\(c.network.spec.layers.map(\.shortName).joined(separator: " | "))) than the options give (\(spec.layers.map(\.shortName).joined(separator: " | "))): use the --arch, dataset and neuron options it was trained with")
+        }
+        guard c.batchSize == batchSize else {
+            throw CLIError("--resume: checkpoint \(path) was trained with --batch-size \(c.batchSize), not \(batchSize): the batches (and so the model) would differ; give --batch-size \(c.batchSize) (the global batch, any number of ranks)")
+        }
+        guard c.seed == seed else {
+            throw CLIError("--resume: checkpoint \(path) was trained with --seed \(c.seed), not \(seed): give --seed \(c.seed)")
+        }
+        if let stop = checkpoints.stopAfter, UInt64(stop) <= c.position.step {
+            throw CLIError("--stop-after \(stop) is not after checkpoint \(path)'s step \(c.position.step) (--stop-after counts every step of the run)")
+        }
+        guard c.position.epoch < epochs else {
+            throw CLIError("--resume: checkpoint \(path) has already finished \(c.position.epoch) epochs; --epochs \(epochs) is the total, so raise it to continue")
         }
     }
 }

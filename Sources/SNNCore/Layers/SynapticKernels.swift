@@ -18,11 +18,13 @@ public enum SynapticKernels {
         }
     }
 
-    /// Runs a stateless layer forward. `dropoutKey` seeds the dropout mask (training only).
+    /// Runs a stateless layer forward. `dropoutKey` seeds the dropout mask (training only);
+    /// `dropoutFirstSample` is the batch's position in a larger batch (data parallelism: each
+    /// process's share draws the masks the whole batch would).
     /// `exactEventOrder: false` lets dense conv inputs use the im2col GEMM (see ``SpikeDelivery/forward(_:inShape:outShape:input:weight:exactEventOrder:)``).
     public static func forward(_ layer: LayerSpec, weight: Tensor, input: Tensor, inShape: [Int], outShape: [Int],
                                training: Bool, dropoutKey: (rng: CounterRNG, stream: UInt64)? = nil,
-                               keepCache: Bool, exactEventOrder: Bool = true) -> (output: Tensor, cache: Cache) {
+                               keepCache: Bool, exactEventOrder: Bool = true, dropoutFirstSample: Int = 0) -> (output: Tensor, cache: Cache) {
         let batch = input.shape[0]
         let inSize = inShape.reduce(1, *), outSize = outShape.reduce(1, *)
         var out = Tensor(shape: [batch] + outShape)
@@ -57,7 +59,8 @@ public enum SynapticKernels {
             guard training, rate > 0, let key = dropoutKey else { return (input.reshaped([batch] + outShape), cache) }
             let scale = 1 / (1 - rate)
             var mask = [Float](repeating: 0, count: batch * inSize)
-            for j in 0..<mask.count where key.rng.uniform(stream: key.stream, counter: UInt64(j)) >= rate { mask[j] = scale }
+            let first = dropoutFirstSample * inSize
+            for j in 0..<mask.count where key.rng.uniform(stream: key.stream, counter: UInt64(first + j)) >= rate { mask[j] = scale }
             out = input.reshaped([batch] + outShape)
             for j in 0..<mask.count { out.data[j] *= mask[j] }
             if keepCache { cache.mask = mask }

@@ -38,10 +38,11 @@ public struct LayeredEngine: Sendable {
     ///   - training: enables dropout.
     ///   - tape: keep the activations BPTT needs.
     ///   - seed: seeds dropout masks.
+    ///   - firstSample: the batch's position in a larger batch whose dropout masks it draws (data parallelism).
     ///   - countOperations: count synaptic operations (costs a pass over every layer input).
     ///   - smoothSpikes: replace the Heaviside spike by the surrogate's smooth step (gradient checks only).
     public func run(inputs: Tensor, training: Bool = false, tape keepTape: Bool = false, seed: UInt64 = 0,
-                    countOperations: Bool = false, smoothSpikes: Bool = false) -> LayeredRun {
+                    countOperations: Bool = false, smoothSpikes: Bool = false, firstSample: Int = 0) -> LayeredRun {
         let spec = network.spec
         // Fix: fatalError instead of precondition, which release builds (-Ounchecked) do not evaluate:
         // mismatched inputs used to run on with out-of-bounds reads.
@@ -101,7 +102,8 @@ public struct LayeredEngine: Sendable {
                     let key = (rng: rng, stream: UInt64(t) << 32 | UInt64(i))
                     let (y, cache) = SynapticKernels.forward(layer, weight: network.weights[i], input: x, inShape: shapes[i],
                                                              outShape: shapes[i + 1], training: training, dropoutKey: key,
-                                                             keepCache: keepTape, exactEventOrder: !(training && feedsNormalization[i]))
+                                                             keepCache: keepTape, exactEventOrder: !(training && feedsNormalization[i]),
+                                                             dropoutFirstSample: firstSample)
                     if keepTape { tape!.caches[t][i] = cache }
                     xs[t] = y
                 }

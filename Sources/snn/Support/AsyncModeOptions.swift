@@ -84,7 +84,7 @@ func evaluateAsync(network: SNNCore.Network, dataset: any FrameDataset, options:
     let start = Date()
     try loader.forEachBatch { batch in
         var o = options
-        o.sampleIndexOffset = done
+        o.sampleIndexOffset = ((dataset as? DatasetShard)?.firstIndex ?? 0) + done  // an MPI rank's share keeps the samples' indices
         o.recordTrace = trace
         runs.append(engine.run(inputs: batch.inputs, labels: batch.labels, options: o))
         done += batch.labels.count
