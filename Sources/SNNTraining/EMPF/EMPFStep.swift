@@ -68,8 +68,17 @@ public struct EMPFStepper: Sendable {
     public var statisticsMomentum: Float = 0.1
     public static let epsilon: Float = 1e-5
 
-    public init(model: EMPFModel, ottt: Bool = false) throws {
+    /// Packed sign bits of binary linear layers, used by inference (forward without a tape) when built
+    /// with `binaryKernels: true` (``PackedBinaryLinear``: additions only, one multiply per output).
+    public let packed: [PackedBinaryLinear?]
+
+    public init(model: EMPFModel, ottt: Bool = false, binaryKernels: Bool = false) throws {
         self.model = model
+        self.packed = model.spec.layers.indices.map { i in
+            guard binaryKernels, model.isBinary(i), case .synaptic(let l) = model.spec.layers[i], case .linear(let n, let o) = l else { return nil }
+            let scales = BinaryWeightMath.scales(of: model.parameters[i][0], perChannel: model.spec.binaryWeights == .perChannel, layer: l)
+            return model.parameters[i][0].withUnsafeBufferPointer { PackedBinaryLinear(weight: $0.baseAddress!, inFeatures: n, outFeatures: o, scales: scales) }
+        }
         self.shapes = try model.spec.shapes()
         self.weights = model.spec.layers.indices.map { i in
             if case .synaptic(let l) = model.spec.layers[i], l.hasWeights { return model.effectiveWeight(i) }
@@ -133,6 +142,12 @@ public struct EMPFStepper: Sendable {
                     let d = traceDecay(i)
                     for j in 0..<tr.count { tr.data[j] = d * tr.data[j] + h.data[j] }
                     state.traces[i] = tr
+                }
+                if !keepTape, let pk = packed[i] {
+                    var y = Tensor(shape: [batch] + shapes[i + 1])
+                    h.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { pk.forward(xp.baseAddress!, batch: batch, output: $0.baseAddress!) } }
+                    h = y
+                    continue
                 }
                 let (y, cache) = SynapticKernels.forward(l, weight: weights[i], input: h, inShape: shapes[i], outShape: shapes[i + 1],
                                                          training: training, dropoutKey: (rng, UInt64(step) << 32 | UInt64(i)),

@@ -252,8 +252,9 @@ public enum EMPFEvaluation {
     }
 
     /// Runs `inputs` `[T, batch] + inputShape` and returns the summed outputs `[batch, K]` and the operations per sample.
-    public static func run(_ model: EMPFModel, inputs: Tensor) throws -> (outputs: Tensor, operations: SynapticOperations) {
-        let stepper = try EMPFStepper(model: model)
+    /// `binaryKernels`: binary linear layers run the additions-only kernel (``PackedBinaryLinear``).
+    public static func run(_ model: EMPFModel, inputs: Tensor, binaryKernels: Bool = true) throws -> (outputs: Tensor, operations: SynapticOperations) {
+        let stepper = try EMPFStepper(model: model, binaryKernels: binaryKernels)
         let steps = inputs.shape[0], batch = inputs.shape[1]
         let frame = inputs.count / max(steps * batch, 1)
         var state = stepper.initialState(batch: batch)
