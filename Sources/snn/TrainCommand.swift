@@ -20,6 +20,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var data: DatasetOptions
     @OptionGroup var net: NetworkOptions
     @OptionGroup var training: TrainingOptions
+    @OptionGroup(title: "EM-PF and online training (--method)") var empf: EMPFOptions
 
     @Option(help: "Execution used for training: layered (BPTT) or async (unlayered backprop through the event-driven engine).")
     var mode: String = "layered"
@@ -79,6 +80,10 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         if let threads { Parallelism.threadCount = threads }
+        if empf.method != nil {
+            guard mode == "layered" else { throw ValidationError("--method trains with the layered, step-by-step engine; leave --mode out") }
+            return try EMPFRun.runTrain(empf, data: data, net: net, training: training, out: out, metrics: metrics)
+        }
         let bntt = try training.usesBNTTRecipe()
         var data = self.data
         var net = self.net
