@@ -25,6 +25,9 @@ struct EMPFOptions: ParsableArguments {
     @Flag(help: "With an online --method: update the parameters after every time step instead of after the last.")
     var updateEveryStep = false
 
+    @Flag(help: "With --method empf-online or sltt: parallel computation over time steps (synaptic layers run all T steps in one call, populations step through time; same gradient, memory grows with T).")
+    var parallelTime = false
+
     @Flag(help: "With --method: random back-propagation (fixed random feedback matrices instead of transposed weights).")
     var randomFeedback = false
 
@@ -36,7 +39,7 @@ struct EMPFOptions: ParsableArguments {
 
     /// Every option of this group (refused without --method).
     static let names = ["--spike", "--binary-weights", "--per-neuron", "--fixed-neurons", "--update-every-step", "--random-feedback",
-                        "--channel-attention", "--eca-kernel"]
+                        "--channel-attention", "--eca-kernel", "--parallel-time"]
 
     func validate() throws {
         guard let method else {
@@ -53,6 +56,8 @@ struct EMPFOptions: ParsableArguments {
         }
         _ = try binary(for: kind)
         if updateEveryStep && !m.isOnline { throw ValidationError("--update-every-step applies to the online methods (empf-online, ottt, sltt), not bptt") }
+        if parallelTime && !(m == .empfOnline || m == .sltt) { throw ValidationError("--parallel-time applies to --method empf-online and sltt, not \(method)") }
+        if parallelTime && updateEveryStep { throw ValidationError("--parallel-time computes all steps at once: it cannot update after every step (--update-every-step)") }
         guard ecaKernel > 0, ecaKernel <= 15, ecaKernel % 2 == 1 else { throw ValidationError("--eca-kernel must be odd, 1 to 15, got \(ecaKernel)") }
     }
 
@@ -187,7 +192,8 @@ struct EMPFRun {
         let optimizer = Optimizer(config.optimizer, learningRate: config.learningRate)
         let (model, record) = try train(spec: spec, method: method,
                                         options: OnlineTrainingOptions(method: method, updateEveryStep: options.updateEveryStep,
-                                                                       randomFeedback: options.randomFeedback, clip: training.clip, seed: data.seed),
+                                                                       randomFeedback: options.randomFeedback, clip: training.clip, seed: data.seed,
+                                                                       parallelTime: options.parallelTime),
                                         optimizer: optimizer, train: loaded.train, test: loaded.test, epochs: config.epochs,
                                         batchSize: training.batchSize, seed: data.seed)
         print("test accuracy \(format(record.testAccuracy * 100, 2))%; peak training memory \(format(Double(record.peakTrainingBytes) / 1_048_576, 2)) MiB; \(format(record.accumulatesPerSample, 0)) accumulates + \(format(record.multiplyAccumulatesPerSample, 0)) multiply-accumulates per sample")

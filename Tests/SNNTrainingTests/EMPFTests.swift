@@ -291,3 +291,28 @@ import SNNTensor
 }
 
 extension Float { var double: Double { Double(self) } }
+
+@Suite struct EMPFParallelTimeTests {
+    @Test(arguments: ["input=6,fc8:bn,fc4:readout", "input=1x4x4,conv3k3p1:bn,avg2,fc4:readout"])
+    func parallelOverTimeGivesTheOnlineGradient(arch: String) throws {
+        let spec = try EMPFSpec.parse(arch, neuron: EMPFNeuronSpec(decay: 0.6, threshold: 0.3), binaryWeights: .perChannel,
+                                      attentionKernel: arch.contains("conv") ? 3 : nil)
+        let model = try EMPFModel(spec: spec, seed: 3)
+        let (x, labels) = EMPFTests.data(steps: 5, batch: 3, features: spec.inputShape.reduce(1, *))
+        let t = try EMPFTests.trainer(model, .empfOnline)
+        let a = try t.gradients(inputs: x, labels: labels)
+        let b = try t.parallelGradients(inputs: x, labels: labels)
+        #expect(abs(a.loss - b.loss) < 1e-5)
+        #expect(a.correct == b.correct)
+        for (ga, gb) in zip(a.gradients.flatMap { $0 }, b.gradients.flatMap { $0 }) {
+            for j in 0..<ga.count { #expect(abs(ga.data[j] - gb.data[j]) <= 1e-5 * max(1, abs(ga.data[j]))) }
+        }
+        // Memory grows with T in the parallel form.
+        let (x2, _) = EMPFTests.data(steps: 2, batch: 3, features: spec.inputShape.reduce(1, *))
+        let (x16, _) = EMPFTests.data(steps: 16, batch: 3, features: spec.inputShape.reduce(1, *))
+        let m2 = ByteMeter(), m16 = ByteMeter()
+        _ = try t.parallelGradients(inputs: x2, labels: labels, meter: m2)
+        _ = try t.parallelGradients(inputs: x16, labels: labels, meter: m16)
+        #expect(m16.peak > 2 * m2.peak)
+    }
+}

@@ -33,11 +33,14 @@ public struct OnlineTrainingOptions: Sendable {
     public var clip: Float
     /// Seed of the feedback matrices and dropout.
     public var seed: UInt64
+    /// Online methods: compute the gradient layer by layer over all steps at once
+    /// (``OnlineTrainer/parallelGradients(inputs:labels:meter:)``); memory then grows with T.
+    public var parallelTime = false
 
     public init(method: OnlineMethod = .empfOnline, updateEveryStep: Bool = false, randomFeedback: Bool = false,
-                clip: Float = 0, seed: UInt64 = 0) {
+                clip: Float = 0, seed: UInt64 = 0, parallelTime: Bool = false) {
         self.method = method; self.updateEveryStep = updateEveryStep; self.randomFeedback = randomFeedback
-        self.clip = clip; self.seed = seed
+        self.clip = clip; self.seed = seed; self.parallelTime = parallelTime
     }
 }
 
@@ -224,6 +227,16 @@ public struct OnlineTrainer: Sendable {
         var grads = zeroGradients()
         meter.alloc(grads.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count * 4 } })
         var trainer = self
+        if options.parallelTime {
+            let p = try parallelGradients(inputs: inputs, labels: labels, meter: meter)
+            guard p.loss.isFinite else { throw TrainingError(epoch: 0, batch: 0, problem: "the loss is \(p.loss)") }
+            var g = p.gradients
+            // parallelGradients already applied the straight-through mask; apply() applies it again (idempotent).
+            try apply(g)
+            g = []
+            updateStatistics(p.statistics)
+            return OnlineBatchResult(loss: p.loss, correct: p.correct, peakBytes: meter.peak)
+        }
         let everyStep = options.updateEveryStep && options.method.isOnline
         let r = try accumulate(stepper: stepper, inputs: inputs, labels: labels, gradients: &grads, meter: meter,
                                update: everyStep ? { g in
