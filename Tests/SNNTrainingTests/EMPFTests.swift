@@ -316,3 +316,39 @@ extension Float { var double: Double { Double(self) } }
         #expect(m16.peak > 2 * m2.peak)
     }
 }
+
+@Suite struct OTTTTraceTests {
+    /// OTTT: each weighted layer's weight gradient at step t uses the presynaptic trace a[t] = lambda a[t-1] + x[t].
+    @Test func weightGradientsUseEligibilityTraces() throws {
+        let spec = try EMPFSpec.parse("input=3,fc4,fc2:readout", neuron: EMPFNeuronSpec(kind: .lif(.default), decay: 0.5, threshold: 0.2, learnable: false))
+        let model = try EMPFModel(spec: spec, seed: 1)
+        let x = Tensor(shape: [2, 1, 3], data: [1, 0, 0.5, 0, 1, 1])
+        let labels = [1]
+        let ottt = try EMPFTests.trainer(model, .ottt).gradients(inputs: x, labels: labels).gradients
+        // By hand from SLTT's per-step backward: replace x[t] by the trace in dW0 = sum_t a[t]^T dI[t].
+        let stepper = try EMPFStepper(model: model)
+        var state = stepper.initialState(batch: 1)
+        var expected = [Float](repeating: 0, count: 12)
+        var trace = [Float](repeating: 0, count: 3)
+        for t in 0..<2 {
+            let xt = EMPFTests.slice(x, t)
+            for i in 0..<3 { trace[i] = 0.5 * trace[i] + xt.data[i] }
+            let r = stepper.forward(xt, state: &state, training: true, keepTape: true, step: t)
+            let dy = Loss.softmaxCrossEntropy(r.output, labels, scale: 1 / 2).1
+            var g = model.parameters.map { $0.map { Tensor(shape: $0.shape) } }
+            var carry: [Tensor?]? = nil
+            // The input gradient of layer 0's output: take it from a backward with a zero input and a unit input.
+            var tape = r.tape!
+            for i in 0..<3 {
+                var unit = Tensor(shape: [1, 3]); unit.data[i] = 1
+                tape.layers[0].cache.input = unit
+                g = model.parameters.map { $0.map { Tensor(shape: $0.shape) } }
+                stepper.backward(tape, outputGradient: dy, gradients: &g, carry: &carry)
+                for o in 0..<4 { expected[i * 4 + o] += trace[i] * g[0][0].data[i * 4 + o] }
+            }
+        }
+        for j in 0..<12 { #expect(abs(ottt[0][0].data[j] - expected[j]) < 1e-6, "\(j): \(ottt[0][0].data[j]) vs \(expected[j])") }
+        let sltt = try EMPFTests.trainer(model, .sltt).gradients(inputs: x, labels: labels).gradients
+        #expect(sltt[0][0] != ottt[0][0])
+    }
+}
