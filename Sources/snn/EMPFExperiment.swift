@@ -102,6 +102,11 @@ struct EMPFExperiment: ParsableCommand {
             description = loaded.description
             print(loaded.description)
             if self.arch == nil { arch = EMPFRun.defaultArchitecture(d.defaultArchitecture(for: loaded)) }
+            // One untimed pass over the data first: the readers decode and cache lazily, which would
+            // otherwise land in the first method's time per epoch.
+            let warm = BatchLoader(dataset: loaded.train, batchSize: batchSize, shuffle: false, seed: 0)
+            try warm.forEachBatch(epoch: 0) { _ in }
+            try BatchLoader(dataset: loaded.test, batchSize: 128, shuffle: false, seed: 0).forEachBatch(epoch: 0) { _ in }
             for name in methodList {
                 let method = OnlineMethod(rawValue: name)!
                 let lif = method == .ottt || method == .sltt
