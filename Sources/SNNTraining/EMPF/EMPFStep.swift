@@ -151,7 +151,7 @@ public struct EMPFStepper: Sendable {
                 }
                 let (y, cache) = SynapticKernels.forward(l, weight: weights[i], input: h, inShape: shapes[i], outShape: shapes[i + 1],
                                                          training: training, dropoutKey: (rng, UInt64(step) << 32 | UInt64(i)),
-                                                         keepCache: keepTape)
+                                                         keepCache: keepTape, exactEventOrder: false)
                 if keepTape {
                     tape.layers[i].cache = cache
                     if ottt, l.hasWeights { tape.layers[i].cache.input = state.traces[i]! }
@@ -177,10 +177,18 @@ public struct EMPFStepper: Sendable {
         let decay = p[0].data, theta = p[1].data
         let vPrev = state.membranes[i]!
         var m = Tensor(shape: [batch, size])
-        for b in 0..<batch {
-            for j in 0..<size {
-                let k = n.perChannel ? j / spatial : j
-                m.data[b * size + j] = decay[k] * vPrev.data[b * size + j] + current.data[b * size + j]
+        m.withUnsafeMutableBufferPointer { mp in
+            vPrev.withUnsafeBufferPointer { vp in
+                current.withUnsafeBufferPointer { cp in
+                    decay.withUnsafeBufferPointer { dp in
+                        for b in 0..<batch {
+                            for j in 0..<size {
+                                let k = n.perChannel ? j / spatial : j
+                                mp[b * size + j] = dp[k] * vp[b * size + j] + cp[b * size + j]
+                            }
+                        }
+                    }
+                }
             }
         }
         var u = m
@@ -218,25 +226,25 @@ public struct EMPFStepper: Sendable {
         }
         var s = Tensor(shape: [batch] + shape)
         var v = Tensor(shape: [batch, size])
-        for b in 0..<batch {
-            for j in 0..<size {
-                let idx = b * size + j
-                let th = theta[n.perChannel ? j / spatial : j]
-                let uu = u.data[idx]
-                let fire = uu > th
-                switch n.kind {
-                case .excess:
-                    s.data[idx] = fire ? uu - th : 0
-                    v.data[idx] = fire ? th : uu
-                case .membrane:
-                    s.data[idx] = fire ? uu : 0
-                    v.data[idx] = fire ? 0 : uu
-                case .lif:
-                    s.data[idx] = fire ? 1 : 0
-                    v.data[idx] = fire ? 0 : uu
+        let mode = n.kind.isGraded ? (n.kind == .excess ? 0 : 1) : 2
+        s.withUnsafeMutableBufferPointer { sp in
+        v.withUnsafeMutableBufferPointer { vp in
+        u.withUnsafeBufferPointer { up in
+        theta.withUnsafeBufferPointer { tp in
+            for b in 0..<batch {
+                for j in 0..<size {
+                    let idx = b * size + j
+                    let th = tp[n.perChannel ? j / spatial : j]
+                    let uu = up[idx]
+                    let fire = uu > th
+                    switch mode {
+                    case 0: sp[idx] = fire ? uu - th : 0; vp[idx] = fire ? th : uu
+                    case 1: sp[idx] = fire ? uu : 0; vp[idx] = fire ? 0 : uu
+                    default: sp[idx] = fire ? 1 : 0; vp[idx] = fire ? 0 : uu
+                    }
                 }
             }
-        }
+        }}}}
         if keepTape { tape.vPrev = vPrev; tape.u = u }
         state.membranes[i] = v
         return (s, batchStats)
@@ -312,6 +320,25 @@ public struct EMPFStepper: Sendable {
         let u = L.u!, vPrev = L.vPrev!
         var du = Tensor(shape: [batch, size])
         var dTheta = grads[1].data
+        if n.kind == .excess || n.kind == .membrane, gv == nil {
+            // Online (no carry): dL/du = H g_s; excess: dL/dtheta -= H g_s.
+            let excess = n.kind == .excess
+            du.withUnsafeMutableBufferPointer { dp in
+            u.withUnsafeBufferPointer { up in
+            gs.withUnsafeBufferPointer { gp in
+            theta.withUnsafeBufferPointer { tp in
+            dTheta.withUnsafeMutableBufferPointer { dtp in
+                for b in 0..<batch {
+                    for j in 0..<size {
+                        let idx = b * size + j
+                        let k = n.perChannel ? j / spatial : j
+                        let fire = up[idx] > tp[k]
+                        dp[idx] = fire ? gp[idx] : 0
+                        if excess && fire { dtp[k] -= gp[idx] }
+                    }
+                }
+            }}}}}
+        } else {
         for b in 0..<batch {
             for j in 0..<size {
                 let idx = b * size + j
@@ -332,6 +359,7 @@ public struct EMPFStepper: Sendable {
                     dTheta[k] -= s * d
                 }
             }
+        }
         }
         if n.learnable { grads[1] = Tensor(shape: grads[1].shape, data: dTheta) }
         var dm = du
@@ -357,13 +385,18 @@ public struct EMPFStepper: Sendable {
         }
         var dDecay = grads[0].data
         var carried = wantCarry ? Tensor(shape: [batch, size]) : nil
-        for b in 0..<batch {
-            for j in 0..<size {
-                let idx = b * size + j
-                let k = n.perChannel ? j / spatial : j
-                dDecay[k] += dm.data[idx] * vPrev.data[idx]
-                if carried != nil { carried!.data[idx] = dm.data[idx] * decay[k] }
+        dDecay.withUnsafeMutableBufferPointer { dd in
+        dm.withUnsafeBufferPointer { dmp in
+        vPrev.withUnsafeBufferPointer { vp in
+            for b in 0..<batch {
+                for j in 0..<size {
+                    let idx = b * size + j
+                    dd[n.perChannel ? j / spatial : j] += dmp[idx] * vp[idx]
+                }
             }
+        }}}
+        if carried != nil {
+            for b in 0..<batch { for j in 0..<size { let idx = b * size + j; carried!.data[idx] = dm.data[idx] * decay[n.perChannel ? j / spatial : j] } }
         }
         if n.learnable { grads[0] = Tensor(shape: grads[0].shape, data: dDecay) }
         return (dm.reshaped([batch] + shapes[i]), carried)
