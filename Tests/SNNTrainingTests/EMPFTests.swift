@@ -3,6 +3,7 @@ import Testing
 import SNNCore
 import SNNTensor
 @testable import SNNTraining
+import SNNEngines
 
 /// EM-PF: gradients (per-step online, BPTT, straight-through), memory flat in T, folded BN, random feedback.
 @Suite struct EMPFTests {
@@ -350,5 +351,12 @@ extension Float { var double: Double { Double(self) } }
         for j in 0..<12 { #expect(abs(ottt[0][0].data[j] - expected[j]) < 1e-6, "\(j): \(ottt[0][0].data[j]) vs \(expected[j])") }
         let sltt = try EMPFTests.trainer(model, .sltt).gradients(inputs: x, labels: labels).gradients
         #expect(sltt[0][0] != ottt[0][0])
+    }
+}
+
+@Suite struct EMPFAsyncRefusalTests {
+    @Test func asyncEngineRefusesEMPFNetworks() throws {
+        let spec = try EMPFSpec.parse("4-3", neuron: EMPFNeuronSpec())
+        #expect { try AsyncCompatibility.check(spec) } throws: { "\($0)".contains("EM-PF networks") && "\($0)".contains("carry a value") }
     }
 }
