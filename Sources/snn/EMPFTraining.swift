@@ -182,6 +182,9 @@ struct EMPFRun {
                                       attentionKernel: options.channelAttention ? options.ecaKernel : nil)
         } catch let e as ShapeError { throw ValidationError("--arch '\(arch)': \(e.description)") }
         let shapes = try spec.shapes()
+        if options.channelAttention, !spec.layers.contains(where: { if case .channelAttention = $0 { return true } else { return false } }) {
+            throw ValidationError("--channel-attention gates the channels of conv populations, and --arch '\(arch)' has none")
+        }
         guard spec.inputShape.reduce(1, *) == loaded.train.frameShape.reduce(1, *) else {
             throw ValidationError("--arch '\(arch)' takes inputs of \(spec.inputShape), but \(data.dataset) frames are \(loaded.train.frameShape)")
         }

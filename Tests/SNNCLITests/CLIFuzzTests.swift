@@ -187,6 +187,7 @@ enum CLIFixtures {
         (["train", "--method", "empf-online", "--channel-attention", "--eca-kernel", "4"], "--eca-kernel"),
         (["train", "--random-feedback"], "--method"),
         (["train", "--method", "ottt", "--parallel-time"], "--parallel-time"),
+        (["train", "--method", "empf-online", "--dataset", "digits", "--channel-attention"], "--channel-attention"),
         (["train", "--method", "empf-online", "--parallel-time", "--update-every-step"], "--parallel-time"),
         (["train", "--method", "empf-online", "--mode", "async"], "--method"),
         (["train", "--method", "empf-online", "--dataset", "digits", "--arch", "64-10:bntt"], "--arch"),
