@@ -5,6 +5,6 @@ struct ExperimentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "experiment",
         abstract: "Reproduce the papers' comparisons; each writes a report folder (Markdown, JSON, SVG plots).",
-        subcommands: [LayerSyncExperiment.self, BNTTExperiment.self]
+        subcommands: [LayerSyncExperiment.self, BNTTExperiment.self, EMPFExperiment.self, EMPFBench.self]
     )
 }

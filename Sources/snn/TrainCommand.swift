@@ -20,6 +20,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var data: DatasetOptions
     @OptionGroup var net: NetworkOptions
     @OptionGroup var training: TrainingOptions
+    @OptionGroup(title: "EM-PF and online training (--method)") var empf: EMPFOptions
 
     @Option(help: "Execution used for training: layered (BPTT) or async (unlayered backprop through the event-driven engine).")
     var mode: String = "layered"
@@ -68,6 +69,13 @@ struct TrainCommand: ParsableCommand {
                                                             "--no-silent-gradient-at-frame-end"]
 
     func validate() throws {
+        if empf.method != nil {
+            // The online methods have their own training loop: no report folder, checkpoints or data parallelism yet.
+            let unsupported = ["--report", "--report-neurons", "--checkpoint-every", "--checkpoint", "--resume", "--stop-after"].filter(givenOptions().contains)
+            guard unsupported.isEmpty else {
+                throw ValidationError("\(unsupported.joined(separator: ", ")) \(unsupported.count == 1 ? "does" : "do") not work with --method (online and EM-PF training) yet; leave \(unsupported.count == 1 ? "it" : "them") out")
+            }
+        }
         try data.checkValues()
         try Check.threads(threads)
         guard mode == "layered" || mode == "async" else { throw ValidationError("--mode must be layered or async, got '\(mode)'") }
@@ -109,6 +117,13 @@ struct TrainCommand: ParsableCommand {
     func train(_ comm: any Communicator) throws {
         let started = Date()
         if let threads { Parallelism.threadCount = threads }
+        if empf.method != nil {
+            guard comm.size == 1 else {
+                throw ValidationError("--method (online and EM-PF training) does not run data-parallel over MPI yet: run it without mpirun")
+            }
+            guard mode == "layered" else { throw ValidationError("--method trains with the layered, step-by-step engine; leave --mode out") }
+            return try EMPFRun.runTrain(empf, data: data, net: net, training: training, out: out, metrics: metrics)
+        }
         let bntt = try training.usesBNTTRecipe()
         var data = self.data
         var net = self.net

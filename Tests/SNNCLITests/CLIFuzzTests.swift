@@ -81,6 +81,9 @@ enum CLIFixtures {
         model("threshold-zero.snnmodel", mlp(LIFParameters(beta: 0.5, threshold: 0)))
         model("beta-big.snnmodel", mlp(LIFParameters(beta: 1.5, threshold: 0.3)))
         model("surrogate-negative.snnmodel", mlp(LIFParameters(beta: 0.5, threshold: 0.3, surrogate: .triangle(height: 0.3, halfWidth: -1))))
+        // An EM-PF model (format version 3): the plain-network readers refuse it.
+        let empf = try! EMPFModel(spec: EMPFSpec.parse("64-10", neuron: EMPFNeuronSpec(), binaryWeights: .perChannel), seed: 1)
+        try! EMPFModelFile.write(empf, metadata: ["dataset": "digits"], to: URL(fileURLWithPath: path("empf.snnmodel")))
         try! "# snn-spike-trace v1 populations=\nsample,frame,step,population,neuron\n0,0,1,0,0\n".write(toFile: path("empty-populations.csv"), atomically: true, encoding: .utf8)
         try! "# snn-spike-trace v1 populations=4,2\nsample,frame,step,population,neuron\n0,0,1,3,0\n".write(toFile: path("outside.csv"), atomically: true, encoding: .utf8)
         return true
@@ -187,6 +190,33 @@ enum CLIFixtures {
         (["train", "--report", "/dev/null/report"], "--report"),
         (["train", "--report-neurons", "1:2"], "--report-neurons"),
         (["train", "--report", "/tmp/snn-unused-report", "--report-neurons", "0:1"], "--report-neurons"),
+        // EM-PF and online training (issue 11).
+        (["train", "--method", "nope"], "--method"),
+        (["train", "--method", "empf-online", "--report", "/tmp/snn-unused-report"], "--report"),
+        (["train", "--method", "ottt", "--checkpoint-every", "2"], "--checkpoint-every"),
+        (["train", "--method", ""], "--method"),
+        (["train", "--method", "empf-online", "--frames", "0"], "--frames"),
+        (["train", "--method", "ottt", "--spike", "excess"], "--spike"),
+        (["train", "--method", "empf-online", "--spike", "spiky"], "--spike"),
+        (["train", "--method", "empf-online", "--binary-weights", "half"], "--binary-weights"),
+        (["train", "--method", "bptt", "--update-every-step"], "--update-every-step"),
+        (["train", "--method", "empf-online", "--channel-attention", "--eca-kernel", "4"], "--eca-kernel"),
+        (["train", "--random-feedback"], "--method"),
+        (["train", "--method", "ottt", "--parallel-time"], "--parallel-time"),
+        (["train", "--method", "empf-online", "--dataset", "digits", "--channel-attention"], "--channel-attention"),
+        (["train", "--method", "empf-online", "--parallel-time", "--update-every-step"], "--parallel-time"),
+        (["train", "--method", "empf-online", "--mode", "async"], "--method"),
+        (["train", "--method", "empf-online", "--dataset", "digits", "--arch", "64-10:bntt"], "--arch"),
+        (["train", "--method", "empf-online", "--dataset", "digits", "--arch", "input=64,fc10:tdbn"], "--arch"),
+        (["eval", "--model", "@empf.snnmodel"], "EM-PF"),
+        (["eval", "--model", "@empf.snnmodel", "--mode", "async", "--F", "1"], "EM-PF"),
+        (["info", "@empf.snnmodel"], "EM-PF"),
+        (["experiment", "empf", "--steps", "0"], "--steps"),
+        (["experiment", "empf", "--steps", "2,x"], "--steps"),
+        (["experiment", "empf", "--methods", "empf-online,foo"], "--methods"),
+        (["experiment", "empf", "--dataset", "shd"], "--dataset"),
+        (["experiment", "empf", "--frames", "4"], "--frames"),
+        (["experiment", "empf", "--lr", "nan"], "--lr"),
     ]
 
     @Test(arguments: cases.indices)
