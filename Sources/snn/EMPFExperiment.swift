@@ -16,7 +16,7 @@ struct EMPFExperiment: ParsableCommand {
         EM-PF online and BPTT train the same EM-PF network (excess spikes, learnable per-channel decay and threshold, membrane BN,
         binary weights per output channel); OTTT and SLTT train the same architecture with LIF neurons and float weights.
         Peak training memory is the bytes a training step holds (tapes, state, traces, gradients; not the input data).
-        Writes report.md, results.json, memory-vs-T.svg, accuracy-vs-T.svg and the models.
+        Writes a report folder (metrics.json, report.md, memory-vs-T and accuracy-vs-T pictures; see snn report), results.json and the models.
         """
     )
 
@@ -88,6 +88,7 @@ struct EMPFExperiment: ParsableCommand {
     }
 
     func run() throws {
+        let started = Date()
         if let threads { Parallelism.threadCount = threads }
         let folder = URL(fileURLWithPath: out ?? "runs/empf-\(data.dataset)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -130,8 +131,7 @@ struct EMPFExperiment: ParsableCommand {
         let results = Results(dataset: description, architecture: arch, epochs: epochs, batchSize: batchSize, learningRate: lr, seed: data.seed,
                               rows: rows, binaryKernel: kernel)
         try writeJSON(results, to: folder.appendingPathComponent("results.json").path)
-        try writeReport(results, folder: folder)
-        print("report written to \(folder.path)/report.md")
+        try writeReport(results, folder: folder, started: started)
     }
 
     /// Times the additions-only kernel against the float event path on the first binary linear layer of `model`,
@@ -160,7 +160,7 @@ struct EMPFExperiment: ParsableCommand {
                 "speedUp": floatSeconds / binarySeconds]
     }
 
-    func writeReport(_ r: Results, folder: URL) throws {
+    func writeReport(_ r: Results, folder: URL, started: Date) throws {
         var table = MarkdownTable(header: ["method", "neuron", "weights", "T", "test accuracy", "train accuracy", "peak training memory",
                                            "time / epoch", "accumulates / sample", "MACs / sample"])
         for row in r.rows {
@@ -170,42 +170,35 @@ struct EMPFExperiment: ParsableCommand {
                           String(format: "%.0f", row.accumulatesPerSample), String(format: "%.0f", row.multiplyAccumulatesPerSample)])
         }
         let names = Array(NSOrderedSet(array: r.rows.map(\.method))) as! [String]
-        let memory = names.map { m in
-            SVGPlot.Series(name: m, points: r.rows.filter { $0.method == m }.map { (x: Double($0.steps), y: Double($0.peakTrainingBytes) / 1_048_576) })
+        func series(_ value: (EMPFRun.Record) -> Double) -> [LineChart.Series] {
+            names.map { m in
+                let rows = r.rows.filter { $0.method == m }
+                return LineChart.Series(name: m, x: rows.map { Double($0.steps) }, y: rows.map(value))
+            }
         }
-        try SVGPlot(title: "Peak training memory against time steps", xLabel: "time steps T", yLabel: "MiB")
-            .lines(memory).write(to: folder.appendingPathComponent("memory-vs-T.svg"), atomically: true, encoding: .utf8)
-        let accuracy = names.map { m in
-            SVGPlot.Series(name: m, points: r.rows.filter { $0.method == m }.map { (x: Double($0.steps), y: $0.testAccuracy * 100) })
-        }
-        try SVGPlot(title: "Test accuracy against time steps", xLabel: "time steps T", yLabel: "accuracy %")
-            .lines(accuracy).write(to: folder.appendingPathComponent("accuracy-vs-T.svg"), atomically: true, encoding: .utf8)
-        var md = """
-        # EM-PF online training against OTTT, SLTT and BPTT
-
+        var report = Report(title: "EM-PF online training against OTTT, SLTT and BPTT",
+                            provenance: .current(seeds: [r.seed], threads: Parallelism.threadCount, cores: Parallelism.activeCores, startedAt: started))
+        report.text("""
         Data: \(r.dataset). Architecture: `\(r.architecture)`. \(r.epochs) epochs, batch \(r.batchSize), Adam lr \(r.learningRate), seed \(r.seed).
         EM-PF rows: excess spikes, learnable per-channel decay and threshold, membrane BN, binary weights per output channel
         (inference: additions, plus one multiplication per output for the scale). OTTT/SLTT rows: LIF neurons (atan surrogate), float weights.
         Peak training memory: bytes a training step holds (tapes, neuron state, traces, gradient buffers), counted by the trainer, not the input data.
         Time per epoch: wall clock on a shared, loaded machine (indicative only).
-
-        \(table.text)
-
-        ![peak memory](memory-vs-T.svg)
-
-        ![accuracy](accuracy-vs-T.svg)
-
-        """
+        """)
+        report.table(table)
+        report.figure("memory-vs-T", caption: "peak memory", .lines(LineChart(
+            title: "Peak training memory against time steps", xLabel: "time steps T", yLabel: "peak training memory (MiB)",
+            series: series { Double($0.peakTrainingBytes) / 1_048_576 })))
+        report.figure("accuracy-vs-T", caption: "accuracy", .lines(LineChart(
+            title: "Test accuracy against time steps", xLabel: "time steps T", yLabel: "test accuracy %",
+            series: series { $0.testAccuracy * 100 }, yFromZero: false)))
         if let k = r.binaryKernel {
-            md += String(format: """
-
-            ## Binary-weight inference kernel
-
+            report.heading("Binary-weight inference kernel")
+            report.text(String(format: """
             First binary linear layer (%.0f -> %.0f), batch %.0f, graded input with 30%% non-zero: additions-only kernel %.3f ms,
             float event path %.3f ms per batch: speed-up x%.2f (machine under load).
-
-            """, k["inFeatures"]!, k["outFeatures"]!, k["batch"]!, k["binarySeconds"]! * 1000, k["floatSeconds"]! * 1000, k["speedUp"]!)
+            """, k["inFeatures"]!, k["outFeatures"]!, k["batch"]!, k["binarySeconds"]! * 1000, k["floatSeconds"]! * 1000, k["speedUp"]!))
         }
-        try md.write(to: folder.appendingPathComponent("report.md"), atomically: true, encoding: .utf8)
+        try writeReportFolder(report, to: folder)
     }
 }

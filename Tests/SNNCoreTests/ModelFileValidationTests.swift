@@ -70,14 +70,21 @@ struct ModelFileValidationTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let tmp = dir.appendingPathComponent(".m.snnmodel.tmp")
         try Data([1, 2, 3]).write(to: tmp)
-        InterruptCleanup.guarding(tmp.path) {
-            #expect(FileManager.default.fileExists(atPath: tmp.path))
-            InterruptCleanup.removePending()  // what the SIGINT/SIGTERM/SIGHUP handler does before re-raising
-            #expect(!FileManager.default.fileExists(atPath: tmp.path))
+        // Other tests write model files in parallel: while one of them holds the guard this call runs
+        // unguarded (by design), so try until the guard is ours; the handler then removes our file only.
+        var guarded = false
+        for _ in 0..<2000 where !guarded {
+            InterruptCleanup.guarding(tmp.path) {
+                guard InterruptCleanup.pendingPath == tmp.path else { return }
+                guarded = true
+                #expect(FileManager.default.fileExists(atPath: tmp.path))
+                InterruptCleanup.removePending()  // what the SIGINT/SIGTERM/SIGHUP handler does before re-raising
+                #expect(!FileManager.default.fileExists(atPath: tmp.path))
+            }
+            if !guarded { usleep(1000) }
         }
-        // Outside a write there is nothing to remove.
-        try Data([1]).write(to: tmp)
-        InterruptCleanup.removePending()
-        #expect(FileManager.default.fileExists(atPath: tmp.path))
+        #expect(guarded, "never held the interruption guard")
+        // Outside the write our file is no longer the one an interruption removes.
+        #expect(InterruptCleanup.pendingPath != tmp.path)
     }
 }

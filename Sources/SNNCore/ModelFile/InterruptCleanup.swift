@@ -32,6 +32,12 @@ public enum InterruptCleanup {
         return try body()
     }
 
+    /// The temporary file guarded now (the one an interruption would remove), or nil.
+    public static var pendingPath: String? {
+        lock.lock(); defer { lock.unlock() }
+        return pending.map { String(cString: $0) }
+    }
+
     /// What the handler does before re-raising: removes the pending temporary file.
     public static func removePending() {
         if let p = pending { unlink(p) }

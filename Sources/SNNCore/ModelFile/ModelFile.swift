@@ -183,11 +183,13 @@ public enum ModelFile {
         }
     }
 
-    static func append<T: FixedWidthInteger>(_ bytes: inout [UInt8], _ v: T) {
+    /// Appends `v` in little-endian byte order (the byte order of every SNNKit file format).
+    public static func append<T: FixedWidthInteger>(_ bytes: inout [UInt8], _ v: T) {
         withUnsafeBytes(of: v.littleEndian) { bytes += $0 }
     }
 
-    static func load<T: FixedWidthInteger>(_ bytes: [UInt8], _ offset: Int) -> T {
+    /// Reads a little-endian integer at `offset` (the caller checks the bounds).
+    public static func load<T: FixedWidthInteger>(_ bytes: [UInt8], _ offset: Int) -> T {
         var v: T = 0
         for i in 0..<MemoryLayout<T>.size { v |= T(bytes[offset + i]) << (8 * i) }
         return v

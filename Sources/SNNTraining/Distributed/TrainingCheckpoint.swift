@@ -189,15 +189,9 @@ public struct TrainingCheckpoint: Sendable {
                                   position: header.position, batchSize: header.batchSize, seed: header.seed, info: header.info)
     }
 
-    static func append<T: FixedWidthInteger>(_ bytes: inout [UInt8], _ v: T) {
-        withUnsafeBytes(of: v.littleEndian) { bytes += $0 }
-    }
-
-    static func load<T: FixedWidthInteger>(_ bytes: [UInt8], _ offset: Int) -> T {
-        var v: T = 0
-        for i in 0..<MemoryLayout<T>.size { v |= T(bytes[offset + i]) << (8 * i) }
-        return v
-    }
+    // Little-endian integers as in model files.
+    static func append<T: FixedWidthInteger>(_ bytes: inout [UInt8], _ v: T) { ModelFile.append(&bytes, v) }
+    static func load<T: FixedWidthInteger>(_ bytes: [UInt8], _ offset: Int) -> T { ModelFile.load(bytes, offset) }
 }
 
 /// A checkpoint that cannot be used: names the file and the problem.
