@@ -31,25 +31,10 @@ struct CLIRun {
 
     init(_ args: [String]) throws {
         let binary = try #require(SNNBinary.url, "the snn binary was not found beside the test bundle; build it (swift build -c release) or set SNN_BINARY")
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("snn-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let out = dir.appendingPathComponent("out.txt")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: out)
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = args
-        p.currentDirectoryURL = SNNBinary.packageRoot
-        p.standardOutput = handle
-        p.standardError = handle
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        try handle.close()
-        status = p.terminationStatus
-        signalled = p.terminationReason == .uncaughtSignal
-        output = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
+        let run = try ProcessRun(binary.path, args)
+        status = run.status
+        signalled = run.signalled
+        output = run.output
     }
 }
 

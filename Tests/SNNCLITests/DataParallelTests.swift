@@ -8,6 +8,8 @@ struct ProcessRun {
     var status: Int32
     var output: String
     var hung: Bool
+    /// Ended by a signal (a trap or a kill) rather than by exiting.
+    var signalled: Bool
 
     /// Runs `executable` with `args` in the package root. `whileRunning` is called every 0.2 s with
     /// the process id until it returns true (then no more) or the process ends.
@@ -46,6 +48,7 @@ struct ProcessRun {
         p.waitUntilExit()
         try handle.close()
         status = p.terminationStatus
+        signalled = p.terminationReason == .uncaughtSignal
         output = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
     }
 }
