@@ -92,6 +92,8 @@ struct EMPFRun {
         var accumulatesPerSample: Double
         var multiplyAccumulatesPerSample: Double
         var epochs: [[String: Double]]
+        /// `--stop-after`: the step training stopped at (a checkpoint, no model).
+        var stoppedAtStep: UInt64? = nil
     }
 
     /// The EM-PF form of a dataset's default architecture: membrane BN on the hidden populations, a read-out last layer.
@@ -106,68 +108,167 @@ struct EMPFRun {
     }
 
     /// Trains, evaluates after every epoch, and returns the model and the record.
+    ///
+    /// Over `comm`'s ranks (``Cluster``), each epoch's batches are those of one seeded permutation with
+    /// the global `batchSize`; rank r trains on its contiguous share of each batch and the trainer
+    /// averages gradients over ranks before every update (``OnlineTrainer/communicator``), so every
+    /// rank holds the same model. Test accuracy is measured on shares of the test set and summed.
+    /// `resume` continues a checkpoint (the same on every rank: ``onlineTrainingStart``); `checkpoint`
+    /// writes them (rank 0); with its `stopAfter` reached the record's ``Record/stoppedAtStep`` is set.
     static func train(spec: EMPFSpec, method: OnlineMethod, options: OnlineTrainingOptions, optimizer: Optimizer, train: any FrameDataset,
-                      test: any FrameDataset, epochs: Int, batchSize: Int, seed: UInt64, quiet: Bool = false) throws -> (EMPFModel, Record) {
-        let model = try EMPFModel(spec: spec, seed: seed)
-        var trainer = try OnlineTrainer(model: model, optimizer: optimizer, options: options)
-        let loader = BatchLoader(dataset: train, batchSize: batchSize, shuffle: true, seed: seed)
-        var peak = 0
-        var seconds = 0.0
-        var history: [[String: Double]] = []
-        var trainAcc = 0.0, testAcc = 0.0
+                      test: any FrameDataset, epochs: Int, batchSize: Int, seed: UInt64, quiet: Bool = false,
+                      comm: any Communicator = SingleProcessCommunicator(), resume: OnlineTrainingCheckpoint? = nil,
+                      checkpoint: CheckpointPlan? = nil) throws -> (EMPFModel, Record) {
+        guard batchSize % comm.size == 0 else {
+            throw CollectiveError(CLIError("--batch-size \(batchSize) is not a multiple of the \(comm.size) MPI ranks: each rank takes an equal share of every batch (--batch-size is the global batch)"))
+        }
+        let perRank = batchSize / comm.size
+        var trainer = try OnlineTrainer(model: try resume?.model ?? EMPFModel(spec: spec, seed: seed), optimizer: optimizer, options: options)
+        if let resume {
+            trainer.optimizer.restore(resume.optimizer)
+            trainer.stepIndex = resume.position.step
+        }
+        if comm.size > 1 { trainer.communicator = comm }
+        var history: [[String: Double]] = try resume.flatMap { c in
+            try c.info["records"].map { try JSONDecoder().decode([[String: Double]].self, from: Data($0.utf8)) }
+        } ?? []
+        var trainAcc = history.last?["trainAccuracy"] ?? 0, testAcc = history.last?["testAccuracy"] ?? 0
+        var peak = Int(history.map { $0["peakBytes"] ?? 0 }.max() ?? 0)
         var ops = SynapticOperations()
         let meter = ByteMeter()
-        for epoch in 0..<epochs {
-            var progress = ProgressLine("\(method.rawValue) T=\(train.timeSteps) epoch \(epoch + 1)/\(epochs)", total: train.count)
-            var seen = 0, correct = 0
-            var lossSum = 0.0
-            let start = Date()
-            try loader.forEachBatch(epoch: epoch) { batch in
-                let r: OnlineBatchResult
-                do { r = try trainer.trainBatch(inputs: batch.inputs, labels: batch.labels, meter: meter) } catch let e as TrainingError {
-                    throw CLIError("\(method.rawValue): epoch \(epoch + 1): \(e.problem); stopped (try a lower --lr, or --clip)")
+        var stoppedAt: UInt64? = nil
+        let first = resume?.position ?? TrainingPosition(epoch: 0, batchesDone: 0, step: 0)
+        epochs: for epoch in first.epoch..<epochs {
+            var pos = epoch == first.epoch ? first : TrainingPosition(epoch: epoch, batchesDone: 0, step: trainer.stepIndex)
+            var progress = quiet || !comm.isRoot ? nil : ProgressLine("\(method.rawValue) T=\(train.timeSteps) epoch \(epoch + 1)/\(epochs)", total: train.count)
+            peak = max(peak, pos.peakTapeBytes)
+            let start = Date(), secondsBefore = pos.seconds
+            let batches = BatchLoader(dataset: train, batchSize: batchSize, shuffle: true, seed: seed).batchIndices(epoch: epoch)
+            let done = min(pos.batchesDone, batches.count)
+            let ranges = batches[done...].map { shardRange(count: $0.count, rank: comm.rank, size: comm.size) }
+            let shares = zip(batches[done...], ranges).map { b, r in Array(b[r]) }
+            // Only the last batch may be smaller than the others, so the local loader's batches line up with the shares.
+            var iterator = BatchLoader(dataset: SubsetDataset(train, indices: shares.flatMap { $0 }), batchSize: perRank, shuffle: false, seed: 0)
+                .makeIterator()
+            for (k, share) in shares.enumerated() {
+                let inputs: Tensor, labels: [Int]
+                if share.isEmpty {
+                    inputs = Tensor(shape: [train.timeSteps, 0] + train.frameShape); labels = []
+                } else {
+                    guard let batch = try iterator.nextBatch() else { throw CLIError("rank \(comm.rank): the training data ended early (batch \(done + k + 1))") }
+                    inputs = batch.inputs; labels = batch.labels
                 }
-                peak = max(peak, r.peakBytes)
-                seen += batch.labels.count; correct += r.correct; lossSum += Double(r.loss) * Double(batch.labels.count)
-                if !quiet { progress.update(seen, "loss \(format(lossSum / Double(seen), 4))  acc \(format(Double(correct) / Double(seen) * 100, 1))%") }
+                trainer.firstSample = ranges[k].lowerBound
+                let r: OnlineBatchResult
+                do { r = try trainer.trainBatch(inputs: inputs, labels: labels, meter: meter) } catch let e as TrainingError {
+                    // Every rank computes the same global loss and gradients: all stop here together.
+                    throw CollectiveError(CLIError("\(method.rawValue): epoch \(epoch + 1): \(e.problem); stopped, no model written (try a lower --lr, or --clip)"))
+                }
+                pos.batchesDone = done + k + 1
+                pos.step = trainer.stepIndex
+                pos.peakTapeBytes = max(pos.peakTapeBytes, r.peakBytes)
+                pos.samples += r.samples; pos.correct += r.correct; pos.lossSum += Double(r.loss) * Double(r.samples)
+                pos.seconds = secondsBefore + Date().timeIntervalSince(start)
+                progress?.update(pos.samples, "loss \(format(pos.lossSum / Double(max(pos.samples, 1)), 4))  acc \(format(Double(pos.correct) / Double(max(pos.samples, 1)) * 100, 1))%")
+                let stop = checkpoint?.stopAfter.map { UInt64($0) == trainer.stepIndex } ?? false
+                if let checkpoint, stop || (checkpoint.every > 0 && trainer.stepIndex % UInt64(checkpoint.every) == 0) {
+                    try writeCheckpoint(trainer, comm: comm, position: pos, history: history, batchSize: batchSize, seed: seed, to: checkpoint.url)
+                }
+                if stop {
+                    progress?.finish()
+                    if !quiet { print("stopped after step \(trainer.stepIndex) (--stop-after): checkpoint written to \(checkpoint!.url.path); continue with --resume \(checkpoint!.url.path)") }
+                    stoppedAt = trainer.stepIndex
+                    break epochs
+                }
             }
-            if let e = loader.lastError { throw e }
-            seconds += Date().timeIntervalSince(start)
-            progress.finish()
-            trainAcc = Double(correct) / Double(max(seen, 1))
-            (testAcc, ops) = try evaluate(trainer.model, test, batchSize: 128)
-            history.append(["epoch": Double(epoch + 1), "loss": lossSum / Double(max(seen, 1)), "trainAccuracy": trainAcc, "testAccuracy": testAcc])
+            progress?.finish()
+            peak = max(peak, pos.peakTapeBytes)
+            trainAcc = Double(pos.correct) / Double(max(pos.samples, 1))
+            (testAcc, ops) = try evaluate(trainer.model, test, batchSize: 128, comm: comm)
+            let loss = pos.lossSum / Double(max(pos.samples, 1))
+            history.append(["epoch": Double(epoch + 1), "loss": loss, "trainAccuracy": trainAcc, "testAccuracy": testAcc,
+                            "seconds": pos.seconds, "peakBytes": Double(pos.peakTapeBytes)])
             if !quiet {
-                print("\(method.rawValue) epoch \(epoch + 1)/\(epochs): loss \(format(lossSum / Double(max(seen, 1)), 4)), train acc \(format(trainAcc * 100, 1))%, test acc \(format(testAcc * 100, 2))%, peak training memory \(format(Double(peak) / 1_048_576, 2)) MiB")
+                print("\(method.rawValue) epoch \(epoch + 1)/\(epochs): loss \(format(loss, 4)), train acc \(format(trainAcc * 100, 1))%, test acc \(format(testAcc * 100, 2))%, peak training memory \(format(Double(pos.peakTapeBytes) / 1_048_576, 2)) MiB\(comm.size > 1 ? " per rank" : ""), \(format(Double(pos.samples) / max(pos.seconds, 1e-9), 0)) samples/s")
+            }
+            if let checkpoint {
+                try writeCheckpoint(trainer, comm: comm, position: TrainingPosition(epoch: epoch + 1, batchesDone: 0, step: trainer.stepIndex),
+                                    history: history, batchSize: batchSize, seed: seed, to: checkpoint.url)
             }
         }
-        let record = Record(method: method.rawValue, spike: spec.layers.compactMap { if case .neuron(let n) = $0 { return n.kind.name } else { return nil } }.first ?? "-",
+        if comm.size > 1, trainer.reductions > 0, !quiet {
+            print("data parallel: \(comm.size) ranks, \(trainer.reductions) all-reduces of up to \(trainer.reductionCount(steps: train.timeSteps) * 4) bytes, \(format(trainer.reductionSeconds / Double(trainer.reductions) * 1000, 3)) ms each on rank 0 (including waiting for the slowest rank)")
+        }
+        let seconds = history.reduce(0) { $0 + ($1["seconds"] ?? 0) }
+        var record = Record(method: method.rawValue, spike: spec.layers.compactMap { if case .neuron(let n) = $0 { return n.kind.name } else { return nil } }.first ?? "-",
                             steps: train.timeSteps, testAccuracy: testAcc, trainAccuracy: trainAcc, peakTrainingBytes: peak,
-                            secondsPerEpoch: seconds / Double(max(epochs, 1)), accumulatesPerSample: ops.accumulates,
+                            secondsPerEpoch: seconds / Double(max(history.count, 1)), accumulatesPerSample: ops.accumulates,
                             multiplyAccumulatesPerSample: ops.multiplyAccumulates, epochs: history)
+        record.stoppedAtStep = stoppedAt
         return (trainer.model, record)
     }
 
-    /// Test accuracy and synaptic operations per sample (binary linear layers on the additions-only kernel).
-    static func evaluate(_ model: EMPFModel, _ test: any FrameDataset, batchSize: Int) throws -> (Double, SynapticOperations) {
-        let loader = BatchLoader(dataset: test, batchSize: batchSize, shuffle: false, seed: 0)
+    /// Rank 0 writes an online-training checkpoint (atomically); the other ranks go on.
+    static func writeCheckpoint(_ trainer: OnlineTrainer, comm: any Communicator, position: TrainingPosition, history: [[String: Double]],
+                                batchSize: Int, seed: UInt64, to url: URL) throws {
+        guard comm.isRoot else { return }
+        let json = String(decoding: try JSONEncoder().encode(history), as: UTF8.self)
+        try OnlineTrainingCheckpoint(model: trainer.model, optimizer: trainer.optimizer.state, position: position, batchSize: batchSize,
+                                     seed: seed, method: trainer.options.method.rawValue, info: ["records": json]).write(to: url)
+    }
+
+    /// Where `--method` training starts, the same on every rank: rank 0 reads and checks `--resume`'s
+    /// checkpoint (nil: a fresh model) and broadcasts it; an error on rank 0 is reported by every rank together.
+    static func onlineTrainingStart(_ comm: any Communicator, resume: String?, check: (OnlineTrainingCheckpoint) throws -> Void) throws -> OnlineTrainingCheckpoint? {
+        guard let resume else { return nil }
+        func build() throws -> OnlineTrainingCheckpoint {
+            let c = try OnlineTrainingCheckpoint.read(from: URL(fileURLWithPath: resume))
+            try check(c)
+            return c
+        }
+        if comm.size == 1 {
+            do { return try build() } catch { throw CollectiveError(error) }
+        }
+        var message: [UInt8] = []
+        if comm.isRoot {
+            do { message = [0] + (try build().encoded()) } catch { message = [1] + Array("\(error)".utf8) }
+        }
+        comm.broadcast(&message, root: 0)
+        guard message.first == 0 else { throw CollectiveError(CLIError(String(decoding: message.dropFirst(), as: UTF8.self))) }
+        return try OnlineTrainingCheckpoint.decode(Array(message.dropFirst()), source: "(broadcast by rank 0)")
+    }
+
+    /// Test accuracy and synaptic operations per sample (binary linear layers on the additions-only
+    /// kernel); over several ranks each evaluates its contiguous share and the sums are combined.
+    static func evaluate(_ model: EMPFModel, _ test: any FrameDataset, batchSize: Int,
+                         comm: any Communicator = SingleProcessCommunicator()) throws -> (Double, SynapticOperations) {
+        let range = shardRange(count: test.count, rank: comm.rank, size: comm.size)
+        let part: any FrameDataset = comm.size > 1 ? DatasetShard(base: test, range: range) : test
         var correct = 0, seen = 0
         var ops = SynapticOperations()
-        try loader.forEachBatch(epoch: 0) { batch in
-            let r = try EMPFEvaluation.run(model, inputs: batch.inputs)
-            let p = EMPFEvaluation.predictions(r.outputs)
-            correct += zip(p, batch.labels).filter { $0 == $1 }.count
-            let n = Double(batch.labels.count)
-            ops.accumulates += r.operations.accumulates * n; ops.multiplyAccumulates += r.operations.multiplyAccumulates * n
-            seen += batch.labels.count
+        if part.count > 0 {
+            let loader = BatchLoader(dataset: part, batchSize: batchSize, shuffle: false, seed: 0)
+            try loader.forEachBatch(epoch: 0) { batch in
+                let r = try EMPFEvaluation.run(model, inputs: batch.inputs)
+                let p = EMPFEvaluation.predictions(r.outputs)
+                correct += zip(p, batch.labels).filter { $0 == $1 }.count
+                let n = Double(batch.labels.count)
+                ops.accumulates += r.operations.accumulates * n; ops.multiplyAccumulates += r.operations.multiplyAccumulates * n
+                seen += batch.labels.count
+            }
+            if let e = loader.lastError { throw e }
         }
-        if let e = loader.lastError { throw e }
+        if comm.size > 1 {
+            let sums = comm.allReduceSum([Double(correct), Double(seen), ops.accumulates, ops.multiplyAccumulates])
+            correct = Int(sums[0]); seen = Int(sums[1]); ops = SynapticOperations(accumulates: sums[2], multiplyAccumulates: sums[3])
+        }
         ops.accumulates /= Double(max(seen, 1)); ops.multiplyAccumulates /= Double(max(seen, 1))
         return (Double(correct) / Double(max(seen, 1)), ops)
     }
 
     /// `snn train --method ...`.
-    static func runTrain(_ options: EMPFOptions, data: DatasetOptions, net: NetworkOptions, training: TrainingOptions, out: String, metrics: String?) throws {
+    static func runTrain(_ options: EMPFOptions, data: DatasetOptions, net: NetworkOptions, training: TrainingOptions, out: String, metrics: String?,
+                         checkpoints: CheckpointOptions, comm: any Communicator = SingleProcessCommunicator()) throws {
         let method = OnlineMethod(rawValue: options.method!)!
         let kind = try options.spikeKind(for: method)
         let config = try training.configuration(seed: data.seed)
@@ -193,13 +294,38 @@ struct EMPFRun {
         }
         print("network: \(spec.layers.map(\.shortName).joined(separator: " | ")), weights: \(spec.binaryWeights.rawValue)")
         let optimizer = Optimizer(config.optimizer, learningRate: config.learningRate)
+        let resume = try onlineTrainingStart(comm, resume: checkpoints.resume) { c in
+            let path = checkpoints.resume ?? ""
+            guard c.method == method.rawValue else {
+                throw CLIError("--resume: checkpoint \(path) was trained with --method \(c.method), not \(method.rawValue)")
+            }
+            guard c.model.spec == spec else {
+                throw CLIError("--resume: checkpoint \(path) is of another network (\(c.model.spec.layers.map(\.shortName).joined(separator: " | ")), weights \(c.model.spec.binaryWeights.rawValue)) than the options give (\(spec.layers.map(\.shortName).joined(separator: " | ")), weights \(spec.binaryWeights.rawValue)): use the --arch, dataset and neuron options it was trained with")
+            }
+            guard c.batchSize == training.batchSize else {
+                throw CLIError("--resume: checkpoint \(path) was trained with --batch-size \(c.batchSize), not \(training.batchSize): the batches (and so the model) would differ; give --batch-size \(c.batchSize) (the global batch, any number of ranks)")
+            }
+            guard c.seed == data.seed else { throw CLIError("--resume: checkpoint \(path) was trained with --seed \(c.seed), not \(data.seed): give --seed \(c.seed)") }
+            if let stop = checkpoints.stopAfter, UInt64(stop) <= c.position.step {
+                throw CLIError("--stop-after \(stop) is not after checkpoint \(path)'s step \(c.position.step) (--stop-after counts every step of the run)")
+            }
+            guard c.position.epoch < config.epochs else {
+                throw CLIError("--resume: checkpoint \(path) has already finished \(c.position.epoch) epochs; --epochs \(config.epochs) is the total, so raise it to continue")
+            }
+        }
+        if let resume, let path = checkpoints.resume {
+            print("resuming from \(path): epoch \(resume.position.epoch + 1), \(resume.position.batchesDone) batches done, step \(resume.position.step)")
+        }
         let (model, record) = try train(spec: spec, method: method,
                                         options: OnlineTrainingOptions(method: method, updateEveryStep: options.updateEveryStep,
                                                                        randomFeedback: options.randomFeedback, clip: training.clip, seed: data.seed,
                                                                        parallelTime: options.parallelTime),
                                         optimizer: optimizer, train: loaded.train, test: loaded.test, epochs: config.epochs,
-                                        batchSize: training.batchSize, seed: data.seed)
+                                        batchSize: training.batchSize, seed: data.seed, comm: comm, resume: resume,
+                                        checkpoint: checkpoints.plan(out: out))
+        if record.stoppedAtStep != nil { return }  // --stop-after: the checkpoint is written, no model
         print("test accuracy \(format(record.testAccuracy * 100, 2))%; peak training memory \(format(Double(record.peakTrainingBytes) / 1_048_576, 2)) MiB; \(format(record.accumulatesPerSample, 0)) accumulates + \(format(record.multiplyAccumulatesPerSample, 0)) multiply-accumulates per sample")
+        guard comm.isRoot else { return }  // rank 0 writes the model and the metrics
         var metadata = datasetMetadata(data, loaded: loaded)
         metadata["trainedWith"] = method.rawValue
         metadata["seed"] = String(data.seed)

@@ -70,8 +70,8 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         if empf.method != nil {
-            // The online methods have their own training loop: no report folder, checkpoints or data parallelism yet.
-            let unsupported = ["--report", "--report-neurons", "--checkpoint-every", "--checkpoint", "--resume", "--stop-after"].filter(givenOptions().contains)
+            // The online methods have their own training loop and model type: no report folder yet.
+            let unsupported = ["--report", "--report-neurons"].filter(givenOptions().contains)
             guard unsupported.isEmpty else {
                 throw ValidationError("\(unsupported.joined(separator: ", ")) \(unsupported.count == 1 ? "does" : "do") not work with --method (online and EM-PF training) yet; leave \(unsupported.count == 1 ? "it" : "them") out")
             }
@@ -118,11 +118,8 @@ struct TrainCommand: ParsableCommand {
         let started = Date()
         if let threads { Parallelism.threadCount = threads }
         if empf.method != nil {
-            guard comm.size == 1 else {
-                throw ValidationError("--method (online and EM-PF training) does not run data-parallel over MPI yet: run it without mpirun")
-            }
             guard mode == "layered" else { throw ValidationError("--method trains with the layered, step-by-step engine; leave --mode out") }
-            return try EMPFRun.runTrain(empf, data: data, net: net, training: training, out: out, metrics: metrics)
+            return try EMPFRun.runTrain(empf, data: data, net: net, training: training, out: out, metrics: metrics, checkpoints: checkpoints, comm: comm)
         }
         let bntt = try training.usesBNTTRecipe()
         var data = self.data

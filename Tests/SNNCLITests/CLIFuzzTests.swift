@@ -178,7 +178,8 @@ enum CLIFixtures {
         // EM-PF and online training (issue 11).
         (["train", "--method", "nope"], "--method"),
         (["train", "--method", "empf-online", "--report", "/tmp/snn-unused-report"], "--report"),
-        (["train", "--method", "ottt", "--checkpoint-every", "2"], "--checkpoint-every"),
+        (["train", "--method", "ottt", "--checkpoint-every", "-2"], "--checkpoint-every"),
+        (["train", "--method", "ottt", "--resume", "/nonexistent/online.checkpoint"], "--resume"),
         (["train", "--method", ""], "--method"),
         (["train", "--method", "empf-online", "--frames", "0"], "--frames"),
         (["train", "--method", "ottt", "--spike", "excess"], "--spike"),

@@ -83,6 +83,9 @@ enum DataParallelFixtures {
     /// A short layered run on the shipped N-MNIST: 64 samples in global batches of 16 (4 steps an epoch).
     static let layered = ["train", "--dataset", "nmnist", "--limit", "64", "--batch-size", "16", "--arch", "2312-32-10",
                           "--optimizer", "sgd", "--lr", "0.1", "--threads", "1"]
+    /// An EM-PF/LIF network for the online methods (`--method`): 64 samples in batches of 16, with dropout.
+    static let online = ["train", "--dataset", "nmnist", "--limit", "64", "--batch-size", "16", "--arch", "input=2312,fc32,drop0.3,fc10:readout",
+                         "--optimizer", "sgd", "--lr", "0.1", "--threads", "1"]
     /// The same through the asynchronous engine (unlayered backprop).
     static let unlayered = ["train", "--dataset", "nmnist", "--limit", "32", "--batch-size", "16", "--arch", "2312-32-10",
                             "--optimizer", "sgd", "--lr", "0.1", "--mode", "async", "--F", "4", "--threads", "1"]
@@ -112,6 +115,44 @@ enum DataParallelFixtures {
         // The epoch-end checkpoint of a finished run refuses to continue past --epochs.
         let again = try snn(base + ["--out", part, "--resume", part + ".checkpoint"])
         #expect(again.status != 0 && again.output.contains("already finished 2 epochs"), "\(again.output)")
+    }
+
+    /// Online training (`--method`, with dropout and Adam): stopping after step 3 of 8 and resuming
+    /// gives the same EM-PF model file, byte for byte; each kind of checkpoint is refused by the other
+    /// kind of training, and a checkpoint of another method is refused.
+    @Test func resumedOnlineRunEqualsUninterruptedRun() throws {
+        var base = DataParallelFixtures.online + ["--epochs", "2", "--method", "empf-online"]
+        base[base.firstIndex(of: "--optimizer")! + 1] = "adam"
+        base[base.firstIndex(of: "--lr")! + 1] = "0.01"
+        let full = DataParallelFixtures.path("online-full.snnmodel"), part = DataParallelFixtures.path("online-part.snnmodel")
+        let a = try snn(base + ["--out", full])
+        #expect(a.status == 0, "\(a.output)")
+        let stop = try snn(base + ["--out", part, "--stop-after", "3"])
+        #expect(stop.status == 0 && stop.output.contains("stopped after step 3"), "\(stop.output)")
+        #expect(!FileManager.default.fileExists(atPath: part), "--stop-after writes no model")
+        let resumed = try snn(base + ["--out", part, "--resume", part + ".checkpoint", "--checkpoint-every", "2"])
+        #expect(resumed.status == 0 && resumed.output.contains("resuming from"), "\(resumed.output)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: full)) == Data(contentsOf: URL(fileURLWithPath: part)),
+                "the resumed EM-PF model differs from the uninterrupted one")
+        // The epoch lines after resuming are those of the uninterrupted run (the seconds aside).
+        let lines = { (r: ProcessRun) in r.output.split(separator: "\n").filter { $0.contains("epoch 2/2:") }.map { $0.split(separator: ", peak")[0] } }
+        #expect(!lines(a).isEmpty && lines(a) == lines(resumed), "\(a.output)\n\(resumed.output)")
+        // Checkpoint kinds and methods do not mix.
+        let plain = try snn(DataParallelFixtures.layered + ["--epochs", "1", "--resume", part + ".checkpoint"])
+        #expect(plain.status != 0 && plain.output.contains("--method"), "\(plain.output)")
+        var ottt = base
+        ottt[ottt.firstIndex(of: "empf-online")!] = "sltt"
+        let other = try snn(ottt + ["--out", part, "--resume", part + ".checkpoint"])
+        #expect(other.status != 0 && other.output.contains("--method empf-online"), "\(other.output)")
+        let layeredCheckpoint = DataParallelFixtures.path("online-vs-layered.snnmodel")
+        #expect(try snn(DataParallelFixtures.layered + ["--epochs", "1", "--out", layeredCheckpoint, "--stop-after", "1"]).status == 0)
+        let wrongKind = try snn(base + ["--out", part, "--resume", layeredCheckpoint + ".checkpoint"])
+        #expect(wrongKind.status != 0 && wrongKind.output.contains("without --method"), "\(wrongKind.output)")
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: part + ".checkpoint"))
+        bytes[bytes.count / 3] ^= 0x21
+        try bytes.write(to: URL(fileURLWithPath: part + ".bad"))
+        let corrupt = try snn(base + ["--out", part, "--resume", part + ".bad"])
+        #expect(corrupt.status != 0 && corrupt.output.contains("corrupt"), "\(corrupt.output)")
     }
 
     @Test func resumeRefusesBadCheckpoints() throws {
@@ -198,6 +239,55 @@ struct DataParallelTests {
         #expect(b.output.contains("data parallel: 2 ranks, 4 all-reduces"), "\(b.output)")
         let d = try relativeModelDifference(one, two)
         #expect(d < 1e-4, "2-rank and 1-process models differ by \(d) (relative)")
+    }
+
+    /// The online methods (issue 11's `--method`) data-parallel: after 4 updates (8 with one update
+    /// per time step) the 2-rank EM-PF model equals the 1-process model trained with the combined
+    /// batch. Dropout draws the whole batch's masks on each rank (step by step and over all steps at once).
+    @Test(arguments: ["empf-online", "empf-online-parallel-time", "ottt-every-step", "sltt"])
+    func onlineMethodsTwoRanksEqualOneProcess(method: String) throws {
+        var base = DataParallelFixtures.online + ["--epochs", "1"]
+        switch method {
+        case "empf-online": base += ["--method", "empf-online"]
+        case "empf-online-parallel-time": base += ["--method", "empf-online", "--parallel-time"]
+        case "ottt-every-step": base += ["--method", "ottt", "--update-every-step"]
+        default: base += ["--method", "sltt"]
+        }
+        let one = DataParallelFixtures.path("\(method)-1.snnmodel"), two = DataParallelFixtures.path("\(method)-2.snnmodel")
+        let a = try single(base + ["--out", one])
+        #expect(a.status == 0, "\(a.output)")
+        let b = try mpirun(2, base + ["--out", two])
+        #expect(b.status == 0 && !b.hung, "\(b.output)")
+        let updates = method == "ottt-every-step" ? 4 * 10 : 4  // --update-every-step: one update per frame (N-MNIST: 10 frames)
+        #expect(b.output.contains("data parallel: 2 ranks, \(updates) all-reduces"), "\(b.output)")
+        let x = try EMPFModelFile.read(from: URL(fileURLWithPath: one)).model, y = try EMPFModelFile.read(from: URL(fileURLWithPath: two)).model
+        #expect(x.spec == y.spec)
+        var diff: Float = 0, scale: Float = 0
+        for (u, v) in zip(x.parameters.flatMap { $0 }, y.parameters.flatMap { $0 }) {
+            #expect(u.shape == v.shape)
+            for (p, q) in zip(u.data, v.data) { diff = max(diff, abs(p - q)); scale = max(scale, abs(p)) }
+        }
+        #expect(diff / max(scale, 1e-30) < 1e-4, "2-rank and 1-process EM-PF models differ by \(diff / max(scale, 1e-30)) (relative)")
+        // The training lines (global loss and accuracy) agree too.
+        let line = { (r: ProcessRun) in r.output.split(separator: "\n").first { $0.contains("epoch 1/1:") }.map { $0.split(separator: ", peak")[0] } }
+        #expect(line(a) != nil && line(a) == line(b), "\(a.output)\n\(b.output)")
+    }
+
+    /// Membrane batch norm data-parallel: the ranks' batch statistics are averaged into the running
+    /// statistics, every rank ends with the same model (rank 0 writes it) and a batch whose last share
+    /// is empty on one rank (33 samples, batches of 16: the last has 1) does not hang.
+    @Test func onlineTrainingWithMembraneNormAndAnEmptyShare() throws {
+        let out = DataParallelFixtures.path("empf-bn.snnmodel")
+        var args = DataParallelFixtures.online + ["--epochs", "1", "--method", "empf-online", "--out", out]
+        args[args.firstIndex(of: "--arch")! + 1] = "input=2312,fc32:bn,fc10:readout"
+        args[args.firstIndex(of: "--limit")! + 1] = "33"
+        let r = try mpirun(2, args, limit: 300)
+        #expect(r.status == 0 && !r.hung, "\(r.output)")
+        #expect(r.output.contains("data parallel: 2 ranks, 3 all-reduces"), "\(r.output)")
+        let m = try EMPFModelFile.read(from: URL(fileURLWithPath: out)).model
+        let stats = m.statistics.flatMap { $0 }
+        #expect(!stats.isEmpty && stats.allSatisfy { $0.data.allSatisfy(\.isFinite) })
+        #expect(stats[0].data.contains { $0 != 0 }, "the running means never moved")
     }
 
     /// `snn eval` on 2 ranks (each on half the test set) prints what one process prints.

@@ -120,7 +120,10 @@ public struct TrainingCheckpoint: Sendable {
             throw fail("does not start with the magic 'SNNKITCK' (not an SNNKit training checkpoint)")
         }
         let v: UInt32 = load(bytes, 8)
-        guard v == version else { throw fail("has checkpoint format version \(v); this build reads version \(version)") }
+        if v == OnlineTrainingCheckpoint.version {
+            throw fail("is a checkpoint of --method (online or EM-PF) training (format version 2); resume it with the --method it was trained with")
+        }
+        guard v == version else { throw fail("has checkpoint format version \(v); this build reads versions 1 (plain networks) and 2 (--method)") }
         let stored: UInt32 = load(bytes, bytes.count - 4)
         guard CRC32.checksum(bytes[0..<(bytes.count - 4)]) == stored else {
             throw fail("is corrupt (checksum mismatch: truncated or damaged)")

@@ -66,6 +66,8 @@ public struct EMPFStepper: Sendable {
     public let ottt: Bool
     /// Momentum of the running statistics.
     public var statisticsMomentum: Float = 0.1
+    /// The batch's position in a larger (data-parallel, global) batch: dropout draws that batch's masks.
+    public var firstSample = 0
     public static let epsilon: Float = 1e-5
 
     /// Packed sign bits of binary linear layers, used by inference (forward without a tape) when built
@@ -151,7 +153,7 @@ public struct EMPFStepper: Sendable {
                 }
                 let (y, cache) = SynapticKernels.forward(l, weight: weights[i], input: h, inShape: shapes[i], outShape: shapes[i + 1],
                                                          training: training, dropoutKey: (rng, UInt64(step) << 32 | UInt64(i)),
-                                                         keepCache: keepTape, exactEventOrder: false)
+                                                         keepCache: keepTape, exactEventOrder: false, dropoutFirstSample: firstSample)
                 if keepTape {
                     tape.layers[i].cache = cache
                     if ottt, l.hasWeights { tape.layers[i].cache.input = state.traces[i]! }

@@ -50,8 +50,11 @@ public struct OnlineBatchResult: Sendable {
     public var loss: Float
     /// Correctly classified samples (argmax of the output summed over steps).
     public var correct: Int
-    /// Peak bytes the step held (``ByteMeter``).
+    /// Peak bytes the step held (``ByteMeter``), on this process.
     public var peakBytes: Int
+    /// Samples the loss and the correct count are over: the batch, or with a ``OnlineTrainer/communicator``
+    /// of several ranks the global batch (every rank's share).
+    public var samples: Int
 }
 
 /// Trains an ``EMPFModel`` with one of the ``OnlineMethod``s, reusing ``Optimizer``.
@@ -67,6 +70,17 @@ public struct OnlineTrainer: Sendable {
     public let options: OnlineTrainingOptions
     /// Fixed feedback matrices of the weighted layers (random back-propagation).
     public let feedback: [Tensor?]?
+    /// Data parallelism: the processes whose gradients are averaged before every update (one
+    /// all-reduce per update, ``allReduce(_:samples:extra:)``); nil or one rank: this process alone.
+    public var communicator: (any Communicator)? = nil
+    /// Where this process's samples sit in the global batch: dropout draws the masks the whole
+    /// batch would draw there, so N ranks train like one process with the global batch.
+    public var firstSample = 0
+    /// Batches trained so far (restored from checkpoints): seeds each batch's dropout masks.
+    public var stepIndex: UInt64 = 0
+    /// All-reduces made and the seconds spent in them (including waiting for the slowest rank).
+    public private(set) var reductions = 0
+    public private(set) var reductionSeconds: Double = 0
 
     public init(model: EMPFModel, optimizer: Optimizer, options: OnlineTrainingOptions) throws {
         if options.method == .ottt || options.method == .sltt {
@@ -95,6 +109,17 @@ public struct OnlineTrainer: Sendable {
         }
     }
 
+    /// The step-by-step network of the current parameters, drawing dropout masks at ``firstSample``.
+    func makeStepper() throws -> EMPFStepper {
+        var stepper = try EMPFStepper(model: model, ottt: options.method == .ottt)
+        stepper.firstSample = firstSample
+        return stepper
+    }
+
+    /// The seed of this batch's dropout masks: a function of the seed and ``stepIndex`` only, so a
+    /// resumed run draws what an uninterrupted one draws.
+    var dropoutSeed: UInt64 { options.seed &+ (stepIndex &+ 1) &* 0x9E37_79B9_7F4A_7C15 }
+
     /// Zero gradients shaped like the parameters.
     func zeroGradients() -> [[Tensor]] { model.parameters.map { $0.map { Tensor(shape: $0.shape) } } }
 
@@ -103,7 +128,7 @@ public struct OnlineTrainer: Sendable {
     /// of the latent weights (binary layers: straight-through, clipped to `|W| <= 1`).
     public func gradients(inputs: Tensor, labels: [Int], meter: ByteMeter? = nil) throws
         -> (gradients: [[Tensor]], loss: Float, correct: Int, statistics: [[Int: ([Float], [Float])]]) {
-        let stepper = try EMPFStepper(model: model, ottt: options.method == .ottt)
+        let stepper = try makeStepper()
         var grads = zeroGradients()
         meter?.alloc(grads.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count * 4 } })
         let r = try accumulate(stepper: stepper, inputs: inputs, labels: labels, gradients: &grads, meter: meter, update: nil)
@@ -128,7 +153,7 @@ public struct OnlineTrainer: Sendable {
         for t in 0..<steps {
             let x = Tensor(shape: [batch] + model.spec.inputShape,
                            data: Array(inputs.data[(t * batch * frame)..<((t + 1) * batch * frame)]))
-            let r = stepper.forward(x, state: &state, training: true, keepTape: true, step: t, seed: options.seed)
+            let r = stepper.forward(x, state: &state, training: true, keepTape: true, step: t, seed: dropoutSeed)
             stats.append(r.batchStatistics)
             meter?.alloc(r.tape!.bytes)
             if summed == nil { summed = r.output } else { for j in 0..<r.output.count { summed!.data[j] += r.output.data[j] } }
@@ -219,36 +244,133 @@ public struct OnlineTrainer: Sendable {
         }
     }
 
-    /// Trains on one batch and updates the parameters.
+    /// Trains on one batch and updates the parameters. With a ``communicator`` of several ranks,
+    /// `inputs` is this rank's share of the global batch (possibly empty) and every rank calls this
+    /// together: each update applies the global batch's mean gradient, the running statistics take
+    /// the sample-weighted mean of the ranks' batch statistics, and the result's loss, correct count
+    /// and samples are the global batch's.
     public mutating func trainBatch(inputs: Tensor, labels: [Int], meter: ByteMeter? = nil) throws -> OnlineBatchResult {
         let meter = meter ?? ByteMeter()
         meter.reset()
-        let stepper = try EMPFStepper(model: model, ottt: options.method == .ottt)
+        let n = labels.count
+        let steps = inputs.shape[0]
         var grads = zeroGradients()
         meter.alloc(grads.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count * 4 } })
-        var trainer = self
-        if options.parallelTime {
+        let everyStep = options.updateEveryStep && options.method.isOnline && !options.parallelTime
+        var loss: Float = 0, correct = 0
+        var stats: [[Int: ([Float], [Float])]] = []
+        if n == 0 {
+            // An empty share (the last batch has fewer samples than ranks): zero weight in every reduction.
+            guard (communicator?.size ?? 1) > 1 else { stepIndex += 1; return OnlineBatchResult(loss: 0, correct: 0, peakBytes: meter.peak, samples: 0) }
+            if everyStep {
+                for _ in 0..<max(steps - 1, 0) {
+                    var none: [Float] = []
+                    _ = allReduce(&grads, samples: 0, extra: &none)
+                    try apply(grads)
+                    grads = zeroGradients()
+                }
+            }
+        } else if options.parallelTime {
             let p = try parallelGradients(inputs: inputs, labels: labels, meter: meter)
-            guard p.loss.isFinite else { throw TrainingError(epoch: 0, batch: 0, problem: "the loss is \(p.loss)") }
-            var g = p.gradients
             // parallelGradients already applied the straight-through mask; apply() applies it again (idempotent).
-            try apply(g)
-            g = []
-            updateStatistics(p.statistics)
-            return OnlineBatchResult(loss: p.loss, correct: p.correct, peakBytes: meter.peak)
+            grads = p.gradients; loss = p.loss; correct = p.correct; stats = p.statistics
+        } else {
+            var trainer = self
+            let r = try accumulate(stepper: try makeStepper(), inputs: inputs, labels: labels, gradients: &grads, meter: meter,
+                                   update: everyStep ? { g in
+                                       var none: [Float] = []
+                                       _ = trainer.allReduce(&g, samples: n, extra: &none)
+                                       try trainer.apply(g)
+                                       g = trainer.zeroGradients()
+                                       return try trainer.makeStepper()
+                                   } : nil)
+            self = trainer
+            loss = r.loss; correct = r.correct; stats = r.statistics
         }
-        let everyStep = options.updateEveryStep && options.method.isOnline
-        let r = try accumulate(stepper: stepper, inputs: inputs, labels: labels, gradients: &grads, meter: meter,
-                               update: everyStep ? { g in
-                                   try trainer.apply(g)
-                                   g = trainer.zeroGradients()
-                                   return try EMPFStepper(model: trainer.model, ottt: trainer.options.method == .ottt)
-                               } : nil)
-        self = trainer
-        guard r.loss.isFinite else { throw TrainingError(epoch: 0, batch: 0, problem: "the loss is \(r.loss)") }
+        var total = n
+        if let communicator, communicator.size > 1 {
+            // The last (or only) update carries the batch statistics and the metrics in the same all-reduce.
+            var extra = flattenStatistics(stats, steps: steps, samples: n) + [loss * Float(n), Float(correct)]
+            total = allReduce(&grads, samples: n, extra: &extra)
+            loss = total > 0 ? extra[extra.count - 2] / Float(total) : 0
+            correct = Int(extra[extra.count - 1].rounded())
+            stats = unflattenStatistics(extra, steps: steps, samples: total)
+        }
+        guard loss.isFinite else { throw TrainingError(epoch: 0, batch: 0, problem: "the loss is \(loss)") }
         try apply(grads)
-        updateStatistics(r.statistics)
-        return OnlineBatchResult(loss: r.loss, correct: r.correct, peakBytes: meter.peak)
+        updateStatistics(stats)
+        stepIndex += 1
+        return OnlineBatchResult(loss: loss, correct: correct, peakBytes: meter.peak, samples: total)
+    }
+
+    /// Averages `grads` (means over this process's `samples`) over the ranks of ``communicator``,
+    /// weighted by samples, in one all-reduce of one flat buffer: the gradients times `samples`,
+    /// then `extra` (summed as given), then `samples`. Returns the samples of all ranks; `extra`
+    /// holds the sums. One process: nothing moves, returns `samples`.
+    mutating func allReduce(_ grads: inout [[Tensor]], samples: Int, extra: inout [Float]) -> Int {
+        guard let communicator, communicator.size > 1 else { return samples }
+        let gradientCount = grads.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } }
+        var buffer = [Float](repeating: 0, count: gradientCount + extra.count + 1)
+        let w = Float(samples)
+        var o = 0
+        for layer in grads { for g in layer { for v in g.data { buffer[o] = v * w; o += 1 } } }
+        for v in extra { buffer[o] = v; o += 1 }
+        buffer[o] = w
+        let started = Date()
+        buffer.withUnsafeMutableBufferPointer { communicator.allReduceSum($0) }
+        reductionSeconds += Date().timeIntervalSince(started)
+        reductions += 1
+        let total = buffer[o]
+        let scale = total > 0 ? 1 / total : 0
+        o = 0
+        for i in grads.indices { for j in grads[i].indices { for q in 0..<grads[i][j].count { grads[i][j].data[q] = buffer[o] * scale; o += 1 } } }
+        for k in extra.indices { extra[k] = buffer[o]; o += 1 }
+        return Int(total.rounded())
+    }
+
+    /// Floats all-reduced per update for this model (gradients, the statistics of `steps` steps, loss, correct, samples).
+    public func reductionCount(steps: Int) -> Int {
+        model.parameters.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } } + statisticsLayout().reduce(0) { $0 + 2 * $1.channels } * steps + 3
+    }
+
+    /// The normalised populations (layer, channels), in layer order: the layout of flattened statistics.
+    func statisticsLayout() -> [(layer: Int, channels: Int)] {
+        model.statistics.indices.compactMap { i in model.statistics[i].isEmpty ? nil : (i, model.statistics[i][0].count) }
+    }
+
+    /// Every step's batch means and variances, times `samples`, in ``statisticsLayout()`` order (zeros for an empty share).
+    func flattenStatistics(_ stats: [[Int: ([Float], [Float])]], steps: Int, samples: Int) -> [Float] {
+        let layout = statisticsLayout()
+        var out: [Float] = []
+        out.reserveCapacity(layout.reduce(0) { $0 + 2 * $1.channels } * steps)
+        let w = Float(samples)
+        for t in 0..<steps {
+            for (i, c) in layout {
+                if t < stats.count, let (mean, variance) = stats[t][i] {
+                    out += mean.map { $0 * w }; out += variance.map { $0 * w }
+                } else {
+                    out += [Float](repeating: 0, count: 2 * c)
+                }
+            }
+        }
+        return out
+    }
+
+    /// The inverse of ``flattenStatistics(_:steps:samples:)`` on summed values: sample-weighted means.
+    func unflattenStatistics(_ flat: [Float], steps: Int, samples: Int) -> [[Int: ([Float], [Float])]] {
+        let layout = statisticsLayout()
+        guard !layout.isEmpty, samples > 0 else { return [] }
+        let scale = 1 / Float(samples)
+        var o = 0
+        return (0..<steps).map { _ in
+            var step: [Int: ([Float], [Float])] = [:]
+            for (i, c) in layout {
+                let mean = flat[o..<(o + c)].map { $0 * scale }; o += c
+                let variance = flat[o..<(o + c)].map { $0 * scale }; o += c
+                step[i] = (mean, variance)
+            }
+            return step
+        }
     }
 }
 

@@ -25,16 +25,31 @@ extension OnlineTrainer {
         var h = inputs.reshaped([rows] + spec.inputShape)
         var tapes = [[EMPFStepTape.Layer]](repeating: [], count: spec.layers.count)   // one entry (stacked) or T (populations)
         var stats = [[Int: ([Float], [Float])]](repeating: [:], count: steps)
-        let rng = CounterRNG(seed: options.seed)
+        let rng = CounterRNG(seed: dropoutSeed)
         func rowsOf(_ x: Tensor, _ t: Int) -> Tensor {
             let per = x.count / rows
             return Tensor(shape: [batch] + Array(x.shape.dropFirst()), data: Array(x.data[(t * batch * per)..<((t + 1) * batch * per)]))
         }
         for (i, layer) in spec.layers.enumerated() {
             switch layer {
+            case .synaptic(.dropout(let rate)):
+                // Step by step, with the keys and sample positions the step-by-step path uses: the same masks.
+                var out = [Float](), mask = [Float]()
+                out.reserveCapacity(h.count); mask.reserveCapacity(h.count)
+                for t in 0..<steps {
+                    let (y, cache) = SynapticKernels.forward(.dropout(rate: rate), weight: stepper.weights[i], input: rowsOf(h, t),
+                                                             inShape: shapes[i], outShape: shapes[i + 1], training: true,
+                                                             dropoutKey: (rng, UInt64(t) << 32 | UInt64(i)), keepCache: true,
+                                                             dropoutFirstSample: firstSample)
+                    out += y.data
+                    mask += cache.mask ?? [Float](repeating: 1, count: y.count)
+                }
+                var L = EMPFStepTape.Layer(); L.cache = SynapticKernels.Cache(mask: mask)
+                tapes[i] = [L]
+                h = Tensor(shape: [rows] + shapes[i + 1], data: out)
             case .synaptic(let l):
                 let (y, cache) = SynapticKernels.forward(l, weight: stepper.weights[i], input: h, inShape: shapes[i], outShape: shapes[i + 1],
-                                                         training: true, dropoutKey: (rng, UInt64(i)), keepCache: true)
+                                                         training: true, keepCache: true)
                 var L = EMPFStepTape.Layer(); L.cache = cache
                 tapes[i] = [L]
                 h = y
