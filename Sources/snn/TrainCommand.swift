@@ -128,13 +128,17 @@ struct TrainCommand: ParsableCommand {
             guard mode == "layered" else { throw ValidationError("--recipe bntt trains with --mode layered") }
             data.encoding = "signed-poisson"
             if data.dataset == "cifar10" { data.augment = true }
-            if net.arch == nil { net.arch = "vgg5" }
         }
         // Unlayered training defaults to count-ce: rate-ce underfits at finite F (docs/ALGORITHMS.md).
         let config = try training.configuration(seed: data.seed, defaultLoss: mode == "async" ? .countCrossEntropy : .rateCrossEntropy)
         try net.validateEarly()
         let loaded = try data.load()
         print(loaded.description)
+        if bntt && net.arch == nil {
+            // The recipe's default: vgg5 on images; otherwise the dataset's MLP with BNTT on every hidden layer and a read-out.
+            net.arch = loaded.train.frameShape.count == 3 ? "vgg5" : Self.bnttMLP(data.defaultArchitecture(for: loaded))
+            print("--recipe bntt: --arch \(net.arch!)")
+        }
         let spec = try net.spec(default: data.defaultArchitecture(for: loaded), dtMs: data.frameMs, inputShape: loaded.train.frameShape,
                                 classes: loaded.train.classCount, timeSteps: loaded.train.timeSteps,
                                 neuronOverride: bntt ? .bntt(beta: net.beta ?? 0.95) : nil)
@@ -240,6 +244,14 @@ struct TrainCommand: ParsableCommand {
             try writeReportFolder(try content.build(network: network, test: loaded.test, final: final, started: started, threads: Parallelism.threadCount),
                                   to: URL(fileURLWithPath: report))
         }
+    }
+
+    /// An MLP architecture `N-H1-...-K` with BNTT before every hidden population and a non-spiking
+    /// read-out last (what the vgg5 preset does for images); other forms are returned unchanged.
+    static func bnttMLP(_ plain: String) -> String {
+        let sizes = plain.split(separator: "-").map(String.init)
+        guard sizes.count >= 2, !plain.contains(","), !plain.contains("=") else { return plain }
+        return (["input=\(sizes[0])"] + sizes.dropFirst().dropLast().map { "fc\($0):bntt" } + ["fc\(sizes.last!):readout"]).joined(separator: ",")
     }
 
     /// Refuses a checkpoint that `--resume` cannot continue with these options.

@@ -27,7 +27,7 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Weight decay of the normalisation parameters (BNTT's gamma, BN's gamma and beta); default: --weight-decay.")
     var gammaWeightDecay: Float?
 
-    @Option(help: "A training recipe: bntt = SGD momentum 0.9, weight decay 1e-4, the bntt schedule, mean-ce loss, BNTT's neuron (leak --beta or 0.95, threshold 1, subtractive reset not differentiated, triangle surrogate), signed-poisson input (crop+flip on cifar10), --arch vgg5 by default. --lr, --epochs, --batch-size, --gamma-weight-decay stay yours (the paper: lr 0.1).")
+    @Option(help: "A training recipe: bntt = SGD momentum 0.9, weight decay 1e-4, the bntt schedule, mean-ce loss, BNTT's neuron (leak --beta or 0.95, threshold 1, subtractive reset not differentiated, triangle surrogate), signed-poisson input (crop+flip on cifar10), --arch vgg5 by default (image datasets), lr 0.1 (the paper's) unless --lr is given. --epochs, --batch-size, --gamma-weight-decay stay yours.")
     var recipe: String?
 
     @Option(help: "Clip the global gradient norm to this value (0: off).")
@@ -48,6 +48,9 @@ struct TrainingOptions: ParsableArguments {
         _ = try usesBNTTRecipe()
     }
 
+    /// `--recipe bntt`'s learning rate when `--lr` is not given (the BNTT paper's).
+    static let bnttLearningRate: Float = 0.1
+
     /// Whether `--recipe bntt` is on (any other recipe is an error).
     func usesBNTTRecipe() throws -> Bool {
         guard let recipe else { return false }
@@ -61,7 +64,8 @@ struct TrainingOptions: ParsableArguments {
         try validate()
         if let g = gammaWeightDecay { c.normalizationWeightDecay = g }
         if try usesBNTTRecipe() {
-            c.epochs = epochs; c.learningRate = lr; c.seed = seed
+            // The recipe's SGD needs the paper's rate: --lr's default (1e-3, for Adam) leaves it at chance.
+            c.epochs = epochs; c.learningRate = givenOptions().contains("--lr") ? lr : Self.bnttLearningRate; c.seed = seed
             c.optimizer = .sgd(momentum: 0.9, weightDecay: 1e-4)
             c.schedule = .bntt(epochs: epochs)
             c.loss = .meanCrossEntropy
