@@ -5,11 +5,13 @@ import SNNTensor
 /// SNNKit network -> NIR graph.
 ///
 /// A chain `input -> layer 0 -> ... -> output`. Linear layers become `Linear` (weight transposed to
-/// NIR's `[out, in]`), convolutions `Conv2d` (zero bias, dilation 1, one group), average pooling
+/// NIR's `[out, in]`), or `Affine` when the next population has a bias current
+/// (``InputNormalization/Kind/bias``), convolutions `Conv2d` (with that bias, else zero; dilation 1,
+/// one group), average pooling
 /// `AvgPool2d`, flatten `Flatten`, LIF populations `LIF` (or `IF` when `beta = 1`), with `tau` and `r`
 /// from ``NIRDiscretization/timeConstant(beta:dt:)``, `v_leak = 0`, `v_reset = 0`. Dropout is left out
 /// (identity at inference). What NIR cannot hold is an error naming the layer: max pooling,
-/// normalised populations (BNTT, tdBN: per-step statistics), reset by subtraction.
+/// normalised populations (BNTT, BN, tdBN: per-step statistics), reset by subtraction.
 public enum NIRExport {
     /// The graph of `network`, and notes on what was left out (training-only settings).
     public static func graph(_ network: Network, options: NIROptions = NIROptions()) throws -> (graph: NIRGraph, notes: [String]) {
@@ -20,6 +22,18 @@ public enum NIRExport {
         var notes = [String]()
         var surrogateNoted = false
         func ints(_ v: [Int]) -> NIRValue { .int64(NIRArray(v.map(Double.init))) }
+        // Populations with a bias current give it to the synaptic layer before them (through dropout
+        // and average pooling, which a per-channel constant passes unchanged).
+        var biases = [Int: [Double]]()
+        for (i, layer) in spec.layers.enumerated() {
+            guard case .lif(let p) = layer, let norm = p.normalization, norm.kind == .bias else { continue }
+            var j = i - 1
+            while j >= 0, { switch spec.layers[j] { case .dropout, .avgPool2d: return true; default: return false } }() { j -= 1 }
+            guard j >= 0, spec.layers[j].hasWeights else {
+                throw NIRError(node: "layer \(i) (\(layer.shortName))", "its bias current has no linear or conv layer right before it (through dropout or average pooling) to carry it in NIR")
+            }
+            biases[j] = network.weights[i].data.map(Double.init)
+        }
         for (i, layer) in spec.layers.enumerated() {
             let name = "\(i)_\(layer.shortName.prefix { $0.isLetter || $0.isNumber })"
             func fail(_ p: String) -> NIRError { NIRError(node: "layer \(i) (\(layer.shortName))", p) }
@@ -29,11 +43,13 @@ public enum NIRExport {
                 let w = network.weights[i].data
                 var t = [Double](repeating: 0, count: nIn * nOut)
                 for r in 0..<nIn { for c in 0..<nOut { t[c * nIn + r] = Double(w[r * nOut + c]) } }
-                nodes.append(NIRNode(name: name, type: "Linear", parameters: ["weight": .float32(NIRArray(shape: [nOut, nIn], values: t))]))
+                var parameters: [String: NIRValue] = ["weight": .float32(NIRArray(shape: [nOut, nIn], values: t))]
+                if let b = biases[i] { parameters["bias"] = .float32(NIRArray(b)) }
+                nodes.append(NIRNode(name: name, type: biases[i] == nil ? "Linear" : "Affine", parameters: parameters))
             case .conv2d(let ci, let co, let k, let s, let p):
                 nodes.append(NIRNode(name: name, type: "Conv2d", parameters: [
                     "weight": .float32(NIRArray(shape: [co, ci, k, k], values: network.weights[i].data.map(Double.init))),
-                    "bias": .float32(NIRArray([Double](repeating: 0, count: co))),
+                    "bias": .float32(NIRArray(biases[i] ?? [Double](repeating: 0, count: co))),
                     "stride": ints([s, s]), "padding": ints([p, p]), "dilation": ints([1, 1]),
                     "groups": .int64(NIRArray(1)), "input_shape": ints([inShape[1], inShape[2]]),
                 ]))
@@ -51,7 +67,7 @@ public enum NIRExport {
                 notes.append("layer \(i) (dropout) left out: identity at inference")
                 continue
             case .lif(let p):
-                if p.normalization != nil {
+                if let norm = p.normalization, norm.kind != .bias {
                     throw fail("input normalisation (BNTT/shared BN/tdBN) cannot be carried: NIR has no batch-normalisation node and per-step running statistics cannot fold into one set of weights")
                 }
                 if p.reset == .subtract {

@@ -6,8 +6,11 @@ import SNNTensor
 ///
 /// SNNKit runs feed-forward chains, so the graph must be one path `Input -> ... -> Output` (no
 /// branches, merges or cycles). Node by node (docs/NIR.md has the full table):
-/// - `Affine` / `Linear` -> linear (weight transposed to `[in, out]`; an Affine bias must be zero),
-/// - `Conv2d` -> conv2d (square kernel, equal strides and paddings, dilation 1, one group, zero bias),
+/// - `Affine` / `Linear` -> linear (weight transposed to `[in, out]`); a non-zero Affine bias becomes
+///   the bias current (``InputNormalization/Kind/bias``) of the next population,
+/// - `Conv2d` -> conv2d (square kernel, equal strides and paddings, dilation 1, one group); a non-zero
+///   bias becomes the per-channel bias current of the next population (through average pooling,
+///   which it commutes with, and flatten, which repeats it per position),
 /// - `AvgPool2d` -> avg pooling; `SumPool2d` -> avg pooling with the `k*k` factor folded into the
 ///   nearest synaptic layer (before it when no neuron lies between, else after it),
 /// - `Flatten` (all dimensions) -> flatten,
@@ -43,6 +46,8 @@ public enum NIRImport {
         var pendingFrom = ""
         // Index of the last synaptic layer when no neuron came after it (a factor can fold backwards).
         var openSynaptic: Int? = nil
+        // The bias of the open synaptic layer, per channel of the current shape, until a population takes it.
+        var pendingBias: (values: [Double], node: String)? = nil
 
         func count(_ s: [Int]) -> Int { s.reduce(1, *) }
         func append(_ layer: LayerSpec, _ w: Tensor, node: String) throws {
@@ -59,7 +64,11 @@ public enum NIRImport {
         /// Folds a scalar factor: backwards into an open synaptic layer, else keeps it pending.
         func fold(_ c: Double, from node: String) {
             guard c != 1 else { return }
-            if let k = openSynaptic { scaleLayer(k, by: c); notes.append("node '\(node)': factor \(c) folded into the weights of layer \(k)") }
+            if let k = openSynaptic {
+                scaleLayer(k, by: c)
+                notes.append("node '\(node)': factor \(c) folded into the weights of layer \(k)" + (pendingBias == nil ? "" : " and its bias"))
+                if let b = pendingBias { pendingBias = (b.values.map { $0 * c }, b.node) }
+            }
             else { pending *= c; pendingFrom = node }
         }
         func takePending(into index: Int) {
@@ -67,6 +76,13 @@ public enum NIRImport {
             scaleLayer(index, by: pending)
             notes.append("node '\(pendingFrom)': factor \(pending) folded into the weights of layer \(index)")
             pending = 1
+        }
+        /// A synaptic layer's bias (non-zero values only): kept until the next population takes it.
+        func biasArrives(_ values: [Double], node: String) throws {
+            if let b = pendingBias {
+                throw fail(b.node, "its bias reaches node '\(node)' without a neuron population between them: SNNKit adds a bias to the input current of a population only")
+            }
+            if values.contains(where: { $0 != 0 }) { pendingBias = (values, node) }
         }
         func neuronArrives(_ node: String) throws {
             guard pending == 1 else {
@@ -129,12 +145,22 @@ public enum NIRImport {
                 guard t0 > 0, t0.isFinite else { throw fail(name, "\(node.type) threshold \(t0) must be positive (SNNKit spikes when U > theta > 0)") }
                 let b0 = beta[0]
                 let uniform = beta.allSatisfy { $0 == b0 }
-                let p = LIFParameters(beta: Float(b0), threshold: Float(t0), reset: .zero,
+                var p = LIFParameters(beta: Float(b0), threshold: Float(t0), reset: .zero,
                                       perNeuronBeta: uniform ? nil : beta.map { Float($0) })
                 if gain.contains(where: { abs($0 - 1) > 1e-6 }) {
                     notes.append("node '\(name)': input gain \(gain[0]) folded into the threshold (theta = \(Float(t0)))")
                 }
-                try append(.lif(p), Tensor(shape: [0]), node: name)
+                var parameters = Tensor(shape: [0])
+                if let b = pendingBias {
+                    guard b.values.count == shape[0] else {
+                        throw fail(b.node, "its bias has \(b.values.count) values but the population '\(name)' it reaches has \(shape[0]) channels (shape \(shape))")
+                    }
+                    p.normalization = InputNormalization(kind: .bias, channels: shape[0])
+                    parameters = Tensor(shape: [1, shape[0]], data: b.values.map { Float($0) })
+                    notes.append("node '\(b.node)': bias added to the input current of population '\(name)' (layer \(layers.count))")
+                    pendingBias = nil
+                }
+                try append(.lif(p), parameters, node: name)
             }
 
             switch node.type {
@@ -151,8 +177,8 @@ public enum NIRImport {
                 if node.type == "Affine" {
                     let b = try param("bias")
                     guard b.count == nOut else { throw fail(name, "Affine bias has \(b.count) values for \(nOut) outputs: mismatched shapes") }
-                    try zeroOrFail(b.values, "bias", "SNNKit's synaptic layers have no bias (export with bias=False)")
-                }
+                    try biasArrives(b.values, node: name)
+                } else { try biasArrives([], node: name) }
                 var t = [Float](repeating: 0, count: nIn * nOut)
                 for o in 0..<nOut { for i in 0..<nIn { t[i * nOut + o] = Float(w.values[o * nIn + i]) } }
                 try append(.linear(inFeatures: nIn, outFeatures: nOut), Tensor(shape: [nIn, nOut], data: t), node: name)
@@ -192,8 +218,8 @@ public enum NIRImport {
                 if node.parameters["bias"] != nil {
                     let b = try param("bias")
                     guard b.count == co || b.count == 1 else { throw fail(name, "Conv2d bias has \(b.count) values for \(co) channels: mismatched shapes") }
-                    try zeroOrFail(b.values, "bias", "SNNKit's convolutions have no bias (export with bias=False)")
-                }
+                    try biasArrives(b.count == 1 ? [Double](repeating: b.values[0], count: co) : b.values, node: name)
+                } else { try biasArrives([], node: name) }
                 guard stride > 0, padding >= 0 else { throw fail(name, "Conv2d stride \(stride) / padding \(padding) must be positive / non-negative") }
                 try append(.conv2d(inChannels: ci, outChannels: co, kernel: kh, stride: stride, padding: padding),
                            Tensor(shape: [co, ci, kh, kh], data: w.values.map { Float($0) }), node: name)
@@ -223,7 +249,14 @@ public enum NIRImport {
                 guard s0 == 0, e0 == rank - 1 else {
                     throw fail(name, "Flatten start_dim \(start), end_dim \(end) flattens only part of its input \(shape) (SNNKit flattens all dimensions)")
                 }
-                if rank > 1 { try append(.flatten, Tensor(shape: [0]), node: name) }
+                if rank > 1 {
+                    // A per-channel bias becomes one value per position of the flat population.
+                    if let b = pendingBias, b.values.count == shape[0] {
+                        let per = count(shape) / shape[0]
+                        pendingBias = (b.values.flatMap { [Double](repeating: $0, count: per) }, b.node)
+                    }
+                    try append(.flatten, Tensor(shape: [0]), node: name)
+                }
             case "LIF":
                 let tau = try perNeuron("tau"), r = try perNeuron("r")
                 let vLeak = try perNeuron("v_leak", default: 0), vReset = try perNeuron("v_reset", default: 0)
@@ -271,6 +304,9 @@ public enum NIRImport {
             }
         }
         let outputNode = chain.last!
+        if let b = pendingBias {
+            throw fail(b.node, "its bias reaches the Output node without a neuron population after it: SNNKit adds a bias to the input current of a population only")
+        }
         if pending != 1 {
             throw fail(pendingFrom, "its factor \(pending) has no synaptic layer after it to fold into (SNNKit pools by averaging and has no scale layer)")
         }

@@ -42,7 +42,7 @@ def chain(g):
 
 def main(d):
     cases = json.load(open(os.path.join(d, "export_cases.json")))["cases"]
-    check(len(cases) >= 2, "at least two exported models")
+    check(len(cases) >= 3, "at least three exported models")
     for c in cases:
         name = c["nir"]
         g = nir.read(os.path.join(d, name))  # type_check=True: nir's own shape inference must agree
@@ -57,13 +57,18 @@ def main(d):
             what = f"{name}: {k} -> {type(node).__name__}"
             if k == "linear":
                 n_in, n_out = l["shape"]
-                check(isinstance(node, nir.Linear), what)
+                if l.get("bias") is not None:
+                    check(isinstance(node, nir.Affine), what + " (Affine: the next population has a bias current)")
+                    close(getattr(node, "bias", np.zeros(n_out)), np.array(l["bias"]), what + " bias")
+                else:
+                    check(isinstance(node, nir.Linear) and not isinstance(node, nir.Affine), what)
                 close(node.weight, np.array(l["weight"]).reshape(n_in, n_out).T, what + " weight (transposed)")
             elif k == "conv2d":
                 check(isinstance(node, nir.Conv2d), what)
                 close(node.weight, np.array(l["weight"]).reshape(l["shape"]), what + " weight")
                 check(list(node.stride) == [l["stride"]] * 2 and list(node.padding) == [l["padding"]] * 2, what + " stride/padding")
-                check(list(node.dilation) == [1, 1] and int(node.groups) == 1 and not np.any(node.bias), what + " dilation/groups/bias")
+                check(list(node.dilation) == [1, 1] and int(node.groups) == 1, what + " dilation/groups")
+                close(node.bias, np.array(l["bias"]) if l.get("bias") is not None else np.zeros(l["shape"][0]), what + " bias")
             elif k == "avgpool":
                 check(isinstance(node, nir.AvgPool2d), what)
                 check(list(node.kernel_size) == [l["kernel"]] * 2 and list(node.stride) == [l["stride"]] * 2, what + " kernel/stride")

@@ -5,8 +5,9 @@ equations gives on fixed inputs, for SNNKit's import test (SNNNIRTests reads OUT
     python make_graphs.py OUTDIR
 
 Graphs: an MLP with LIF neurons (Norse-style r = 1, and snnTorch-style r = tau/dt with per-neuron
-time constants), a conv net with IF neurons and sum pooling, and a conv net with average pooling
-and a Threshold node. The reference follows NIR's equations with forward Euler at frame dt:
+time constants) and an Affine bias, a conv net with IF neurons, sum pooling and biases, a conv net
+with average pooling and a Threshold node, and a conv whose bias passes sum pooling (which scales it)
+and flatten (which repeats it per position) before its neurons. The reference follows NIR's equations with forward Euler at frame dt:
   LIF:  v <- v + dt/tau (v_leak - v + r I);  IF: v <- v + r I;  spike z = v > v_threshold;  v <- v_reset where z
 Weights are multiples of 1/16 and inputs 0/1, and every membrane stays at least MARGIN away from its
 threshold, so float32 (SNNKit) and float64 (numpy) give the same spikes.
@@ -110,7 +111,7 @@ def mlp(rng):
     tau2 = np.array([2e-3, 4e-3, 8e-3, 1.6e-2])  # per-neuron time constants, r = tau/dt (snnTorch's gain 1)
     g = nir.NIRGraph(nodes={
         "input": nir.Input(input_type=np.array([6])),
-        "fc1": nir.Affine(weight=w1, bias=np.zeros(8, dtype=np.float32)),
+        "fc1": nir.Affine(weight=w1, bias=sixteenths(rng, 8, 0.5)),
         # Norse-style: r = 1, so the input gain is dt/tau = 0.25.
         "lif1": nir.LIF(tau=np.full(8, 4e-3), r=np.ones(8), v_leak=np.zeros(8), v_threshold=np.full(8, 0.25), v_reset=np.zeros(8)),
         "fc2": nir.Linear(weight=w2),
@@ -128,11 +129,11 @@ def conv_if_sumpool(rng):
     wf = sixteenths(rng, (5, 36), 0.5)
     g = nir.NIRGraph(nodes={
         "input": nir.Input(input_type=np.array([2, 6, 6])),
-        "conv": nir.Conv2d(input_shape=(6, 6), weight=wc, stride=1, padding=1, dilation=1, groups=1, bias=np.zeros(4, dtype=np.float32)),
+        "conv": nir.Conv2d(input_shape=(6, 6), weight=wc, stride=1, padding=1, dilation=1, groups=1, bias=sixteenths(rng, 4, 0.5)),
         "if1": nir.IF(r=np.ones((4, 6, 6)), v_threshold=np.full((4, 6, 6), 1 + 1 / 64), v_reset=np.zeros((4, 6, 6))),
         "pool": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])),
         "flat": nir.Flatten(input_type={"input": np.array([4, 3, 3])}, start_dim=0, end_dim=-1),
-        "fc": nir.Affine(weight=wf, bias=np.zeros(5, dtype=np.float32)),
+        "fc": nir.Affine(weight=wf, bias=sixteenths(rng, 5, 0.25)),
         "if2": nir.IF(r=np.full(5, 0.5), v_threshold=np.full(5, 0.75 + 1 / 128), v_reset=np.zeros(5)),
         "output": nir.Output(output_type=np.array([5])),
     }, edges=[("input", "conv"), ("conv", "if1"), ("if1", "pool"), ("pool", "flat"), ("flat", "fc"), ("fc", "if2"), ("if2", "output")])
@@ -159,10 +160,31 @@ def conv_avgpool_threshold(rng):
     return g, order, x, dt
 
 
+def conv_bias_sumpool_flatten(rng):
+    dt = 1e-3
+    wc = sixteenths(rng, (3, 2, 3, 3), 0.5)
+    wf = sixteenths(rng, (4, 27), 0.5)
+    tau = np.full(4, 5e-3)
+    g = nir.NIRGraph(nodes={
+        "input": nir.Input(input_type=np.array([2, 6, 6])),
+        "conv": nir.Conv2d(input_shape=(6, 6), weight=wc, stride=1, padding=0, dilation=1, groups=1, bias=sixteenths(rng, 3, 0.25)),
+        "pool": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([1, 1]), padding=np.array([0, 0])),
+        "flat": nir.Flatten(input_type={"input": np.array([3, 3, 3])}, start_dim=0, end_dim=-1),
+        "if1": nir.IF(r=np.ones(27), v_threshold=np.full(27, 1 + 1 / 64), v_reset=np.zeros(27)),
+        "fc": nir.Affine(weight=wf, bias=sixteenths(rng, 4, 0.25)),
+        "lif": nir.LIF(tau=tau, r=tau / dt, v_leak=np.zeros(4), v_threshold=np.full(4, 0.5 + 1 / 128), v_reset=np.zeros(4)),
+        "output": nir.Output(output_type=np.array([4])),
+    }, edges=[("input", "conv"), ("conv", "pool"), ("pool", "flat"), ("flat", "if1"), ("if1", "fc"), ("fc", "lif"), ("lif", "output")])
+    order = ["input", "conv", "pool", "flat", "if1", "fc", "lif", "output"]
+    x = (rng.uniform(0, 1, (10, 2, 2, 6, 6)) < 0.4).astype(np.float32)
+    return g, order, x, dt
+
+
 def main(out):
     os.makedirs(out, exist_ok=True)
     cases = []
-    for name, make in [("mlp_lif", mlp), ("conv_if_sumpool", conv_if_sumpool), ("conv_avgpool_threshold", conv_avgpool_threshold)]:
+    for name, make in [("mlp_lif", mlp), ("conv_if_sumpool", conv_if_sumpool), ("conv_avgpool_threshold", conv_avgpool_threshold),
+                       ("conv_bias_sumpool_flatten", conv_bias_sumpool_flatten)]:
         for seed in range(200):
             rng = np.random.default_rng(seed)
             g, order, x, dt = make(rng)

@@ -3,8 +3,8 @@
 
     python make_snntorch_fixture.py [OUTDIR]      # needs torch (CPU), snntorch, nir, nirtorch, numpy
 
-For each small snnTorch network (Leaky neurons with reset to zero, layers without bias, as NIR and
-SNNKit hold them) it writes NAME.nir with snnTorch's own `export_to_nir`, and NAME.json with the
+For each small snnTorch network (Leaky neurons with reset to zero; layers without bias, and the same
+networks with PyTorch's default bias=True, which snnTorch exports as Affine / Conv2d bias) it writes NAME.nir with snnTorch's own `export_to_nir`, and NAME.json with the
 fixed input spikes [T, B, ...] and the output spikes snnTorch computes on them. Per-neuron beta and
 threshold tensors: with scalar ones snnTorch 1.0's exporter writes 0-d LIF parameters that nir's
 type inference rejects. SNNKit imports the
@@ -22,36 +22,39 @@ from snntorch import utils
 from snntorch.export_nir import export_to_nir
 
 
-def mlp():
+def mlp(bias=False):
     return torch.nn.Sequential(
         torch.nn.Flatten(),
-        torch.nn.Linear(12, 10, bias=False),
+        torch.nn.Linear(12, 10, bias=bias),
         snn.Leaky(beta=torch.full((10,), 0.8), threshold=torch.full((10,), 0.5), reset_mechanism="zero", init_hidden=True),
-        torch.nn.Linear(10, 4, bias=False),
+        torch.nn.Linear(10, 4, bias=bias),
         snn.Leaky(beta=torch.full((4,), 0.9), threshold=torch.full((4,), 0.5), reset_mechanism="zero", init_hidden=True),
     ), (12,)
 
 
-def conv():
+def conv(bias=False):
     return torch.nn.Sequential(
-        torch.nn.Conv2d(1, 4, 3, padding=1, bias=False),
+        torch.nn.Conv2d(1, 4, 3, padding=1, bias=bias),
         snn.Leaky(beta=torch.full((4, 8, 8), 0.7), threshold=torch.full((4, 8, 8), 0.4), reset_mechanism="zero", init_hidden=True),
         torch.nn.AvgPool2d(2),
         torch.nn.Flatten(),
-        torch.nn.Linear(4 * 4 * 4, 5, bias=False),
+        torch.nn.Linear(4 * 4 * 4, 5, bias=bias),
         snn.Leaky(beta=torch.full((5,), 0.85), threshold=torch.full((5,), 0.6), reset_mechanism="zero", init_hidden=True),
     ), (1, 8, 8)
 
 
 def main(out):
     os.makedirs(out, exist_ok=True)
-    for name, make in [("snntorch_mlp", mlp), ("snntorch_conv", conv)]:
+    for name, make in [("snntorch_mlp", mlp), ("snntorch_conv", conv),
+                       ("snntorch_mlp_bias", lambda: mlp(True)), ("snntorch_conv_bias", lambda: conv(True))]:
         torch.manual_seed(7)
         net, shape = make()
         # Larger weights than PyTorch's default init, so that every layer spikes often enough to compare.
         for m in net.modules():
             if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
                 m.weight.data *= 3
+                if m.bias is not None:  # biases of both signs, large enough to change which neurons spike
+                    m.bias.data = torch.rand(m.bias.shape) * 0.45
         steps, batch = 20, 4
         x = (torch.rand(steps, batch, *shape) < 0.5).float()
         with torch.no_grad():

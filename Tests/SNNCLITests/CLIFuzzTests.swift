@@ -169,6 +169,8 @@ enum CLIFixtures {
         (["train", "--dataset", "digits", "--mode", "async", "--arch", "input=64,fc10:bntt,fc10"], "unlayered training"),
         (["train", "--dataset", "digits", "--mode", "async", "--arch", "input=64,fc10,fc10:readout"], "read-out"),
         (["train", "--recipe", "fast"], "--recipe"),
+        (["train", "--dataset", "digits", "--mode", "async", "--arch", "input=64,fc10:bias"], "bias current"),
+        (["train", "--arch", "input=64,fc10:biased"], ":biased"),
         // Report folders (issue 12).
         (["report", "/nonexistent/report-folder"], "/nonexistent/report-folder"),
         (["report", "@."], "metrics.json"),

@@ -1,5 +1,6 @@
 import Foundation
 import SNNCore
+import SNNEngines
 import SNNNIR
 import SNNTensor
 import Testing
@@ -180,8 +181,11 @@ import Testing
     }
 
     @Test func thingsSNNKitCannotHold() {
+        // A bias must reach a population: not the output, not another synaptic layer.
         let biased = NIRNode(name: "fc", type: "Affine", parameters: ["weight": .float32(NIRArray(shape: [1, 1], values: [1])), "bias": .float32(NIRArray([0.5]))])
-        expectError(Self.chain([biased], input: [1], output: [1]), node: "fc", "bias = 0.5 is not 0")
+        expectError(Self.chain([biased], input: [1], output: [1]), node: "fc", "reaches the Output node without a neuron population")
+        expectError(Self.chain([biased, Self.linearNode("fc2", out: 1, in: 1), Self.lifNode("lif", 1)], input: [1], output: [1]),
+                    node: "fc", "reaches node 'fc2' without a neuron population")
         var leak = Self.lifNode("lif", 1)
         leak.parameters["v_leak"] = .float64(NIRArray([0.1]))
         expectError(Self.chain([Self.linearNode("fc", out: 1, in: 1), leak], input: [1], output: [1]), node: "lif", "v_leak")
@@ -200,6 +204,37 @@ import Testing
         var sub = NIRNode(name: "g", type: "NIRGraph")
         sub.parameters = [:]
         expectError(Self.chain([sub], input: [2], output: [2]), node: "g", "nested graph")
+    }
+
+    /// An Affine / Conv2d bias becomes the bias current of the next population (through sum pooling,
+    /// which scales it, and flatten, which repeats it per position): the imported network computes
+    /// `U = W x + b` with `b` from the file, and exports back as Affine / Conv2d with that bias.
+    @Test func biasesBecomeBiasCurrentsAndExportBack() throws {
+        let affine = NIRNode(name: "fc", type: "Affine", parameters: [
+            "weight": .float32(NIRArray(shape: [2, 2], values: [1, 0, 0, 1])), "bias": .float32(NIRArray([0.75, -0.25])),
+        ])
+        let (net, notes) = try NIRImport.network(Self.chain([affine, Self.lifNode("lif", 2)], input: [2], output: [2]), options: NIROptions(dt: 1e-4))
+        #expect(notes.contains { $0.contains("bias added") })
+        guard case .lif(let p) = net.spec.layers[1], let norm = p.normalization else { Issue.record("no bias on the population"); return }
+        #expect(norm.kind == .bias && net.weights[1].data == [0.75, -0.25])
+        // With no input the bias alone drives the membrane: U_1 = 0.75 (neuron 0), -0.25 (neuron 1), before any threshold.
+        let run = try LayeredEngine(network: net).run(inputs: Tensor(shape: [1, 1, 2]), tape: true)
+        #expect(run.tape!.preReset[0][1]!.data == [0.75, -0.25])
+        let (g, _) = try NIRExport.graph(net, options: NIROptions(dt: 1e-4))
+        #expect(g.nodes.map(\.type) == ["Input", "Affine", "LIF", "Output"])
+        #expect(g.nodes[1].parameters["bias"]!.array!.values == [0.75, -0.25])
+        // Conv bias through SumPool2d (x4, folded with the weights) and Flatten (repeated per position).
+        let conv = NIRNode(name: "conv", type: "Conv2d", parameters: [
+            "weight": .float32(NIRArray(shape: [2, 1, 1, 1], values: [1, 1])), "bias": .float32(NIRArray([0.5, -1])),
+            "stride": .int64(NIRArray([1, 1])), "padding": .int64(NIRArray([0, 0])),
+        ])
+        let pool = NIRNode(name: "pool", type: "SumPool2d", parameters: ["kernel_size": .int64(NIRArray([2, 2])), "stride": .int64(NIRArray([2, 2]))])
+        let flat = NIRNode(name: "flat", type: "Flatten", parameters: ["start_dim": .int64(NIRArray(0)), "end_dim": .int64(NIRArray(-1))])
+        let (cnet, _) = try NIRImport.network(Self.chain([conv, pool, flat, Self.lifNode("lif", 8)], input: [1, 4, 4], output: [8]), options: NIROptions(dt: 1e-4))
+        let last = cnet.spec.layers.count - 1
+        #expect(cnet.spec.layers[last].normalization?.kind == .bias)
+        #expect(cnet.weights[last].data == [2, 2, 2, 2, -4, -4, -4, -4])
+        #expect(cnet.weights[0].data == [4, 4])
     }
 
     @Test func exportRefusesWhatNIRCannotHold() throws {

@@ -58,13 +58,13 @@ import Testing
         let dir = ProcessInfo.processInfo.environment["SNNKIT_NIR_CASES"].map { URL(fileURLWithPath: $0) }
             ?? Self.fixtures.appendingPathComponent("python")
         let cases = try JSONDecoder().decode(Cases.self, from: Data(contentsOf: dir.appendingPathComponent("cases.json"))).cases
-        #expect(cases.count >= 3)
+        #expect(cases.count >= 4)
         for c in cases {
             compare(try run(dir.appendingPathComponent(c.nir!), c), c.spikes, c.name ?? "?")
         }
     }
 
-    @Test(arguments: ["snntorch_mlp", "snntorch_conv"])
+    @Test(arguments: ["snntorch_mlp", "snntorch_conv", "snntorch_mlp_bias", "snntorch_conv_bias"])
     func graphsExportedBySnnTorchGiveSnnTorchsSpikes(name: String) throws {
         let dir = Self.fixtures.appendingPathComponent("snntorch")
         let c = try JSONDecoder().decode(Case.self, from: Data(contentsOf: dir.appendingPathComponent(name + ".json")))
@@ -136,7 +136,15 @@ import Testing
             .lif(LIFParameters(beta: 0.5, threshold: 0.125 + 1.0 / 256, perNeuronBeta: [0.5, 0.75, 0.875])),
         ]), weights: [Tensor(shape: [2, 1, 3, 3], data: pattern(18, 3).map { $0 * 2 }), Tensor(shape: [0]), Tensor(shape: [0]), Tensor(shape: [0]),
                       Tensor(shape: [18, 3], data: pattern(54, 4)), Tensor(shape: [0])])
-        return [("export_mlp", mlp), ("export_conv", conv)]
+        // Biases: a conv's per channel (through average pooling) and a linear's per output.
+        let biased = try Network(spec: NetworkSpec(inputShape: [1, 6, 6], layers: [
+            .conv2d(inChannels: 1, outChannels: 2, kernel: 3, stride: 1, padding: 1), .avgPool2d(kernel: 2, stride: 2),
+            .lif(LIFParameters(beta: 0.5, threshold: 0.25 + 1.0 / 128, normalization: InputNormalization(kind: .bias, channels: 2))),
+            .flatten, .linear(inFeatures: 18, outFeatures: 3),
+            .lif(LIFParameters(beta: 0.75, threshold: 0.125 + 1.0 / 256, normalization: InputNormalization(kind: .bias, channels: 3))),
+        ]), weights: [Tensor(shape: [2, 1, 3, 3], data: pattern(18, 5).map { $0 * 2 }), Tensor(shape: [0]), Tensor(shape: [1, 2], data: [0.125, -0.0625]),
+                      Tensor(shape: [0]), Tensor(shape: [18, 3], data: pattern(54, 6)), Tensor(shape: [1, 3], data: [0.0625, -0.125, 0.1875])])
+        return [("export_mlp", mlp), ("export_conv", conv), ("export_bias", biased)]
     }
 
     /// The SNNKit side of the layers, in SNNKit's own terms, for the checker to convert on its own.
@@ -149,6 +157,7 @@ import Testing
         var kernel: Int? = nil
         var beta: [Float]? = nil
         var threshold: Float? = nil
+        var bias: [Float]? = nil
     }
 
     struct ExportRecord: Codable {
@@ -185,6 +194,10 @@ import Testing
                 case .dropout: layers.append(LayerRecord(kind: "dropout"))
                 case .lif(let p):
                     layers.append(LayerRecord(kind: "lif", shape: shapes[i], beta: p.perNeuronBeta ?? [p.beta], threshold: p.threshold))
+                    // A bias current belongs to the synaptic layer before it in NIR (through pooling and dropout).
+                    if p.normalization?.kind == .bias, let k = layers.lastIndex(where: { $0.kind == "linear" || $0.kind == "conv2d" }) {
+                        layers[k].bias = net.weights[i].data
+                    }
                 default: Issue.record("unexpected layer")
                 }
             }

@@ -5,7 +5,7 @@ import SNNEngines
 import SNNTensor
 import SNNTraining
 
-/// BNTT, shared BN and tdBN: gradients against finite differences in training mode (batch statistics),
+/// BNTT, shared BN, tdBN and the plain bias current: gradients against finite differences in training mode (batch statistics),
 /// evaluation against the folded form, the running-statistics update, and the non-spiking read-out.
 struct NormalizationTests {
     static let neuron = LIFParameters(beta: 0.9, threshold: 1, reset: .subtract, surrogate: .triangle(height: 0.3, halfWidth: 1))
@@ -17,7 +17,8 @@ struct NormalizationTests {
         // Scales away from 1 and (BN, tdBN) non-zero shifts, different per step and channel.
         for i in net.normalizationIndices {
             for j in net.weights[i].data.indices { net.weights[i].data[j] = 0.6 + 0.9 * Float((j * 7) % 11) / 11 }
-            if kind != .bntt { let c = net.weights[i].shape[1]; for j in c..<(2 * c) { net.weights[i].data[j] = Float(j % 3) * 0.3 - 0.2 } }
+            if kind == .bias { for j in net.weights[i].data.indices { net.weights[i].data[j] = Float(j % 5) * 0.3 - 0.5 } }
+            if kind == .bn || kind == .tdbn { let c = net.weights[i].shape[1]; for j in c..<(2 * c) { net.weights[i].data[j] = Float(j % 3) * 0.3 - 0.2 } }
         }
         return net
     }
@@ -33,7 +34,7 @@ struct NormalizationTests {
         if ProcessInfo.processInfo.environment["SNN_GRADCHECK_VERBOSE"] != nil { print("gradcheck \(kind): \(reports)") }
         #expect(reports.count == 5)  // conv, its normalisation, fc, its normalisation, read-out
         for r in reports {
-            #expect(r.checked >= 5, "\(kind): \(r)")
+            #expect(r.checked >= (kind == .bias ? 3 : 5), "\(kind): \(r)")  // a bias has one value per channel (4 on the conv)
             #expect(r.gradientNorm > 1e-3, "\(kind): \(r)")
             #expect(r.relativeError < 1e-2 && r.worst < 2e-2, "\(kind): \(r)")
         }
@@ -114,8 +115,9 @@ struct NormalizationTests {
                 let set = kind == .bntt ? t : 0
                 let mean = net.runningStatistics[1].data[(set * 2) * 5 + c], variance = net.runningStatistics[1].data[(set * 2 + 1) * 5 + c]
                 let gamma = kind == .bntt ? net.weights[1].data[t * 5 + c] : net.weights[1].data[c]
-                let beta: Float = kind == .bntt ? 0 : net.weights[1].data[5 + c]
-                let expected = (kind == .tdbn ? gamma * 0.8 : gamma) * (x - mean) / (variance + norm.epsilon).squareRoot() + beta
+                let beta: Float = kind == .bntt || kind == .bias ? 0 : net.weights[1].data[5 + c]
+                let expected = kind == .bias ? x + net.weights[1].data[c]
+                    : (kind == .tdbn ? gamma * 0.8 : gamma) * (x - mean) / (variance + norm.epsilon).squareRoot() + beta
                 #expect(abs(u.data[b * 5 + c] - expected) <= 1e-5 * max(1, abs(expected)), "\(kind) t=\(t)")
                 #expect(abs(scale[c] * x + bias[c] - expected) <= 1e-5 * max(1, abs(expected)), "\(kind) t=\(t) folded")
             } }
@@ -130,6 +132,19 @@ struct NormalizationTests {
         let xs = [Tensor(shape: [2, 1], data: [1, 3]), Tensor(shape: [2, 1], data: [5, 9])]
         let r = NormalizationKernels.forward(norm, parameters: norm.initialParameters(), statistics: norm.initialStatistics(),
                                              threshold: 1, inputs: xs, training: true, keepCache: false)
+        if kind == .bias {
+            // No statistics: the output is x + b and the trainer leaves the (unused) running statistics alone.
+            #expect(r.batchStatistics == nil)
+            #expect(r.outputs.map(\.data) == xs.map(\.data))  // b = 0 initially
+            let net = try Self.network(kind)
+            var config = TrainingConfiguration()
+            config.loss = .meanCrossEntropy
+            var trainer = Trainer(network: net, configuration: config, computer: LayeredBPTT())
+            _ = trainer.step(inputs: GradientCheck.inputs(steps: 3, batch: 4, shape: [2, 5, 5]), labels: [0, 1, 2, 0])
+            #expect(trainer.network.runningStatistics == net.runningStatistics)
+            #expect(trainer.network.weights[1] != net.weights[1], "the bias did not move")
+            return
+        }
         let updated = NormalizationKernels.updatedStatistics(norm, running: norm.initialStatistics(), batch: r.batchStatistics!)
         switch kind {
         case .bntt:  // step 0: mean 2, var 2; step 1: mean 7, var 8
@@ -140,6 +155,7 @@ struct NormalizationTests {
             #expect(abs(updated.data[0] - m2) < 1e-6 && abs(updated.data[1] - v2) < 1e-6)
         case .tdbn:  // mean 4.5 over the 4 values, unbiased variance 35/3
             #expect(abs(updated.data[0] - 0.45) < 1e-6 && abs(updated.data[1] - (0.9 + 3.5 / 3)) < 1e-5)
+        case .bias: break
         }
         // The trainer stores the update.
         let net = try Self.network(kind)

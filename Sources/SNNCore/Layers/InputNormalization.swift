@@ -13,14 +13,20 @@ import SNNTensor
 ///   one scale `gamma` and shift `beta` for all steps.
 /// - ``Kind/tdbn``: threshold-dependent BN (Zheng et al. 2021): statistics over time and batch together,
 ///   `I_t = gamma * theta * (x_t - mu) / sqrt(var + eps) + beta` (`alpha = 1`).
+/// - ``Kind/bias``: no normalisation, the synaptic layer's bias: `I_t = x_t + b` (the bias of a
+///   PyTorch `Linear` or `Conv2d`, NIR's `Affine`), the same in training and evaluation; it has no
+///   statistics (its running statistics stay at their initial values and are never used).
 ///
-/// Parameters (``parameterShape``): `[T, C]` (gamma per step) for BNTT, `[2, C]` (gamma; beta) otherwise.
+/// Parameters (``parameterShape``): `[T, C]` (gamma per step) for BNTT, `[1, C]` (b) for bias, `[2, C]`
+/// (gamma; beta) otherwise.
 /// Running statistics (``statisticsShape``): `[S, 2, C]` (mean; variance) with `S = T` for BNTT, else 1;
 /// the variance stored is the unbiased batch variance, as PyTorch keeps it.
 public struct InputNormalization: Codable, Hashable, Sendable {
     /// Which normalisation.
     public enum Kind: String, Codable, CaseIterable, Sendable {
         case bntt, bn, tdbn
+        /// A per-channel bias current (no normalisation).
+        case bias
     }
     public var kind: Kind
     /// Channels normalised (the first axis of the population's shape).
@@ -40,13 +46,20 @@ public struct InputNormalization: Codable, Hashable, Sendable {
     /// Number of statistic sets kept: `T` for BNTT, else 1.
     public var statisticSets: Int { kind == .bntt ? steps : 1 }
     /// Shape of the learnable parameters.
-    public var parameterShape: [Int] { kind == .bntt ? [steps, channels] : [2, channels] }
+    public var parameterShape: [Int] {
+        switch kind {
+        case .bntt: return [steps, channels]
+        case .bias: return [1, channels]
+        case .bn, .tdbn: return [2, channels]
+        }
+    }
     /// Shape of the running statistics.
     public var statisticsShape: [Int] { [statisticSets, 2, channels] }
 
-    /// Initial parameters: gamma 1, beta 0.
+    /// Initial parameters: gamma 1, beta 0 (bias: 0).
     public func initialParameters() -> Tensor {
         var t = Tensor(shape: parameterShape)
+        if kind == .bias { return t }
         let gammaCount = kind == .bntt ? steps * channels : channels
         for j in 0..<gammaCount { t.data[j] = 1 }
         return t
@@ -95,6 +108,7 @@ public struct InputNormalization: Codable, Hashable, Sendable {
     public func folded(parameters: Tensor, statistics: Tensor, threshold: Float, step t: Int) -> (scale: [Float], bias: [Float]) {
         if kind == .bntt && t >= steps { fatalError("BNTT layer has parameters for \(steps) steps, asked for step \(t)") }
         let set = statisticSet(step: t)
+        if kind == .bias { return ([Float](repeating: 1, count: channels), Array(parameters.data[0..<channels])) }
         var scale = [Float](repeating: 0, count: channels), bias = scale
         for c in 0..<channels {
             let mean = statistics.data[(set * 2) * channels + c], variance = statistics.data[(set * 2 + 1) * channels + c]
@@ -149,6 +163,18 @@ public enum NormalizationKernels {
                 }
             }
             return (outputs, nil, nil)
+        }
+        if norm.kind == .bias {
+            // x + b, as in evaluation (1 * x + b is x + b exactly); no statistics, nothing to cache.
+            for t in 0..<steps {
+                outputs[t].withUnsafeMutableBufferPointer { y in
+                    for b in 0..<batch { for ch in 0..<c {
+                        let base = (b * c + ch) * spatial, o = parameters.data[ch]
+                        for k in 0..<spatial { y[base + k] = 1 * y[base + k] + o }
+                    } }
+                }
+            }
+            return (outputs, keepCache ? Cache(normalized: [], inverseStd: []) : nil, nil)
         }
         // Groups of steps sharing statistics: each step alone (bntt, bn) or all together (tdbn).
         let groups: [[Int]] = norm.kind == .tdbn ? [Array(0..<steps)] : (0..<steps).map { [$0] }
@@ -215,6 +241,7 @@ public enum NormalizationKernels {
         case .bntt: return (Array(parameters.data[(t * c)..<((t + 1) * c)]), [Float](repeating: 0, count: c))
         case .bn: return (Array(parameters.data[0..<c]), Array(parameters.data[c..<(2 * c)]))
         case .tdbn: return (parameters.data[0..<c].map { $0 * threshold }, Array(parameters.data[c..<(2 * c)]))
+        case .bias: return ([Float](repeating: 1, count: c), Array(parameters.data[0..<c]))
         }
     }
 
@@ -227,6 +254,19 @@ public enum NormalizationKernels {
         let c = norm.channels
         let batch = outputGradients[0].shape[0]
         let spatial = outputGradients[0].count / max(batch, 1) / c
+        if norm.kind == .bias {
+            // dL/dx = dL/dI; dL/db[c] = sum over steps, batch and positions of dL/dI.
+            for t in 0..<steps {
+                outputGradients[t].withUnsafeBufferPointer { g in
+                    for ch in 0..<c {
+                        var acc: Double = 0
+                        for b in 0..<batch { let base = (b * c + ch) * spatial; for k in 0..<spatial { acc += Double(g[base + k]) } }
+                        parameterGradient.data[ch] += Float(acc)
+                    }
+                }
+            }
+            return outputGradients
+        }
         let groups: [[Int]] = norm.kind == .tdbn ? [Array(0..<steps)] : (0..<steps).map { [$0] }
         var inputGradients = outputGradients
         for group in groups {
@@ -252,6 +292,7 @@ public enum NormalizationKernels {
                     case .bntt: parameterGradient.data[t * c + ch] += Float(dGamma[ch])
                     case .bn: parameterGradient.data[ch] += Float(dGamma[ch]); parameterGradient.data[c + ch] += Float(dBeta[ch])
                     case .tdbn: parameterGradient.data[ch] += Float(dGamma[ch]) * threshold; parameterGradient.data[c + ch] += Float(dBeta[ch])
+                    case .bias: break  // handled above
                     }
                 }
             }

@@ -80,7 +80,7 @@ public struct NetworkSpec: Codable, Hashable, Sendable {
             for suffix in pieces.dropFirst() {
                 if suffix == "readout" { readout = true; continue }
                 guard let kind = InputNormalization.Kind(rawValue: suffix) else {
-                    throw ShapeError("architecture: unknown suffix ':\(suffix)' on '\(whole)' (bntt, bn, tdbn, readout)")
+                    throw ShapeError("architecture: unknown suffix ':\(suffix)' on '\(whole)' (bntt, bn, tdbn, bias, readout)")
                 }
                 guard normalization == nil else { throw ShapeError("architecture: '\(whole)' has two normalisations") }
                 normalization = kind

@@ -4,7 +4,7 @@ import SNNCore
 public enum AsyncCompatibility {
     /// Throws for networks the asynchronous engine cannot evaluate.
     ///
-    /// Normalised populations (BNTT, BN, tdBN) run in their folded form (a per-channel scale of the
+    /// Normalised populations (BNTT, BN, tdBN) and populations with a bias current run in their folded form (a per-channel scale of the
     /// incoming currents and a bias current at frame start, see ``AsyncEngine``), a trailing synaptic
     /// layer without neurons runs as a non-spiking read-out; the structural checks are the engine's.
     /// `frames`, when given, is checked against the time steps BNTT has statistics for; `stopRule`
@@ -25,6 +25,9 @@ public enum AsyncCompatibility {
     /// cannot train: normalised populations and non-spiking read-outs (their gradients through the
     /// event order are not derived).
     public static func checkTraining(_ spec: NetworkSpec) throws {
+        if let i = spec.layers.firstIndex(where: { $0.normalization?.kind == .bias }) {
+            throw AsyncEngineError("layer \(i) (\(spec.layers[i].shortName)) has a bias current; unlayered training (--mode async) does not train biases (their gradient through the event order is not derived): train with --mode layered and evaluate with --mode async")
+        }
         if let i = spec.layers.firstIndex(where: { $0.normalization != nil }) {
             throw AsyncEngineError("layer \(i) (\(spec.layers[i].shortName)) has batch normalisation (\(spec.layers[i].normalization!.kind.rawValue)); unlayered training (--mode async) does not train normalised populations: train with --mode layered and evaluate with --mode async")
         }

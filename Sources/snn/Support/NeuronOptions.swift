@@ -4,10 +4,10 @@ import SNNCore
 
 /// Neuron and architecture options shared by the commands that build a network.
 struct NetworkOptions: ParsableArguments {
-    @Option(help: "Architecture: sizes like 2312-64-64-64-10, a conv stack like input=2x34x34,conv8k3s2,conv16k3s2p1,conv32k3s2p1,fc10 (suffixes :bntt, :bn, :tdbn on conv/fc items normalise their input; :readout on the last fc drops its neurons), a preset (vgg5, vgg9: BNTT's VGGs with a read-out; see --norm), or a JSON file with a NetworkSpec. Default depends on the dataset.")
+    @Option(help: "Architecture: sizes like 2312-64-64-64-10, a conv stack like input=2x34x34,conv8k3s2,conv16k3s2p1,conv32k3s2p1,fc10 (suffixes :bntt, :bn, :tdbn on conv/fc items normalise their input, :bias adds a learnable bias current; :readout on the last fc drops its neurons), a preset (vgg5, vgg9: BNTT's VGGs with a read-out; see --norm), or a JSON file with a NetworkSpec. Default depends on the dataset.")
     var arch: String?
 
-    @Option(help: "Input normalisation of the presets' populations: bntt, bn, tdbn or none.")
+    @Option(help: "Input normalisation of the presets' populations: bntt, bn, tdbn, bias (a plain bias, no normalisation) or none.")
     var norm: String = "bntt"
 
     @Option(help: "Membrane time constant tau_m in ms (leak beta = exp(-dt/tau_m)). Ignored when --beta is given.")
@@ -52,7 +52,7 @@ struct NetworkOptions: ParsableArguments {
     /// The `--norm` kind (nil for none).
     func normalizationKind() throws -> InputNormalization.Kind? {
         if norm == "none" { return nil }
-        guard let k = InputNormalization.Kind(rawValue: norm) else { throw ValidationError("--norm must be bntt, bn, tdbn or none, not '\(norm)'") }
+        guard let k = InputNormalization.Kind(rawValue: norm) else { throw ValidationError("--norm must be bntt, bn, tdbn, bias or none, not '\(norm)'") }
         return k
     }
 
