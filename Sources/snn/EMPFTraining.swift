@@ -268,7 +268,8 @@ struct EMPFRun {
 
     /// `snn train --method ...`.
     static func runTrain(_ options: EMPFOptions, data: DatasetOptions, net: NetworkOptions, training: TrainingOptions, out: String, metrics: String?,
-                         checkpoints: CheckpointOptions, comm: any Communicator = SingleProcessCommunicator()) throws {
+                         report: String? = nil, checkpoints: CheckpointOptions, comm: any Communicator = SingleProcessCommunicator()) throws {
+        let started = Date()
         let method = OnlineMethod(rawValue: options.method!)!
         let kind = try options.spikeKind(for: method)
         let config = try training.configuration(seed: data.seed)
@@ -333,5 +334,11 @@ struct EMPFRun {
         try EMPFModelFile.write(model, metadata: metadata, to: URL(fileURLWithPath: out))
         print("EM-PF model written to \(out) (format version 3)")
         if let metrics { try writeJSON(record, to: metrics); print("metrics written to \(metrics)") }
+        if let report {
+            let content = EMPFTrainReport(datasetDescription: loaded.description, architecture: spec.layers.map(\.shortName).joined(separator: " | "),
+                                          settings: "\(method.rawValue), weights \(spec.binaryWeights.rawValue), \(training.optimizer) lr \(config.learningRate), batch \(training.batchSize), \(config.epochs) epochs" + (comm.size > 1 ? ", \(comm.size) MPI ranks" : ""),
+                                          record: record, seed: data.seed)
+            try writeReportFolder(try content.build(model: model, test: loaded.test, started: started), to: URL(fileURLWithPath: report))
+        }
     }
 }

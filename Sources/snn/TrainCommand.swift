@@ -70,10 +70,9 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         if empf.method != nil {
-            // The online methods have their own training loop and model type: no report folder yet.
-            let unsupported = ["--report", "--report-neurons"].filter(givenOptions().contains)
-            guard unsupported.isEmpty else {
-                throw ValidationError("\(unsupported.joined(separator: ", ")) \(unsupported.count == 1 ? "does" : "do") not work with --method (online and EM-PF training) yet; leave \(unsupported.count == 1 ? "it" : "them") out")
+            // The EM-PF report has no membrane traces (its neurons are not the layered engine's).
+            if givenOptions().contains("--report-neurons") {
+                throw ValidationError("--report-neurons draws membranes of the layered engine's populations; it does not apply with --method (its report has training curves, memory and the confusion matrix)")
             }
         }
         try data.checkValues()
@@ -119,7 +118,7 @@ struct TrainCommand: ParsableCommand {
         if let threads { Parallelism.threadCount = threads }
         if empf.method != nil {
             guard mode == "layered" else { throw ValidationError("--method trains with the layered, step-by-step engine; leave --mode out") }
-            return try EMPFRun.runTrain(empf, data: data, net: net, training: training, out: out, metrics: metrics, checkpoints: checkpoints, comm: comm)
+            return try EMPFRun.runTrain(empf, data: data, net: net, training: training, out: out, metrics: metrics, report: report, checkpoints: checkpoints, comm: comm)
         }
         let bntt = try training.usesBNTTRecipe()
         var data = self.data

@@ -179,7 +179,7 @@ enum CLIFixtures {
         (["train", "--report", "/tmp/snn-unused-report", "--report-neurons", "0:1"], "--report-neurons"),
         // EM-PF and online training (issue 11).
         (["train", "--method", "nope"], "--method"),
-        (["train", "--method", "empf-online", "--report", "/tmp/snn-unused-report"], "--report"),
+        (["train", "--method", "empf-online", "--report", "/tmp/snn-unused-report", "--report-neurons", "1:1"], "--report-neurons"),
         (["train", "--method", "ottt", "--checkpoint-every", "-2"], "--checkpoint-every"),
         (["train", "--method", "ottt", "--resume", "/nonexistent/online.checkpoint"], "--resume"),
         (["train", "--method", ""], "--method"),

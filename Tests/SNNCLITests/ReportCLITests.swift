@@ -79,4 +79,33 @@ struct ReportCLITests {
         #expect(html.components(separatedBy: "<svg ").count - 1 == Self.pictures.count)
         #expect(!html.contains("src=") && !html.contains("<script"))
     }
+
+    /// `snn train --method empf-online --report DIR`: the EM-PF report (curves, memory, confusion matrix)
+    /// with parseable pictures, rebuilt byte for byte by `snn report`.
+    @Test func onlineTrainingReport() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("snn-empf-report-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let train = try CLIRun(["train", "--dataset", "digits", "--limit", "200", "--epochs", "2", "--threads", "2", "--method", "empf-online",
+                                "--out", dir.appendingPathComponent("m.snnmodel").path, "--report", dir.path])
+        try #require(train.status == 0, "\(train.output.suffix(800))")
+        let md = try String(contentsOf: dir.appendingPathComponent("report.md"), encoding: .utf8)
+        #expect(md.hasPrefix("# Training on 8x8 digits with empf-online (excess spikes)"), "\(md.prefix(200))")
+        #expect(md.contains("accumulates / sample"))
+        let pictures: [(String, [String])] = [
+            ("training-loss", ["Training loss", "epoch", "train loss"]),
+            ("training-accuracy", ["Accuracy per epoch", "accuracy (%)", "train accuracy", "test accuracy"]),
+            ("training-memory", ["Peak training memory (empf-online, T = 16)", "peak training memory (MiB)"]),
+            ("confusion-matrix", ["Confusion matrix (", "predicted class", "true class"]),
+        ]
+        for (file, labels) in pictures {
+            let svg = try SVGTexts(dir.appendingPathComponent(file + ".svg"))
+            for label in labels { #expect(svg.has(label), "\(file).svg lacks '\(label)': \(svg.texts)") }
+            #expect(md.contains("](\(file).svg)"), "report.md does not show \(file)")
+        }
+        let before = try Data(contentsOf: dir.appendingPathComponent("report.md"))
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("report.md"))
+        let rebuild = try CLIRun(["report", dir.path])
+        try #require(rebuild.status == 0, "\(rebuild.output.suffix(800))")
+        #expect(try Data(contentsOf: dir.appendingPathComponent("report.md")) == before)
+    }
 }
