@@ -8,7 +8,8 @@ import SNNTensor
 /// NIR's `[out, in]`), or `Affine` when the next population has a bias current
 /// (``InputNormalization/Kind/bias``), convolutions `Conv2d` (with that bias, else zero; dilation 1,
 /// one group), average pooling
-/// `AvgPool2d`, flatten `Flatten`, LIF populations `LIF` (or `IF` when `beta = 1`), with `tau` and `r`
+/// `AvgPool2d`, flatten `Flatten`, LIF populations `LIF` (or `IF` when `beta = 1`, `CubaLIF` with a
+/// current-based synapse: `tau_syn`, `w_in` from its decay like `tau`, `r` from beta), with `tau` and `r`
 /// from ``NIRDiscretization/timeConstant(beta:dt:)``, `v_leak = 0`, `v_reset = 0`. Dropout is left out
 /// (identity at inference). What NIR cannot hold is an error naming the layer: max pooling,
 /// normalised populations (BNTT, BN, tdBN: per-step statistics), reset by subtraction.
@@ -83,7 +84,23 @@ public enum NIRExport {
                 func arr(_ v: [Double]) -> NIRValue { .float64(NIRArray(shape: shape, values: v)) }
                 let theta = [Double](repeating: Double(p.threshold), count: n)
                 let zeros = [Double](repeating: 0, count: n)
-                if betas.allSatisfy({ $0 == 1 }) {
+                if let alpha = p.synapticDecay {
+                    // Current-based synapse: CubaLIF with both gains 1 (w_in and r from the time constants).
+                    guard let syn = options.discretization.timeConstant(beta: Double(alpha), dt: options.dt) else {
+                        throw fail("synaptic decay alpha \(alpha) has no finite time constant under --discretization \(options.discretization.rawValue)")
+                    }
+                    var tau = [Double](), r = [Double]()
+                    for b in betas {
+                        guard let c = options.discretization.timeConstant(beta: b, dt: options.dt) else {
+                            throw fail("decay beta \(b) has no finite time constant under --discretization \(options.discretization.rawValue) (CubaLIF needs a leaky membrane)")
+                        }
+                        tau.append(c.tau); r.append(c.r)
+                    }
+                    nodes.append(NIRNode(name: name, type: "CubaLIF", parameters: [
+                        "tau_syn": arr([Double](repeating: syn.tau, count: n)), "w_in": arr([Double](repeating: syn.r, count: n)),
+                        "tau_mem": arr(tau), "r": arr(r), "v_leak": arr(zeros), "v_threshold": arr(theta), "v_reset": arr(zeros),
+                    ]))
+                } else if betas.allSatisfy({ $0 == 1 }) {
                     nodes.append(NIRNode(name: name, type: "IF", parameters: [
                         "r": arr([Double](repeating: 1, count: n)), "v_threshold": arr(theta), "v_reset": arr(zeros),
                     ]))

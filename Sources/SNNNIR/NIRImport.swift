@@ -14,9 +14,11 @@ import SNNTensor
 /// - `AvgPool2d` -> avg pooling; `SumPool2d` -> avg pooling with the `k*k` factor folded into the
 ///   nearest synaptic layer (before it when no neuron lies between, else after it),
 /// - `Flatten` (all dimensions) -> flatten,
-/// - `LIF`, `IF`, `CubaLIF` (with `tau_syn = dt`, no synaptic memory) -> LIF populations, with
-///   `beta` from ``NIRDiscretization`` and the input gain folded into the threshold
-///   (`theta = v_threshold / gain`),
+/// - `LIF`, `IF` -> LIF populations, with `beta` from ``NIRDiscretization`` and the input gain folded
+///   into the threshold (`theta = v_threshold / gain`),
+/// - `CubaLIF` -> a LIF population with a current-based synapse (``SynapticCurrent``, `alpha` from
+///   `tau_syn` like `beta` from `tau_mem`; the synaptic gain `w_in` times the discretisation's factor
+///   folded into the threshold with the membrane's); `alpha = 0` (Euler with `tau_syn = dt`) is plain LIF,
 /// - `Threshold` -> a LIF population with `beta = 0` (memoryless),
 /// - `Scale` -> folded into the nearest synaptic layer like SumPool2d's factor.
 public enum NIRImport {
@@ -126,7 +128,7 @@ public enum NIRImport {
                 if let bad = values.first(where: { $0 != 0 }) { throw fail(name, "\(node.type) \(key) = \(bad) is not 0: \(why)") }
             }
             /// A LIF population from per-neuron decays, gains and thresholds: theta = v_threshold / gain must be uniform.
-            func population(beta: [Double], gain rawGain: [Double], threshold: [Double]) throws {
+            func population(beta: [Double], gain rawGain: [Double], threshold: [Double], synapticDecay: Double = 0) throws {
                 try neuronArrives(name)
                 // A gain within 1e-6 of 1 is 1: float32 round-off of snnTorch's r = tau / dt (r dt / tau = 1).
                 let gain = rawGain.map { abs($0 - 1) <= 1e-6 ? 1 : $0 }
@@ -146,7 +148,8 @@ public enum NIRImport {
                 let b0 = beta[0]
                 let uniform = beta.allSatisfy { $0 == b0 }
                 var p = LIFParameters(beta: Float(b0), threshold: Float(t0), reset: .zero,
-                                      perNeuronBeta: uniform ? nil : beta.map { Float($0) })
+                                      perNeuronBeta: uniform ? nil : beta.map { Float($0) },
+                                      synapticDecay: synapticDecay == 0 ? nil : Float(synapticDecay))
                 if gain.contains(where: { abs($0 - 1) > 1e-6 }) {
                     notes.append("node '\(name)': input gain \(gain[0]) folded into the threshold (theta = \(Float(t0)))")
                 }
@@ -277,13 +280,22 @@ public enum NIRImport {
                 try zeroOrFail(try perNeuron("v_leak", default: 0), "v_leak", "SNNKit's membranes leak towards 0")
                 try zeroOrFail(try perNeuron("v_reset", default: 0), "v_reset", "SNNKit resets to 0")
                 let vth = try perNeuron("v_threshold")
-                let alpha = tauSyn.map { disc.beta(tau: $0, dt: dt) }
-                if let j = alpha.indices.first(where: { abs(alpha[$0]) > 1e-9 }) {
-                    throw fail(name, "CubaLIF synaptic decay alpha = \(alpha[j]) (tau_syn = \(tauSyn[j]) s, --dt \(dt)) is not 0: its synaptic current outlasts a frame, a state SNNKit's LIF populations do not have")
+                if let bad = tauSyn.first(where: { !($0 > 0) }) { throw fail(name, "CubaLIF tau_syn \(bad) must be positive (seconds)") }
+                if let bad = tauMem.first(where: { !($0 > 0) }) { throw fail(name, "CubaLIF tau_mem \(bad) must be positive (seconds)") }
+                // I_t = alpha I_{t-1} + g_syn w_in x_t, v_t = beta v_{t-1} + g_mem r I_t: SNNKit keeps I / (g_syn w_in) and
+                // v / (g_syn w_in g_mem r), so both gains fold into the threshold.
+                var alpha = tauSyn.map { disc.beta(tau: $0, dt: dt) }
+                alpha = alpha.map { abs($0) <= 1e-9 ? 0 : $0 }  // float round-off of tau_syn = dt
+                if let j = alpha.indices.first(where: { !(alpha[$0] >= 0 && alpha[$0] < 1) }) {
+                    throw fail(name, "CubaLIF synaptic decay alpha = \(alpha[j]) (tau_syn = \(tauSyn[j]) s) is outside [0, 1) with --dt \(dt) and --discretization \(disc.rawValue)" +
+                               (disc == .euler ? " (tau_syn < dt: use a smaller --dt or --discretization exact)" : ""))
                 }
-                // alpha = 0: the synaptic current is w_in times this frame's input (forward Euler with tau_syn = dt).
+                if let j = alpha.indices.first(where: { abs(alpha[$0] - alpha[0]) > 1e-7 }) {
+                    throw fail(name, "CubaLIF synaptic decay differs between neurons (\(alpha[0]) for neuron 0, \(alpha[j]) for neuron \(j)): SNNKit has one synaptic decay per population")
+                }
                 try population(beta: tauMem.map { disc.beta(tau: $0, dt: dt) },
-                               gain: tauMem.indices.map { disc.gain(tau: tauMem[$0], r: r[$0], dt: dt) * wIn[$0] }, threshold: vth)
+                               gain: tauMem.indices.map { disc.gain(tau: tauMem[$0], r: r[$0], dt: dt) * disc.gain(tau: tauSyn[$0], r: wIn[$0], dt: dt) },
+                               threshold: vth, synapticDecay: alpha[0])
             case "Threshold":
                 let th = try perNeuron("threshold")
                 try population(beta: [Double](repeating: 0, count: th.count), gain: [Double](repeating: 1, count: th.count), threshold: th)
@@ -298,7 +310,7 @@ public enum NIRImport {
             case "NIRGraph":
                 throw fail(name, "nested graph (subgraph) not supported: SNNKit imports flat feed-forward chains (recurrent snnTorch layers export as subgraphs)")
             case "Conv1d", "Delay", "I", "LI", "CubaLI":
-                throw fail(name, "node type '\(node.type)' is not supported by SNNKit (supported: Affine, Linear, Conv2d, AvgPool2d, SumPool2d, Flatten, LIF, IF, CubaLIF with tau_syn = dt, Threshold, Scale)")
+                throw fail(name, "node type '\(node.type)' is not supported by SNNKit (supported: Affine, Linear, Conv2d, AvgPool2d, SumPool2d, Flatten, LIF, IF, CubaLIF, Threshold, Scale)")
             default:
                 throw fail(name, "unknown node type '\(node.type)'")
             }

@@ -81,6 +81,7 @@ public enum BPTT {
                     carriedIn = carriedOut
                     gs[t] = dU
                 }
+                if let alpha = p.synapticDecay { gs = SynapticCurrent.backward(gs, alpha: alpha) }
                 if let norm = p.normalization {
                     guard let cache = tape.normalization[i] else {
                         fatalError("BPTT: the tape has no normalisation cache for layer \(i) (run the engine with training: true)")

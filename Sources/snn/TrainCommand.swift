@@ -70,6 +70,7 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         if empf.method != nil {
+            if net.alpha != nil { throw ValidationError("--alpha (current-based synapses) applies to the layered networks, not to --method (EM-PF and online training)") }
             // The EM-PF report has no membrane traces (its neurons are not the layered engine's).
             if givenOptions().contains("--report-neurons") {
                 throw ValidationError("--report-neurons draws membranes of the layered engine's populations; it does not apply with --method (its report has training curves, memory and the confusion matrix)")

@@ -7,8 +7,10 @@ equations gives on fixed inputs, for SNNKit's import test (SNNNIRTests reads OUT
 Graphs: an MLP with LIF neurons (Norse-style r = 1, and snnTorch-style r = tau/dt with per-neuron
 time constants) and an Affine bias, a conv net with IF neurons, sum pooling and biases, a conv net
 with average pooling and a Threshold node, and a conv whose bias passes sum pooling (which scales it)
-and flatten (which repeats it per position) before its neurons. The reference follows NIR's equations with forward Euler at frame dt:
+and flatten (which repeats it per position) before its neurons, and an MLP of CubaLIF neurons (current-based
+synapses in Norse's and snnTorch's gain conventions). The reference follows NIR's equations with forward Euler at frame dt:
   LIF:  v <- v + dt/tau (v_leak - v + r I);  IF: v <- v + r I;  spike z = v > v_threshold;  v <- v_reset where z
+  CubaLIF: I <- I + dt/tau_syn (-I + w_in x), then v <- v + dt/tau_mem (v_leak - v + r I) with that I
 Weights are multiples of 1/16 and inputs 0/1, and every membrane stays at least MARGIN away from its
 threshold, so float32 (SNNKit) and float64 (numpy) give the same spikes.
 """
@@ -80,6 +82,17 @@ def simulate(graph, order, inputs, dt):
                     if np.min(np.abs(x - n.threshold)) < MARGIN:
                         raise Margin(name)
                     x = (x > n.threshold).astype(np.float64)
+                    counts[name] = counts.get(name, 0) + int(x.sum())
+                elif isinstance(n, nir.CubaLIF):
+                    i_syn, v = state.get((name, b), (np.zeros_like(x), np.zeros_like(x)))
+                    i_syn = i_syn + dt / n.tau_syn * (-i_syn + n.w_in * x)
+                    v = v + dt / n.tau_mem * (n.v_leak - v + n.r * i_syn)
+                    if np.min(np.abs(v - n.v_threshold)) < MARGIN:
+                        raise Margin(name)
+                    z = v > n.v_threshold
+                    reset = n.v_reset if n.v_reset is not None else 0
+                    state[(name, b)] = (i_syn, np.where(z, reset, v))
+                    x = z.astype(np.float64)
                     counts[name] = counts.get(name, 0) + int(x.sum())
                 elif isinstance(n, (nir.LIF, nir.IF)):
                     v = state.get((name, b), np.zeros_like(x))
@@ -180,11 +193,32 @@ def conv_bias_sumpool_flatten(rng):
     return g, order, x, dt
 
 
+def mlp_cubalif(rng):
+    dt = 1e-3
+    w1 = sixteenths(rng, (8, 6), 0.5)
+    w2 = sixteenths(rng, (3, 8), 0.75)
+    # Synaptic time constants 4 and 8 frames (alpha = 0.75, 0.875), membranes 2 and 4 frames; Norse-style
+    # gains (w_in = 1, r = 1) on the first, snnTorch-style (w_in = tau_syn/dt, r = tau_mem/dt) on the second.
+    g = nir.NIRGraph(nodes={
+        "input": nir.Input(input_type=np.array([6])),
+        "fc1": nir.Affine(weight=w1, bias=sixteenths(rng, 8, 0.25)),
+        "cuba1": nir.CubaLIF(tau_syn=np.full(8, 4e-3), tau_mem=np.full(8, 2e-3), r=np.ones(8), v_leak=np.zeros(8),
+                             v_threshold=np.full(8, 0.125), v_reset=np.zeros(8), w_in=np.ones(8)),
+        "fc2": nir.Linear(weight=w2),
+        "cuba2": nir.CubaLIF(tau_syn=np.full(3, 8e-3), tau_mem=np.full(3, 4e-3), r=np.full(3, 4.0), v_leak=np.zeros(3),
+                             v_threshold=np.full(3, 1.0), v_reset=np.zeros(3), w_in=np.full(3, 8.0)),
+        "output": nir.Output(output_type=np.array([3])),
+    }, edges=[("input", "fc1"), ("fc1", "cuba1"), ("cuba1", "fc2"), ("fc2", "cuba2"), ("cuba2", "output")])
+    order = ["input", "fc1", "cuba1", "fc2", "cuba2", "output"]
+    x = (rng.uniform(0, 1, (16, 3, 6)) < 0.4).astype(np.float32)
+    return g, order, x, dt
+
+
 def main(out):
     os.makedirs(out, exist_ok=True)
     cases = []
     for name, make in [("mlp_lif", mlp), ("conv_if_sumpool", conv_if_sumpool), ("conv_avgpool_threshold", conv_avgpool_threshold),
-                       ("conv_bias_sumpool_flatten", conv_bias_sumpool_flatten)]:
+                       ("conv_bias_sumpool_flatten", conv_bias_sumpool_flatten), ("mlp_cubalif", mlp_cubalif)]:
         for seed in range(200):
             rng = np.random.default_rng(seed)
             g, order, x, dt = make(rng)
@@ -192,7 +226,7 @@ def main(out):
                 spikes, counts = simulate(g, order, x, dt)
             except Margin:
                 continue
-            neuron_nodes = [k for k in order if isinstance(g.nodes[k], (nir.LIF, nir.IF, nir.Threshold))]
+            neuron_nodes = [k for k in order if isinstance(g.nodes[k], (nir.LIF, nir.IF, nir.CubaLIF, nir.Threshold))]
             total = spikes.size
             # Every population must spike, and the output must be neither silent nor saturated.
             if all(counts.get(k, 0) > 0 for k in neuron_nodes) and 0 < spikes.sum() < total:

@@ -4,7 +4,8 @@
     python make_snntorch_fixture.py [OUTDIR]      # needs torch (CPU), snntorch, nir, nirtorch, numpy
 
 For each small snnTorch network (Leaky neurons with reset to zero; layers without bias, and the same
-networks with PyTorch's default bias=True, which snnTorch exports as Affine / Conv2d bias) it writes NAME.nir with snnTorch's own `export_to_nir`, and NAME.json with the
+networks with PyTorch's default bias=True, which snnTorch exports as Affine / Conv2d bias; and an MLP of
+Synaptic neurons, exported as CubaLIF) it writes NAME.nir with snnTorch's own `export_to_nir`, and NAME.json with the
 fixed input spikes [T, B, ...] and the output spikes snnTorch computes on them. Per-neuron beta and
 threshold tensors: with scalar ones snnTorch 1.0's exporter writes 0-d LIF parameters that nir's
 type inference rejects. SNNKit imports the
@@ -43,10 +44,27 @@ def conv(bias=False):
     ), (1, 8, 8)
 
 
+def synaptic():
+    # snnTorch's Synaptic (current-based synapse) exports as CubaLIF: tau_syn = dt/(1-alpha), w_in = tau_syn/dt.
+    # reset_delay=False: with its default (True) and reset "zero", Synaptic zeroes the whole membrane of the step
+    # after a spike, beta*mem + syn, dropping that step's input (its Leaky zeroes only the old membrane); NIR's
+    # CubaLIF and SNNKit reset at the spike, which is what reset_delay=False computes.
+    return torch.nn.Sequential(
+        torch.nn.Flatten(),
+        torch.nn.Linear(12, 10, bias=False),
+        snn.Synaptic(alpha=torch.full((10,), 0.75), beta=torch.full((10,), 0.8), threshold=torch.full((10,), 1.0),
+                     reset_mechanism="zero", reset_delay=False, init_hidden=True),
+        torch.nn.Linear(10, 4, bias=False),
+        snn.Synaptic(alpha=torch.full((4,), 0.5), beta=torch.full((4,), 0.9), threshold=torch.full((4,), 1.0),
+                     reset_mechanism="zero", reset_delay=False, init_hidden=True),
+    ), (12,)
+
+
 def main(out):
     os.makedirs(out, exist_ok=True)
     for name, make in [("snntorch_mlp", mlp), ("snntorch_conv", conv),
-                       ("snntorch_mlp_bias", lambda: mlp(True)), ("snntorch_conv_bias", lambda: conv(True))]:
+                       ("snntorch_mlp_bias", lambda: mlp(True)), ("snntorch_conv_bias", lambda: conv(True)),
+                       ("snntorch_synaptic", synaptic)]:
         torch.manual_seed(7)
         net, shape = make()
         # Larger weights than PyTorch's default init, so that every layer spikes often enough to compare.

@@ -171,6 +171,10 @@ enum CLIFixtures {
         (["train", "--recipe", "fast"], "--recipe"),
         (["train", "--dataset", "digits", "--mode", "async", "--arch", "input=64,fc10:bias"], "bias current"),
         (["train", "--arch", "input=64,fc10:biased"], ":biased"),
+        (["train", "--alpha", "1"], "--alpha"),
+        (["train", "--alpha", "nan"], "--alpha"),
+        (["train", "--dataset", "digits", "--mode", "async", "--alpha", "0.5"], "current-based synapse"),
+        (["train", "--method", "empf-online", "--alpha", "0.5"], "--alpha"),
         // Report folders (issue 12).
         (["report", "/nonexistent/report-folder"], "/nonexistent/report-folder"),
         (["report", "@."], "metrics.json"),

@@ -191,11 +191,17 @@ import Testing
         expectError(Self.chain([Self.linearNode("fc", out: 1, in: 1), leak], input: [1], output: [1]), node: "lif", "v_leak")
         // tau = 1 ms with dt = 0.1 ms under Euler is fine; with dt = 2 ms beta = -1: an error naming --dt.
         expectError(Self.chain([Self.linearNode("fc", out: 1, in: 1), Self.lifNode("lif", 1)], input: [1], output: [1]), node: "lif", "--dt", options: NIROptions(dt: 2e-3))
-        let cuba = NIRNode(name: "cuba", type: "CubaLIF", parameters: [
-            "tau_syn": .float64(NIRArray([5e-3])), "tau_mem": .float64(NIRArray([1e-2])), "r": .float64(NIRArray([1])),
+        // CubaLIF: a synaptic time constant below the frame under Euler, or one that differs between neurons.
+        let fast = NIRNode(name: "cuba", type: "CubaLIF", parameters: [
+            "tau_syn": .float64(NIRArray([5e-5])), "tau_mem": .float64(NIRArray([1e-2])), "r": .float64(NIRArray([1])),
             "v_leak": .float64(NIRArray([0])), "v_threshold": .float64(NIRArray([1])), "w_in": .float64(NIRArray([1])),
         ])
-        expectError(Self.chain([Self.linearNode("fc", out: 1, in: 1), cuba], input: [1], output: [1]), node: "cuba", "synaptic current")
+        expectError(Self.chain([Self.linearNode("fc", out: 1, in: 1), fast], input: [1], output: [1]), node: "cuba", "--dt")
+        let mixed = NIRNode(name: "cuba", type: "CubaLIF", parameters: [
+            "tau_syn": .float64(NIRArray([5e-3, 1e-3])), "tau_mem": .float64(NIRArray([1e-2, 1e-2])), "r": .float64(NIRArray([1, 1])),
+            "v_leak": .float64(NIRArray([0, 0])), "v_threshold": .float64(NIRArray([1, 1])), "w_in": .float64(NIRArray([1, 1])),
+        ])
+        expectError(Self.chain([Self.linearNode("fc", out: 2, in: 2), mixed], input: [2], output: [2]), node: "cuba", "one synaptic decay per population")
         let pool = NIRNode(name: "pool", type: "SumPool2d", parameters: ["kernel_size": .int64(NIRArray([2, 2])), "stride": .int64(NIRArray([2, 2]))])
         expectError(Self.chain([Self.lifNode("lif", 16), pool], input: [1, 4, 4], output: [1, 2, 2]), node: "pool", "no synaptic layer")
         var uneven = Self.lifNode("lif", 2)
@@ -235,6 +241,36 @@ import Testing
         #expect(cnet.spec.layers[last].normalization?.kind == .bias)
         #expect(cnet.weights[last].data == [2, 2, 2, 2, -4, -4, -4, -4])
         #expect(cnet.weights[0].data == [4, 4])
+    }
+
+    /// CubaLIF: `alpha = 1 - dt/tau_syn`, `beta = 1 - dt/tau_mem`, `theta = v_threshold / (w_in dt/tau_syn * r dt/tau_mem)`
+    /// (Euler), computed by hand; the layered engine then runs `I_t = alpha I_{t-1} + x_t`, `U_t = beta V + I_t`;
+    /// export writes CubaLIF back with gains 1, and the round trip keeps alpha, beta and theta.
+    @Test func cubaLIFImportsAsASynapticCurrentAndExportsBack() throws {
+        let cuba = NIRNode(name: "cuba", type: "CubaLIF", parameters: [
+            "tau_syn": .float64(NIRArray([5e-3])), "tau_mem": .float64(NIRArray([1e-2])), "r": .float64(NIRArray([2])),
+            "v_leak": .float64(NIRArray([0])), "v_threshold": .float64(NIRArray([1.2e-3])), "w_in": .float64(NIRArray([5])),
+        ])
+        let (net, _) = try NIRImport.network(Self.chain([Self.linearNode("fc", out: 1, in: 1), cuba], input: [1], output: [1]), options: NIROptions(dt: 1e-4))
+        guard case .lif(let p) = net.spec.layers[1] else { Issue.record("no population"); return }
+        #expect(abs(p.synapticDecay! - 0.98) < 1e-7 && abs(p.beta - 0.99) < 1e-7)
+        // gains: w_in dt/tau_syn = 5 * 0.02 = 0.1; r dt/tau_mem = 2 * 0.01 = 0.02; theta = 1.2e-3 / 0.002 = 0.6.
+        #expect(abs(p.threshold - 0.6) < 1e-6, "\(p.threshold)")
+        // Hand-run with the weight w (the linear node's) and input 1, 0, 0: I = w, 0.98 w, 0.98^2 w; U_t = 0.99 U_{t-1} + I_t.
+        let w = net.weights[0].data[0]
+        let run = try LayeredEngine(network: net).run(inputs: Tensor(shape: [3, 1, 1], data: [1, 0, 0]), tape: true)
+        var u: Float = 0, i: Float = 0
+        for t in 0..<3 {
+            i = 0.98 * i + (t == 0 ? w : 0)
+            u = p.beta * u + i
+            #expect(abs(run.tape!.preReset[t][1]!.data[0] - u) < 1e-6, "step \(t)")
+            if u > p.threshold { u = 0 }
+        }
+        let (g, _) = try NIRExport.graph(net, options: NIROptions(dt: 1e-4))
+        #expect(g.nodes.map(\.type) == ["Input", "Linear", "CubaLIF", "Output"])
+        let (back, _) = try NIRImport.network(g, options: NIROptions(dt: 1e-4))
+        guard case .lif(let q) = back.spec.layers[1] else { Issue.record("no population after the round trip"); return }
+        #expect(abs(q.synapticDecay! - p.synapticDecay!) < 1e-6 && abs(q.beta - p.beta) < 1e-6 && abs(q.threshold - p.threshold) < 1e-5)
     }
 
     @Test func exportRefusesWhatNIRCannotHold() throws {

@@ -58,13 +58,13 @@ import Testing
         let dir = ProcessInfo.processInfo.environment["SNNKIT_NIR_CASES"].map { URL(fileURLWithPath: $0) }
             ?? Self.fixtures.appendingPathComponent("python")
         let cases = try JSONDecoder().decode(Cases.self, from: Data(contentsOf: dir.appendingPathComponent("cases.json"))).cases
-        #expect(cases.count >= 4)
+        #expect(cases.count >= 5)
         for c in cases {
             compare(try run(dir.appendingPathComponent(c.nir!), c), c.spikes, c.name ?? "?")
         }
     }
 
-    @Test(arguments: ["snntorch_mlp", "snntorch_conv", "snntorch_mlp_bias", "snntorch_conv_bias"])
+    @Test(arguments: ["snntorch_mlp", "snntorch_conv", "snntorch_mlp_bias", "snntorch_conv_bias", "snntorch_synaptic"])
     func graphsExportedBySnnTorchGiveSnnTorchsSpikes(name: String) throws {
         let dir = Self.fixtures.appendingPathComponent("snntorch")
         let c = try JSONDecoder().decode(Case.self, from: Data(contentsOf: dir.appendingPathComponent(name + ".json")))
@@ -144,7 +144,12 @@ import Testing
             .lif(LIFParameters(beta: 0.75, threshold: 0.125 + 1.0 / 256, normalization: InputNormalization(kind: .bias, channels: 3))),
         ]), weights: [Tensor(shape: [2, 1, 3, 3], data: pattern(18, 5).map { $0 * 2 }), Tensor(shape: [0]), Tensor(shape: [1, 2], data: [0.125, -0.0625]),
                       Tensor(shape: [0]), Tensor(shape: [18, 3], data: pattern(54, 6)), Tensor(shape: [1, 3], data: [0.0625, -0.125, 0.1875])])
-        return [("export_mlp", mlp), ("export_conv", conv), ("export_bias", biased)]
+        // A current-based synapse (CubaLIF) on the hidden population.
+        let cuba = try Network(spec: NetworkSpec(inputShape: [6], layers: [
+            .linear(inFeatures: 6, outFeatures: 8), .lif(LIFParameters(beta: 0.5, threshold: 0.375 + 1.0 / 128, synapticDecay: 0.75)),
+            .linear(inFeatures: 8, outFeatures: 3), .lif(LIFParameters(beta: 0.75, threshold: 0.25 + 1.0 / 256)),
+        ]), weights: [Tensor(shape: [6, 8], data: pattern(48, 7)), Tensor(shape: [0]), Tensor(shape: [8, 3], data: pattern(24, 8)), Tensor(shape: [0])])
+        return [("export_mlp", mlp), ("export_conv", conv), ("export_bias", biased), ("export_cubalif", cuba)]
     }
 
     /// The SNNKit side of the layers, in SNNKit's own terms, for the checker to convert on its own.
@@ -158,6 +163,7 @@ import Testing
         var beta: [Float]? = nil
         var threshold: Float? = nil
         var bias: [Float]? = nil
+        var alpha: Float? = nil
     }
 
     struct ExportRecord: Codable {
@@ -193,7 +199,7 @@ import Testing
                 case .flatten: layers.append(LayerRecord(kind: "flatten", shape: shapes[i]))
                 case .dropout: layers.append(LayerRecord(kind: "dropout"))
                 case .lif(let p):
-                    layers.append(LayerRecord(kind: "lif", shape: shapes[i], beta: p.perNeuronBeta ?? [p.beta], threshold: p.threshold))
+                    layers.append(LayerRecord(kind: "lif", shape: shapes[i], beta: p.perNeuronBeta ?? [p.beta], threshold: p.threshold, alpha: p.synapticDecay))
                     // A bias current belongs to the synaptic layer before it in NIR (through pooling and dropout).
                     if p.normalization?.kind == .bias, let k = layers.lastIndex(where: { $0.kind == "linear" || $0.kind == "conv2d" }) {
                         layers[k].bias = net.weights[i].data

@@ -69,6 +69,18 @@ struct GradientCheckTests {
                        input: [6], training: true, what: "dropout")
     }
 
+    /// Current-based synapses (`I_t = alpha I_{t-1} + x_t`, snnTorch's Synaptic / NIR's CubaLIF) on both
+    /// populations, both resets: the reverse recurrence over steps.
+    @Test(arguments: [ResetMode.zero, .subtract])
+    func synapticCurrent(reset: ResetMode) throws {
+        var p1 = Self.lif(reset, .sigmoid(slope: 4), beta: 0.8)
+        p1.synapticDecay = 0.7
+        var p2 = Self.lif(reset, .sigmoid(slope: 4), beta: 0.9)
+        p2.synapticDecay = 0.4
+        try Self.check([.linear(inFeatures: 6, outFeatures: 5), .lif(p1), .linear(inFeatures: 5, outFeatures: 4), .lif(p2)],
+                       input: [6], what: "synaptic current \(reset)")
+    }
+
     /// A non-spiking read-out (the last layer is linear: outputs are currents, no membrane loss).
     @Test func linearReadout() throws {
         try Self.check([.linear(inFeatures: 6, outFeatures: 5), .lif(Self.lif()), .linear(inFeatures: 5, outFeatures: 3)],

@@ -149,6 +149,19 @@ public enum NormalizationKernels {
         if perSample % c != 0 { fatalError("normalisation of \(c) channels got \(perSample) values per sample") }
         let spatial = perSample / c
         var outputs = inputs
+        if norm.kind == .bias {
+            // x + b in training and evaluation alike (the folded form 1 * x + b is x + b exactly); no statistics.
+            // The (empty) cache lets BPTT run on an evaluation-mode tape too.
+            for t in 0..<steps {
+                outputs[t].withUnsafeMutableBufferPointer { y in
+                    for b in 0..<batch { for ch in 0..<c {
+                        let base = (b * c + ch) * spatial, o = parameters.data[ch]
+                        for k in 0..<spatial { y[base + k] = 1 * y[base + k] + o }
+                    } }
+                }
+            }
+            return (outputs, keepCache ? Cache(normalized: [], inverseStd: []) : nil, nil)
+        }
         if !training {
             for t in 0..<steps {
                 let (scale, bias) = norm.folded(parameters: parameters, statistics: statistics, threshold: threshold, step: t)
@@ -163,18 +176,6 @@ public enum NormalizationKernels {
                 }
             }
             return (outputs, nil, nil)
-        }
-        if norm.kind == .bias {
-            // x + b, as in evaluation (1 * x + b is x + b exactly); no statistics, nothing to cache.
-            for t in 0..<steps {
-                outputs[t].withUnsafeMutableBufferPointer { y in
-                    for b in 0..<batch { for ch in 0..<c {
-                        let base = (b * c + ch) * spatial, o = parameters.data[ch]
-                        for k in 0..<spatial { y[base + k] = 1 * y[base + k] + o }
-                    } }
-                }
-            }
-            return (outputs, keepCache ? Cache(normalized: [], inverseStd: []) : nil, nil)
         }
         // Groups of steps sharing statistics: each step alone (bntt, bn) or all together (tdbn).
         let groups: [[Int]] = norm.kind == .tdbn ? [Array(0..<steps)] : (0..<steps).map { [$0] }

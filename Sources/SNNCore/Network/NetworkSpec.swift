@@ -142,7 +142,8 @@ extension LayerSpec {
         case .flatten: return "flatten"
         case .dropout(let r): return "dropout \(r)"
         case .lif(let p):
-            return "lif beta=\(p.beta) theta=\(p.threshold) reset=\(p.reset.rawValue)" + (p.normalization.map { " +\($0.kind.rawValue)" } ?? "")
+            return "lif beta=\(p.beta) theta=\(p.threshold) reset=\(p.reset.rawValue)" + (p.synapticDecay.map { " alpha=\($0)" } ?? "")
+                + (p.normalization.map { " +\($0.kind.rawValue)" } ?? "")
         }
     }
 }

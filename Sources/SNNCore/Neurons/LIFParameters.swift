@@ -33,13 +33,17 @@ public struct LIFParameters: Codable, Hashable, Sendable {
     /// ``Network/weights`` and its running statistics ``Network/runningStatistics``. Absent in
     /// model files written before it existed (decoded as nil).
     public var normalization: InputNormalization?
+    /// Optional current-based synapse (``SynapticCurrent``): the current into the membrane decays by
+    /// `alpha` per time step, `I_t = alpha I_{t-1} + x_t`, in `[0, 1)` (snnTorch's `Synaptic`, NIR's
+    /// `CubaLIF`). nil (model files written before it existed): `I_t = x_t`.
+    public var synapticDecay: Float?
 
     public init(beta: Float = 1, threshold: Float = 0.3, reset: ResetMode = .zero,
                 surrogate: Surrogate = .default, detachReset: Bool = false, perNeuronBeta: [Float]? = nil,
-                normalization: InputNormalization? = nil) {
+                normalization: InputNormalization? = nil, synapticDecay: Float? = nil) {
         self.beta = beta; self.threshold = threshold; self.reset = reset
         self.surrogate = surrogate; self.detachReset = detachReset; self.perNeuronBeta = perNeuronBeta
-        self.normalization = normalization
+        self.normalization = normalization; self.synapticDecay = synapticDecay
     }
 
     /// LIF with membrane time constant `tauM` and frame length `dt` (both in seconds): `beta = exp(-dt / tauM)`.

@@ -8,6 +8,7 @@ extension LIFParameters {
             return "a per-neuron decay \(bad) is outside [0, 1]"
         }
         guard threshold.isFinite, threshold > 0 else { return "threshold \(threshold) must be finite and positive" }
+        if let a = synapticDecay, !(a >= 0 && a < 1) { return "synaptic decay alpha \(a) is outside [0, 1)" }
         if let p = surrogate.problem { return p }
         return nil
     }

@@ -13,6 +13,9 @@ public enum AsyncCompatibility {
         if let stopRule, case .onOutput = stopRule, let last = spec.layers.last, !last.isNeuron {
             throw AsyncEngineError("the stop rule \(stopRule.description) waits for output spikes, but the network ends with a non-spiking read-out (\(last.shortName)): use on-spiking-done or max-steps:N")
         }
+        for (i, layer) in spec.layers.enumerated() {
+            if case .lif(let p) = layer, let alpha = p.synapticDecay { throw AsyncEngineError(synapticCurrentProblem(layer: i, alpha: alpha)) }
+        }
         if let frames {
             for (i, layer) in spec.layers.enumerated() {
                 guard let norm = layer.normalization, norm.kind == .bntt, frames > norm.steps else { continue }
@@ -21,10 +24,16 @@ public enum AsyncCompatibility {
         }
     }
 
+    /// Why a population with a current-based synapse cannot run asynchronously.
+    static func synapticCurrentProblem(layer i: Int, alpha: Float) -> String {
+        "layer \(i) has a current-based synapse (synaptic decay alpha = \(alpha), NIR CubaLIF / snnTorch Synaptic): the asynchronous engine does not run synaptic-current populations (their current outlasts the frame, so a neuron must integrate in frames without input events); evaluate it with --mode layered"
+    }
+
     /// Throws for networks that unlayered backprop (training through the asynchronous execution)
     /// cannot train: normalised populations and non-spiking read-outs (their gradients through the
     /// event order are not derived).
     public static func checkTraining(_ spec: NetworkSpec) throws {
+        try check(spec)
         if let i = spec.layers.firstIndex(where: { $0.normalization?.kind == .bias }) {
             throw AsyncEngineError("layer \(i) (\(spec.layers[i].shortName)) has a bias current; unlayered training (--mode async) does not train biases (their gradient through the event order is not derived): train with --mode layered and evaluate with --mode async")
         }

@@ -80,6 +80,7 @@ public struct LayeredEngine: Sendable {
                     result.batchStatistics[i] = r.batchStatistics
                     if keepTape { tape!.normalization[i] = r.cache }
                 }
+                if let alpha = p.synapticDecay { currents = SynapticCurrent.forward(currents, alpha: alpha) }
                 let slot = result.neuronLayerIndices.firstIndex(of: i)!
                 for t in 0..<steps {
                     var u = Tensor(shape: [batch, n])

@@ -28,6 +28,9 @@ struct NetworkOptions: ParsableArguments {
     @Flag(help: "Treat the reset as a constant in backprop.")
     var detachReset = false
 
+    @Option(help: "Current-based synapses (snnTorch's Synaptic, NIR's CubaLIF): the current into every population decays by alpha per time step, I_t = alpha I_{t-1} + x_t, alpha in [0, 1). Layered execution and training only.")
+    var alpha: Float?
+
     /// Checks every neuron option (the same rules ``ModelFile`` applies on load).
     func validate() throws {
         guard ResetMode(rawValue: reset) != nil else { throw ValidationError("--reset must be zero or subtract, got '\(reset)'") }
@@ -37,6 +40,7 @@ struct NetworkOptions: ParsableArguments {
         if let problem = sg.problem { throw ValidationError("--surrogate '\(surrogate)': \(problem)") }
         try Check.finite(threshold, "--threshold", above: 0)
         if let beta { try Check.finite(beta, "--beta", min: 0, max: 1) } else { try Check.finite(tauMs, "--tau-ms", above: 0) }
+        if let alpha { try Check.finite(alpha, "--alpha", min: 0, below: 1) }
         if let arch, arch.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--arch needs an architecture, e.g. 2312-64-10") }
     }
 
@@ -44,7 +48,7 @@ struct NetworkOptions: ParsableArguments {
         try validate()
         guard let mode = ResetMode(rawValue: reset), let sg = Surrogate(parsing: surrogate) else { throw ValidationError("--reset or --surrogate is invalid") }
         let b = beta ?? Float(exp(-dtMs / tauMs))
-        let p = LIFParameters(beta: b, threshold: threshold, reset: mode, surrogate: sg, detachReset: detachReset)
+        let p = LIFParameters(beta: b, threshold: threshold, reset: mode, surrogate: sg, detachReset: detachReset, synapticDecay: alpha)
         if let problem = p.problem { throw ValidationError("--beta/--tau-ms/--threshold: \(problem)") }
         return p
     }
