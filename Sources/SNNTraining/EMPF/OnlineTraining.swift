@@ -388,8 +388,11 @@ public enum EMPFEvaluation {
 
     /// Runs `inputs` `[T, batch] + inputShape` and returns the summed outputs `[batch, K]` and the operations per sample.
     /// `binaryKernels`: binary linear layers run the additions-only kernel (``PackedBinaryLinear``).
-    public static func run(_ model: EMPFModel, inputs: Tensor, binaryKernels: Bool = true) throws -> (outputs: Tensor, operations: SynapticOperations) {
-        let stepper = try EMPFStepper(model: model, binaryKernels: binaryKernels)
+    /// `exactEventOrder`: every layer sums in event order (no packed kernel, no im2col GEMM), the
+    /// bit-exact reference of the asynchronous engine at F = infinity (``EMPFStepper/exactEventOrder``).
+    public static func run(_ model: EMPFModel, inputs: Tensor, binaryKernels: Bool = true,
+                           exactEventOrder: Bool = false) throws -> (outputs: Tensor, operations: SynapticOperations) {
+        let stepper = try EMPFStepper(model: model, binaryKernels: binaryKernels, exactEventOrder: exactEventOrder)
         let steps = inputs.shape[0], batch = inputs.shape[1]
         let frame = inputs.count / max(steps * batch, 1)
         var state = stepper.initialState(batch: batch)
