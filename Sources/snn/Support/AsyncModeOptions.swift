@@ -76,7 +76,13 @@ struct AsyncModeOptions: ParsableArguments {
 /// Runs a dataset through the asynchronous engine and aggregates the measurements.
 func evaluateAsync(network: SNNCore.Network, dataset: any FrameDataset, options: AsyncOptions, batchSize: Int,
                    progressTitle: String? = nil, trace: Bool = false) throws -> (metrics: AsyncMetrics, runs: [AsyncRun], seconds: Double) {
-    let engine = try AsyncEngine(network: network)
+    try evaluateAsync(engine: try AsyncEngine(network: network), dataset: dataset, options: options, batchSize: batchSize,
+                      progressTitle: progressTitle, trace: trace)
+}
+
+/// Runs a dataset through a compiled engine (a plain network's or an EM-PF model's) and aggregates the measurements.
+func evaluateAsync(engine: AsyncEngine, dataset: any FrameDataset, options: AsyncOptions, batchSize: Int,
+                   progressTitle: String? = nil, trace: Bool = false) throws -> (metrics: AsyncMetrics, runs: [AsyncRun], seconds: Double) {
     let loader = BatchLoader(dataset: dataset, batchSize: batchSize, shuffle: false, seed: 0)
     var runs: [AsyncRun] = []
     var done = 0
