@@ -5,14 +5,16 @@ import SNNTensor
 /// asynchronous engine").
 ///
 /// An EM-PF model compiles into the engine's one representation: its synaptic layers become the
-/// connections of a plain ``Network`` (``plainNetwork(_:)``, weights `alpha * sign(W)` where binary) and
-/// every EM-PF population becomes an ``AsyncPopulation`` whose neurons follow the EM-PF rule
-/// (``AsyncEMPFStore``; ``AsyncPopulation/spikeKind``). An event carries its spike's value `s`; its
-/// targets receive `s * w`.
+/// connections of a plain ``Network`` (``plainNetwork(_:)``, the signs `±1` where binary) and every EM-PF
+/// population becomes an ``AsyncPopulation`` whose neurons follow the EM-PF rule (``AsyncEMPFStore``;
+/// ``AsyncPopulation/spikeKind``). An event carries its spike's value `s`; its targets receive `s * w`
+/// (binary layers: `±s`, a sign-selected addition; the target multiplies what it received by `alpha` when
+/// it integrates).
 public enum AsyncEMPF {
-    /// The plain network with the model's layers: synaptic layers as they are, with their forward
-    /// weights (``SNNCore/EMPFModel/effectiveWeight(_:)``), each population as a LIF placeholder (the
-    /// engine reads the EM-PF parameters from the model). Throws for channel attention.
+    /// The plain network with the model's layers: synaptic layers as they are, with their latent weights,
+    /// or for binary layers their signs (``SNNCore/EMPFModel/signWeight(_:)``: the scales are applied by
+    /// the target neurons), each population as a LIF placeholder (the engine reads the EM-PF parameters
+    /// from the model). Throws for channel attention.
     public static func plainNetwork(_ model: EMPFModel) throws -> Network {
         try AsyncCompatibility.check(model.spec)
         var layers: [LayerSpec] = [], weights: [Tensor] = []
@@ -20,7 +22,7 @@ public enum AsyncEMPF {
             switch layer {
             case .synaptic(let l):
                 layers.append(l)
-                weights.append(l.hasWeights ? model.effectiveWeight(i) : Tensor(shape: [0]))
+                weights.append(!l.hasWeights ? Tensor(shape: [0]) : model.isBinary(i) ? model.signWeight(i) : model.effectiveWeight(i))
             case .neuron:
                 layers.append(.lif(LIFParameters(beta: 1, threshold: 1)))
                 weights.append(Tensor(shape: [0]))
@@ -46,7 +48,9 @@ extension AsyncEngine {
 ///
 /// Per neuron: decay `lambda`, threshold `theta` (per channel or per neuron in the model), and with
 /// membrane batch norm the channel's `gamma`, `beta`, running mean, `1 / sqrt(var + eps)` and the gain
-/// `gamma / sqrt(var + eps)` that scales a current integrated after the frame's first integration.
+/// `gamma / sqrt(var + eps)` that scales a current integrated after the frame's first integration; behind a
+/// binary layer the scale `alpha` of the neuron's output channel, by which its pending current (a sum of
+/// `±value`) is multiplied when it integrates.
 final class AsyncEMPFStore: @unchecked Sendable {
     /// Per population: ``SNNCore/EMPFNeuronRule/fire(_:theta:mode:)``'s mode.
     let modes: [Int]
@@ -58,16 +62,20 @@ final class AsyncEMPFStore: @unchecked Sendable {
     let mean: [UnsafeMutablePointer<Float>?]
     let invStd: [UnsafeMutablePointer<Float>?]
     let gain: [UnsafeMutablePointer<Float>?]
+    /// Binary weights into the population (nil otherwise): `alpha` per neuron.
+    let inputScale: [UnsafeMutablePointer<Float>?]
+    /// Binary read-out: `alpha` per class (nil otherwise).
+    let readoutScale: UnsafeMutablePointer<Float>?
 
-    init(model: EMPFModel, populations: [AsyncPopulation]) throws {
+    init(model: EMPFModel, populations: [AsyncPopulation], connections: [AsyncConnection], readout: AsyncReadout?) throws {
         func buffer(_ values: [Float]) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, values.count))
             p.initialize(from: values, count: values.count)
             return p
         }
         var modes: [Int] = [], decay: [UnsafeMutablePointer<Float>] = [], theta: [UnsafeMutablePointer<Float>] = []
-        var gamma: [UnsafeMutablePointer<Float>?] = [], beta = gamma, mean = gamma, inv = gamma, gain = gamma
-        for pop in populations {
+        var gamma: [UnsafeMutablePointer<Float>?] = [], beta = gamma, mean = gamma, inv = gamma, gain = gamma, scale = gamma
+        for (number, pop) in populations.enumerated() {
             guard case .neuron(let n) = model.spec.layers[pop.layerIndex] else {
                 throw AsyncEngineError("layer \(pop.layerIndex) is not an EM-PF population")
             }
@@ -95,13 +103,25 @@ final class AsyncEMPFStore: @unchecked Sendable {
             } else {
                 gamma.append(nil); beta.append(nil); mean.append(nil); inv.append(nil); gain.append(nil)
             }
+            if let alpha = model.binaryScales(connections[number].weightLayer) {
+                // Output channel of a target neuron: a linear layer's neuron, a conv layer's feature map.
+                let perChannel = pop.count / alpha.count
+                scale.append(buffer((0..<pop.count).map { s in alpha.count == 1 ? alpha[0] : alpha[pop.layerIndex(ofStorage: s) / perChannel] }))
+            } else {
+                scale.append(nil)
+            }
         }
         self.modes = modes; self.decay = decay; self.theta = theta
         self.gamma = gamma; self.beta = beta; self.mean = mean; self.invStd = inv; self.gain = gain
+        self.inputScale = scale
+        self.readoutScale = readout.flatMap { model.binaryScales($0.weightLayer) }.map { alpha in
+            buffer((0..<readout!.outFeatures).map { alpha.count == 1 ? alpha[0] : alpha[$0] })
+        }
     }
 
     deinit {
         for p in decay + theta { p.deallocate() }
-        for p in gamma + beta + mean + invStd + gain { p?.deallocate() }
+        for p in gamma + beta + mean + invStd + gain + inputScale { p?.deallocate() }
+        readoutScale?.deallocate()
     }
 }

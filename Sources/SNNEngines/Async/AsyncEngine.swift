@@ -214,7 +214,7 @@ public struct AsyncEngine: Sendable {
         self.connections = connections
         self.weightStore = AsyncWeightStore(weights, fanOuts: connections.map(\.fanOut) + (readout.map { [$0.fanOut] } ?? []))
         self.normalizationStore = AsyncNormalizationStore(folded)
-        self.empfStore = try empf.map { try AsyncEMPFStore(model: $0, populations: populations) }
+        self.empfStore = try empf.map { try AsyncEMPFStore(model: $0, populations: populations, connections: connections, readout: readout) }
     }
 
     /// Runs a batch of inputs `[T, batch] + inputShape` (time-major, as ``LayeredEngine``).

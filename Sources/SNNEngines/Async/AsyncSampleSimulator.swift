@@ -99,6 +99,7 @@ struct AsyncSampleSimulator {
                 h.gamma = store.gamma[p].map { UnsafePointer($0) }; h.beta = store.beta[p].map { UnsafePointer($0) }
                 h.mean = store.mean[p].map { UnsafePointer($0) }; h.invStd = store.invStd[p].map { UnsafePointer($0) }
                 h.gain = store.gain[p].map { UnsafePointer($0) }
+                h.inputScale = store.inputScale[p].map { UnsafePointer($0) }
             }
             return h
         }
@@ -278,6 +279,9 @@ struct AsyncSampleSimulator {
             if stopped { framesStoppedEarly += 1 }
             stepsPerFrame.append(Int32(stepInFrame))
             outputCounts.append(outputsThisFrame)
+            if let alpha = engine.empfStore?.readoutScale {
+                for j in 0..<classCount { readoutCurrent[j] = alpha[j] * readoutCurrent[j] }
+            }
             if outputsAreValues {
                 readoutPerFrame.append(Array(UnsafeBufferPointer(start: readoutCurrent, count: classCount)))
                 readoutCurrent.update(repeating: 0, count: classCount)
@@ -651,7 +655,8 @@ struct AsyncSampleSimulator {
             if pop.gamma != nil, biasDue[pop.unitOffset + u] != 0 { biasDue[pop.unitOffset + u] = 0; first = true }
             let start = pop.offset + u * pop.neuronsPerUnit
             for n in start..<(start + pop.neuronsPerUnit) {
-                let x = current[n]
+                // Binary weights: the sign-selected sum times alpha, the packed kernel's `alpha * sum(±x)`.
+                let x = pop.inputScale.map { $0[n - pop.offset] * current[n] } ?? current[n]
                 current[n] = 0
                 var uu: Float
                 if let gamma = pop.gamma {
@@ -897,6 +902,8 @@ struct HotPopulation {
     var mean: UnsafePointer<Float>? = nil
     var invStd: UnsafePointer<Float>? = nil
     var gain: UnsafePointer<Float>? = nil
+    /// Behind a binary layer: `alpha` per neuron, applied to the pending current (a sum of `±value`).
+    var inputScale: UnsafePointer<Float>? = nil
 
     /// Global layer-order id of storage index `n` (see ``AsyncPopulation``).
     @inline(__always)

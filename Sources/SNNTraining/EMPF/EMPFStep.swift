@@ -76,9 +76,14 @@ public struct EMPFStepper: Sendable {
 
     /// Whether every synaptic layer sums its inputs in event order (ascending input index, one
     /// `value * w` at a time: ``SNNCore/SpikeDelivery``), the order of the asynchronous engine at
-    /// F = infinity: the bit-exact reference. Off (the default), dense conv inputs take the im2col GEMM
-    /// and binary linear layers, with `binaryKernels`, the packed sign kernel: faster, other rounding.
+    /// F = infinity: the bit-exact reference. Binary layers then accumulate `±value` (the sign weights)
+    /// and multiply each output once by its scale, `alpha * sum(±x)`, which is also what the packed
+    /// kernel (``PackedBinaryLinear``) computes, bit for bit. Off (the default), dense conv inputs take
+    /// the im2col GEMM (other rounding), binary conv layers use the float weights `alpha * sign(W)`.
     public let exactEventOrder: Bool
+    /// Exact event order: sign weights and scales of the binary layers (nil elsewhere).
+    let signWeights: [Tensor?]
+    let binaryScales: [[Float]?]
 
     public init(model: EMPFModel, ottt: Bool = false, binaryKernels: Bool = false, exactEventOrder: Bool = false) throws {
         self.model = model
@@ -94,6 +99,8 @@ public struct EMPFStepper: Sendable {
             return Tensor(shape: [0])
         }
         self.ottt = ottt
+        self.signWeights = model.spec.layers.indices.map { exactEventOrder && model.isBinary($0) ? model.signWeight($0) : nil }
+        self.binaryScales = model.spec.layers.indices.map { exactEventOrder ? model.binaryScales($0) : nil }
     }
 
     /// A zero state for `batch` samples.
@@ -162,9 +169,11 @@ public struct EMPFStepper: Sendable {
                     observe?(i, h)
                     continue
                 }
-                let (y, cache) = SynapticKernels.forward(l, weight: weights[i], input: h, inShape: shapes[i], outShape: shapes[i + 1],
-                                                         training: training, dropoutKey: (rng, UInt64(step) << 32 | UInt64(i)),
-                                                         keepCache: keepTape, exactEventOrder: exactEventOrder, dropoutFirstSample: firstSample)
+                let (sum, cache) = SynapticKernels.forward(l, weight: signWeights[i] ?? weights[i], input: h, inShape: shapes[i], outShape: shapes[i + 1],
+                                                           training: training, dropoutKey: (rng, UInt64(step) << 32 | UInt64(i)),
+                                                           keepCache: keepTape, exactEventOrder: exactEventOrder, dropoutFirstSample: firstSample)
+                var y = sum
+                if let alpha = binaryScales[i] { Self.scaleOutputChannels(&y, alpha) }
                 if keepTape {
                     tape.layers[i].cache = cache
                     if ottt, l.hasWeights { tape.layers[i].cache.input = state.traces[i]! }
@@ -180,6 +189,18 @@ public struct EMPFStepper: Sendable {
             observe?(i, h)
         }
         return (h.reshaped([batch, h.count / max(batch, 1)]), keepTape ? tape : nil, stats)
+    }
+
+    /// `y[b, c, ...] = alpha[c] * y[b, c, ...]` (one scale: every element), the sign-selected sum's one
+    /// multiplication per output.
+    static func scaleOutputChannels(_ y: inout Tensor, _ alpha: [Float]) {
+        let batch = y.shape[0], per = y.count / max(batch, 1)
+        let inner = alpha.count > 1 ? per / alpha.count : per
+        y.withUnsafeMutableBufferPointer { p in
+            for b in 0..<batch {
+                for j in 0..<per { p[b * per + j] = alpha[alpha.count > 1 ? j / inner : 0] * p[b * per + j] }
+            }
+        }
     }
 
     func neuronForward(_ i: Int, spec n: EMPFNeuronSpec, current: Tensor, state: inout EMPFState, training: Bool, keepTape: Bool,
