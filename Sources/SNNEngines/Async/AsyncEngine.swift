@@ -38,6 +38,12 @@ import SNNTensor
 /// these currents summed over frames (first maximum on ties), as in the layered engine. Output-spike
 /// measurements (first output step, the `on-output` stop rule) do not apply to such a network.
 ///
+/// **EM-PF networks** (``init(empf:)``, ``AsyncEMPF``): spikes are graded, so every queued spike carries its
+/// value and delivers `value * w`; populations follow the EM-PF neuron rule (learnable decay and threshold,
+/// membrane batch norm at the first integration of a frame, no refractory period for graded spikes); binary
+/// layers deliver `±value` and their targets multiply by alpha when they integrate. At F = infinity this is
+/// the step-by-step evaluator in exact event order, bit for bit.
+///
 /// **F = infinity is layered execution**, bit for bit: every queued spike leaves at once, so one
 /// population advances per forward step, and emitted spikes (and folded pooled cells) are
 /// delivered in ascending index, the order in which the layered engine sums a layer's inputs.
