@@ -128,7 +128,9 @@ func describeEMPFModel(_ path: String) throws {
         var note = count > 0 ? "  (\(count) parameters)" : ""
         if model.isBinary(i) { note += ", binary weights per \(model.spec.binaryWeights == .perChannel ? "output channel" : "layer")" }
         if case .neuron(let n) = layer {
-            note += n.perChannel ? ", decay/threshold per channel" : ", decay/threshold per neuron"
+            let mean = { (t: Tensor) in t.data.reduce(0, +) / Float(max(t.count, 1)) }
+            note += (n.perChannel ? ", per channel" : ", per neuron") + String(format: ": decay mean %.3f, threshold mean %.3f",
+                                                                                 mean(model.parameters[i][0]), mean(model.parameters[i][1]))
             if n.membraneNorm { note += ", membrane BN (running statistics)" }
         }
         print(String(format: "%3d  %-44@ -> %@%@", i, layer.shortName as NSString, "\(shapes[i + 1])" as NSString, note as NSString))
