@@ -15,6 +15,8 @@ struct EMPFLayeredEvaluation: Codable {
     var steps: Int
     var spikesPerSample: Double
     var spikesPerSamplePerLayer: [Double]
+    /// The values of the spikes each population fired, summed per sample (mean over samples).
+    var spikeValuePerSamplePerLayer: [Double]
     /// Accumulates (binary spikes, or any spike into binary weights) and multiply-accumulates.
     var synapticOperationsPerSample: SynapticOperations
     /// Whether every layer summed in event order (``SNNTraining/EMPFStepper/exactEventOrder``), the
@@ -27,6 +29,7 @@ struct EMPFLayeredEvaluation: Codable {
         var correct = 0, seen = 0
         var ops = SynapticOperations()
         var spikes: [Int] = []
+        var values: [Double] = []
         var progress = progressTitle.map { ProgressLine($0, total: dataset.count) }
         try loader.forEachBatch(epoch: 0) { batch in
             let r = try EMPFEvaluation.run(model, inputs: batch.inputs, exactEventOrder: exactEventOrder)
@@ -34,6 +37,7 @@ struct EMPFLayeredEvaluation: Codable {
             let n = Double(batch.labels.count)
             ops.accumulates += r.operations.accumulates * n; ops.multiplyAccumulates += r.operations.multiplyAccumulates * n
             spikes = spikes.isEmpty ? r.spikes : zip(spikes, r.spikes).map { $0 + $1 }
+            values = values.isEmpty ? r.values : zip(values, r.values).map { $0 + $1 }
             seen += batch.labels.count
             progress?.update(seen, "")
         }
@@ -44,12 +48,14 @@ struct EMPFLayeredEvaluation: Codable {
         let perLayer = spikes.map { Double($0) / n }
         return EMPFLayeredEvaluation(samples: seen, correct: correct, accuracy: Double(correct) / n, steps: dataset.timeSteps,
                                      spikesPerSample: perLayer.reduce(0, +), spikesPerSamplePerLayer: perLayer,
+                                     spikeValuePerSamplePerLayer: values.map { $0 / n },
                                      synapticOperationsPerSample: ops, exactEventOrder: exactEventOrder)
     }
 
     func print() {
         Swift.print("layered (EM-PF, step by step\(exactEventOrder ? ", exact event order" : "")): accuracy \(format(accuracy * 100, 2))% (\(correct)/\(samples)), \(format(spikesPerSample, 1)) spikes/sample")
         Swift.print("  spikes/sample per layer: " + spikesPerSamplePerLayer.map { format($0, 1) }.joined(separator: ", "))
+        Swift.print("  spike value/sample per layer: " + spikeValuePerSamplePerLayer.map { format($0, 1) }.joined(separator: ", "))
         Swift.print("  synaptic ops/sample: \(format(synapticOperationsPerSample.accumulates, 0)) AC + \(format(synapticOperationsPerSample.multiplyAccumulates, 0)) MAC")
         Swift.print("  latency: \(steps) steps, every population evaluated once per step")
     }

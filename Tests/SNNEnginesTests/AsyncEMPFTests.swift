@@ -121,6 +121,11 @@ struct AsyncEMPFTests {
                                     #expect(sample.outputCounts[t].map(Float.init) == reference.outputs[t][b], "\(label) output counts")
                                 }
                             }
+                            for pop in engine.populations {
+                                let want = (0..<4).reduce(0.0) { acc, t in acc + reference.spikes[t][b][pop.offset..<(pop.offset + pop.count)].reduce(0.0) { $0 + Double($1) } }
+                                let got = sample.spikeValueSums![engine.populations.firstIndex(of: pop)!]
+                                #expect(abs(got - want) <= 1e-9 * (1 + abs(want)), "\(label) value sum: \(got) vs \(want)")
+                            }
                             operations.accumulates += sample.synapticOperations.accumulates
                             operations.multiplyAccumulates += sample.synapticOperations.multiplyAccumulates
                         }

@@ -48,6 +48,9 @@ public struct AsyncSampleResult: Codable, Hashable, Sendable {
     /// When the run recorded spike values: per frame, per neuron (global layer-order ids, populations
     /// one after the other), the sum of the values it fired in the frame (a binary spike counts 1).
     public var spikeValuesPerFrame: [[Float]]? = nil
+    /// EM-PF networks: per population, the values of the spikes it fired over the sample (a binary spike
+    /// counts 1); nil for plain networks.
+    public var spikeValueSums: [Double]? = nil
 
     /// Whether the prediction equals the label (false without a label).
     public var correct: Bool { label == prediction }

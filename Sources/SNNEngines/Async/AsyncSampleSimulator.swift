@@ -69,6 +69,8 @@ struct AsyncSampleSimulator {
 
     // Per-sample accumulators.
     var spikesThisFrame: [Int32]
+    /// EM-PF networks: the values each population fired this sample (nil for plain networks).
+    var valueSums: [Double]?
     var outputsThisFrame: [Int32]
     var synapticOperations = SynapticOperations()
     var histogram: [Int]
@@ -176,6 +178,7 @@ struct AsyncSampleSimulator {
         }
         usesHeap = options.scheduler.kind == .momentum && options.forwardGroupSize != nil
         spikesThisFrame = [Int32](repeating: 0, count: pops.count)
+        valueSums = engine.empf != nil ? [Double](repeating: 0, count: pops.count) : nil
         outputsThisFrame = [Int32](repeating: 0, count: classCount)
         histogram = [Int](repeating: 0, count: options.currentsToSpikeBins)
     }
@@ -214,6 +217,7 @@ struct AsyncSampleSimulator {
         momentumQueue.reset(noise: options.scheduler.noise, rng: rng, stream: globalIndex &* 2)
         dropoutRNG = rng; dropoutStream = globalIndex &* 2 &+ 1; dropoutCounter = 0
         synapticOperations = SynapticOperations()
+        if valueSums != nil { for p in pops.indices { valueSums![p] = 0 } }
         for i in histogram.indices { histogram[i] = 0 }
         integrationCount = 0
         tape = options.recordTape ? AsyncTape() : nil
@@ -319,6 +323,7 @@ struct AsyncSampleSimulator {
             queueLengthSum: queueSum, queueLengthMax: queueMax, synapticOperations: synapticOperations)
         if outputsAreValues { result.readoutPerFrame = readoutPerFrame }
         if spikeValues != nil { result.spikeValuesPerFrame = valuesPerFrame }
+        result.spikeValueSums = valueSums
         return (result, tape, traceEvents)
     }
 
@@ -690,6 +695,7 @@ struct AsyncSampleSimulator {
         var flags = AsyncTape.spikedBit
         spikesThisFrame[p] &+= 1
         spikeValues?[Int(id)] += value
+        if valueSums != nil { valueSums![p] += Double(value) }
         var setsRefractory = canBeRefractory
         let dropout = options.refractoryDropout
         if dropout > 0 && canBeRefractory {
