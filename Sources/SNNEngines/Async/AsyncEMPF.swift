@@ -36,7 +36,7 @@ public enum AsyncEMPF {
 
 extension AsyncEngine {
     /// Compiles an EM-PF model for the asynchronous engine. Throws for what it cannot run: channel
-    /// attention (``AsyncCompatibility/check(_:stopRule:)-(EMPFSpec,_)``), a population without synapses
+    /// attention (see ``AsyncCompatibility``), a population without synapses
     /// in front of it, and the structural limits of ``init(network:)``.
     public init(empf model: EMPFModel) throws {
         try self.init(network: try AsyncEMPF.plainNetwork(model), empf: model)
