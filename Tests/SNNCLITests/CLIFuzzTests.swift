@@ -276,6 +276,26 @@ enum CLIFixtures {
         #expect(info.output.contains("format version 3: EM-PF") && info.output.contains("refused: layer 2 (eca k3)"), "\(info.output)")
     }
 
+    /// `snn experiment empf` runs its trained models asynchronously: one row per F, and at F = inf the
+    /// step-by-step accuracy on the same samples.
+    @Test func empfExperimentHasAsyncRows() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("snn-empf-async-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try CLIRun(["experiment", "empf", "--dataset", "digits", "--limit", "200", "--epochs", "1", "--steps", "2",
+                              "--methods", "empf-online,sltt", "--F", "inf,2", "--async-limit", "40", "--out", dir.path])
+        try #require(run.status == 0, "\(run.output.suffix(800))")
+        let data = try Data(contentsOf: dir.appendingPathComponent("results.json"))
+        let rows = try #require((try JSONSerialization.jsonObject(with: data) as? [String: Any])?["asynchronous"] as? [[String: Any]])
+        #expect(rows.count == 4, "\(rows)")
+        for row in rows where row["forwardGroupSize"] == nil {
+            let metrics = try #require(row["metrics"] as? [String: Any])
+            #expect(metrics["samples"] as? Int == 40)
+            #expect(metrics["accuracy"] as? Double == row["layeredAccuracy"] as? Double, "\(row)")
+        }
+        let md = try String(contentsOf: dir.appendingPathComponent("report.md"), encoding: .utf8)
+        #expect(md.contains("## The trained models run asynchronously") && md.contains("| empf-online | 2   | 2   |"), "\(md)")
+    }
+
     /// A valid model evaluates with the dataset settings it records.
     @Test func evalUsesTheModelsDataset() throws {
         #expect(CLIFixtures.made)
