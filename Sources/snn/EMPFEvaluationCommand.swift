@@ -80,6 +80,9 @@ extension EvalCommand {
         let (empf, metadata) = try EMPFModelFile.read(from: URL(fileURLWithPath: model))
         if mode == "async" {
             try AsyncCompatibility.check(empf.spec, stopRule: try AsyncModeOptions.parseStopRule(async.stop))
+            if async.dropNegativePending {
+                throw ValidationError("--drop-negative-pending reproduces the reference LIF implementation; it does not apply to EM-PF models (a pending current's effect depends on the neuron's scale and norm, not its sign)")
+            }
             if async.refractoryDropout > 0, !empf.spikeKinds.contains(where: { !$0.isGraded }) {
                 throw ValidationError("--refractory-dropout: graded EM-PF neurons have no refractory period (only LIF-kind populations, --spike lif, have one); leave it out for \(model)")
             }

@@ -206,6 +206,7 @@ enum CLIFixtures {
         (["eval", "--model", "@empf-readout.snnmodel", "--mode", "async", "--stop", "on-output:1"], "read-out"),
         (["eval", "--model", "@empf.snnmodel", "--mode", "async", "--refractory-dropout", "0.5"], "--refractory-dropout"),
         (["eval", "--model", "@empf.snnmodel", "--mode", "async", "--exact-order"], "--exact-order"),
+        (["eval", "--model", "@empf.snnmodel", "--mode", "async", "--drop-negative-pending"], "--drop-negative-pending"),
         (["eval", "--model", "@nmnist.snnmodel", "--exact-order"], "--exact-order"),
         (["eval", "--model", "@empf.snnmodel", "--F", "8"], "--F"),
         (["eval", "--model", "@empf.snnmodel", "--dataset", "nmnist"], "--dataset"),
