@@ -50,14 +50,8 @@ struct BNTTExperiment: ParsableCommand {
     @Option(help: "Report folder (default runs/bntt-DATASET).")
     var out: String?
 
-    @OptionGroup(title: "Asynchronous evaluation of the trained models (default --F inf,32,8)")
-    var async: AsyncModeOptions
-
-    @Flag(help: "Skip the asynchronous evaluation.")
-    var noAsync = false
-
-    @Option(help: "Test samples run asynchronously per model and F (the first N of the test set; 0 = all). The event-driven run of a VGG costs far more than its layered one.")
-    var asyncLimit = 1000
+    @OptionGroup var asyncRuns: ExperimentAsyncOptions
+    var async: AsyncModeOptions { asyncRuns.engine }
 
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
@@ -113,11 +107,7 @@ struct BNTTExperiment: ParsableCommand {
         guard epochs > 0, batchSize > 0, lr > 0, lr.isFinite else { throw ValidationError("--epochs, --batch-size and --lr must be positive") }
         guard gammaWeightDecay >= 0, beta >= 0, beta <= 1 else { throw ValidationError("--gamma-weight-decay must be >= 0 and --beta in [0, 1]") }
         guard let rule = GammaProfile.Rule(rawValue: exitRule) else { throw ValidationError("--exit-rule must be tail or naive") }
-        let asyncF: [Int?] = noAsync ? [] : (givenOptions().contains("--F") ? try async.groupSizes() : [nil, 32, 8])
-        let asyncStop = try AsyncModeOptions.parseStopRule(async.stop)
-        if case .onOutput = asyncStop { throw ValidationError("--stop \(async.stop): the presets end with a non-spiking read-out, which emits no output spikes; use on-spiking-done or max-steps:N") }
-        _ = try async.options(forwardGroupSize: nil, seed: 0)
-        guard asyncLimit >= 0 else { throw ValidationError("--async-limit must be 0 (all) or positive, got \(asyncLimit)") }
+        let asyncF = try asyncRuns.groupSizes()
         var data = self.data
         data.encoding = "signed-poisson"
         if data.dataset == "cifar10" { data.augment = true }
@@ -175,8 +165,7 @@ struct BNTTExperiment: ParsableCommand {
         // The trained models on the asynchronous engine: normalisation folded into per-channel current scales
         // and a bias current at frame start; at F = inf the layered result, bit for bit.
         var asyncRows: [AsyncRow] = []
-        let asyncTest: any FrameDataset = asyncLimit > 0 && asyncLimit < loaded.test.count
-            ? SubsetDataset(loaded.test, indices: Array(0..<asyncLimit)) : loaded.test
+        let asyncTest = asyncRuns.samples(of: loaded.test)
         for (name, network) in trained {
             // Layered accuracy on the same samples, for the comparison (equal at F = inf).
             let layered = try LayeredEvaluation.run(network: network, dataset: asyncTest, batchSize: 128, seed: 0).accuracy
@@ -278,7 +267,7 @@ struct BNTTExperiment: ParsableCommand {
         Event by event on the asynchronous engine (\(async.scheduler) scheduler, stop \(async.stop)): each normalised
         population's evaluation-mode normalisation is folded into a per-channel scale of its input currents and a bias
         current injected at the start of every frame (docs/ALGORITHMS.md); F = inf is layered execution.
-        \(asyncTest.count) test samples (the first ones\(asyncTest.count < loaded.test.count ? ", --async-limit \(asyncLimit)" : "")).
+        \(asyncTest.count) test samples (the first ones\(asyncTest.count < loaded.test.count ? ", --async-limit \(asyncRuns.asyncLimit)" : "")).
         """)
         if asyncRows.isEmpty { report.text("(skipped)") } else { report.table(asyncTable) }
         try writeJSON(Results(dataset: loaded.description, architecture: arch, epochs: epochs, batchSize: batchSize, learningRate: lr,

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SNNCore
 import SNNData
+import SNNEngines
 import SNNReports
 import SNNTensor
 import SNNTraining
@@ -16,6 +17,8 @@ struct EMPFExperiment: ParsableCommand {
         EM-PF online and BPTT train the same EM-PF network (excess spikes, learnable per-channel decay and threshold, membrane BN,
         binary weights per output channel); OTTT and SLTT train the same architecture with LIF neurons and float weights.
         Peak training memory is the bytes a training step holds (tapes, state, traces, gradients; not the input data).
+        Then every trained model runs on the asynchronous engine (--F, default inf,32,8; --async-limit test samples; --no-async skips it):
+        graded spikes are events carrying their value, at F = inf the step-by-step result.
         Writes a report folder (metrics.json, report.md, memory-vs-T and accuracy-vs-T pictures; see snn report), results.json and the models.
         """
     )
@@ -52,6 +55,8 @@ struct EMPFExperiment: ParsableCommand {
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
+    @OptionGroup var asyncRuns: ExperimentAsyncOptions
+
     var stepList: [Int] { steps.split(separator: ",", omittingEmptySubsequences: false).compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
     var methodList: [String] { methods.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) } }
 
@@ -85,6 +90,17 @@ struct EMPFExperiment: ParsableCommand {
         var seed: UInt64
         var rows: [EMPFRun.Record]
         var binaryKernel: [String: Double]?
+        var asynchronous: [AsyncRow]
+    }
+
+    /// One trained model run on the asynchronous engine at one F.
+    struct AsyncRow: Codable {
+        var method: String
+        var steps: Int
+        var forwardGroupSize: Int?
+        /// Step-by-step accuracy on the same samples.
+        var layeredAccuracy: Double
+        var metrics: AsyncMetrics
     }
 
     func run() throws {
@@ -93,6 +109,9 @@ struct EMPFExperiment: ParsableCommand {
         let folder = URL(fileURLWithPath: out ?? "runs/empf-\(data.dataset)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var rows: [EMPFRun.Record] = []
+        var asyncRows: [AsyncRow] = []
+        let asyncF = try asyncRuns.groupSizes()
+        var asyncSamples = 0
         var arch = self.arch ?? ""
         var lastEMPF: EMPFModel? = nil
         var description = ""
@@ -125,13 +144,26 @@ struct EMPFExperiment: ParsableCommand {
                 if method == .empfOnline { lastEMPF = model }
                 print(String(format: "%@ T=%d: test %.2f%%, peak %.3f MiB, %.1f s/epoch", name, t, record.testAccuracy * 100,
                              Double(record.peakTrainingBytes) / 1_048_576, record.secondsPerEpoch))
+                if !asyncF.isEmpty {
+                    let asyncTest = asyncRuns.samples(of: loaded.test)
+                    asyncSamples = asyncTest.count
+                    let layered = try EMPFLayeredEvaluation.run(model, dataset: asyncTest, batchSize: 128, exactEventOrder: false).accuracy
+                    let engine = try AsyncEngine(empf: model)
+                    for f in asyncF {
+                        let (m, _, seconds) = try evaluateAsync(engine: engine, dataset: asyncTest,
+                                                                options: try asyncRuns.engine.options(forwardGroupSize: f, seed: d.seed),
+                                                                batchSize: 128, progressTitle: "async \(name) T=\(t) F=\(describe(f))")
+                        print("\(name) T=\(t) async F=\(describe(f)): accuracy \(format(m.accuracy * 100, 2))% (step by step \(format(layered * 100, 2))%), \(format(m.spikesPerSample, 0)) spikes/sample, \(format(m.forwardStepsPerFrame, 1)) forward steps/frame, \(format(m.synapticOperationsPerSample.accumulates, 0)) AC + \(format(m.synapticOperationsPerSample.multiplyAccumulates, 0)) MAC/sample, \(format(Double(m.samples) / max(seconds, 1e-9), 0)) samples/s")
+                        asyncRows.append(AsyncRow(method: name, steps: t, forwardGroupSize: f, layeredAccuracy: layered, metrics: m))
+                    }
+                }
             }
         }
         let kernel = lastEMPF.map { benchmarkBinaryKernel($0) } ?? nil
         let results = Results(dataset: description, architecture: arch, epochs: epochs, batchSize: batchSize, learningRate: lr, seed: data.seed,
-                              rows: rows, binaryKernel: kernel)
+                              rows: rows, binaryKernel: kernel, asynchronous: asyncRows)
         try writeJSON(results, to: folder.appendingPathComponent("results.json").path)
-        try writeReport(results, folder: folder, started: started)
+        try writeReport(results, folder: folder, started: started, asyncSamples: asyncSamples)
     }
 
     /// Times the additions-only kernel against the float event path on the first binary linear layer of `model`,
@@ -160,7 +192,7 @@ struct EMPFExperiment: ParsableCommand {
                 "speedUp": floatSeconds / binarySeconds]
     }
 
-    func writeReport(_ r: Results, folder: URL, started: Date) throws {
+    func writeReport(_ r: Results, folder: URL, started: Date, asyncSamples: Int) throws {
         var table = MarkdownTable(header: ["method", "neuron", "weights", "T", "test accuracy", "train accuracy", "peak training memory",
                                            "time / epoch", "accumulates / sample", "MACs / sample"])
         for row in r.rows {
@@ -198,6 +230,25 @@ struct EMPFExperiment: ParsableCommand {
             First binary linear layer (%.0f -> %.0f), batch %.0f, graded input with 30%% non-zero: additions-only kernel %.3f ms,
             float event path %.3f ms per batch: speed-up x%.2f (machine under load).
             """, k["inFeatures"]!, k["outFeatures"]!, k["batch"]!, k["binarySeconds"]! * 1000, k["floatSeconds"]! * 1000, k["speedUp"]!))
+        }
+        report.heading("The trained models run asynchronously")
+        if r.asynchronous.isEmpty {
+            report.text("(skipped: --no-async)")
+        } else {
+            var table = MarkdownTable(header: ["method", "T", "F", "accuracy", "step-by-step accuracy", "spikes/sample", "forward steps/frame",
+                                               "accumulates / sample", "MACs / sample"])
+            for a in r.asynchronous {
+                table.append([a.method, "\(a.steps)", describe(a.forwardGroupSize), format(a.metrics.accuracy * 100, 2) + "%",
+                              format(a.layeredAccuracy * 100, 2) + "%", format(a.metrics.spikesPerSample, 0), format(a.metrics.forwardStepsPerFrame, 1),
+                              format(a.metrics.synapticOperationsPerSample.accumulates, 0), format(a.metrics.synapticOperationsPerSample.multiplyAccumulates, 0)])
+            }
+            report.text("""
+            Event by event on the asynchronous engine (\(asyncRuns.engine.scheduler) scheduler, stop \(asyncRuns.engine.stop)), \(asyncSamples) test
+            samples (the first ones): every EM-PF spike is an event carrying its value (targets receive value x weight), graded neurons
+            have no refractory period, membrane BN applies at a neuron's first integration of a frame; F = inf is the step-by-step result.
+            """)
+            report.table(table)
+            print(table.text)
         }
         try writeReportFolder(report, to: folder)
     }

@@ -11,7 +11,12 @@ struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Evaluate a model: accuracy, spikes, spike density and synaptic operations.",
-        discussion: "Example: snn eval --model runs/nmnist.snnmodel --mode layered --json runs/eval.json"
+        discussion: """
+        Example: snn eval --model runs/nmnist.snnmodel --mode layered --json runs/eval.json
+        EM-PF models (format version 3, snn train --method) run step by step (--mode layered; --exact-order sums in the
+        asynchronous engine's event order) or on the asynchronous engine (--mode async: graded spikes are events carrying
+        their value); channel attention runs layered only.
+        """
     )
 
     @Option(help: "The model file.")
@@ -54,6 +59,9 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Evaluate even when --dataset, --frames, --encoding or --dt-ms differ from what the model was trained on.")
     var allowMismatch = false
 
+    @Flag(help: "EM-PF models, --mode layered: every layer sums its inputs in event order (no im2col GEMM, no packed binary kernel): slower, the bits of --mode async --F inf.")
+    var exactOrder = false
+
     func validate() throws {
         try data.checkValues()
         try Check.threads(threads)
@@ -72,6 +80,12 @@ struct EvalCommand: ParsableCommand {
         guard GammaProfile.Rule(rawValue: exitRule) != nil else { throw ValidationError("--exit-rule must be tail or naive, not '\(exitRule)'") }
         try Check.finite(exitTolerance, "--exit-tolerance", min: 0, max: 100)
         if exitRequest != nil && mode != "layered" { throw ValidationError("--early-exit runs with --mode layered") }
+        if exactOrder {
+            guard mode == "layered" else { throw ValidationError("--exact-order applies to --mode layered (the asynchronous engine always delivers events in order)") }
+            guard EMPFModelFile.isEMPFFile(URL(fileURLWithPath: model)) else {
+                throw ValidationError("--exact-order applies to EM-PF models (format version 3); the layered engine already sums plain models in event order at evaluation")
+            }
+        }
     }
 
     func run() throws {
@@ -86,6 +100,7 @@ struct EvalCommand: ParsableCommand {
             throw CollectiveError(CLIError("--early-exit, --trace and --gamma-plot run in one process: start snn eval without mpirun for them"))
         }
         let rule = GammaProfile.Rule(rawValue: exitRule)!
+        if EMPFModelFile.isEMPFFile(URL(fileURLWithPath: model)) { return try evaluateEMPF(comm) }
         let (network, metadata) = try ModelFile.read(from: URL(fileURLWithPath: model))
         if mode == "async" { try AsyncCompatibility.check(network.spec, stopRule: try AsyncModeOptions.parseStopRule(async.stop)) }
         let profile = GammaProfile(network: network)

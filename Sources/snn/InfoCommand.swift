@@ -5,12 +5,13 @@ import SNNCore
 /// `snn info MODEL`: what a model file holds.
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "info", abstract: "Print a model file's architecture, neuron parameters, weight counts and metadata.")
+        commandName: "info", abstract: "Print a model file's architecture, neuron parameters, weight counts and metadata (plain networks, and EM-PF networks: format version 3).")
 
     @Argument(help: "The model file (.snnmodel).")
     var model: String
 
     func run() throws {
+        if EMPFModelFile.isEMPFFile(URL(fileURLWithPath: model)) { return try describeEMPFModel(model) }
         let (network, metadata) = try ModelFile.read(from: URL(fileURLWithPath: model))
         let shapes = try network.spec.shapes()
         print("model \(model) (format version \(ModelFile.version))")

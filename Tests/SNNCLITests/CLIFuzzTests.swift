@@ -66,9 +66,13 @@ enum CLIFixtures {
         model("threshold-zero.snnmodel", mlp(LIFParameters(beta: 0.5, threshold: 0)))
         model("beta-big.snnmodel", mlp(LIFParameters(beta: 1.5, threshold: 0.3)))
         model("surrogate-negative.snnmodel", mlp(LIFParameters(beta: 0.5, threshold: 0.3, surrogate: .triangle(height: 0.3, halfWidth: -1))))
-        // An EM-PF model (format version 3): the plain-network readers refuse it.
+        // EM-PF models (format version 3): snn eval runs them layered and asynchronously (channel attention layered only).
         let empf = try! EMPFModel(spec: EMPFSpec.parse("64-10", neuron: EMPFNeuronSpec(), binaryWeights: .perChannel), seed: 1)
         try! EMPFModelFile.write(empf, metadata: ["dataset": "digits"], to: URL(fileURLWithPath: path("empf.snnmodel")))
+        let readout = try! EMPFModel(spec: EMPFSpec.parse("input=64,fc16:bn,fc10:readout", neuron: EMPFNeuronSpec(), binaryWeights: .perChannel), seed: 1)
+        try! EMPFModelFile.write(readout, metadata: ["dataset": "digits"], to: URL(fileURLWithPath: path("empf-readout.snnmodel")))
+        let eca = try! EMPFModel(spec: EMPFSpec.parse("input=1x8x8,conv4k3p1,fc10:readout", neuron: EMPFNeuronSpec(), attentionKernel: 3), seed: 1)
+        try! EMPFModelFile.write(eca, metadata: ["dataset": "digits"], to: URL(fileURLWithPath: path("empf-eca.snnmodel")))
         try! "# snn-spike-trace v1 populations=\nsample,frame,step,population,neuron\n0,0,1,0,0\n".write(toFile: path("empty-populations.csv"), atomically: true, encoding: .utf8)
         try! "# snn-spike-trace v1 populations=4,2\nsample,frame,step,population,neuron\n0,0,1,3,0\n".write(toFile: path("outside.csv"), atomically: true, encoding: .utf8)
         return true
@@ -200,9 +204,21 @@ enum CLIFixtures {
         (["train", "--method", "empf-online", "--mode", "async"], "--method"),
         (["train", "--method", "empf-online", "--dataset", "digits", "--arch", "64-10:bntt"], "--arch"),
         (["train", "--method", "empf-online", "--dataset", "digits", "--arch", "input=64,fc10:tdbn"], "--arch"),
-        (["eval", "--model", "@empf.snnmodel"], "EM-PF"),
-        (["eval", "--model", "@empf.snnmodel", "--mode", "async", "--F", "1"], "EM-PF"),
-        (["info", "@empf.snnmodel"], "EM-PF"),
+        (["eval", "--model", "@empf.snnmodel", "--early-exit", "0.5"], "EM-PF"),
+        (["eval", "--model", "@empf.snnmodel", "--gamma-plot", "/tmp/snn-unused-gamma.svg"], "--gamma-plot"),
+        (["eval", "--model", "@empf-eca.snnmodel", "--mode", "async"], "channel attention"),
+        (["eval", "--model", "@empf-readout.snnmodel", "--mode", "async", "--stop", "on-output:1"], "read-out"),
+        (["eval", "--model", "@empf.snnmodel", "--mode", "async", "--refractory-dropout", "0.5"], "--refractory-dropout"),
+        (["eval", "--model", "@empf.snnmodel", "--mode", "async", "--exact-order"], "--exact-order"),
+        (["eval", "--model", "@empf.snnmodel", "--mode", "async", "--drop-negative-pending"], "--drop-negative-pending"),
+        (["eval", "--model", "@nmnist.snnmodel", "--exact-order"], "--exact-order"),
+        (["eval", "--model", "@empf.snnmodel", "--F", "8"], "--F"),
+        (["eval", "--model", "@empf.snnmodel", "--dataset", "nmnist"], "--dataset"),
+        (["eval", "--model", "@empf.snnmodel", "--mode", "async", "--F", "0"], "--F"),
+        (["experiment", "empf", "--async-limit", "-1"], "--async-limit"),
+        (["experiment", "empf", "--stop", "on-output:1"], "--stop"),
+        (["experiment", "empf", "--no-async", "--F", "8"], "--no-async"),
+        (["experiment", "bntt", "--async-limit", "-1"], "--async-limit"),
         (["experiment", "empf", "--steps", "0"], "--steps"),
         (["experiment", "empf", "--steps", "2,x"], "--steps"),
         (["experiment", "empf", "--methods", "empf-online,foo"], "--methods"),
@@ -240,6 +256,49 @@ enum CLIFixtures {
             #expect(!run.signalled && !run.output.contains("Fatal error"), "\(path): \(run.output.suffix(400))")
             if run.status != 0 { #expect(run.output.contains(path), "\(run.output.suffix(400))") }
         }
+    }
+
+    /// EM-PF models evaluate step by step and asynchronously; in exact event order the step-by-step accuracy
+    /// is the asynchronous engine's at F = infinity, and `snn info` describes them.
+    @Test func empfModelsEvaluateLayeredAndAsync() throws {
+        #expect(CLIFixtures.made)
+        func accuracy(_ output: String, _ prefix: String) -> String? {
+            guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else { return nil }
+            return line.components(separatedBy: "accuracy ").last?.components(separatedBy: " ").first
+        }
+        for model in ["empf.snnmodel", "empf-readout.snnmodel"] {
+            let layered = try CLIRun(["eval", "--model", CLIFixtures.path(model), "--exact-order"])
+            #expect(layered.status == 0, "\(layered.output.suffix(600))")
+            #expect(layered.output.contains("synaptic ops/sample:") && layered.output.contains("latency: 16 steps"), "\(layered.output.suffix(600))")
+            let async = try CLIRun(["eval", "--model", CLIFixtures.path(model), "--mode", "async", "--F", "inf,4", "--scheduler", "random"])
+            #expect(async.status == 0, "\(async.output.suffix(600))")
+            #expect(async.output.contains("F=4"), "\(async.output.suffix(600))")
+            let a = accuracy(layered.output, "layered"), b = accuracy(async.output, "async random, F=inf")
+            #expect(a != nil && a == b, "layered \(a ?? "-") vs async F=inf \(b ?? "-")")
+        }
+        let info = try CLIRun(["info", CLIFixtures.path("empf-eca.snnmodel")])
+        #expect(info.status == 0, "\(info.output.suffix(600))")
+        #expect(info.output.contains("format version 3: EM-PF") && info.output.contains("refused: layer 2 (eca k3)"), "\(info.output)")
+    }
+
+    /// `snn experiment empf` runs its trained models asynchronously: one row per F, and at F = inf the
+    /// step-by-step accuracy on the same samples.
+    @Test func empfExperimentHasAsyncRows() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("snn-empf-async-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try CLIRun(["experiment", "empf", "--dataset", "digits", "--limit", "200", "--epochs", "1", "--steps", "2",
+                              "--methods", "empf-online,sltt", "--F", "inf,2", "--async-limit", "40", "--out", dir.path])
+        try #require(run.status == 0, "\(run.output.suffix(800))")
+        let data = try Data(contentsOf: dir.appendingPathComponent("results.json"))
+        let rows = try #require((try JSONSerialization.jsonObject(with: data) as? [String: Any])?["asynchronous"] as? [[String: Any]])
+        #expect(rows.count == 4, "\(rows)")
+        for row in rows where row["forwardGroupSize"] == nil {
+            let metrics = try #require(row["metrics"] as? [String: Any])
+            #expect(metrics["samples"] as? Int == 40)
+            #expect(metrics["accuracy"] as? Double == row["layeredAccuracy"] as? Double, "\(row)")
+        }
+        let md = try String(contentsOf: dir.appendingPathComponent("report.md"), encoding: .utf8)
+        #expect(md.contains("## The trained models run asynchronously") && md.contains("| empf-online | 2   | 2   |"), "\(md)")
     }
 
     /// A valid model evaluates with the dataset settings it records.

@@ -354,9 +354,11 @@ extension Float { var double: Double { Double(self) } }
     }
 }
 
+/// The asynchronous engine runs EM-PF networks (AsyncEMPFTests) except channel attention.
 @Suite struct EMPFAsyncRefusalTests {
-    @Test func asyncEngineRefusesEMPFNetworks() throws {
-        let spec = try EMPFSpec.parse("4-3", neuron: EMPFNeuronSpec())
-        #expect { try AsyncCompatibility.check(spec) } throws: { "\($0)".contains("EM-PF networks") && "\($0)".contains("carry a value") }
+    @Test func asyncEngineRefusesChannelAttentionOnly() throws {
+        try AsyncCompatibility.check(try EMPFSpec.parse("4-3", neuron: EMPFNeuronSpec()))
+        let eca = try EMPFSpec.parse("input=1x4x4,conv3k3p1,fc4:readout", neuron: EMPFNeuronSpec(), attentionKernel: 3)
+        #expect { try AsyncCompatibility.check(eca) } throws: { "\($0)".contains("layer 2 (eca k3)") && "\($0)".contains("channel attention") }
     }
 }

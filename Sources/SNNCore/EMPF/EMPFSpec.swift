@@ -244,6 +244,19 @@ public struct EMPFModel: Sendable, Equatable {
         return l.hasWeights
     }
 
+    /// The scales `alpha` of binary layer `i` (one, or one per output channel), nil when the layer is not binary.
+    public func binaryScales(_ i: Int) -> [Float]? {
+        guard isBinary(i), case .synaptic(let layer) = spec.layers[i] else { return nil }
+        return BinaryWeightMath.scales(of: parameters[i][0], perChannel: spec.binaryWeights == .perChannel, layer: layer)
+    }
+
+    /// The signs `sign(W)` (`+1` for 0) of binary layer `i` as `±1` floats: the weight of sign-selected
+    /// accumulation, whose sums are multiplied by ``binaryScales(_:)`` per output channel.
+    public func signWeight(_ i: Int) -> Tensor {
+        guard case .synaptic(let layer) = spec.layers[i] else { return parameters[i].first ?? Tensor(shape: [0]) }
+        return BinaryWeightMath.binarised(parameters[i][0], scales: [1], layer: layer)
+    }
+
     /// The forward weight of synaptic layer `i`: the latent weight, or `alpha * sign(W)` when binary.
     public func effectiveWeight(_ i: Int) -> Tensor {
         let w = parameters[i][0]

@@ -81,7 +81,7 @@ public enum ModelFile {
         guard Array(bytes[0..<8]) == magic else { throw fail(0, "does not start with the magic 'SNNKITMD' (not an SNNKit model file)") }
         let v: UInt32 = load(bytes, 8)
         // Version 3 files hold EM-PF networks (floating-point spikes, binary weights): ``EMPFModelFile``.
-        if v == EMPFModelFile.version { throw fail(8, "is an EM-PF model (format version 3); it is written by `snn train --method` and is not a plain network: the layered and asynchronous engines (snn eval, snn info) do not run it") }
+        if v == EMPFModelFile.version { throw fail(8, "is an EM-PF model (format version 3), written by `snn train --method`, not a plain network: read it with EMPFModelFile (snn eval and snn info take it; this command does not)") }
         guard v >= oldestReadableVersion, v <= version else {
             throw fail(8, "has format version \(v); this build reads versions \(oldestReadableVersion) to \(version)")
         }

@@ -42,6 +42,10 @@ public struct AsyncConnection: Sendable {
     public let weightLayer: Int
     /// NeuroBench fan-out of every (pooled) presynaptic element.
     public let fanOut: [Int32]
+    /// EM-PF binary weights `alpha * sign(W)`: the connection holds the signs, every event is an
+    /// accumulate (a sign-selected addition), plus one multiply-accumulate (alpha) per target neuron per
+    /// frame; the target multiplies its pending current by alpha when it integrates.
+    public internal(set) var binaryWeights = false
 
     /// Number of pooled presynaptic elements.
     public var pooledCount: Int { pooledShape.reduce(1, *) }

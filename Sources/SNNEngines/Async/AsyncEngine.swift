@@ -38,6 +38,12 @@ import SNNTensor
 /// these currents summed over frames (first maximum on ties), as in the layered engine. Output-spike
 /// measurements (first output step, the `on-output` stop rule) do not apply to such a network.
 ///
+/// **EM-PF networks** (``init(empf:)``, ``AsyncEMPF``): spikes are graded, so every queued spike carries its
+/// value and delivers `value * w`; populations follow the EM-PF neuron rule (learnable decay and threshold,
+/// membrane batch norm at the first integration of a frame, no refractory period for graded spikes); binary
+/// layers deliver `±value` and their targets multiply by alpha when they integrate. At F = infinity this is
+/// the step-by-step evaluator in exact event order, bit for bit.
+///
 /// **F = infinity is layered execution**, bit for bit: every queued spike leaves at once, so one
 /// population advances per forward step, and emitted spikes (and folded pooled cells) are
 /// delivered in ascending index, the order in which the layered engine sums a layer's inputs.
@@ -59,6 +65,15 @@ public struct AsyncEngine: Sendable {
     let weightStore: AsyncWeightStore
     /// Folded normalisation per population (nil for plain populations).
     let normalizationStore: AsyncNormalizationStore
+    /// The EM-PF model this engine was compiled from (``init(empf:)``), nil for a plain network.
+    public let empf: EMPFModel?
+    /// EM-PF neuron parameters per population, in storage order (nil for plain networks).
+    let empfStore: AsyncEMPFStore?
+    /// Whether the outputs are real numbers summed per frame (a read-out's currents, or the values of
+    /// graded EM-PF output spikes) rather than output spike counts.
+    public var outputsAreValues: Bool {
+        readout != nil || (populations.last?.spikeKind?.isGraded ?? false)
+    }
 
     /// Total number of neurons.
     public var neuronCount: Int { populations.last.map { $0.offset + $0.count } ?? 0 }
@@ -69,7 +84,14 @@ public struct AsyncEngine: Sendable {
     /// synaptic layer between populations, a network that ends neither with a `.lif` population nor
     /// with a linear read-out behind one).
     public init(network: Network) throws {
+        try self.init(network: network, empf: nil)
+    }
+
+    /// Compiles `network`; with `empf`, `network` is its plain form (``AsyncEMPF/plainNetwork(_:)``)
+    /// and the populations run EM-PF neurons.
+    init(network: Network, empf: EMPFModel?) throws {
         self.network = network
+        self.empf = empf
         let spec = network.spec
         try AsyncCompatibility.check(spec)
         let shapes = try spec.shapes()
@@ -122,9 +144,11 @@ public struct AsyncEngine: Sendable {
                 throw AsyncEngineError("LIF layer \(i) has no linear or conv2d layer in front of it: async connections need synapses")
             }
             let fan = SynapticFanOut.perInput(spec.layers[weightLayer], inShape: shapes[weightLayer]) ?? []
-            connections.append(AsyncConnection(source: source, target: populations.count, sourceShape: sourceShape,
-                                               pooling: pooling, pooledShape: pooledShape, synapse: synapse,
-                                               weightLayer: weightLayer, fanOut: fan))
+            var connection = AsyncConnection(source: source, target: populations.count, sourceShape: sourceShape,
+                                             pooling: pooling, pooledShape: pooledShape, synapse: synapse,
+                                             weightLayer: weightLayer, fanOut: fan)
+            connection.binaryWeights = empf?.isBinary(weightLayer) ?? false
+            connections.append(connection)
             switch synapse {
             case .linear:
                 weights.append(network.weights[weightLayer].data)
@@ -163,9 +187,11 @@ public struct AsyncEngine: Sendable {
             } else {
                 folded.append(nil)
             }
-            populations.append(AsyncPopulation(layerIndex: i, offset: neuronOffset, count: count, shape: shape, parameters: params,
-                                               unitCount: unitCount, neuronsPerUnit: perUnit, channelsLast: channelsLast,
-                                               unitOffset: unitOffset))
+            var population = AsyncPopulation(layerIndex: i, offset: neuronOffset, count: count, shape: shape, parameters: params,
+                                             unitCount: unitCount, neuronsPerUnit: perUnit, channelsLast: channelsLast,
+                                             unitOffset: unitOffset)
+            if let empf, case .neuron(let n) = empf.spec.layers[i] { population.spikeKind = n.kind }
+            populations.append(population)
             neuronOffset += count
             unitOffset += unitCount
             pending = []
@@ -186,6 +212,7 @@ public struct AsyncEngine: Sendable {
             }
             readout = AsyncReadout(weightLayer: li, inFeatures: inF, outFeatures: outF,
                                    fanOut: SynapticFanOut.perInput(spec.layers[li], inShape: shapes[li]) ?? [])
+            readout!.binaryWeights = empf?.isBinary(li) ?? false
             weights.append(network.weights[li].data)
         }
         self.readout = readout
@@ -193,6 +220,7 @@ public struct AsyncEngine: Sendable {
         self.connections = connections
         self.weightStore = AsyncWeightStore(weights, fanOuts: connections.map(\.fanOut) + (readout.map { [$0.fanOut] } ?? []))
         self.normalizationStore = AsyncNormalizationStore(folded)
+        self.empfStore = try empf.map { try AsyncEMPFStore(model: $0, populations: populations, connections: connections, readout: readout) }
     }
 
     /// Runs a batch of inputs `[T, batch] + inputShape` (time-major, as ``LayeredEngine``).
@@ -205,10 +233,14 @@ public struct AsyncEngine: Sendable {
     /// of every frame of every sample, on the thread `worker` (`0 ..< min(threads, batch)`) that runs it;
     /// it may process the frame and call ``AsyncTape/discardRecordedFrames()`` to keep memory at one frame.
     ///
+    /// With `recordSpikeValues` every sample's result holds, per frame, the values each neuron fired
+    /// (``AsyncSampleResult/spikeValuesPerFrame``; a binary spike is 1).
+    ///
     /// With `sampleBlocks` the batch is cut into that many contiguous blocks (``sampleBlock(_:batch:blocks:)``)
     /// and each block runs on one worker, its samples in order: a consumer that accumulates per block
     /// then sees the same sequence of calls per block at any thread count.
     public func run(inputs: Tensor, labels: [Int]? = nil, options: AsyncOptions = AsyncOptions(), sampleBlocks: Int? = nil,
+                    recordSpikeValues: Bool = false,
                     frameTapeConsumer: ((_ worker: Int, _ sample: Int, _ frame: Int, _ tape: inout AsyncTape) -> Void)? = nil) -> AsyncRun {
         // The engine refuses options that cannot run (F < 1 never ends a frame): fatalError, since
         // release builds (-Ounchecked) drop preconditions. The CLI checks the same before any work.
@@ -222,6 +254,9 @@ public struct AsyncEngine: Sendable {
             if let norm = p.parameters.normalization, norm.kind == .bntt, steps > norm.steps {
                 fatalError("AsyncEngine: population \(p.layerIndex) has BNTT statistics for \(norm.steps) time steps, the inputs have \(steps)")
             }
+        }
+        if empf != nil && options.recordTape {
+            fatalError("AsyncEngine: EM-PF networks are evaluated only; no tape is recorded for them (unlayered backprop does not train them)")
         }
         if readout != nil, case .onOutput = options.stopRule {
             fatalError("AsyncEngine: the on-output stop rule needs output spikes; this network has a non-spiking read-out")
@@ -239,7 +274,7 @@ public struct AsyncEngine: Sendable {
                         let x = xp.baseAddress!
                         let r = rp.baseAddress!, tpp = tp.baseAddress!, e = ep.baseAddress!
                         concurrentPerform(workers) { w in
-                            var sim = AsyncSampleSimulator(engine: self, options: options)
+                            var sim = AsyncSampleSimulator(engine: self, options: options, recordSpikeValues: recordSpikeValues)
                             defer { sim.deallocate() }
                             if let frameTapeConsumer {
                                 sim.frameTapeConsumer = { sample, frame, tape in frameTapeConsumer(w, sample, frame, &tape) }
@@ -300,6 +335,8 @@ public struct AsyncReadout: Sendable, Hashable {
     public let outFeatures: Int
     /// NeuroBench fan-out of every input.
     public let fanOut: [Int32]
+    /// EM-PF binary weights (see ``AsyncConnection/binaryWeights``).
+    public internal(set) var binaryWeights = false
 }
 
 /// Folded normalisation of the normalised populations, in stable memory: per population, per statistic

@@ -51,6 +51,9 @@ public struct AsyncMetrics: Codable, Hashable, Sendable {
     public var queueLengthMax: Int
     /// Synaptic operations per sample (NeuroBench).
     public var synapticOperationsPerSample: SynapticOperations
+    /// EM-PF networks: the values of the spikes each population fired, summed per sample (mean over
+    /// samples); nil for binary-spike networks.
+    public var spikeValuePerSamplePerLayer: [Double]? = nil
 
     static func mean(_ xs: [Int]) -> Double? { xs.isEmpty ? nil : Double(xs.reduce(0, +)) / Double(xs.count) }
 
@@ -105,5 +108,10 @@ public struct AsyncMetrics: Codable, Hashable, Sendable {
         var ops = SynapticOperations()
         for s in all { ops += s.synapticOperations }
         synapticOperationsPerSample = SynapticOperations(accumulates: ops.accumulates / n, multiplyAccumulates: ops.multiplyAccumulates / n)
+        if all.contains(where: { $0.spikeValueSums != nil }) {
+            var sums = [Double](repeating: 0, count: sizes.count)
+            for s in all { for (p, v) in (s.spikeValueSums ?? []).enumerated() { sums[p] += v } }
+            spikeValuePerSamplePerLayer = sums.map { $0 / n }
+        }
     }
 }

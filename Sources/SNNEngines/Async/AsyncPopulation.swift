@@ -21,8 +21,10 @@ public struct AsyncPopulation: Sendable, Hashable {
     public let count: Int
     /// Per-sample shape of the population (the LIF layer's output shape).
     public let shape: [Int]
-    /// The neuron parameters.
+    /// The neuron parameters (for an EM-PF population a placeholder: see ``spikeKind``).
     public let parameters: LIFParameters
+    /// For an EM-PF population (``AsyncEngine/init(empf:)``), what its neurons emit; nil for LIF.
+    public internal(set) var spikeKind: SpikeKind? = nil
     /// Units the population is touched in (see the type's documentation).
     let unitCount: Int
     /// Neurons per unit (contiguous in storage).

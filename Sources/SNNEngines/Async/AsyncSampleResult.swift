@@ -41,9 +41,16 @@ public struct AsyncSampleResult: Codable, Hashable, Sendable {
     public var queueLengthMax: Int
     /// Synaptic operations (NeuroBench: value ±1 is an accumulate, anything else a multiply-accumulate).
     public var synapticOperations: SynapticOperations
-    /// Networks with a non-spiking read-out: its currents per frame per class (the prediction is the
+    /// Networks with a non-spiking read-out: its currents per frame per class; EM-PF networks with graded
+    /// output spikes: the values the output neurons fired per frame per class (the prediction is the
     /// argmax of their sum over frames); nil otherwise.
     public var readoutPerFrame: [[Float]]? = nil
+    /// When the run recorded spike values: per frame, per neuron (global layer-order ids, populations
+    /// one after the other), the sum of the values it fired in the frame (a binary spike counts 1).
+    public var spikeValuesPerFrame: [[Float]]? = nil
+    /// EM-PF networks: per population, the values of the spikes it fired over the sample (a binary spike
+    /// counts 1); nil for plain networks.
+    public var spikeValueSums: [Double]? = nil
 
     /// Whether the prediction equals the label (false without a label).
     public var correct: Bool { label == prediction }

@@ -23,9 +23,20 @@ struct AsyncSampleSimulator {
     var frameBias: [UnsafePointer<Float>?]
     /// Per global unit: 1 while the unit's neurons have not yet integrated this frame's bias current.
     let biasDue: UnsafeMutablePointer<UInt8>
-    /// Read-out: its weights `[in, out]`, its current this frame, and every frame's currents.
+    /// Read-out: its weights `[in, out]`, its current this frame, and every frame's currents. Graded
+    /// EM-PF output spikes sum their values into `readoutCurrent` too (``AsyncEngine/outputsAreValues``).
     let readoutWeight: UnsafePointer<Float>?
     let readoutCurrent: UnsafeMutablePointer<Float>
+    let outputsAreValues: Bool
+    let gradedOutput: Bool
+    /// Multiply-accumulates per frame of the binary (EM-PF) layers' scales: one per target neuron.
+    let binaryScaleOperations: Double
+    /// Max pooling of graded spikes: per pooled cell the largest value passed this frame, and its
+    /// value before the current forward step.
+    let poolMax: [UnsafeMutablePointer<Float>?]
+    let poolPrevious: [UnsafeMutablePointer<Float>?]
+    /// `recordSpikeValues` (``AsyncEngine/run(inputs:labels:options:sampleBlocks:recordSpikeValues:frameTapeConsumer:)``): per neuron (global layer-order id) the values it fired this frame.
+    let spikeValues: UnsafeMutablePointer<Float>?
 
     // Per-neuron state (global ids).
     let v: UnsafeMutablePointer<Float>
@@ -58,6 +69,8 @@ struct AsyncSampleSimulator {
 
     // Per-sample accumulators.
     var spikesThisFrame: [Int32]
+    /// EM-PF networks: the values each population fired this sample (nil for plain networks).
+    var valueSums: [Double]?
     var outputsThisFrame: [Int32]
     var synapticOperations = SynapticOperations()
     var histogram: [Int]
@@ -71,16 +84,26 @@ struct AsyncSampleSimulator {
     var traceEvents: [SpikeTrace.Event] = []
     var traceSample: Int32 = 0
 
-    init(engine: AsyncEngine, options: AsyncOptions) {
+    init(engine: AsyncEngine, options: AsyncOptions, recordSpikeValues: Bool = false) {
         self.engine = engine
         self.options = options
         self.weights = engine.weightStore.pointers.map { UnsafePointer($0) }
         let pops = engine.populations
         unitOffsets = pops.map(\.unitOffset)
-        hotPopulations = pops.map {
-            HotPopulation(offset: $0.offset, count: $0.count, unitOffset: $0.unitOffset, unitCount: $0.unitCount,
-                          neuronsPerUnit: $0.neuronsPerUnit, channelsLast: $0.channelsLast,
-                          threshold: $0.parameters.threshold, resetsToZero: $0.parameters.reset == .zero)
+        let store = engine.empfStore
+        hotPopulations = pops.enumerated().map { p, pop in
+            var h = HotPopulation(offset: pop.offset, count: pop.count, unitOffset: pop.unitOffset, unitCount: pop.unitCount,
+                                  neuronsPerUnit: pop.neuronsPerUnit, channelsLast: pop.channelsLast,
+                                  threshold: pop.parameters.threshold, resetsToZero: pop.parameters.reset == .zero)
+            if let store {
+                h.empfMode = store.modes[p]; h.graded = h.empfMode != 2
+                h.decay = UnsafePointer(store.decay[p]); h.theta = UnsafePointer(store.theta[p])
+                h.gamma = store.gamma[p].map { UnsafePointer($0) }; h.beta = store.beta[p].map { UnsafePointer($0) }
+                h.mean = store.mean[p].map { UnsafePointer($0) }; h.invStd = store.invStd[p].map { UnsafePointer($0) }
+                h.gain = store.gain[p].map { UnsafePointer($0) }
+                h.inputScale = store.inputScale[p].map { UnsafePointer($0) }
+            }
+            return h
         }
         hot = engine.connections.enumerated().map { ci, c in
             let t = pops[c.target]
@@ -89,6 +112,7 @@ struct AsyncSampleSimulator {
                                   weight: UnsafePointer(engine.weightStore.pointers[ci]),
                                   fanOut: UnsafePointer(engine.weightStore.fanOuts[ci]))
             h.pools = c.pooling != .none
+            h.binary = c.binaryWeights
             switch c.synapse {
             case .linear(_, let o): h.outFeatures = o
             case .conv2d(let g, let co): h.isLinear = false; h.geometry = g; h.outChannels = co
@@ -103,6 +127,10 @@ struct AsyncSampleSimulator {
         readoutWeight = engine.readout != nil ? UnsafePointer(engine.weightStore.pointers[engine.connections.count]) : nil
         readoutCurrent = .allocate(capacity: max(1, classCount))
         readoutCurrent.initialize(repeating: 0, count: max(1, classCount))
+        outputsAreValues = engine.outputsAreValues
+        gradedOutput = engine.readout == nil && outputsAreValues
+        binaryScaleOperations = engine.connections.reduce(0.0) { $0 + ($1.binaryWeights ? Double(pops[$1.target].count) : 0) }
+            + ((engine.readout?.binaryWeights ?? false) ? Double(engine.readout!.outFeatures) : 0)
         let n = max(1, neuronCount)
         v = .allocate(capacity: n); current = .allocate(capacity: n)
         refractory = .allocate(capacity: n); logged = .allocate(capacity: n); received = .allocate(capacity: n)
@@ -126,6 +154,22 @@ struct AsyncSampleSimulator {
             }
         }
         poolAccumulator = acc; poolFired = fired
+        var maxima: [UnsafeMutablePointer<Float>?] = [], previous: [UnsafeMutablePointer<Float>?] = []
+        for c in engine.connections {
+            if case .max = c.pooling, c.source >= 0, pops[c.source].spikeKind?.isGraded ?? false {
+                let m = UnsafeMutablePointer<Float>.allocate(capacity: c.pooledCount), q = UnsafeMutablePointer<Float>.allocate(capacity: c.pooledCount)
+                m.initialize(repeating: 0, count: c.pooledCount); q.initialize(repeating: 0, count: c.pooledCount)
+                maxima.append(m); previous.append(q)
+            } else {
+                maxima.append(nil); previous.append(nil)
+            }
+        }
+        poolMax = maxima; poolPrevious = previous
+        if recordSpikeValues {
+            spikeValues = .allocate(capacity: n); spikeValues!.initialize(repeating: 0, count: n)
+        } else {
+            spikeValues = nil
+        }
         poolFiredList = engine.connections.map { _ in [] }
         if let first = engine.connections.first, first.pooling != .none {
             inputPooled = .allocate(capacity: first.pooledCount)
@@ -134,6 +178,7 @@ struct AsyncSampleSimulator {
         }
         usesHeap = options.scheduler.kind == .momentum && options.forwardGroupSize != nil
         spikesThisFrame = [Int32](repeating: 0, count: pops.count)
+        valueSums = engine.empf != nil ? [Double](repeating: 0, count: pops.count) : nil
         outputsThisFrame = [Int32](repeating: 0, count: classCount)
         histogram = [Int](repeating: 0, count: options.currentsToSpikeBins)
     }
@@ -141,6 +186,8 @@ struct AsyncSampleSimulator {
     func deallocate() {
         v.deallocate(); current.deallocate(); refractory.deallocate(); logged.deallocate(); received.deallocate()
         unitMark.deallocate(); biasDue.deallocate(); readoutCurrent.deallocate()
+        for p in poolMax + poolPrevious { p?.deallocate() }
+        spikeValues?.deallocate()
         for p in poolAccumulator { p?.deallocate() }
         for p in poolFired { p?.deallocate() }
         inputPooled?.deallocate()
@@ -170,6 +217,7 @@ struct AsyncSampleSimulator {
         momentumQueue.reset(noise: options.scheduler.noise, rng: rng, stream: globalIndex &* 2)
         dropoutRNG = rng; dropoutStream = globalIndex &* 2 &+ 1; dropoutCounter = 0
         synapticOperations = SynapticOperations()
+        if valueSums != nil { for p in pops.indices { valueSums![p] = 0 } }
         for i in histogram.indices { histogram[i] = 0 }
         integrationCount = 0
         tape = options.recordTape ? AsyncTape() : nil
@@ -180,6 +228,7 @@ struct AsyncSampleSimulator {
         var outputCounts: [[Int32]] = []
         var readoutPerFrame: [[Float]] = []
         var spikesPerFrame: [[Int32]] = []
+        var valuesPerFrame: [[Float]] = []
         var stepsPerFrame: [Int32] = []
         var framesStoppedEarly = 0
         var emittedTotal = 0
@@ -234,10 +283,14 @@ struct AsyncSampleSimulator {
             if stopped { framesStoppedEarly += 1 }
             stepsPerFrame.append(Int32(stepInFrame))
             outputCounts.append(outputsThisFrame)
-            if engine.readout != nil {
+            if let alpha = engine.empfStore?.readoutScale {
+                for j in 0..<classCount { readoutCurrent[j] = alpha[j] * readoutCurrent[j] }
+            }
+            if outputsAreValues {
                 readoutPerFrame.append(Array(UnsafeBufferPointer(start: readoutCurrent, count: classCount)))
                 readoutCurrent.update(repeating: 0, count: classCount)
             }
+            if let sv = spikeValues { valuesPerFrame.append(Array(UnsafeBufferPointer(start: sv, count: neuronCount))) }
             spikesPerFrame.append(spikesThisFrame)
             if tape != nil {
                 tape!.frameStepStart.append(Int32(globalStep))
@@ -248,7 +301,7 @@ struct AsyncSampleSimulator {
         }
 
         var prediction = 0
-        if engine.readout != nil {
+        if outputsAreValues {
             // The layered engine's summed output and argmax: frames added in order, first maximum on ties.
             var summed = readoutPerFrame.first ?? [Float](repeating: 0, count: classCount)
             for f in readoutPerFrame.dropFirst() { for j in 0..<classCount { summed[j] += f[j] } }
@@ -268,7 +321,9 @@ struct AsyncSampleSimulator {
             spikesUntilFirstCorrectOutput: spikesUntilFirstCorrect,
             currentsToSpikeHistogram: options.measuresCurrentsToSpike ? histogram : [],
             queueLengthSum: queueSum, queueLengthMax: queueMax, synapticOperations: synapticOperations)
-        if engine.readout != nil { result.readoutPerFrame = readoutPerFrame }
+        if outputsAreValues { result.readoutPerFrame = readoutPerFrame }
+        if spikeValues != nil { result.spikeValuesPerFrame = valuesPerFrame }
+        result.spikeValueSums = valueSums
         return (result, tape, traceEvents)
     }
 
@@ -287,6 +342,29 @@ struct AsyncSampleSimulator {
             }
             let beta = pop.parameters.beta, theta = pop.parameters.threshold
             let vp = v + pop.offset
+            let hp = hotPopulations[p]
+            if let decay = hp.decay {
+                // EM-PF: `lambda v` per neuron (the product the evaluator forms in `lambda v + I`). A membrane
+                // normalised population integrates every neuron every frame (its norm moves even a neuron
+                // without input): all units are due at the wave front, the first integration normalises.
+                // Otherwise a neuron whose decayed membrane is above its threshold waits for the wave front.
+                for j in 0..<pop.count { vp[j] = vp[j] * decay[j] }
+                if hp.gamma != nil {
+                    deferred[p].removeAll(keepingCapacity: true)
+                    for u in 0..<pop.unitCount { deferred[p].append(Int32(u)) }
+                    (biasDue + pop.unitOffset).update(repeating: 1, count: pop.unitCount)
+                } else {
+                    let th = hp.theta!
+                    var last = -1
+                    for j in 0..<pop.count where vp[j] > th[j] {
+                        let unit = j / pop.neuronsPerUnit
+                        if unit != last { deferred[p].append(Int32(unit)); last = unit }
+                    }
+                }
+                if !deferred[p].isEmpty { deferredPopulations += 1 }
+                spikesThisFrame[p] = 0
+                continue
+            }
             if let perNeuron = pop.parameters.perNeuronBeta {
                 for j in 0..<pop.count { vp[j] = vp[j] * perNeuron[pop.layerIndex(ofStorage: j)] }
             } else {
@@ -324,8 +402,12 @@ struct AsyncSampleSimulator {
         for c in poolFiredList.indices where !poolFiredList[c].isEmpty {
             let fired = poolFired[c]!
             for cell in poolFiredList[c] { fired[Int(cell)] = 0 }
+            if let m = poolMax[c] { for cell in poolFiredList[c] { m[Int(cell)] = 0 } }
             poolFiredList[c].removeAll(keepingCapacity: true)
         }
+        // Binary layers: one multiplication by alpha per target neuron per frame (the evaluator's count).
+        synapticOperations.multiplyAccumulates += binaryScaleOperations
+        spikeValues?.update(repeating: 0, count: max(1, neuronCount))
         if usesHeap { momentumQueue.resetKeys() }
     }
 
@@ -356,7 +438,7 @@ struct AsyncSampleSimulator {
         let h = hot[ci]
         let cur = current + h.targetOffset
         let fan = Double(h.fanOut[source])
-        if value == 1 || value == -1 { synapticOperations.accumulates += fan } else { synapticOperations.multiplyAccumulates += fan }
+        if h.binary || value == 1 || value == -1 { synapticOperations.accumulates += fan } else { synapticOperations.multiplyAccumulates += fan }
         if h.isLinear {
             let o = h.outFeatures
             SpikeDelivery.linear(value: value, source: source, weight: h.weight, outFeatures: o, current: cur)
@@ -424,7 +506,7 @@ struct AsyncSampleSimulator {
                         let value = x[i]
                         SpikeDelivery.linear(value: value, source: i, weight: h.weight, outFeatures: o, current: cur)
                         events &+= 1
-                        if value == 1 || value == -1 { ac += Int(h.fanOut[i]) } else { mac += Int(h.fanOut[i]) }
+                        if h.binary || value == 1 || value == -1 { ac += Int(h.fanOut[i]) } else { mac += Int(h.fanOut[i]) }
                     }
                     block += 8
                 }
@@ -477,6 +559,7 @@ struct AsyncSampleSimulator {
         let recording = tape != nil
         for p in 0..<hotPopulations.count where !touched[p].isEmpty {
             let pop = hotPopulations[p]
+            if pop.empfMode >= 0 { integrateEMPF(p); continue }
             let theta = pop.threshold, reset: ResetMode = pop.resetsToZero ? .zero : .subtract
             let units = touched[p]
             let scale = frameScale[p], bias = frameBias[p]
@@ -560,15 +643,62 @@ struct AsyncSampleSimulator {
         touchedTotal = 0
     }
 
-    /// A neuron fired: count it, set its refractory flag (unless refractory dropout skips it), log
-    /// the currents it received, queue the spike. Returns the tape flags of the spike.
+    /// The touched units of EM-PF population `p` integrate (docs/ALGORITHMS.md, "EM-PF in the
+    /// asynchronous engine"): `u = v + x` (`v` already decayed at frame start), with membrane batch norm
+    /// `u = BN(v + x)` at the unit's first integration of the frame and `u = v + gain x` after it; then
+    /// ``SNNCore/EMPFNeuronRule/fire(_:theta:mode:)``. Graded neurons have no refractory period (a
+    /// neuron that fired keeps integrating and may fire again in the frame); the LIF kind follows the
+    /// engine's LIF rule (`U = 0` while refractory).
+    mutating func integrateEMPF(_ p: Int) {
+        let pop = hotPopulations[p]
+        let mode = pop.empfMode
+        let theta = pop.theta!
+        for u32 in touched[p] {
+            let u = Int(u32)
+            unitMark[pop.unitOffset + u] = 0
+            var first = false
+            if pop.gamma != nil, biasDue[pop.unitOffset + u] != 0 { biasDue[pop.unitOffset + u] = 0; first = true }
+            let start = pop.offset + u * pop.neuronsPerUnit
+            for n in start..<(start + pop.neuronsPerUnit) {
+                // Binary weights: the sign-selected sum times alpha, the packed kernel's `alpha * sum(±x)`.
+                let x = pop.inputScale.map { $0[n - pop.offset] * current[n] } ?? current[n]
+                current[n] = 0
+                var uu: Float
+                if let gamma = pop.gamma {
+                    let j = n - pop.offset
+                    uu = first ? EMPFNeuronRule.normalise(v[n] + x, mean: pop.mean![j], invStd: pop.invStd![j], gamma: gamma[j], beta: pop.beta![j])
+                               : v[n] + pop.gain![j] * x
+                } else {
+                    uu = v[n] + x
+                }
+                if mode == 2 && refractory[n] != 0 { uu = 0 }
+                let th = theta[n - pop.offset]
+                let r = EMPFNeuronRule.fire(uu, theta: th, mode: mode)
+                v[n] = r.membrane
+                let seq = integrationCount
+                integrationCount &+= 1
+                if uu > th {
+                    _ = handleSpike(neuron: n, id: pop.layerId(n), population: p, integration: seq, potential: uu,
+                                    value: r.spike, refractory: mode == 2)
+                }
+            }
+        }
+        touched[p].removeAll(keepingCapacity: true)
+    }
+
+    /// A neuron fired: count it, set its refractory flag (unless refractory dropout skips it, or the
+    /// neuron is graded: `refractory: false`), log the currents it received, queue the spike with its
+    /// value. Returns the tape flags of the spike.
     @inline(__always)
-    mutating func handleSpike(neuron n: Int, id: Int32, population p: Int, integration seq: Int32, potential u: Float) -> UInt8 {
+    mutating func handleSpike(neuron n: Int, id: Int32, population p: Int, integration seq: Int32, potential u: Float,
+                              value: Float = 1, refractory canBeRefractory: Bool = true) -> UInt8 {
         var flags = AsyncTape.spikedBit
         spikesThisFrame[p] &+= 1
-        var setsRefractory = true
+        spikeValues?[Int(id)] += value
+        if valueSums != nil { valueSums![p] += Double(value) }
+        var setsRefractory = canBeRefractory
         let dropout = options.refractoryDropout
-        if dropout > 0 {
+        if dropout > 0 && canBeRefractory {
             if dropoutRNG.uniform(stream: dropoutStream, counter: dropoutCounter) < dropout { setsRefractory = false }
             dropoutCounter &+= 1
         }
@@ -578,9 +708,9 @@ struct AsyncSampleSimulator {
             histogram[min(Int(received[n]), histogram.count - 1)] += 1
         }
         if usesHeap {
-            momentumQueue.push(neuron: id, integration: seq, potential: u)
+            momentumQueue.push(neuron: id, integration: seq, potential: u, value: value)
         } else {
-            randomQueue.push(QueuedSpike(neuron: id, integration: seq, key: u))
+            randomQueue.push(QueuedSpike(neuron: id, integration: seq, key: u, value: value))
         }
         return flags
     }
@@ -609,21 +739,28 @@ struct AsyncSampleSimulator {
             if p == lastPopulation, let w = readoutWeight {
                 // Into the non-spiking read-out (not output spikes).
                 let fan = engine.readout!.fanOut
+                let binary = engine.readout!.binaryWeights
                 for k in i..<j {
                     let source = Int(picked[k].neuron) - pop.offset
-                    SpikeDelivery.linear(value: 1, source: source, weight: w, outFeatures: classCount, current: readoutCurrent)
-                    synapticOperations.accumulates += Double(fan[source])
+                    let value = picked[k].value
+                    SpikeDelivery.linear(value: value, source: source, weight: w, outFeatures: classCount, current: readoutCurrent)
+                    if binary || value == 1 || value == -1 {
+                        synapticOperations.accumulates += Double(fan[source])
+                    } else {
+                        synapticOperations.multiplyAccumulates += Double(fan[source])
+                    }
                 }
             } else if p == lastPopulation {
                 for k in i..<j {
                     let cls = Int(picked[k].neuron) - pop.offset
                     outputsThisFrame[cls] &+= 1
+                    if gradedOutput { readoutCurrent[cls] += picked[k].value }
                     outputClasses.append(cls)
                 }
             } else {
                 let ci = p + 1
                 if !hot[ci].pools {
-                    for k in i..<j { deliver(connection: ci, value: 1, source: Int(picked[k].neuron) - pop.offset) }
+                    for k in i..<j { deliver(connection: ci, value: picked[k].value, source: Int(picked[k].neuron) - pop.offset) }
                     i = j
                     continue
                 }
@@ -634,9 +771,10 @@ struct AsyncSampleSimulator {
                 case .average(let kk, _):
                     let acc = poolAccumulator[ci]!
                     for k in i..<j {
+                        let value = picked[k].value
                         conn.forEachPooledCell(of: Int(picked[k].neuron) - pop.offset) { cell in
                             if acc[cell] == 0 { poolTouched.append(Int32(cell)) }
-                            acc[cell] += 1
+                            acc[cell] += value
                         }
                     }
                     if poolTouched.count > 1 { poolTouched.sort() }
@@ -646,6 +784,31 @@ struct AsyncSampleSimulator {
                         let value = acc[c] * scale
                         acc[c] = 0
                         deliver(connection: ci, value: value, source: c)
+                    }
+                    poolTouched.removeAll(keepingCapacity: true)
+                case .max where poolMax[ci] != nil:
+                    // Graded spikes: a pooled cell passes the increase of its window's largest value this
+                    // frame, once per forward step; the values it passed sum to the layered max (at F =
+                    // infinity one event carrying the max itself).
+                    let fired = poolFired[ci]!, mx = poolMax[ci]!, before = poolPrevious[ci]!
+                    for k in i..<j {
+                        let value = picked[k].value
+                        conn.forEachPooledCell(of: Int(picked[k].neuron) - pop.offset) { cell in
+                            if fired[cell] != 2 {
+                                if fired[cell] == 0 { poolFiredList[ci].append(Int32(cell)) }
+                                fired[cell] = 2
+                                before[cell] = mx[cell]
+                                poolTouched.append(Int32(cell))
+                            }
+                            if value > mx[cell] { mx[cell] = value }
+                        }
+                    }
+                    if poolTouched.count > 1 { poolTouched.sort() }
+                    for cell in poolTouched {
+                        let c = Int(cell)
+                        fired[c] = 1
+                        let increase = mx[c] - before[c]
+                        if increase != 0 { deliver(connection: ci, value: increase, source: c) }
                     }
                     poolTouched.removeAll(keepingCapacity: true)
                 case .max:
@@ -720,6 +883,8 @@ struct HotConnection {
     var weight: UnsafePointer<Float>
     var fanOut: UnsafePointer<Int32>
     var pools = false
+    /// EM-PF binary weights: every event is an accumulate.
+    var binary = false
 }
 
 /// The per-population constants of the hot loops.
@@ -732,6 +897,19 @@ struct HotPopulation {
     var channelsLast: Bool
     var threshold: Float
     var resetsToZero: Bool
+    /// EM-PF populations: ``SNNCore/EMPFNeuronRule``'s mode (-1: LIF), whether spikes are graded, and
+    /// the per-neuron parameters in storage order (``AsyncEMPFStore``; batch norm ones nil without it).
+    var empfMode = -1
+    var graded = false
+    var decay: UnsafePointer<Float>? = nil
+    var theta: UnsafePointer<Float>? = nil
+    var gamma: UnsafePointer<Float>? = nil
+    var beta: UnsafePointer<Float>? = nil
+    var mean: UnsafePointer<Float>? = nil
+    var invStd: UnsafePointer<Float>? = nil
+    var gain: UnsafePointer<Float>? = nil
+    /// Behind a binary layer: `alpha` per neuron, applied to the pending current (a sum of `±value`).
+    var inputScale: UnsafePointer<Float>? = nil
 
     /// Global layer-order id of storage index `n` (see ``AsyncPopulation``).
     @inline(__always)

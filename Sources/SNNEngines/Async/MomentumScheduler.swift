@@ -37,10 +37,10 @@ struct MomentumScheduler {
         a.key > b.key || (a.key == b.key && a.integration < b.integration)
     }
 
-    /// Adds a spike with pre-spike potential `potential`.
+    /// Adds a spike with pre-spike potential `potential` and value `value`.
     @inline(__always)
-    mutating func push(neuron: Int32, integration: Int32, potential: Float) {
-        pending.append(QueuedSpike(neuron: neuron, integration: integration, key: potential))
+    mutating func push(neuron: Int32, integration: Int32, potential: Float, value: Float = 1) {
+        pending.append(QueuedSpike(neuron: neuron, integration: integration, key: potential, value: value))
     }
 
     /// Frame start: `P <- 0` for every waiting spike (keys get the new frame's noise when needed).

@@ -68,16 +68,28 @@ public struct EMPFStepper: Sendable {
     public var statisticsMomentum: Float = 0.1
     /// The batch's position in a larger (data-parallel, global) batch: dropout draws that batch's masks.
     public var firstSample = 0
-    public static let epsilon: Float = 1e-5
+    public static let epsilon: Float = EMPFNeuronRule.epsilon
 
     /// Packed sign bits of binary linear layers, used by inference (forward without a tape) when built
     /// with `binaryKernels: true` (``PackedBinaryLinear``: additions only, one multiply per output).
     public let packed: [PackedBinaryLinear?]
 
-    public init(model: EMPFModel, ottt: Bool = false, binaryKernels: Bool = false) throws {
+    /// Whether every synaptic layer sums its inputs in event order (ascending input index, one
+    /// `value * w` at a time: ``SNNCore/SpikeDelivery``), the order of the asynchronous engine at
+    /// F = infinity: the bit-exact reference. Binary layers then accumulate `±value` (the sign weights)
+    /// and multiply each output once by its scale, `alpha * sum(±x)`, which is also what the packed
+    /// kernel (``PackedBinaryLinear``) computes, bit for bit. Off (the default), dense conv inputs take
+    /// the im2col GEMM (other rounding), binary conv layers use the float weights `alpha * sign(W)`.
+    public let exactEventOrder: Bool
+    /// Exact event order: sign weights and scales of the binary layers (nil elsewhere).
+    let signWeights: [Tensor?]
+    let binaryScales: [[Float]?]
+
+    public init(model: EMPFModel, ottt: Bool = false, binaryKernels: Bool = false, exactEventOrder: Bool = false) throws {
         self.model = model
+        self.exactEventOrder = exactEventOrder
         self.packed = model.spec.layers.indices.map { i in
-            guard binaryKernels, model.isBinary(i), case .synaptic(let l) = model.spec.layers[i], case .linear(let n, let o) = l else { return nil }
+            guard binaryKernels, !exactEventOrder, model.isBinary(i), case .synaptic(let l) = model.spec.layers[i], case .linear(let n, let o) = l else { return nil }
             let scales = BinaryWeightMath.scales(of: model.parameters[i][0], perChannel: model.spec.binaryWeights == .perChannel, layer: l)
             return model.parameters[i][0].withUnsafeBufferPointer { PackedBinaryLinear(weight: $0.baseAddress!, inFeatures: n, outFeatures: o, scales: scales) }
         }
@@ -87,6 +99,8 @@ public struct EMPFStepper: Sendable {
             return Tensor(shape: [0])
         }
         self.ottt = ottt
+        self.signWeights = model.spec.layers.indices.map { exactEventOrder && model.isBinary($0) ? model.signWeight($0) : nil }
+        self.binaryScales = model.spec.layers.indices.map { exactEventOrder ? model.binaryScales($0) : nil }
     }
 
     /// A zero state for `batch` samples.
@@ -116,8 +130,11 @@ public struct EMPFStepper: Sendable {
 
     /// ``forward(_:state:training:keepTape:step:seed:)`` that also adds the batch's synaptic operations
     /// into `operations` (when not nil): see ``EMPFEvaluation/Result/operationsPerSample``.
+    /// `observe(i, y)`, when given, sees every layer's output `y` (`[batch] + shapes[i + 1]`), e.g. each
+    /// population's spikes.
     public func forward(_ x: Tensor, state: inout EMPFState, training: Bool, keepTape: Bool, step: Int = 0,
-                        seed: UInt64 = 0, operations: inout SynapticOperations?) -> (output: Tensor, tape: EMPFStepTape?, batchStatistics: [Int: ([Float], [Float])]) {
+                        seed: UInt64 = 0, operations: inout SynapticOperations?,
+                        observe: ((_ layer: Int, _ output: Tensor) -> Void)? = nil) -> (output: Tensor, tape: EMPFStepTape?, batchStatistics: [Int: ([Float], [Float])]) {
         let batch = x.shape[0]
         var h = x.reshaped([batch] + model.spec.inputShape)
         var tape = EMPFStepTape(layers: [EMPFStepTape.Layer](repeating: .init(), count: model.spec.layers.count), batch: batch)
@@ -149,11 +166,14 @@ public struct EMPFStepper: Sendable {
                     var y = Tensor(shape: [batch] + shapes[i + 1])
                     h.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { pk.forward(xp.baseAddress!, batch: batch, output: $0.baseAddress!) } }
                     h = y
+                    observe?(i, h)
                     continue
                 }
-                let (y, cache) = SynapticKernels.forward(l, weight: weights[i], input: h, inShape: shapes[i], outShape: shapes[i + 1],
-                                                         training: training, dropoutKey: (rng, UInt64(step) << 32 | UInt64(i)),
-                                                         keepCache: keepTape, exactEventOrder: false, dropoutFirstSample: firstSample)
+                let (sum, cache) = SynapticKernels.forward(l, weight: signWeights[i] ?? weights[i], input: h, inShape: shapes[i], outShape: shapes[i + 1],
+                                                           training: training, dropoutKey: (rng, UInt64(step) << 32 | UInt64(i)),
+                                                           keepCache: keepTape, exactEventOrder: exactEventOrder, dropoutFirstSample: firstSample)
+                var y = sum
+                if let alpha = binaryScales[i] { Self.scaleOutputChannels(&y, alpha) }
                 if keepTape {
                     tape.layers[i].cache = cache
                     if ottt, l.hasWeights { tape.layers[i].cache.input = state.traces[i]! }
@@ -166,8 +186,21 @@ public struct EMPFStepper: Sendable {
             case .channelAttention:
                 h = attentionForward(i, input: h, keepTape: keepTape, tape: &tape.layers[i])
             }
+            observe?(i, h)
         }
         return (h.reshaped([batch, h.count / max(batch, 1)]), keepTape ? tape : nil, stats)
+    }
+
+    /// `y[b, c, ...] = alpha[c] * y[b, c, ...]` (one scale: every element), the sign-selected sum's one
+    /// multiplication per output.
+    static func scaleOutputChannels(_ y: inout Tensor, _ alpha: [Float]) {
+        let batch = y.shape[0], per = y.count / max(batch, 1)
+        let inner = alpha.count > 1 ? per / alpha.count : per
+        y.withUnsafeMutableBufferPointer { p in
+            for b in 0..<batch {
+                for j in 0..<per { p[b * per + j] = alpha[alpha.count > 1 ? j / inner : 0] * p[b * per + j] }
+            }
+        }
     }
 
     func neuronForward(_ i: Int, spec n: EMPFNeuronSpec, current: Tensor, state: inout EMPFState, training: Bool, keepTape: Bool,
@@ -212,15 +245,14 @@ public struct EMPFStepper: Sendable {
             } else {
                 mean = model.statistics[i][0].data; variance = model.statistics[i][1].data
             }
-            let inv = variance.map { 1 / ($0 + EMPFStepper.epsilon).squareRoot() }
+            let inv = variance.map { EMPFNeuronRule.invStd(variance: $0, epsilon: EMPFStepper.epsilon) }
             var xhat = m
             for b in 0..<batch {
                 for c in 0..<channels {
                     for q in 0..<spatial {
                         let idx = b * size + c * spatial + q
-                        let xh = (m.data[idx] - mean[c]) * inv[c]
-                        xhat.data[idx] = xh
-                        u.data[idx] = gamma[c] * xh + beta[c]
+                        xhat.data[idx] = (m.data[idx] - mean[c]) * inv[c]
+                        u.data[idx] = EMPFNeuronRule.normalise(m.data[idx], mean: mean[c], invStd: inv[c], gamma: gamma[c], beta: beta[c])
                     }
                 }
             }
@@ -228,7 +260,7 @@ public struct EMPFStepper: Sendable {
         }
         var s = Tensor(shape: [batch] + shape)
         var v = Tensor(shape: [batch, size])
-        let mode = n.kind.isGraded ? (n.kind == .excess ? 0 : 1) : 2
+        let mode = EMPFNeuronRule.mode(n.kind)
         s.withUnsafeMutableBufferPointer { sp in
         v.withUnsafeMutableBufferPointer { vp in
         u.withUnsafeBufferPointer { up in
@@ -236,14 +268,8 @@ public struct EMPFStepper: Sendable {
             for b in 0..<batch {
                 for j in 0..<size {
                     let idx = b * size + j
-                    let th = tp[n.perChannel ? j / spatial : j]
-                    let uu = up[idx]
-                    let fire = uu > th
-                    switch mode {
-                    case 0: sp[idx] = fire ? uu - th : 0; vp[idx] = fire ? th : uu
-                    case 1: sp[idx] = fire ? uu : 0; vp[idx] = fire ? 0 : uu
-                    default: sp[idx] = fire ? 1 : 0; vp[idx] = fire ? 0 : uu
-                    }
+                    let r = EMPFNeuronRule.fire(up[idx], theta: tp[n.perChannel ? j / spatial : j], mode: mode)
+                    sp[idx] = r.spike; vp[idx] = r.membrane
                 }
             }
         }}}}

@@ -386,25 +386,38 @@ public enum EMPFEvaluation {
         public var operationsPerSample: SynapticOperations
     }
 
-    /// Runs `inputs` `[T, batch] + inputShape` and returns the summed outputs `[batch, K]` and the operations per sample.
+    /// Runs `inputs` `[T, batch] + inputShape` and returns the summed outputs `[batch, K]`, the operations per
+    /// sample, the spikes (non-zero values) each population fired and the sum of their values, both summed
+    /// over the batch and the steps.
     /// `binaryKernels`: binary linear layers run the additions-only kernel (``PackedBinaryLinear``).
-    public static func run(_ model: EMPFModel, inputs: Tensor, binaryKernels: Bool = true) throws -> (outputs: Tensor, operations: SynapticOperations) {
-        let stepper = try EMPFStepper(model: model, binaryKernels: binaryKernels)
+    /// `exactEventOrder`: every layer sums in event order (no packed kernel, no im2col GEMM), the
+    /// bit-exact reference of the asynchronous engine at F = infinity (``EMPFStepper/exactEventOrder``).
+    public static func run(_ model: EMPFModel, inputs: Tensor, binaryKernels: Bool = true,
+                           exactEventOrder: Bool = false) throws -> (outputs: Tensor, operations: SynapticOperations, spikes: [Int], values: [Double]) {
+        let stepper = try EMPFStepper(model: model, binaryKernels: binaryKernels, exactEventOrder: exactEventOrder)
         let steps = inputs.shape[0], batch = inputs.shape[1]
         let frame = inputs.count / max(steps * batch, 1)
         var state = stepper.initialState(batch: batch)
         var summed: Tensor? = nil
         var ops: SynapticOperations? = SynapticOperations()
+        let populations = model.spec.layers.indices.filter { if case .neuron = model.spec.layers[$0] { return true } else { return false } }
+        var spikes = [Int](repeating: 0, count: populations.count)
+        var values = [Double](repeating: 0, count: populations.count)
         for t in 0..<steps {
             let x = Tensor(shape: [batch] + model.spec.inputShape, data: Array(inputs.data[(t * batch * frame)..<((t + 1) * batch * frame)]))
-            let r = stepper.forward(x, state: &state, training: false, keepTape: false, step: t, operations: &ops)
+            let r = stepper.forward(x, state: &state, training: false, keepTape: false, step: t, operations: &ops) { i, y in
+                if let p = populations.firstIndex(of: i) {
+                    spikes[p] += y.data.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
+                    values[p] += y.data.reduce(0.0) { $0 + Double($1) }
+                }
+            }
             let h = r.output
             let out = h.reshaped([batch, h.count / batch])
             if summed == nil { summed = out } else { for j in 0..<out.count { summed!.data[j] += out.data[j] } }
         }
         var perSample = ops!
         perSample.accumulates /= Double(batch); perSample.multiplyAccumulates /= Double(batch)
-        return (summed ?? Tensor(shape: [batch, 0]), perSample)
+        return (summed ?? Tensor(shape: [batch, 0]), perSample, spikes, values)
     }
 
     /// Argmax of summed outputs per sample.

@@ -76,7 +76,13 @@ struct AsyncModeOptions: ParsableArguments {
 /// Runs a dataset through the asynchronous engine and aggregates the measurements.
 func evaluateAsync(network: SNNCore.Network, dataset: any FrameDataset, options: AsyncOptions, batchSize: Int,
                    progressTitle: String? = nil, trace: Bool = false) throws -> (metrics: AsyncMetrics, runs: [AsyncRun], seconds: Double) {
-    let engine = try AsyncEngine(network: network)
+    try evaluateAsync(engine: try AsyncEngine(network: network), dataset: dataset, options: options, batchSize: batchSize,
+                      progressTitle: progressTitle, trace: trace)
+}
+
+/// Runs a dataset through a compiled engine (a plain network's or an EM-PF model's) and aggregates the measurements.
+func evaluateAsync(engine: AsyncEngine, dataset: any FrameDataset, options: AsyncOptions, batchSize: Int,
+                   progressTitle: String? = nil, trace: Bool = false) throws -> (metrics: AsyncMetrics, runs: [AsyncRun], seconds: Double) {
     let loader = BatchLoader(dataset: dataset, batchSize: batchSize, shuffle: false, seed: 0)
     var runs: [AsyncRun] = []
     var done = 0
@@ -101,6 +107,7 @@ func printAsync(_ m: AsyncMetrics, samplesPerSecond: Double? = nil) {
           + (samplesPerSecond.map { ", \(format($0, 0)) samples/s" } ?? ""))
     print("  spikes/sample per layer: " + m.spikesPerSamplePerLayer.map { format($0, 1) }.joined(separator: ", "))
     print("  spike density per layer: " + m.spikeDensityPerLayer.map { format($0, 4) }.joined(separator: ", "))
+    if let v = m.spikeValuePerSamplePerLayer { print("  spike value/sample per layer: " + v.map { format($0, 1) }.joined(separator: ", ")) }
     print("  forward steps/frame \(format(m.forwardStepsPerFrame, 2)); first output at step \(m.firstOutputStep.map { format($0, 1) } ?? "-"), first correct at \(m.firstCorrectOutputStep.map { format($0, 1) } ?? "-"); spikes until first correct output \(m.spikesUntilFirstCorrectOutput.map { format($0, 1) } ?? "-")")
     print("  queue length mean \(format(m.queueLengthMean, 2)) max \(m.queueLengthMax); currents before a spike (mean) \(m.meanCurrentsToSpike.map { format($0, 2) } ?? "-")")
     print("  synaptic ops/sample: \(format(m.synapticOperationsPerSample.accumulates, 0)) AC + \(format(m.synapticOperationsPerSample.multiplyAccumulates, 0)) MAC")
