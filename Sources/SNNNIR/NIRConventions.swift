@@ -42,6 +42,16 @@ public enum NIRDiscretization: String, CaseIterable, Sendable, Codable {
     }
 }
 
+/// Who wrote a NIR file, when its writer departs from NIR's equations (docs/NIR.md, "Norse").
+public enum NIRProducer: String, CaseIterable, Sendable, Codable {
+    /// NIR's equations as written (snnTorch, Python's `nir`, SNNKit).
+    case nir
+    /// Norse 1.1's `to_nir`: every time constant is written as `dt / tau_inv` (the time constant in seconds
+    /// times `dt`), and a CubaLIF's input jumps into the synaptic current (`i <- i + w_in x`) instead of
+    /// entering through `dt / tau_syn`.
+    case norse
+}
+
 /// Options of NIR import and export.
 public struct NIROptions: Sendable {
     /// Frame length in seconds: the time step NIR's time constants are discretised with. Default
@@ -49,12 +59,17 @@ public struct NIROptions: Sendable {
     public var dt: Double
     /// How time constants become decays.
     public var discretization: NIRDiscretization
+    /// Whose conventions the file follows (import only).
+    public var producer: NIRProducer
     /// The default frame length (snnTorch's export `dt`), seconds.
     public static let defaultDt = 1e-4
 
-    public init(dt: Double = NIROptions.defaultDt, discretization: NIRDiscretization = .euler) {
-        self.dt = dt; self.discretization = discretization
+    public init(dt: Double = NIROptions.defaultDt, discretization: NIRDiscretization = .euler, producer: NIRProducer = .nir) {
+        self.dt = dt; self.discretization = discretization; self.producer = producer
     }
+
+    /// A time constant read from the file, in seconds (Norse's files hold `dt` times it).
+    func timeConstant(_ stored: Double) -> Double { producer == .norse ? stored / dt : stored }
 
     /// Why the options cannot be used, or nil.
     public var problem: String? {

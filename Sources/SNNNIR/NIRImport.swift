@@ -261,7 +261,7 @@ public enum NIRImport {
                     try append(.flatten, Tensor(shape: [0]), node: name)
                 }
             case "LIF":
-                let tau = try perNeuron("tau"), r = try perNeuron("r")
+                let tau = try perNeuron("tau").map(options.timeConstant), r = try perNeuron("r")
                 let vLeak = try perNeuron("v_leak", default: 0), vReset = try perNeuron("v_reset", default: 0)
                 let vth = try perNeuron("v_threshold")
                 if let bad = tau.first(where: { !($0 > 0) }) { throw fail(name, "LIF tau \(bad) must be positive (seconds)") }
@@ -275,7 +275,8 @@ public enum NIRImport {
                 // dv/dt = r I integrated per frame as v += r I (snnTorch's and Norse's reading): gain r.
                 try population(beta: [Double](repeating: 1, count: r.count), gain: r, threshold: vth)
             case "CubaLIF":
-                let tauSyn = try perNeuron("tau_syn"), tauMem = try perNeuron("tau_mem"), r = try perNeuron("r")
+                let tauSyn = try perNeuron("tau_syn").map(options.timeConstant), tauMem = try perNeuron("tau_mem").map(options.timeConstant)
+                let r = try perNeuron("r")
                 let wIn = try perNeuron("w_in", default: 1)
                 try zeroOrFail(try perNeuron("v_leak", default: 0), "v_leak", "SNNKit's membranes leak towards 0")
                 try zeroOrFail(try perNeuron("v_reset", default: 0), "v_reset", "SNNKit resets to 0")
@@ -294,7 +295,9 @@ public enum NIRImport {
                     throw fail(name, "CubaLIF synaptic decay differs between neurons (\(alpha[0]) for neuron 0, \(alpha[j]) for neuron \(j)): SNNKit has one synaptic decay per population")
                 }
                 try population(beta: tauMem.map { disc.beta(tau: $0, dt: dt) },
-                               gain: tauMem.indices.map { disc.gain(tau: tauMem[$0], r: r[$0], dt: dt) * disc.gain(tau: tauSyn[$0], r: wIn[$0], dt: dt) },
+                               // Norse: the input jumps into the current, gain w_in.
+                               gain: tauMem.indices.map { disc.gain(tau: tauMem[$0], r: r[$0], dt: dt)
+                                   * (options.producer == .norse ? wIn[$0] : disc.gain(tau: tauSyn[$0], r: wIn[$0], dt: dt)) },
                                threshold: vth, synapticDecay: alpha[0])
             case "Threshold":
                 let th = try perNeuron("threshold")

@@ -11,12 +11,18 @@ struct NIRConversionOptions: ParsableArguments {
     @Option(help: "Time constant <-> decay: euler (beta = 1 - dt/tau, snnTorch's convention) or exact (beta = exp(-dt/tau)).")
     var discretization: String = NIRDiscretization.euler.rawValue
 
+    @Option(help: "Import: whose conventions the file follows: nir (NIR's equations; snnTorch, Python's nir) or norse (Norse 1.1's to_nir: time constants written times dt, CubaLIF input as a current jump; use with --dt 0.001, Norse's default).")
+    var from: String = NIRProducer.nir.rawValue
+
     func options() throws -> NIROptions {
         try Check.finite(dt, "--dt", above: 0, hint: " (seconds)")
         guard let d = NIRDiscretization(rawValue: discretization) else {
             throw ValidationError("--discretization must be one of \(NIRDiscretization.allCases.map(\.rawValue).joined(separator: ", ")), got '\(discretization)'")
         }
-        return NIROptions(dt: dt, discretization: d)
+        guard let producer = NIRProducer(rawValue: from) else {
+            throw ValidationError("--from must be one of \(NIRProducer.allCases.map(\.rawValue).joined(separator: ", ")), got '\(from)'")
+        }
+        return NIROptions(dt: dt, discretization: d, producer: producer)
     }
 }
 
@@ -46,6 +52,7 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         guard nir else { throw ValidationError("choose the format: --nir (the only export format)") }
         let options = try conversion.options()
+        guard options.producer == .nir else { throw ValidationError("--from applies to snn import (whose conventions a file follows); snn export writes NIR's equations") }
         guard NIRFile.available else { throw ValidationError("NIR files need libhdf5: rebuild with `swift build -c release --traits HDF5` (Debian: apt-get install libhdf5-dev)") }
         try Check.writableFile(output, "the NIR output")
         let (network, _) = try ModelFile.read(from: URL(fileURLWithPath: model))
@@ -63,7 +70,7 @@ struct ImportCommand: ParsableCommand {
         abstract: "Read a NIR graph (HDF5, as snnTorch, Norse, nir.write make it) into an SNNKit model file.",
         discussion: """
         The graph must be a chain Input -> ... -> Output of Affine/Linear (zero bias), Conv2d, AvgPool2d, \
-        SumPool2d, Flatten, LIF, IF, CubaLIF (tau_syn = dt), Threshold and Scale nodes. Time constants become \
+        SumPool2d, Flatten, LIF, IF, CubaLIF, Threshold and Scale nodes (files from Norse: --from norse --dt 0.001). Time constants become \
         decays with --dt and --discretization; input gains fold into thresholds. The model file is written \
         only when the whole graph converted. Needs a build with --traits HDF5. See docs/NIR.md.
         """)
@@ -85,7 +92,7 @@ struct ImportCommand: ParsableCommand {
         let (network, notes) = try NIRImport.network(graph, options: options, file: input)
         try ModelFile.write(network, metadata: [
             "source": "NIR \(URL(fileURLWithPath: input).lastPathComponent) (nir \(graph.version.isEmpty ? "?" : graph.version))",
-            "nir.dt": "\(options.dt)", "nir.discretization": options.discretization.rawValue,
+            "nir.dt": "\(options.dt)", "nir.discretization": options.discretization.rawValue, "nir.from": options.producer.rawValue,
         ], to: URL(fileURLWithPath: out))
         for n in notes { print("note: \(n)") }
         let shapes = try network.spec.shapes()

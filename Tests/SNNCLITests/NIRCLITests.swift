@@ -61,6 +61,7 @@ import Testing
         try expectError(["export", "--nir", Self.path("mlp.snnmodel"), out, "--dt", "nan"], ["--dt"], noFile: out)
         try expectError(["export", "--nir", Self.path("mlp.snnmodel"), out, "--discretization", "rk4"], ["--discretization"], noFile: out)
         try expectError(["export", "--nir", Self.path("mlp.snnmodel"), "/dev/null/x.nir"], ["/dev/null/x.nir"])
+        try expectError(["export", "--nir", Self.path("mlp.snnmodel"), out, "--from", "norse"], ["--from"], noFile: out)
     }
 
     @Test func importBadInput() throws {
@@ -75,6 +76,7 @@ import Testing
         try expectError(["import", "--nir", Self.fixture("huge_weight.nir"), "--out", out], ["node 'fc'", "weight", "elements"], noFile: out)
         try expectError(["import", "--nir", Self.fixture("good.nir"), "--out", out, "--dt", "-1"], ["--dt"], noFile: out)
         try expectError(["import", "--nir", Self.fixture("good.nir"), "--out", out, "--discretization", "x"], ["--discretization"], noFile: out)
+        try expectError(["import", "--nir", Self.fixture("good.nir"), "--out", out, "--from", "brian"], ["--from"], noFile: out)
         // tau = 1 ms with --dt 2 ms under Euler: beta = -1, an error naming the node and --dt.
         try expectError(["import", "--nir", Self.fixture("good.nir"), "--out", out, "--dt", "0.002"], ["node 'lif'", "--dt"], noFile: out)
         try expectError(["import", "--nir", Self.fixture("good.nir"), "--out", "/dev/null/m.snnmodel"], ["--out"])

@@ -25,6 +25,7 @@ import Testing
         var nir: String?
         var dt: Double
         var discretization: String
+        var producer: String? = nil
         var input_shape: [Int]
         var steps: Int
         var batch: Int
@@ -37,7 +38,8 @@ import Testing
     /// Imports `file` and runs it on the case's inputs; returns SNNKit's output spikes, flattened `[T, B, n]`.
     func run(_ file: URL, _ c: Case) throws -> [Float] {
         let graph = try NIRFile.read(from: file)
-        let opts = NIROptions(dt: c.dt, discretization: NIRDiscretization(rawValue: c.discretization)!)
+        let opts = NIROptions(dt: c.dt, discretization: NIRDiscretization(rawValue: c.discretization)!,
+                              producer: c.producer.flatMap(NIRProducer.init(rawValue:)) ?? .nir)
         let (net, _) = try NIRImport.network(graph, options: opts, file: file.path)
         #expect(net.spec.inputShape.reduce(1, *) == c.input_shape.reduce(1, *))
         let engine = try LayeredEngine(network: net)
@@ -69,6 +71,24 @@ import Testing
         let dir = Self.fixtures.appendingPathComponent("snntorch")
         let c = try JSONDecoder().decode(Case.self, from: Data(contentsOf: dir.appendingPathComponent(name + ".json")))
         compare(try run(dir.appendingPathComponent(name + ".nir"), c), c.spikes, name)
+    }
+
+    /// A network exported by Norse 1.1's own `to_nir` (LIF and CubaLIF; Tests/NIR/make_norse_fixture.py) gives
+    /// Norse's spikes when read with its conventions (`--from norse`), and not when read as NIR's equations.
+    @Test func graphExportedByNorseGivesNorsesSpikes() throws {
+        let dir = Self.fixtures.appendingPathComponent("norse")
+        let c = try JSONDecoder().decode(Case.self, from: Data(contentsOf: dir.appendingPathComponent("norse_mlp.json")))
+        #expect(c.producer == "norse")
+        compare(try run(dir.appendingPathComponent("norse_mlp.nir"), c), c.spikes, "norse_mlp")
+        var plain = c
+        plain.producer = nil
+        do {
+            let spikes = try run(dir.appendingPathComponent("norse_mlp.nir"), plain)
+            #expect(spikes != c.spikes, "read as NIR's equations, Norse's file should not give Norse's spikes")
+        } catch {
+            // Read as NIR's equations the time constants are dt times too short: an error naming --dt is right too.
+            #expect("\(error)".contains("--dt"), "\(error)")
+        }
     }
 
     @Test func fileRoundTripKeepsNodesEdgesAndValues() throws {
