@@ -20,7 +20,9 @@ import SNNTensor
 ///   `tau_syn` like `beta` from `tau_mem`; the synaptic gain `w_in` times the discretisation's factor
 ///   folded into the threshold with the membrane's); `alpha = 0` (Euler with `tau_syn = dt`) is plain LIF,
 /// - `Threshold` -> a LIF population with `beta = 0` (memoryless),
-/// - `Scale` -> folded into the nearest synaptic layer like SumPool2d's factor.
+/// - `Scale` -> folded into the nearest synaptic layer like SumPool2d's factor; per-element factors right
+///   after a Linear/Affine (one per output) or a Conv2d (one per channel) scale its outputs, and
+///   per-element factors on spikes scale the input rows of the next Linear/Affine.
 public enum NIRImport {
     /// The network of `graph`, and notes on the foldings done. `file` only names the file in errors.
     public static func network(_ graph: NIRGraph, options: NIROptions = NIROptions(), file: String? = nil) throws -> (network: Network, notes: [String]) {
@@ -50,6 +52,8 @@ public enum NIRImport {
         var openSynaptic: Int? = nil
         // The bias of the open synaptic layer, per channel of the current shape, until a population takes it.
         var pendingBias: (values: [Double], node: String)? = nil
+        // Per-element factors of a Scale node waiting for the next Linear/Affine's input rows.
+        var pendingRows: (values: [Double], node: String)? = nil
 
         func count(_ s: [Int]) -> Int { s.reduce(1, *) }
         func append(_ layer: LayerSpec, _ w: Tensor, node: String) throws {
@@ -87,6 +91,9 @@ public enum NIRImport {
             if values.contains(where: { $0 != 0 }) { pendingBias = (values, node) }
         }
         func neuronArrives(_ node: String) throws {
+            if let v = pendingRows {
+                throw fail(v.node, "its per-element factors reach neuron node '\(node)' without a Linear/Affine to fold into (SNNKit has no scale layer)")
+            }
             guard pending == 1 else {
                 throw fail(pendingFrom, "its factor \(pending) has no synaptic layer to fold into before neuron node '\(node)' (SNNKit pools by averaging and has no scale layer)")
             }
@@ -184,6 +191,12 @@ public enum NIRImport {
                 } else { try biasArrives([], node: name) }
                 var t = [Float](repeating: 0, count: nIn * nOut)
                 for o in 0..<nOut { for i in 0..<nIn { t[i * nOut + o] = Float(w.values[o * nIn + i]) } }
+                if let v = pendingRows {
+                    guard v.values.count == nIn else { throw fail(v.node, "its \(v.values.count) factors do not match the \(nIn) inputs of node '\(name)': mismatched shapes") }
+                    for i in 0..<nIn { for o in 0..<nOut { t[i * nOut + o] = Float(Double(w.values[o * nIn + i]) * v.values[i]) } }
+                    notes.append("node '\(v.node)': per-element factors folded into the input rows of node '\(name)'")
+                    pendingRows = nil
+                }
                 try append(.linear(inFeatures: nIn, outFeatures: nOut), Tensor(shape: [nIn, nOut], data: t), node: name)
                 takePending(into: layers.count - 1)
                 openSynaptic = layers.count - 1
@@ -224,11 +237,15 @@ public enum NIRImport {
                     try biasArrives(b.count == 1 ? [Double](repeating: b.values[0], count: co) : b.values, node: name)
                 } else { try biasArrives([], node: name) }
                 guard stride > 0, padding >= 0 else { throw fail(name, "Conv2d stride \(stride) / padding \(padding) must be positive / non-negative") }
+                if let v = pendingRows {
+                    throw fail(v.node, "its per-element factors reach Conv2d '\(name)': they fold into a Linear/Affine's input rows only")
+                }
                 try append(.conv2d(inChannels: ci, outChannels: co, kernel: kh, stride: stride, padding: padding),
                            Tensor(shape: [co, ci, kh, kh], data: w.values.map { Float($0) }), node: name)
                 takePending(into: layers.count - 1)
                 openSynaptic = layers.count - 1
             case "AvgPool2d", "SumPool2d":
+                if let v = pendingRows { throw fail(v.node, "its per-element factors reach pooling node '\(name)': they fold into a Linear/Affine's input rows only") }
                 let k = try square("kernel_size", "pooling window")
                 let s = node.parameters["stride"] == nil ? k : try square("stride", "pooling stride")
                 if node.parameters["padding"] != nil {
@@ -304,10 +321,31 @@ public enum NIRImport {
                 try population(beta: [Double](repeating: 0, count: th.count), gain: [Double](repeating: 1, count: th.count), threshold: th)
             case "Scale":
                 let s = try perNeuron("scale")
-                guard s.allSatisfy({ $0 == s[0] }) else {
-                    throw fail(name, "Scale with different factors per element cannot be folded (SNNKit has no scale layer; only a uniform factor folds into a synaptic layer)")
+                if s.allSatisfy({ $0 == s[0] }) { fold(s[0], from: name); break }
+                // Per-element factors: the outputs of the synaptic layer just before (weights and bias) ...
+                if let k = openSynaptic, k == layers.count - 1 {
+                    switch layers[k] {
+                    case .linear(let nIn, let nOut):
+                        for i in 0..<nIn { for o in 0..<nOut { weights[k].data[i * nOut + o] = Float(Double(weights[k].data[i * nOut + o]) * s[o]) } }
+                        if let b = pendingBias { pendingBias = (zip(b.values, s).map { $0 * $1 }, b.node) }
+                    case .conv2d(_, let co, _, _, _):
+                        let per = s.count / co
+                        let factors = (0..<co).map { s[$0 * per] }
+                        guard (0..<s.count).allSatisfy({ s[$0] == factors[$0 / per] }) else {
+                            throw fail(name, "Scale factors differ within a channel of the Conv2d before it: only one factor per output channel folds into a convolution")
+                        }
+                        let size = weights[k].count / co
+                        for o in 0..<co { for j in 0..<size { weights[k].data[o * size + j] = Float(Double(weights[k].data[o * size + j]) * factors[o]) } }
+                        if let b = pendingBias { pendingBias = (b.values.indices.map { b.values[$0] * factors[$0] }, b.node) }
+                    default: break
+                    }
+                    notes.append("node '\(name)': per-element factors folded into the outputs of layer \(k)")
+                } else if openSynaptic == nil, pending == 1, pendingRows == nil {
+                    // ... or the spikes reaching the next Linear/Affine (its input rows).
+                    pendingRows = (s, name)
+                } else {
+                    throw fail(name, "Scale with per-element factors here cannot be folded (right after a Linear/Affine or Conv2d, or on spikes before a Linear/Affine; SNNKit has no scale layer)")
                 }
-                fold(s[0], from: name)
             case "Input":
                 throw fail(name, "a second Input node in the chain")
             case "NIRGraph":
@@ -321,6 +359,9 @@ public enum NIRImport {
         let outputNode = chain.last!
         if let b = pendingBias {
             throw fail(b.node, "its bias reaches the Output node without a neuron population after it: SNNKit adds a bias to the input current of a population only")
+        }
+        if let v = pendingRows {
+            throw fail(v.node, "its per-element factors have no Linear/Affine after them to fold into (SNNKit has no scale layer)")
         }
         if pending != 1 {
             throw fail(pendingFrom, "its factor \(pending) has no synaptic layer after it to fold into (SNNKit pools by averaging and has no scale layer)")

@@ -8,7 +8,8 @@ Graphs: an MLP with LIF neurons (Norse-style r = 1, and snnTorch-style r = tau/d
 time constants) and an Affine bias, a conv net with IF neurons, sum pooling and biases, a conv net
 with average pooling and a Threshold node, and a conv whose bias passes sum pooling (which scales it)
 and flatten (which repeats it per position) before its neurons, and an MLP of CubaLIF neurons (current-based
-synapses in Norse's and snnTorch's gain conventions). The reference follows NIR's equations with forward Euler at frame dt:
+synapses in Norse's and snnTorch's gain conventions), and an MLP with per-element Scale nodes after a layer
+and on spikes. The reference follows NIR's equations with forward Euler at frame dt:
   LIF:  v <- v + dt/tau (v_leak - v + r I);  IF: v <- v + r I;  spike z = v > v_threshold;  v <- v_reset where z
   CubaLIF: I <- I + dt/tau_syn (-I + w_in x), then v <- v + dt/tau_mem (v_leak - v + r I) with that I
 Weights are multiples of 1/16 and inputs 0/1, and every membrane stays at least MARGIN away from its
@@ -76,6 +77,8 @@ def simulate(graph, order, inputs, dt):
                     x = pool2d(x, int(n.kernel_size[0]), int(n.stride[0]), average=False)
                 elif isinstance(n, nir.AvgPool2d):
                     x = pool2d(x, int(n.kernel_size[0]), int(n.stride[0]), average=True)
+                elif isinstance(n, nir.Scale):
+                    x = x * n.scale.reshape(x.shape)
                 elif isinstance(n, nir.Flatten):
                     x = x.reshape(-1)
                 elif isinstance(n, nir.Threshold):
@@ -214,11 +217,32 @@ def mlp_cubalif(rng):
     return g, order, x, dt
 
 
+def mlp_scale(rng):
+    dt = 1e-4
+    w1 = sixteenths(rng, (8, 6), 0.75)
+    w2 = sixteenths(rng, (4, 8), 0.75)
+    g = nir.NIRGraph(nodes={
+        "input": nir.Input(input_type=np.array([6])),
+        "fc1": nir.Affine(weight=w1, bias=sixteenths(rng, 8, 0.25)),
+        "gain": nir.Scale(scale=np.array([0.5, 1, 2, 0.25, 1.5, 1, 0.75, 2])),   # per output: weights and bias
+        "if1": nir.IF(r=np.ones(8), v_threshold=np.full(8, 1 + 1 / 64), v_reset=np.zeros(8)),
+        "spike_gain": nir.Scale(scale=np.array([1, 2, 0.5, 1, 3, 1, 0.25, 2])),  # on spikes: next layer's input rows
+        "fc2": nir.Linear(weight=w2),
+        "if2": nir.IF(r=np.ones(4), v_threshold=np.full(4, 0.5 + 1 / 128), v_reset=np.zeros(4)),
+        "output": nir.Output(output_type=np.array([4])),
+    }, edges=[("input", "fc1"), ("fc1", "gain"), ("gain", "if1"), ("if1", "spike_gain"), ("spike_gain", "fc2"), ("fc2", "if2"),
+              ("if2", "output")])
+    order = ["input", "fc1", "gain", "if1", "spike_gain", "fc2", "if2", "output"]
+    x = (rng.uniform(0, 1, (12, 3, 6)) < 0.5).astype(np.float32)
+    return g, order, x, dt
+
+
 def main(out):
     os.makedirs(out, exist_ok=True)
     cases = []
     for name, make in [("mlp_lif", mlp), ("conv_if_sumpool", conv_if_sumpool), ("conv_avgpool_threshold", conv_avgpool_threshold),
-                       ("conv_bias_sumpool_flatten", conv_bias_sumpool_flatten), ("mlp_cubalif", mlp_cubalif)]:
+                       ("conv_bias_sumpool_flatten", conv_bias_sumpool_flatten), ("mlp_cubalif", mlp_cubalif),
+                       ("mlp_scale", mlp_scale)]:
         for seed in range(200):
             rng = np.random.default_rng(seed)
             g, order, x, dt = make(rng)

@@ -273,6 +273,29 @@ import Testing
         #expect(abs(q.synapticDecay! - p.synapticDecay!) < 1e-6 && abs(q.beta - p.beta) < 1e-6 && abs(q.threshold - p.threshold) < 1e-5)
     }
 
+    /// Per-element Scale nodes: after a Linear they scale its output columns (and bias), on spikes the next
+    /// Linear's input rows; anywhere else they are an error naming the node.
+    @Test func perElementScalesFoldIntoTheNearestLinear() throws {
+        func scale(_ name: String, _ v: [Double]) -> NIRNode { NIRNode(name: name, type: "Scale", parameters: ["scale": .float64(NIRArray(v))]) }
+        let fc = NIRNode(name: "fc", type: "Affine", parameters: [
+            "weight": .float32(NIRArray(shape: [2, 2], values: [1, 2, 3, 4])), "bias": .float32(NIRArray([1, 1])),
+        ])
+        let (net, _) = try NIRImport.network(Self.chain([fc, scale("s", [2, 0.5]), Self.lifNode("lif", 2)], input: [2], output: [2]))
+        // NIR [out, in] = [[1, 2], [3, 4]] -> SNNKit [in, out] = [[1, 3], [2, 4]]; column o times s[o].
+        #expect(net.weights[0].data == [2, 1.5, 4, 2])
+        #expect(net.weights[1].data == [2, 0.5])  // the bias current, scaled too
+        let (rows, _) = try NIRImport.network(Self.chain([Self.linearNode("a", out: 2, in: 2), Self.lifNode("l1", 2), scale("s", [3, 0.25]),
+                                                          Self.linearNode("b", out: 2, in: 2), Self.lifNode("l2", 2)], input: [2], output: [2]))
+        #expect(rows.weights[2].data == [1.5, 1.5, 0.125, 0.125])  // row i times s[i]
+        expectError(Self.chain([Self.lifNode("l", 2), scale("s", [1, 2])], input: [2], output: [2]), node: "s", "no Linear/Affine after them")
+        expectError(Self.chain([Self.linearNode("a", out: 2, in: 2), Self.lifNode("l1", 2), scale("s", [1, 2]), Self.lifNode("l2", 2)], input: [2], output: [2]),
+                    node: "s", "without a Linear/Affine")
+        let conv = NIRNode(name: "conv", type: "Conv2d", parameters: [
+            "weight": .float32(NIRArray(shape: [1, 1, 1, 1], values: [1])), "stride": .int64(NIRArray([1, 1])), "padding": .int64(NIRArray([0, 0])),
+        ])
+        expectError(Self.chain([conv, scale("s", [1, 2, 3, 4]), Self.lifNode("lif", 4)], input: [1, 2, 2], output: [1, 2, 2]), node: "s", "within a channel")
+    }
+
     @Test func exportRefusesWhatNIRCannotHold() throws {
         func expectExportError(_ net: Network, _ fragment: String, sourceLocation: SourceLocation = #_sourceLocation) {
             do { _ = try NIRExport.graph(net); Issue.record("expected '\(fragment)'", sourceLocation: sourceLocation) } catch let e as NIRError {

@@ -60,7 +60,7 @@ import Testing
         let dir = ProcessInfo.processInfo.environment["SNNKIT_NIR_CASES"].map { URL(fileURLWithPath: $0) }
             ?? Self.fixtures.appendingPathComponent("python")
         let cases = try JSONDecoder().decode(Cases.self, from: Data(contentsOf: dir.appendingPathComponent("cases.json"))).cases
-        #expect(cases.count >= 5)
+        #expect(cases.count >= 6)
         for c in cases {
             compare(try run(dir.appendingPathComponent(c.nir!), c), c.spikes, c.name ?? "?")
         }
