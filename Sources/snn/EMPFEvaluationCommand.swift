@@ -107,20 +107,8 @@ extension EvalCommand {
             r.print()
             if let json { try writeJSON(r, to: json); print("written \(json)") }
         default:
-            let engine = try AsyncEngine(empf: empf)
-            var all: [AsyncMetrics] = []
-            for f in try async.groupSizes() {
-                let (m, runs, seconds) = try evaluateAsync(engine: engine, dataset: loaded.test,
-                                                           options: try async.options(forwardGroupSize: f, seed: data.seed),
-                                                           batchSize: batchSize, progressTitle: "async F=\(describe(f))", trace: trace != nil)
-                printAsync(m, samplesPerSecond: Double(m.samples) / max(seconds, 1e-9))
-                all.append(m)
-                if let trace {
-                    let path = all.count == 1 ? trace : trace.replacingOccurrences(of: ".csv", with: "-F\(describe(f)).csv")
-                    try writeTrace(runs, to: path)
-                    print("trace written to \(path)")
-                }
-            }
+            let all = try evaluateAsyncPerF(engine: try AsyncEngine(empf: empf), dataset: loaded.test, async: async, seed: data.seed,
+                                            batchSize: batchSize, trace: trace)
             if let json { try writeJSON(all, to: json); print("written \(json)") }
         }
     }

@@ -226,16 +226,8 @@ struct EMPFRun {
             try check(c)
             return c
         }
-        if comm.size == 1 {
-            do { return try build() } catch { throw CollectiveError(error) }
-        }
-        var message: [UInt8] = []
-        if comm.isRoot {
-            do { message = [0] + (try build().encoded()) } catch { message = [1] + Array("\(error)".utf8) }
-        }
-        comm.broadcast(&message, root: 0)
-        guard message.first == 0 else { throw CollectiveError(CLIError(String(decoding: message.dropFirst(), as: UTF8.self))) }
-        return try OnlineTrainingCheckpoint.decode(Array(message.dropFirst()), source: "(broadcast by rank 0)")
+        return try fromRoot(comm, build: build, encode: { try $0.encoded() },
+                            decode: { try OnlineTrainingCheckpoint.decode($0, source: "(broadcast by rank 0)") })
     }
 
     /// Test accuracy and synaptic operations per sample (binary linear layers on the additions-only

@@ -156,17 +156,9 @@ struct EvalCommand: ParsableCommand {
                 if comm.isRoot { printAsync(m, samplesPerSecond: Double(m.samples) / max(seconds, 1e-9)) }
                 all.append(m)
             }
-            for f in try async.groupSizes() where comm.size == 1 {
-                let (m, runs, seconds) = try evaluateAsync(network: network, dataset: loaded.test,
-                                                           options: try async.options(forwardGroupSize: f, seed: data.seed),
-                                                           batchSize: batchSize, progressTitle: "async F=\(describe(f))", trace: trace != nil)
-                printAsync(m, samplesPerSecond: Double(m.samples) / max(seconds, 1e-9))
-                all.append(m)
-                if let trace {
-                    let path = all.count == 1 ? trace : trace.replacingOccurrences(of: ".csv", with: "-F\(describe(f)).csv")
-                    try writeTrace(runs, to: path)
-                    print("trace written to \(path)")
-                }
+            if comm.size == 1 {
+                all = try evaluateAsyncPerF(engine: try AsyncEngine(network: network), dataset: loaded.test, async: async, seed: data.seed,
+                                            batchSize: batchSize, trace: trace)
             }
             if let json, comm.isRoot { try writeJSON(all, to: json); print("written \(json)") }
         default:
@@ -180,4 +172,23 @@ func printLayered(_ r: LayeredEvaluation) {
     print("  spikes/sample per layer: " + r.spikesPerSamplePerLayer.map { format($0, 1) }.joined(separator: ", "))
     print("  spike density per layer: " + r.spikeDensityPerLayer.map { format($0, 4) }.joined(separator: ", "))
     print("  synaptic ops/sample: \(format(r.synapticOperationsPerSample.accumulates, 0)) AC + \(format(r.synapticOperationsPerSample.multiplyAccumulates, 0)) MAC")
+}
+
+/// Asynchronous evaluation at every `--F` of `async` in turn (one process): prints each result line and
+/// writes a spike trace per F when `trace` is given (`-F<f>` added to the name after the first).
+func evaluateAsyncPerF(engine: AsyncEngine, dataset: any FrameDataset, async: AsyncModeOptions, seed: UInt64, batchSize: Int,
+                       trace: String?) throws -> [AsyncMetrics] {
+    var all: [AsyncMetrics] = []
+    for f in try async.groupSizes() {
+        let (m, runs, seconds) = try evaluateAsync(engine: engine, dataset: dataset, options: try async.options(forwardGroupSize: f, seed: seed),
+                                                   batchSize: batchSize, progressTitle: "async F=\(describe(f))", trace: trace != nil)
+        printAsync(m, samplesPerSecond: Double(m.samples) / max(seconds, 1e-9))
+        all.append(m)
+        if let trace {
+            let path = all.count == 1 ? trace : trace.replacingOccurrences(of: ".csv", with: "-F\(describe(f)).csv")
+            try writeTrace(runs, to: path)
+            print("trace written to \(path)")
+        }
+    }
+    return all
 }

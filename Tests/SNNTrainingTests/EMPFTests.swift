@@ -211,7 +211,7 @@ import SNNEngines
             let current = SynapticKernels.forward(.linear(inFeatures: 6, outFeatures: 8), weight: stepper.weights[0], input: Self.slice(x, t),
                                                   inShape: [6], outShape: [8], training: false, keepCache: false).output
             var s = state
-            var ops: SynapticOperations? = nil
+            let ops: SynapticOperations? = nil
             _ = ops
             let unfoldedSpikes = { () -> Tensor in
                 var st = s

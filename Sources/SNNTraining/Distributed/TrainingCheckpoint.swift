@@ -29,13 +29,13 @@ public struct TrainingPosition: Codable, Sendable, Equatable {
 /// resumed run must share (global batch size, seed), in one versioned, checksummed file written
 /// atomically (a crash while writing leaves the previous checkpoint in place).
 ///
-/// Layout (little-endian): magic `SNNKITCK` (8 bytes), format version (UInt32), header length
+/// Layout (``CheckpointContainer``, little-endian): magic `SNNKITCK` (8 bytes), format version (UInt32), header length
 /// (UInt64), the JSON ``Header``, then Float32 values: the parameter tensors in layer order, the
 /// running statistics of normalised populations, the optimizer's first-moment buffers and its
 /// second-moment buffers (tensor indices and lengths in the header); last, a CRC-32 of everything
 /// before it (UInt32).
 public struct TrainingCheckpoint: Sendable {
-    public static let magic = Array("SNNKITCK".utf8)
+    public static let magic = CheckpointContainer.magic
     /// The format version this build writes and reads.
     public static let version: UInt32 = 1
 
@@ -79,20 +79,9 @@ public struct TrainingCheckpoint: Sendable {
                             firstMoments: firstKeys.map { [$0, optimizer.first[$0]!.count] },
                             secondMoments: secondKeys.map { [$0, optimizer.second[$0]!.count] },
                             position: position, batchSize: batchSize, seed: seed, info: info)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let json = try encoder.encode(header)
-        var bytes = Self.magic
-        Self.append(&bytes, Self.version)
-        Self.append(&bytes, UInt64(json.count))
-        bytes += json
-        func floats(_ values: [Float]) { for v in values { Self.append(&bytes, v.bitPattern) } }
-        for i in stored { floats(network.weights[i].data) }
-        for i in normalized { floats(network.runningStatistics[i].data) }
-        for k in firstKeys { floats(optimizer.first[k]!) }
-        for k in secondKeys { floats(optimizer.second[k]!) }
-        Self.append(&bytes, CRC32.checksum(bytes))
-        return bytes
+        return try CheckpointContainer.encode(version: Self.version, header: header, tensors:
+            stored.map { network.weights[$0].data } + normalized.map { network.runningStatistics[$0].data }
+            + firstKeys.map { optimizer.first[$0]! } + secondKeys.map { optimizer.second[$0]! })
     }
 
     /// Writes the checkpoint to `url` atomically (temporary file, then rename).
@@ -113,36 +102,11 @@ public struct TrainingCheckpoint: Sendable {
         try decode(bytes) { CheckpointError(path: source, problem: $0) }
     }
 
-    static func decode(_ bytes: [UInt8], fail: (String) -> CheckpointError) throws -> TrainingCheckpoint {
-        guard bytes.count >= 24 else { throw fail("is too short (\(bytes.count) bytes) to be a training checkpoint") }
-        guard Array(bytes[0..<8]) == magic else {
-            if Array(bytes[0..<8]) == ModelFile.magic { throw fail("is a model file, not a training checkpoint (write one with --checkpoint-every)") }
-            throw fail("does not start with the magic 'SNNKITCK' (not an SNNKit training checkpoint)")
-        }
-        let v: UInt32 = load(bytes, 8)
-        if v == OnlineTrainingCheckpoint.version {
-            throw fail("is a checkpoint of --method (online or EM-PF) training (format version 2); resume it with the --method it was trained with")
-        }
-        guard v == version else { throw fail("has checkpoint format version \(v); this build reads versions 1 (plain networks) and 2 (--method)") }
-        let stored: UInt32 = load(bytes, bytes.count - 4)
-        guard CRC32.checksum(bytes[0..<(bytes.count - 4)]) == stored else {
-            throw fail("is corrupt (checksum mismatch: truncated or damaged)")
-        }
-        let jsonLength: UInt64 = load(bytes, 12)
-        guard jsonLength <= UInt64(bytes.count - 24) else { throw fail("has a header length (\(jsonLength)) beyond the file") }
-        let header: Header
-        do { header = try JSONDecoder().decode(Header.self, from: Data(bytes[20..<(20 + Int(jsonLength))])) } catch {
-            throw fail("has an unreadable header (\(error))")
-        }
-        var offset = 20 + Int(jsonLength)
-        let end = bytes.count - 4
-        func floats(_ n: Int) throws -> [Float] {
-            guard n >= 0, n <= (end - offset) / 4 else { throw fail("is shorter than its header says (tensor data missing)") }
-            var out = [Float](repeating: 0, count: n)
-            for j in 0..<n { out[j] = Float(bitPattern: load(bytes, offset + 4 * j)) }
-            offset += 4 * n
-            return out
-        }
+    static func decode(_ bytes: [UInt8], fail: @escaping (String) -> CheckpointError) throws -> TrainingCheckpoint {
+        let opened = try CheckpointContainer.open(bytes, version: version, as: Header.self, fail: fail)
+        let header = opened.header
+        var values = opened.values
+        func floats(_ n: Int) throws -> [Float] { try values.floats(n) }
         func count(_ shape: [Int]) throws -> Int {
             guard shape.allSatisfy({ $0 >= 0 && $0 <= 1 << 31 }) else { throw fail("has an invalid tensor shape \(shape)") }
             return shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
@@ -169,21 +133,11 @@ public struct TrainingCheckpoint: Sendable {
             }
             statistics[i] = Tensor(shape: header.statisticsShapes[k], data: try floats(try count(header.statisticsShapes[k])))
         }
-        func moments(_ list: [[Int]]) throws -> [Int: [Float]] {
-            var out: [Int: [Float]] = [:]
-            for entry in list {
-                guard entry.count == 2, shell.parameterIndices.contains(entry[0]), entry[1] == weights[entry[0]].count else {
-                    throw fail("has an optimizer buffer \(entry) that does not match its architecture")
-                }
-                out[entry[0]] = try floats(entry[1])
-            }
-            return out
-        }
-        let first = try moments(header.firstMoments), second = try moments(header.secondMoments)
-        guard offset == end else { throw fail("has \(end - offset) bytes after its data") }
-        guard header.batchSize > 0, header.position.epoch >= 0, header.position.batchesDone >= 0, header.optimizerSteps >= 0 else {
-            throw fail("has an invalid position or batch size")
-        }
+        let length = { (k: Int) -> Int? in shell.parameterIndices.contains(k) ? weights[k].count : nil }
+        let first = try values.moments(header.firstMoments, expectedLength: length)
+        let second = try values.moments(header.secondMoments, expectedLength: length)
+        try values.finish()
+        try values.check(position: header.position, batchSize: header.batchSize, optimizerSteps: header.optimizerSteps)
         let network: Network
         do { network = try Network(spec: header.spec, weights: weights, runningStatistics: statistics) } catch {
             throw fail("does not fit its architecture (\(error))")
@@ -192,9 +146,6 @@ public struct TrainingCheckpoint: Sendable {
                                   position: header.position, batchSize: header.batchSize, seed: header.seed, info: header.info)
     }
 
-    // Little-endian integers as in model files.
-    static func append<T: FixedWidthInteger>(_ bytes: inout [UInt8], _ v: T) { ModelFile.append(&bytes, v) }
-    static func load<T: FixedWidthInteger>(_ bytes: [UInt8], _ offset: Int) -> T { ModelFile.load(bytes, offset) }
 }
 
 /// A checkpoint that cannot be used: names the file and the problem.

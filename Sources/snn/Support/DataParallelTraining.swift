@@ -68,16 +68,24 @@ func trainingStart(_ comm: any Communicator, fresh: Network, resume: String?, ba
         try check(c)
         return c
     }
+    return try fromRoot(comm, build: build, encode: { try $0.encoded() },
+                        decode: { try TrainingCheckpoint.decode($0, source: "(broadcast by rank 0)") })
+}
+
+/// What rank 0 `build`s, on every rank (its bytes broadcast); an error on rank 0 is thrown on every
+/// rank together (``CollectiveError``), so no rank waits for a value that never comes.
+func fromRoot<T>(_ comm: any Communicator, build: () throws -> T, encode: (T) throws -> [UInt8],
+                 decode: ([UInt8]) throws -> T) throws -> T {
     if comm.size == 1 {
         do { return try build() } catch { throw CollectiveError(error) }
     }
     var message: [UInt8] = []
     if comm.isRoot {
-        do { message = [0] + (try build().encoded()) } catch { message = [1] + Array("\(error)".utf8) }
+        do { message = [0] + (try encode(try build())) } catch { message = [1] + Array("\(error)".utf8) }
     }
     comm.broadcast(&message, root: 0)
     guard message.first == 0 else { throw CollectiveError(CLIError(String(decoding: message.dropFirst(), as: UTF8.self))) }
-    return try TrainingCheckpoint.decode(Array(message.dropFirst()), source: "(broadcast by rank 0)")
+    return try decode(Array(message.dropFirst()))
 }
 
 /// A rank's contiguous share of a dataset, samples `range` of `base`. Evaluations that seed
