@@ -52,6 +52,31 @@ struct EMPFLayeredEvaluation: Codable {
                                      synapticOperationsPerSample: ops, exactEventOrder: exactEventOrder)
     }
 
+    /// ``run(_:dataset:batchSize:exactEventOrder:progressTitle:)`` with each rank on its contiguous share of
+    /// `dataset`; the combined evaluation on rank 0, nil on the other ranks.
+    static func sharded(_ comm: any Communicator, _ model: EMPFModel, dataset: any FrameDataset, batchSize: Int,
+                        exactEventOrder: Bool, progressTitle: String? = nil) throws -> EMPFLayeredEvaluation? {
+        guard comm.size > 1 else {
+            return try run(model, dataset: dataset, batchSize: batchSize, exactEventOrder: exactEventOrder, progressTitle: progressTitle)
+        }
+        let range = shardRange(count: dataset.count, rank: comm.rank, size: comm.size)
+        let part = range.isEmpty ? nil : try run(model, dataset: DatasetShard(base: dataset, range: range), batchSize: batchSize,
+                                                  exactEventOrder: exactEventOrder, progressTitle: comm.isRoot ? progressTitle : nil)
+        guard let parts = try gatherJSON(comm, part)?.compactMap({ $0 }), var out = parts.first else { return nil }
+        // Counts summed; per-sample means weighted by each part's samples.
+        out.samples = parts.reduce(0) { $0 + $1.samples }
+        out.correct = parts.reduce(0) { $0 + $1.correct }
+        let n = Double(max(out.samples, 1))
+        out.accuracy = Double(out.correct) / n
+        func mean(_ f: (EMPFLayeredEvaluation) -> Double) -> Double { parts.reduce(0) { $0 + f($1) * Double($1.samples) } / n }
+        out.spikesPerSamplePerLayer = out.spikesPerSamplePerLayer.indices.map { k in mean { $0.spikesPerSamplePerLayer[k] } }
+        out.spikeValuePerSamplePerLayer = out.spikeValuePerSamplePerLayer.indices.map { k in mean { $0.spikeValuePerSamplePerLayer[k] } }
+        out.spikesPerSample = out.spikesPerSamplePerLayer.reduce(0, +)
+        out.synapticOperationsPerSample = SynapticOperations(accumulates: mean(\.synapticOperationsPerSample.accumulates),
+                                                             multiplyAccumulates: mean(\.synapticOperationsPerSample.multiplyAccumulates))
+        return out
+    }
+
     func print() {
         Swift.print("layered (EM-PF, step by step\(exactEventOrder ? ", exact event order" : "")): accuracy \(format(accuracy * 100, 2))% (\(correct)/\(samples)), \(format(spikesPerSample, 1)) spikes/sample")
         Swift.print("  spikes/sample per layer: " + spikesPerSamplePerLayer.map { format($0, 1) }.joined(separator: ", "))
@@ -73,9 +98,6 @@ extension EvalCommand {
         let plainOnly = ["--early-exit", "--exit-rule", "--exit-tolerance", "--gamma-plot"].filter(given.contains)
         guard plainOnly.isEmpty else {
             throw ValidationError("\(plainOnly.joined(separator: ", ")) \(plainOnly.count == 1 ? "applies" : "apply") to plain models with BNTT layers; \(model) is an EM-PF model (format version 3)")
-        }
-        guard comm.size == 1 else {
-            throw CollectiveError(CLIError("EM-PF models (format version 3) are evaluated in one process: start snn eval without mpirun"))
         }
         let (empf, metadata) = try EMPFModelFile.read(from: URL(fileURLWithPath: model))
         if mode == "async" {
@@ -103,13 +125,26 @@ extension EvalCommand {
         print("EM-PF model: \(empf.spec.layers.map(\.shortName).joined(separator: " | ")), weights: \(empf.spec.binaryWeights.rawValue)")
         switch mode {
         case "layered":
-            let r = try EMPFLayeredEvaluation.run(empf, dataset: loaded.test, batchSize: batchSize, exactEventOrder: exactOrder, progressTitle: "eval")
+            // Over MPI each rank evaluates its share of the test set; rank 0 prints the combination.
+            guard let r = try EMPFLayeredEvaluation.sharded(comm, empf, dataset: loaded.test, batchSize: batchSize,
+                                                            exactEventOrder: exactOrder, progressTitle: "eval") else { return }
             r.print()
             if let json { try writeJSON(r, to: json); print("written \(json)") }
         default:
-            let all = try evaluateAsyncPerF(engine: try AsyncEngine(empf: empf), dataset: loaded.test, async: async, seed: data.seed,
-                                            batchSize: batchSize, trace: trace)
-            if let json { try writeJSON(all, to: json); print("written \(json)") }
+            let engine = try AsyncEngine(empf: empf)
+            var all: [AsyncMetrics] = []
+            if comm.size > 1 {
+                for f in try async.groupSizes() {
+                    let (m, seconds) = try evaluateAsyncSharded(comm, engine: engine, dataset: loaded.test,
+                                                                options: try async.options(forwardGroupSize: f, seed: data.seed),
+                                                                batchSize: batchSize, progressTitle: "async F=\(describe(f))")
+                    if comm.isRoot { printAsync(m, samplesPerSecond: Double(m.samples) / max(seconds, 1e-9)) }
+                    all.append(m)
+                }
+            } else {
+                all = try evaluateAsyncPerF(engine: engine, dataset: loaded.test, async: async, seed: data.seed, batchSize: batchSize, trace: trace)
+            }
+            if let json, comm.isRoot { try writeJSON(all, to: json); print("written \(json)") }
         }
     }
 }

@@ -304,6 +304,26 @@ struct DataParallelTests {
         #expect(line(one) != nil && line(one) == line(two), "\(one.output)\n\(two.output)")
     }
 
+    /// `snn eval` of an EM-PF model (format version 3) on 2 ranks gives one process's accuracy, step by
+    /// step and asynchronously.
+    @Test(arguments: [["--mode", "layered"], ["--mode", "async", "--scheduler", "random", "--F", "4"]])
+    func empfEvaluationOverTwoRanks(mode: [String]) throws {
+        let model = DataParallelFixtures.path("empf-eval-\(mode.count).snnmodel")
+        var empf = try EMPFModel(spec: try EMPFSpec.parse("input=2312,fc32:bn,fc10:readout", neuron: EMPFNeuronSpec(threshold: 0.05), binaryWeights: .perChannel), seed: 3)
+        for i in empf.statistics.indices where !empf.statistics[i].isEmpty { for j in empf.statistics[i][0].data.indices { empf.statistics[i][0].data[j] = 0.1 } }
+        try EMPFModelFile.write(empf, metadata: ["dataset": "nmnist", "classes": "10", "inputShape": "2x34x34", "frames": "10", "encoding": "poisson", "dtMs": "10.0"],
+                                to: URL(fileURLWithPath: model))
+        let args = ["eval", "--model", model, "--limit", "50", "--threads", "1"] + mode
+        let one = try single(args), two = try mpirun(2, args, limit: 300)
+        #expect(one.status == 0 && two.status == 0 && !two.hung, "\(one.output)\n\(two.output)")
+        let accuracy = { (r: ProcessRun) -> String? in
+            guard let line = r.output.split(separator: "\n").first(where: { $0.contains("accuracy ") }),
+                  let start = line.range(of: "accuracy "), let end = line[start.upperBound...].firstIndex(of: "%") else { return nil }
+            return String(line[start.lowerBound...end])
+        }
+        #expect(accuracy(one) != nil && accuracy(one) == accuracy(two), "\(one.output)\n\(two.output)")
+    }
+
     /// Stopped on 2 ranks after 2 steps and resumed on 1: the model of an uninterrupted run.
     @Test func resumeOnAnotherNumberOfRanks() throws {
         let base = DataParallelFixtures.layered + ["--epochs", "1"]

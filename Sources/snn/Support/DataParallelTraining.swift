@@ -263,14 +263,22 @@ extension LayeredEvaluation {
 /// their global index, which seeds their stochastic parts); the combined metrics on rank 0.
 func evaluateAsyncSharded(_ comm: any Communicator, network: Network, dataset: any FrameDataset, options: AsyncOptions, batchSize: Int,
                           progressTitle: String? = nil) throws -> (metrics: AsyncMetrics, seconds: Double) {
+    try evaluateAsyncSharded(comm, engine: try AsyncEngine(network: network), dataset: dataset, options: options, batchSize: batchSize,
+                             progressTitle: progressTitle)
+}
+
+/// ``evaluateAsyncSharded(_:network:dataset:options:batchSize:progressTitle:)`` with a compiled engine
+/// (a plain network's or an EM-PF model's).
+func evaluateAsyncSharded(_ comm: any Communicator, engine: AsyncEngine, dataset: any FrameDataset, options: AsyncOptions, batchSize: Int,
+                          progressTitle: String? = nil) throws -> (metrics: AsyncMetrics, seconds: Double) {
     guard comm.size > 1 else {
-        let r = try evaluateAsync(network: network, dataset: dataset, options: options, batchSize: batchSize, progressTitle: progressTitle)
+        let r = try evaluateAsync(engine: engine, dataset: dataset, options: options, batchSize: batchSize, progressTitle: progressTitle)
         return (r.metrics, r.seconds)
     }
     let range = shardRange(count: dataset.count, rank: comm.rank, size: comm.size)
     var part: (metrics: AsyncMetrics, seconds: Double)? = nil
     if !range.isEmpty {
-        let r = try evaluateAsync(network: network, dataset: DatasetShard(base: dataset, range: range), options: options,
+        let r = try evaluateAsync(engine: engine, dataset: DatasetShard(base: dataset, range: range), options: options,
                                   batchSize: batchSize, progressTitle: comm.isRoot ? progressTitle : nil)
         part = (r.metrics, r.seconds)
     }
