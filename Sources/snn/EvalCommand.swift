@@ -120,7 +120,7 @@ struct EvalCommand: ParsableCommand {
         print(loaded.description)
         if !allowMismatch { try checkRecorded(metadata, model: model, against: loaded.test) }
         try Check.network(network.spec, fits: loaded.test, source: "model \(model)")
-        try AsyncCompatibility.check(network.spec, frames: loaded.test.timeSteps)
+        try AsyncCompatibility.checkFrames(network.spec, frames: loaded.test.timeSteps)
         try Check.memory(try Check.evaluationMemory(network.spec, frames: loaded.test.timeSteps, batch: batchSize),
                          "evaluating \(loaded.test.timeSteps) frames in batches of \(batchSize)", option: "--frames/--batch-size")
         if let exitRequest {

@@ -301,6 +301,20 @@ enum CLIFixtures {
         #expect(md.contains("## The trained models run asynchronously") && md.contains("| empf-online | 2   | 2   |"), "\(md)")
     }
 
+    /// A model with current-based synapses (`--alpha`) evaluates layered; the asynchronous engine refuses it by name.
+    @Test func synapticCurrentModelsEvaluateLayeredOnly() throws {
+        var p = LIFParameters(beta: 0.9, threshold: 0.3)
+        p.synapticDecay = 0.6
+        let path = CLIFixtures.path("digits-alpha.snnmodel")
+        try ModelFile.write(try Network(spec: NetworkSpec(inputShape: [64], layers: [.linear(inFeatures: 64, outFeatures: 10), .lif(p)]), seed: 1),
+                            metadata: ["dataset": "digits", "classes": "10", "inputShape": "64", "frames": "16", "encoding": "poisson", "dtMs": "10.0"],
+                            to: URL(fileURLWithPath: path))
+        let layered = try CLIRun(["eval", "--model", path, "--mode", "layered"])
+        #expect(layered.status == 0 && layered.output.contains("layered: accuracy"), "\(layered.output.suffix(600))")
+        let async = try CLIRun(["eval", "--model", path, "--mode", "async"])
+        #expect(async.status != 0 && async.output.contains("current-based synapse") && !async.signalled, "\(async.output.suffix(600))")
+    }
+
     /// A valid model evaluates with the dataset settings it records.
     @Test func evalUsesTheModelsDataset() throws {
         #expect(CLIFixtures.made)

@@ -16,11 +16,15 @@ public enum AsyncCompatibility {
         for (i, layer) in spec.layers.enumerated() {
             if case .lif(let p) = layer, let alpha = p.synapticDecay { throw AsyncEngineError(synapticCurrentProblem(layer: i, alpha: alpha)) }
         }
-        if let frames {
-            for (i, layer) in spec.layers.enumerated() {
-                guard let norm = layer.normalization, norm.kind == .bntt, frames > norm.steps else { continue }
-                throw AsyncEngineError("layer \(i) (\(layer.shortName)) has BNTT statistics for \(norm.steps) time steps; the data has \(frames) frames (--frames)")
-            }
+        if let frames { try checkFrames(spec, frames: frames) }
+    }
+
+    /// Throws when `frames` exceeds the time steps a BNTT layer has statistics for: a check of the data
+    /// against the network that holds for the layered engine too (it calls no asynchronous feature).
+    public static func checkFrames(_ spec: NetworkSpec, frames: Int) throws {
+        for (i, layer) in spec.layers.enumerated() {
+            guard let norm = layer.normalization, norm.kind == .bntt, frames > norm.steps else { continue }
+            throw AsyncEngineError("layer \(i) (\(layer.shortName)) has BNTT statistics for \(norm.steps) time steps; the data has \(frames) frames (--frames)")
         }
     }
 
