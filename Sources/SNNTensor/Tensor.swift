@@ -29,6 +29,18 @@ public struct Tensor: Sendable, Equatable {
         self.data = data
     }
 
+    /// A tensor of the given shape whose every value `body` writes (no zero fill first: for outputs
+    /// that a kernel overwrites completely). `body` must write all `shape.reduce(1, *)` values.
+    public init(shape: [Int], initializingWith body: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative extent in shape \(shape)")
+        let count = shape.reduce(1, *)
+        self.shape = shape
+        self.data = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            body(buffer)
+            initialized = count
+        }
+    }
+
     /// A tensor of zeros.
     public static func zeros(_ shape: [Int]) -> Tensor { Tensor(shape: shape) }
 

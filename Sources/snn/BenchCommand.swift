@@ -37,6 +37,14 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Write all measurements as JSON to this path.")
     var json: String?
 
+    /// The measurements `--parts` can name.
+    static let knownParts = ["layered", "async", "unlayered", "bntt"]
+
+    /// `--parts` as a list of names (whitespace around each name ignored).
+    var wantedParts: [String] {
+        parts.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+
     func validate() throws {
         let items = batch.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         guard !items.isEmpty, items.allSatisfy({ Int($0).map { $0 >= 1 && $0 <= Self.maximumBatch } ?? false }) else {
@@ -44,10 +52,8 @@ struct BenchCommand: ParsableCommand {
         }
         try Check.finite(seconds, "--seconds", max: 3600, above: 0)
         try Check.threads(threads)
-        let known = ["layered", "async", "unlayered"]
-        let wanted = parts.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        guard !wanted.isEmpty, wanted.allSatisfy(known.contains) else {
-            throw ValidationError("--parts takes a comma list of layered, async, unlayered, got '\(parts)'")
+        guard !wantedParts.isEmpty, wantedParts.allSatisfy(Self.knownParts.contains) else {
+            throw ValidationError("--parts takes a comma list of \(Self.knownParts.joined(separator: ", ")), got '\(parts)'")
         }
         if let json { try Check.writableFile(json, "--json") }
     }
@@ -63,7 +69,7 @@ struct BenchCommand: ParsableCommand {
                 print("matmul \(m)x\(k) * \(k)x\(n): \(format(g, 1)) GFLOP/s")
             }
         }
-        let wanted = Set(parts.split(separator: ",").map(String.init))
+        let wanted = Set(wantedParts)
         if wanted.contains("bntt") {
             let r = try benchBNTT(seconds: seconds)
             report.bntt = r

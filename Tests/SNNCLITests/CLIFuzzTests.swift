@@ -38,13 +38,26 @@ struct CLIRun {
     }
 }
 
+/// A scratch folder `PREFIX-PID` in the temporary directory for one test process's fixtures. The
+/// suites that share it have no common end to remove it, so making one first removes the folders of
+/// the same prefix left by test processes that no longer run.
+enum ProcessScratch {
+    static func folder(_ prefix: String) -> URL {
+        let fm = FileManager.default
+        let tmp = fm.temporaryDirectory
+        for name in (try? fm.contentsOfDirectory(atPath: tmp.path)) ?? [] where name.hasPrefix(prefix + "-") {
+            guard let pid = Int32(name.dropFirst(prefix.count + 1)), pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { try? fm.removeItem(at: tmp.appendingPathComponent(name)) }
+        }
+        let d = tmp.appendingPathComponent("\(prefix)-\(getpid())")
+        try? fm.createDirectory(at: d, withIntermediateDirectories: true)
+        return d
+    }
+}
+
 /// Files the cases need: models (good and bad) and a malformed spike trace.
 enum CLIFixtures {
-    static let dir: URL = {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("snn-cli-fixtures-\(getpid())")
-        try? FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-        return d
-    }()
+    static let dir = ProcessScratch.folder("snn-cli-fixtures")
 
     static func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
 
@@ -148,6 +161,7 @@ enum CLIFixtures {
         (["eval", "--model", "@nmnist.snnmodel", "--threads", "0"], "--threads"),
         (["demo", "--threads", "0"], "--threads"),
         (["bench", "--threads", "0"], "--threads"),
+        (["bench", "--parts", "layered,gpu"], "--parts"),
         // Datasets, splits and the layer-sync study's own options.
         (["eval", "--model", "@nmnist.snnmodel", "--split", "Bogus"], "Bogus"),
         (["train", "--dataset", "poker-dvs", "--data", "/nonexistent/poker"], "/nonexistent/poker"),

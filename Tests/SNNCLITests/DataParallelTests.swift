@@ -73,11 +73,7 @@ enum MPITests {
 }
 
 enum DataParallelFixtures {
-    static let dir: URL = {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("snn-dp-fixtures-\(getpid())")
-        try? FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-        return d
-    }()
+    static let dir = ProcessScratch.folder("snn-dp-fixtures")
     static func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
 
     /// A short layered run on the shipped N-MNIST: 64 samples in global batches of 16 (4 steps an epoch).

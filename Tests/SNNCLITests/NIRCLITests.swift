@@ -10,8 +10,7 @@ import Testing
     static func fixture(_ name: String) -> String { bad.appendingPathComponent(name).path }
 
     static let dir: URL = {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("snn-nir-cli-\(getpid())")
-        try? FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+        let d = ProcessScratch.folder("snn-nir-cli")
         let lif = LIFParameters(beta: 0.5, threshold: 0.3)
         func model(_ name: String, _ spec: NetworkSpec) {
             try! ModelFile.write(try! Network(spec: spec, seed: 1), to: d.appendingPathComponent(name))

@@ -5,9 +5,15 @@ import SNNTensor
 
 /// Model files whose neuron parameters the CLI would refuse as options are refused on load, with
 /// the file and the problem named.
-struct ModelFileValidationTests {
+/// (A class, so that `deinit` removes the folders a test wrote: Swift Testing makes one instance per test.)
+final class ModelFileValidationTests {
+    private var folders: [URL] = []
+    deinit { for f in folders { try? FileManager.default.removeItem(at: f) } }
+
     func written(_ spec: NetworkSpec, _ name: String = #function) throws -> URL {
-        let url = ModelFileTests.tempDir(name).appendingPathComponent("m.snnmodel")
+        let folder = ModelFileTests.tempDir(name)
+        folders.append(folder)
+        let url = folder.appendingPathComponent("m.snnmodel")
         try ModelFile.write(try Network(spec: spec, seed: 1), metadata: ["dataset": "digits"], to: url)
         return url
     }

@@ -266,6 +266,48 @@ import SNNEngines
         #expect(yc.data == wantC)
     }
 
+    @Test func denseGradedInputTakesTheGEMMOutsideExactEventOrder() throws {
+        // A dense graded input (more than a quarter non-zero, e.g. pooled EM-PF spikes) goes through the
+        // dense GEMM unless the event order is asked for: the same sums up to rounding; a sparse input
+        // takes the event kernel either way, bit for bit.
+        let inF = 300, outF = 10, batch = 4
+        let rng = CounterRNG(seed: 9)
+        let w = Tensor(shape: [inF, outF], data: (0..<(inF * outF)).map { rng.uniform(stream: 1, counter: UInt64($0)) - 0.5 })
+        let layer = LayerSpec.linear(inFeatures: inF, outFeatures: outF)
+        for density: Float in [0.9, 0.05] {
+            let x = Tensor(shape: [batch, inF], data: (0..<(batch * inF)).map {
+                rng.uniform(stream: 2, counter: UInt64($0)) < density ? rng.uniform(stream: 3, counter: UInt64($0)) * 2 : 0
+            })
+            let exact = SpikeDelivery.forward(layer, inShape: [inF], outShape: [outF], input: x, weight: w, exactEventOrder: true)
+            let fast = SpikeDelivery.forward(layer, inShape: [inF], outShape: [outF], input: x, weight: w, exactEventOrder: false)
+            // Reference in Double.
+            for b in 0..<batch {
+                for o in 0..<outF {
+                    var ref: Double = 0
+                    for i in 0..<inF { ref += Double(x.data[b * inF + i]) * Double(w.data[i * outF + o]) }
+                    #expect(abs(Double(fast.data[b * outF + o]) - ref) < 1e-4, "density \(density) [\(b), \(o)]")
+                    #expect(abs(Double(exact.data[b * outF + o]) - ref) < 1e-4, "density \(density) [\(b), \(o)]")
+                }
+            }
+            if density < 0.25 { #expect(fast.data == exact.data) }
+        }
+    }
+
+    @Test func binaryScalesFollowTheOutputChannelOfEachLayout() throws {
+        // Linear [in, out]: channel = column. Hand values: columns (1, -3, 5) and (-2, 4, -6) -> 3 and 4.
+        let lin = Tensor(shape: [3, 2], data: [1, -2, -3, 4, 5, -6])
+        let linear = LayerSpec.linear(inFeatures: 3, outFeatures: 2)
+        #expect(BinaryWeightMath.scales(of: lin, perChannel: true, layer: linear) == [3, 4])
+        #expect(BinaryWeightMath.scales(of: lin, perChannel: false, layer: linear) == [3.5])
+        #expect(BinaryWeightMath.binarised(lin, scales: [3, 4], layer: linear).data == [3, -4, -3, 4, 3, -4])
+        // Conv [O, C, k, k] with O = 2, C = 1, k = 2: channel = a block of C k k = 4 weights.
+        let conv = LayerSpec.conv2d(inChannels: 1, outChannels: 2, kernel: 2, stride: 1, padding: 0)
+        let cw = Tensor(shape: [2, 1, 2, 2], data: [1, -1, 2, 0, 0, 0, 0, 0])
+        // The second channel is all zero: it keeps the tiny positive scale; sign(0) = +1.
+        #expect(BinaryWeightMath.scales(of: cw, perChannel: true, layer: conv) == [1, 1e-8])
+        #expect(BinaryWeightMath.binarised(cw, scales: [1, 1e-8], layer: conv).data == [1, -1, 1, 1, 1e-8, 1e-8, 1e-8, 1e-8])
+    }
+
     @Test func channelAttentionGradientMatchesFiniteDifferences() throws {
         let neuron = EMPFNeuronSpec(decay: 0.6, threshold: 0.2)
         let spec = try EMPFSpec.parse("input=1x4x4,conv3k3p1,fc4:readout", neuron: neuron, attentionKernel: 3)

@@ -282,25 +282,47 @@ public enum BinaryWeightMath {
         switch layer { case .linear(_, let o): return o; case .conv2d(_, let o, _, _, _): return o; default: return 1 }
     }
 
+    /// Calls `body(channel, indices)` for every output channel's weights in ascending flat index:
+    /// linear `[in, out]` -> column `c` (stride `out`); conv `[O, C, k, k]` -> the block of channel `c`.
+    /// With one channel (per-layer scale, or another layer) every index belongs to channel 0.
+    @inline(__always)
+    static func forEachChannel(count: Int, perChannel: Bool, layer: LayerSpec, _ body: (_ channel: Int, _ indices: StrideTo<Int>) -> Void) {
+        switch (perChannel, layer) {
+        case (true, .linear(_, let o)):
+            for c in 0..<o { body(c, stride(from: c, to: count, by: o)) }
+        case (true, .conv2d(let ci, let co, let k, _, _)):
+            let block = ci * k * k
+            for c in 0..<co { body(c, stride(from: c * block, to: (c + 1) * block, by: 1)) }
+        default:
+            body(0, stride(from: 0, to: count, by: 1))
+        }
+    }
+
     /// `alpha = mean |W|` per layer (one value) or per output channel.
     public static func scales(of w: Tensor, perChannel: Bool, layer: LayerSpec) -> [Float] {
         let channels = perChannel ? outputChannels(layer) : 1
-        var sums = [Double](repeating: 0, count: channels), counts = [Int](repeating: 0, count: channels)
-        for j in 0..<w.count {
-            let c = perChannel ? outputChannel(j, layer: layer) : 0
-            sums[c] += Double(abs(w.data[j])); counts[c] += 1
+        var scales = [Float](repeating: 1e-8, count: channels)
+        w.withUnsafeBufferPointer { p in
+            forEachChannel(count: p.count, perChannel: perChannel, layer: layer) { c, indices in
+                var sum: Double = 0, count = 0
+                for j in indices { sum += Double(abs(p[j])); count += 1 }
+                // A channel of all-zero latent weights keeps a tiny positive scale (a zero scale is invalid in model files).
+                scales[c] = max(Float(sum / Double(max(count, 1))), 1e-8)
+            }
         }
-        // A channel of all-zero latent weights keeps a tiny positive scale (a zero scale is invalid in model files).
-        return (0..<channels).map { max(Float(sums[$0] / Double(max(counts[$0], 1))), 1e-8) }
+        return scales
     }
 
     /// `alpha[c] * sign(W)` with `sign(0) = +1`.
     public static func binarised(_ w: Tensor, scales: [Float], layer: LayerSpec) -> Tensor {
         var out = w
-        let per = scales.count > 1
-        for j in 0..<w.count {
-            let a = scales[per ? outputChannel(j, layer: layer) : 0]
-            out.data[j] = w.data[j] < 0 ? -a : a
+        w.withUnsafeBufferPointer { p in
+            out.withUnsafeMutableBufferPointer { o in
+                forEachChannel(count: p.count, perChannel: scales.count > 1, layer: layer) { c, indices in
+                    let a = scales[c]
+                    for j in indices { o[j] = p[j] < 0 ? -a : a }
+                }
+            }
         }
         return out
     }

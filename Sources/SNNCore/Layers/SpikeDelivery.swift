@@ -69,8 +69,9 @@ public enum SpikeDelivery {
     /// sample's non-zero inputs one by one in ascending index order with
     /// ``deliverAll(_:inShape:input:count:weight:current:)``, only faster.
     ///
-    /// With `exactEventOrder: false` a dense conv input (more than a quarter non-zero) goes through the
-    /// im2col GEMM instead: faster, but not the bits of event-by-event delivery.
+    /// With `exactEventOrder: false` a dense input (more than a quarter non-zero, e.g. graded EM-PF
+    /// spikes after average pooling) goes through the dense GEMM (conv: im2col) instead: faster, but
+    /// not the bits of event-by-event delivery. Sparse inputs take the event kernels either way.
     public static func forward(_ layer: LayerSpec, inShape: [Int], outShape: [Int], input: Tensor, weight: Tensor,
                                exactEventOrder: Bool = true) -> Tensor {
         let batch = input.shape[0]
@@ -82,7 +83,12 @@ public enum SpikeDelivery {
                     let x = xp.baseAddress!, w = wp.baseAddress!, y = op.baseAddress!
                     switch layer {
                     case .linear(_, let o):
-                        spikeGatherAdd(m: batch, n: o, k: inSize, a: x, lda: inSize, b: w, ldb: o, c: y, ldc: o)
+                        if exactEventOrder {
+                            spikeGatherAdd(m: batch, n: o, k: inSize, a: x, lda: inSize, b: w, ldb: o, c: y, ldc: o)
+                        } else {
+                            // Chooses the event (row gather) kernel up to a quarter non-zero, the dense one above.
+                            gemm(m: batch, n: o, k: inSize, a: x, lda: inSize, b: w, ldb: o, c: y, ldc: o)
+                        }
                     case .conv2d(let ci, let co, let k, let s, let p):
                         let g = Conv2DGeometry(inChannels: ci, inHeight: inShape[1], inWidth: inShape[2], kernel: k, stride: s, padding: p)
                         if exactEventOrder {

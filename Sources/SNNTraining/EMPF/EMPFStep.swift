@@ -203,77 +203,98 @@ public struct EMPFStepper: Sendable {
         }
     }
 
+    /// Runs `body(run, channel)` over the neuron array `[batch, channels, spatial]` one channel's
+    /// contiguous run at a time (`run` = index of its first element), in memory order. A population's
+    /// decay and threshold are per channel (one value per run) or per neuron (`c * spatial + q`).
+    @inline(__always)
+    static func forEachRun(batch: Int, channels: Int, spatial: Int, _ body: (_ run: Int, _ channel: Int) -> Void) {
+        for b in 0..<batch { for c in 0..<channels { body((b * channels + c) * spatial, c) } }
+    }
+
     func neuronForward(_ i: Int, spec n: EMPFNeuronSpec, current: Tensor, state: inout EMPFState, training: Bool, keepTape: Bool,
                        tape: inout EMPFStepTape.Layer) -> (Tensor, ([Float], [Float])?) {
         let shape = shapes[i + 1]
         let batch = current.shape[0], size = shape.reduce(1, *)
         let channels = EMPFLayer.channels(shape), spatial = size / channels
         let p = model.parameters[i]
-        let decay = p[0].data, theta = p[1].data
+        let perChannel = n.perChannel
         let vPrev = state.membranes[i]!
-        var m = Tensor(shape: [batch, size])
-        m.withUnsafeMutableBufferPointer { mp in
+        // m = lambda v_{t-1} + I, element by element (the same two operations as the asynchronous engine).
+        let m = Tensor(shape: [batch, size]) { mp in
             vPrev.withUnsafeBufferPointer { vp in
-                current.withUnsafeBufferPointer { cp in
-                    decay.withUnsafeBufferPointer { dp in
-                        for b in 0..<batch {
-                            for j in 0..<size {
-                                let k = n.perChannel ? j / spatial : j
-                                mp[b * size + j] = dp[k] * vp[b * size + j] + cp[b * size + j]
-                            }
-                        }
+            current.withUnsafeBufferPointer { cp in
+            p[0].withUnsafeBufferPointer { dp in
+                Self.forEachRun(batch: batch, channels: channels, spatial: spatial) { r, c in
+                    if perChannel {
+                        let d = dp[c]
+                        for q in 0..<spatial { mp[r + q] = d * vp[r + q] + cp[r + q] }
+                    } else {
+                        let k = c * spatial
+                        for q in 0..<spatial { mp[r + q] = dp[k + q] * vp[r + q] + cp[r + q] }
                     }
                 }
-            }
+            }}}
         }
-        var u = m
+        // Membrane batch norm: per-channel statistics of the batch (training) or the running ones.
         var batchStats: ([Float], [Float])? = nil
+        var mean: [Float] = [], inv: [Float] = [], gamma: [Float] = [], beta: [Float] = []
         if n.membraneNorm {
-            let gamma = p[2].data, beta = p[3].data
-            var mean = [Float](repeating: 0, count: channels), variance = mean
-            let count = batch * spatial
+            gamma = p[2].data; beta = p[3].data
+            var variance: [Float]
             if training {
-                for c in 0..<channels {
-                    var s: Double = 0
-                    for b in 0..<batch { for q in 0..<spatial { s += Double(m.data[b * size + c * spatial + q]) } }
-                    let mu = s / Double(count)
-                    var v: Double = 0
-                    for b in 0..<batch { for q in 0..<spatial { let d = Double(m.data[b * size + c * spatial + q]) - mu; v += d * d } }
-                    mean[c] = Float(mu); variance[c] = Float(v / Double(count))
+                mean = [Float](repeating: 0, count: channels); variance = mean
+                let count = batch * spatial
+                m.withUnsafeBufferPointer { mp in
+                    for c in 0..<channels {
+                        var s: Double = 0
+                        for b in 0..<batch { let r = (b * channels + c) * spatial; for q in 0..<spatial { s += Double(mp[r + q]) } }
+                        let mu = s / Double(count)
+                        var v: Double = 0
+                        for b in 0..<batch { let r = (b * channels + c) * spatial; for q in 0..<spatial { let d = Double(mp[r + q]) - mu; v += d * d } }
+                        mean[c] = Float(mu); variance[c] = Float(v / Double(count))
+                    }
                 }
                 batchStats = (mean, variance.map { $0 * Float(count) / Float(max(count - 1, 1)) })
             } else {
                 mean = model.statistics[i][0].data; variance = model.statistics[i][1].data
             }
-            let inv = variance.map { EMPFNeuronRule.invStd(variance: $0, epsilon: EMPFStepper.epsilon) }
-            var xhat = m
-            for b in 0..<batch {
-                for c in 0..<channels {
+            inv = variance.map { EMPFNeuronRule.invStd(variance: $0, epsilon: EMPFStepper.epsilon) }
+        }
+        // One pass: normalise (u, and xhat for the tape), fire, reset. Without the norm u is m itself.
+        let norm = n.membraneNorm, keepXhat = keepTape && norm
+        let mode = EMPFNeuronRule.mode(n.kind)
+        // Every element of these is written by the pass (u and xhat only when used; empty otherwise).
+        var u = Tensor(shape: norm ? [batch, size] : [0]) { _ in }
+        var xhat = Tensor(shape: keepXhat ? [batch, size] : [0]) { _ in }
+        var s = Tensor(shape: [batch] + shape) { _ in }
+        var v = Tensor(shape: [batch, size]) { _ in }
+        m.withUnsafeBufferPointer { mp in
+        u.withUnsafeMutableBufferPointer { up in
+        xhat.withUnsafeMutableBufferPointer { xp in
+        s.withUnsafeMutableBufferPointer { sp in
+        v.withUnsafeMutableBufferPointer { vp in
+        p[1].withUnsafeBufferPointer { tp in
+            Self.forEachRun(batch: batch, channels: channels, spatial: spatial) { r, c in
+                if norm {
+                    let mu = mean[c], iv = inv[c], g = gamma[c], be = beta[c]
                     for q in 0..<spatial {
-                        let idx = b * size + c * spatial + q
-                        xhat.data[idx] = (m.data[idx] - mean[c]) * inv[c]
-                        u.data[idx] = EMPFNeuronRule.normalise(m.data[idx], mean: mean[c], invStd: inv[c], gamma: gamma[c], beta: beta[c])
+                        let x = mp[r + q]
+                        if keepXhat { xp[r + q] = (x - mu) * iv }
+                        let uu = EMPFNeuronRule.normalise(x, mean: mu, invStd: iv, gamma: g, beta: be)
+                        up[r + q] = uu
+                        let f = EMPFNeuronRule.fire(uu, theta: tp[perChannel ? c : c * spatial + q], mode: mode)
+                        sp[r + q] = f.spike; vp[r + q] = f.membrane
+                    }
+                } else {
+                    for q in 0..<spatial {
+                        let f = EMPFNeuronRule.fire(mp[r + q], theta: tp[perChannel ? c : c * spatial + q], mode: mode)
+                        sp[r + q] = f.spike; vp[r + q] = f.membrane
                     }
                 }
             }
-            if keepTape { tape.xhat = xhat; tape.invStd = inv }
-        }
-        var s = Tensor(shape: [batch] + shape)
-        var v = Tensor(shape: [batch, size])
-        let mode = EMPFNeuronRule.mode(n.kind)
-        s.withUnsafeMutableBufferPointer { sp in
-        v.withUnsafeMutableBufferPointer { vp in
-        u.withUnsafeBufferPointer { up in
-        theta.withUnsafeBufferPointer { tp in
-            for b in 0..<batch {
-                for j in 0..<size {
-                    let idx = b * size + j
-                    let r = EMPFNeuronRule.fire(up[idx], theta: tp[n.perChannel ? j / spatial : j], mode: mode)
-                    sp[idx] = r.spike; vp[idx] = r.membrane
-                }
-            }
-        }}}}
-        if keepTape { tape.vPrev = vPrev; tape.u = u }
+        }}}}}}
+        if !norm { u = m }
+        if keepTape { tape.vPrev = vPrev; tape.u = u; if keepXhat { tape.xhat = xhat; tape.invStd = inv } }
         state.membranes[i] = v
         return (s, batchStats)
     }
@@ -344,88 +365,90 @@ public struct EMPFStepper: Sendable {
         let batch = gs.shape[0], size = shape.reduce(1, *)
         let channels = EMPFLayer.channels(shape), spatial = size / channels
         let p = model.parameters[i]
-        let decay = p[0].data, theta = p[1].data
+        let perChannel = n.perChannel
         let u = L.u!, vPrev = L.vPrev!
-        var du = Tensor(shape: [batch, size])
+        var du = Tensor(shape: [batch, size]) { _ in }   // every element written below
         var dTheta = grads[1].data
-        if n.kind == .excess || n.kind == .membrane, gv == nil {
-            // Online (no carry): dL/du = H g_s; excess: dL/dtheta -= H g_s.
-            let excess = n.kind == .excess
-            du.withUnsafeMutableBufferPointer { dp in
-            u.withUnsafeBufferPointer { up in
-            gs.withUnsafeBufferPointer { gp in
-            theta.withUnsafeBufferPointer { tp in
-            dTheta.withUnsafeMutableBufferPointer { dtp in
-                for b in 0..<batch {
-                    for j in 0..<size {
-                        let idx = b * size + j
-                        let k = n.perChannel ? j / spatial : j
-                        let fire = up[idx] > tp[k]
-                        dp[idx] = fire ? gp[idx] : 0
-                        if excess && fire { dtp[k] -= gp[idx] }
+        // dL/du from the spike's gradient g_s and the carried dL/dv g_v (zero when online); dL/dtheta.
+        du.withUnsafeMutableBufferPointer { dp in
+        u.withUnsafeBufferPointer { up in
+        gs.withUnsafeBufferPointer { gp in
+        p[1].withUnsafeBufferPointer { tp in
+        dTheta.withUnsafeMutableBufferPointer { dtp in
+            func run(_ carried: UnsafeBufferPointer<Float>?) {
+                Self.forEachRun(batch: batch, channels: channels, spatial: spatial) { r, c in
+                    for q in 0..<spatial {
+                        let idx = r + q, k = perChannel ? c : c * spatial + q
+                        let th = tp[k], uu = up[idx]
+                        let fire = uu > th
+                        let s = gp[idx], cv = carried?[idx] ?? 0
+                        switch n.kind {
+                        case .excess:
+                            dp[idx] = fire ? s : cv
+                            if fire { dtp[k] += cv - s }
+                        case .membrane:
+                            dp[idx] = fire ? s : cv
+                        case .lif(let sg):
+                            let d = sg.gradient(uu - th)
+                            dp[idx] = s * d + (fire ? 0 : cv)
+                            dtp[k] -= s * d
+                        }
                     }
                 }
-            }}}}}
-        } else {
-        for b in 0..<batch {
-            for j in 0..<size {
-                let idx = b * size + j
-                let k = n.perChannel ? j / spatial : j
-                let th = theta[k]
-                let uu = u.data[idx]
-                let fire = uu > th
-                let s = gs.data[idx], cv = gv?.data[idx] ?? 0
-                switch n.kind {
-                case .excess:
-                    du.data[idx] = fire ? s : cv
-                    if fire { dTheta[k] += cv - s }
-                case .membrane:
-                    du.data[idx] = fire ? s : cv
-                case .lif(let sg):
-                    let d = sg.gradient(uu - th)
-                    du.data[idx] = s * d + (fire ? 0 : cv)
-                    dTheta[k] -= s * d
-                }
             }
-        }
-        }
+            if let gv { gv.withUnsafeBufferPointer { run($0) } } else { run(nil) }
+        }}}}}
         if n.learnable { grads[1] = Tensor(shape: grads[1].shape, data: dTheta) }
-        var dm = du
+        var dm = n.membraneNorm ? Tensor(shape: [batch, size]) { _ in } : du   // the norm writes every element
         if n.membraneNorm {
             let gamma = p[2].data, xhat = L.xhat!, inv = L.invStd
             var dGamma = grads[2].data, dBeta = grads[3].data
             let count = Float(batch * spatial)
-            for c in 0..<channels {
-                var sumD: Float = 0, sumDX: Float = 0
-                for b in 0..<batch { for q in 0..<spatial {
-                    let idx = b * size + c * spatial + q
-                    sumD += du.data[idx]; sumDX += du.data[idx] * xhat.data[idx]
-                } }
-                dBeta[c] += sumD; dGamma[c] += sumDX
-                // dxhat = du * gamma; dm = inv/N * (N dxhat - sum dxhat - xhat sum(dxhat xhat))
-                let meanD = gamma[c] * sumD / count, meanDX = gamma[c] * sumDX / count
-                for b in 0..<batch { for q in 0..<spatial {
-                    let idx = b * size + c * spatial + q
-                    dm.data[idx] = inv[c] * (gamma[c] * du.data[idx] - meanD - xhat.data[idx] * meanDX)
-                } }
-            }
+            du.withUnsafeBufferPointer { dp in
+            xhat.withUnsafeBufferPointer { xp in
+            dm.withUnsafeMutableBufferPointer { mp in
+                for c in 0..<channels {
+                    var sumD: Float = 0, sumDX: Float = 0
+                    for b in 0..<batch {
+                        let r = (b * channels + c) * spatial
+                        for q in 0..<spatial { sumD += dp[r + q]; sumDX += dp[r + q] * xp[r + q] }
+                    }
+                    dBeta[c] += sumD; dGamma[c] += sumDX
+                    // dxhat = du * gamma; dm = inv/N * (N dxhat - sum dxhat - xhat sum(dxhat xhat))
+                    let g = gamma[c], iv = inv[c]
+                    let meanD = g * sumD / count, meanDX = g * sumDX / count
+                    for b in 0..<batch {
+                        let r = (b * channels + c) * spatial
+                        for q in 0..<spatial { mp[r + q] = iv * (g * dp[r + q] - meanD - xp[r + q] * meanDX) }
+                    }
+                }
+            }}}
             grads[2] = Tensor(shape: grads[2].shape, data: dGamma); grads[3] = Tensor(shape: grads[3].shape, data: dBeta)
         }
         var dDecay = grads[0].data
-        var carried = wantCarry ? Tensor(shape: [batch, size]) : nil
+        var carried = wantCarry ? Tensor(shape: [batch, size]) { _ in } : nil   // written below
         dDecay.withUnsafeMutableBufferPointer { dd in
         dm.withUnsafeBufferPointer { dmp in
         vPrev.withUnsafeBufferPointer { vp in
-            for b in 0..<batch {
-                for j in 0..<size {
-                    let idx = b * size + j
-                    dd[n.perChannel ? j / spatial : j] += dmp[idx] * vp[idx]
+            Self.forEachRun(batch: batch, channels: channels, spatial: spatial) { r, c in
+                if perChannel {
+                    var acc = dd[c]
+                    for q in 0..<spatial { acc += dmp[r + q] * vp[r + q] }
+                    dd[c] = acc
+                } else {
+                    let k = c * spatial
+                    for q in 0..<spatial { dd[k + q] += dmp[r + q] * vp[r + q] }
                 }
             }
+            if carried != nil {
+                carried!.withUnsafeMutableBufferPointer { op in
+                p[0].withUnsafeBufferPointer { dp in
+                    Self.forEachRun(batch: batch, channels: channels, spatial: spatial) { r, c in
+                        for q in 0..<spatial { op[r + q] = dmp[r + q] * dp[perChannel ? c : c * spatial + q] }
+                    }
+                }}
+            }
         }}}
-        if carried != nil {
-            for b in 0..<batch { for j in 0..<size { let idx = b * size + j; carried!.data[idx] = dm.data[idx] * decay[n.perChannel ? j / spatial : j] } }
-        }
         if n.learnable { grads[0] = Tensor(shape: grads[0].shape, data: dDecay) }
         return (dm.reshaped([batch] + shapes[i]), carried)
     }
