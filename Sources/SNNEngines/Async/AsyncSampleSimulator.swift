@@ -79,6 +79,9 @@ struct AsyncSampleSimulator {
     var dropoutStream: UInt64 = 0
     var dropoutCounter: UInt64 = 0
     var tape: AsyncTape?
+    /// `tape != nil`, kept as a flag: testing the optional itself copied the whole tape (every array
+    /// retained and released) at each forward step.
+    var recordsTape = false
     /// Called with the tape at the end of every frame (sample, frame), when a tape is recorded.
     var frameTapeConsumer: ((Int, Int, inout AsyncTape) -> Void)?
     var traceEvents: [SpikeTrace.Event] = []
@@ -221,6 +224,7 @@ struct AsyncSampleSimulator {
         for i in histogram.indices { histogram[i] = 0 }
         integrationCount = 0
         tape = options.recordTape ? AsyncTape() : nil
+        recordsTape = options.recordTape
         tape?.populationBeta = pops.map { $0.parameters.beta }
         traceEvents.removeAll(keepingCapacity: true)
         traceSample = Int32(truncatingIfNeeded: options.sampleIndexOffset + b)
@@ -254,7 +258,7 @@ struct AsyncSampleSimulator {
                 stepInFrame += 1; globalStep += 1
                 if deferredPopulations > 0 { releaseDeferred(throughPopulation: stepInFrame - 1) }
                 integrateTouched()
-                tape?.stepIntegrationStart.append(integrationCount)
+                if recordsTape { tape!.stepIntegrationStart.append(integrationCount) }
                 let q = queueCount
                 queueSum += Double(q); queueMax = max(queueMax, q)
                 picked.removeAll(keepingCapacity: true)
@@ -292,7 +296,7 @@ struct AsyncSampleSimulator {
             }
             if let sv = spikeValues { valuesPerFrame.append(Array(UnsafeBufferPointer(start: sv, count: neuronCount))) }
             spikesPerFrame.append(spikesThisFrame)
-            if tape != nil {
+            if recordsTape {
                 tape!.frameStepStart.append(Int32(globalStep))
                 tape!.frameDroppedStart.append(Int32(tape!.droppedNeuron.count))
                 tape!.stoppedEarly.append(stopped)
@@ -556,7 +560,7 @@ struct AsyncSampleSimulator {
     /// lanes compute exactly what ``LIFDynamics`` computes.
     mutating func integrateTouched() {
         guard touchedTotal > 0 else { return }
-        let recording = tape != nil
+        let recording = recordsTape
         for p in 0..<hotPopulations.count where !touched[p].isEmpty {
             let pop = hotPopulations[p]
             if pop.empfMode >= 0 { integrateEMPF(p); continue }
@@ -829,7 +833,7 @@ struct AsyncSampleSimulator {
             }
             i = j
         }
-        if tape != nil {
+        if recordsTape {
             for s in picked {
                 tape!.emittedNeuron.append(s.neuron)
                 tape!.emittedIntegration.append(s.integration)
@@ -861,7 +865,7 @@ struct AsyncSampleSimulator {
                 unitMark[pop.unitOffset + Int(u)] = 0
                 let start = pop.offset + Int(u) * pop.neuronsPerUnit
                 for n in start..<(start + pop.neuronsPerUnit) {
-                    if current[n] != 0 { tape?.droppedNeuron.append(pop.layerId(n)) }
+                    if recordsTape && current[n] != 0 { tape!.droppedNeuron.append(pop.layerId(n)) }
                     current[n] = 0
                 }
             }
