@@ -46,7 +46,6 @@ with torch.set_num_threads(--threads) (default 2). Run from the repository root:
 Add --json FILE to also write the numbers as JSON.
 """
 import argparse
-import glob
 import json
 import math
 import os
@@ -58,7 +57,7 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from snntorch_layered import DEFAULT_NMNIST, MLP, T, make_input, timed  # noqa: E402
+from snntorch_layered import MLP, T, add_common_options, input_kind, make_input, timed  # noqa: E402
 
 SIZES = [2312, 64, 64, 64, 10]
 N_NEURONS = sum(SIZES[1:])  # 202
@@ -182,13 +181,9 @@ def main() -> None:
     ap.add_argument("--arch", choices=["semisparse", "mixed"], default="semisparse")
     ap.add_argument("--init", choices=["pretrained", "random"], default="pretrained")
     ap.add_argument("--pretrain-epochs", type=int, default=3)
-    ap.add_argument("--data", choices=["nmnist", "random"], default=None)
-    ap.add_argument("--data-dir", default=DEFAULT_NMNIST)
-    ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--min-seconds", type=float, default=0.5)
-    ap.add_argument("--json", default=None)
+    add_common_options(ap)
     args = ap.parse_args()
-    kind = args.data or ("nmnist" if glob.glob(os.path.join(args.data_dir, "*", "*.bin")) else "random")
+    kind = input_kind(args)
     at = import_asynctorch(args.asynctorch)
     fs = [None if f == "inf" else int(f) for f in args.F]
 

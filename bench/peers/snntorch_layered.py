@@ -127,19 +127,29 @@ def timed(fn, min_seconds: float, repeats: int) -> float:
     return best
 
 
+def add_common_options(ap: argparse.ArgumentParser) -> None:
+    """Options shared by the peer scripts that time N-MNIST input: data, repetitions, JSON output."""
+    ap.add_argument("--data", choices=["nmnist", "random"], default=None)
+    ap.add_argument("--data-dir", default=DEFAULT_NMNIST)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--min-seconds", type=float, default=0.5)
+    ap.add_argument("--json", default=None)
+
+
+def input_kind(args) -> str:
+    """--data, or real N-MNIST when the folder holds recordings, else random spikes."""
+    return args.data or ("nmnist" if glob.glob(os.path.join(args.data_dir, "*", "*.bin")) else "random")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--beta", type=float, default=0.9)
     ap.add_argument("--batches", type=int, nargs="+", default=[32, 128])
     ap.add_argument("--nets", nargs="+", default=["mlp", "cnn"], choices=["mlp", "cnn"])
-    ap.add_argument("--data", choices=["nmnist", "random"], default=None)
-    ap.add_argument("--data-dir", default=DEFAULT_NMNIST)
-    ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--min-seconds", type=float, default=0.5)
-    ap.add_argument("--json", default=None)
+    add_common_options(ap)
     args = ap.parse_args()
-    kind = args.data or ("nmnist" if glob.glob(os.path.join(args.data_dir, "*", "*.bin")) else "random")
+    kind = input_kind(args)
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
