@@ -36,6 +36,10 @@ public struct Optimizer: Sendable {
     }
 
     /// Applies one update to `weights[i]` for every `i` in `indices`.
+    ///
+    /// Eight weights at a time (`SIMD8`, the last few in a partly filled vector): each lane does the
+    /// scalar rule's operations in its order, and IEEE division and square root are exact in vectors
+    /// too, so the result is the scalar loop's, bit for bit.
     public mutating func step(weights: inout [Tensor], gradients: [Tensor], indices: [Int]) {
         stepCount += 1
         let lr = learningRate
@@ -51,10 +55,11 @@ public struct Optimizer: Sendable {
                 m.withUnsafeMutableBufferPointer { mp in
                     gradients[i].withUnsafeBufferPointer { gp in
                         weights[i].withUnsafeMutableBufferPointer { wp in
-                            for j in 0..<n {
-                                let g = gp[j] + wd * wp[j]
-                                mp[j] = mu * mp[j] + g
-                                wp[j] -= lr * mp[j]
+                            Self.lanes(n) { j, k in
+                                let g = Self.load(gp, j, k) + wd * Self.load(wp, j, k)
+                                let mNew = mu * Self.load(mp, j, k) + g
+                                Self.store(mNew, mp, j, k)
+                                Self.store(Self.load(wp, j, k) - lr * mNew, wp, j, k)
                             }
                         }
                     }
@@ -67,18 +72,21 @@ public struct Optimizer: Sendable {
                 var m = first.removeValue(forKey: i) ?? [Float](repeating: 0, count: n)
                 var v = second.removeValue(forKey: i) ?? [Float](repeating: 0, count: n)
                 let c1 = 1 - powf(b1, Float(stepCount)), c2 = 1 - powf(b2, Float(stepCount))
+                let a1 = 1 - b1, a2 = 1 - b2, lrwd = lr * wd
                 m.withUnsafeMutableBufferPointer { mp in
                     v.withUnsafeMutableBufferPointer { vp in
                         gradients[i].withUnsafeBufferPointer { gp in
                             weights[i].withUnsafeMutableBufferPointer { wp in
-                                for j in 0..<n {
-                                    var g = gp[j]
-                                    if !decoupled { g += wd * wp[j] }
-                                    mp[j] = b1 * mp[j] + (1 - b1) * g
-                                    vp[j] = b2 * vp[j] + (1 - b2) * g * g
-                                    let update = (mp[j] / c1) / ((vp[j] / c2).squareRoot() + eps)
-                                    if decoupled { wp[j] -= lr * wd * wp[j] }
-                                    wp[j] -= lr * update
+                                Self.lanes(n) { j, k in
+                                    var w = Self.load(wp, j, k)
+                                    var g = Self.load(gp, j, k)
+                                    if !decoupled { g += wd * w }
+                                    let mNew = b1 * Self.load(mp, j, k) + a1 * g
+                                    let vNew = b2 * Self.load(vp, j, k) + a2 * g * g
+                                    Self.store(mNew, mp, j, k); Self.store(vNew, vp, j, k)
+                                    let update = (mNew / c1) / ((vNew / c2).squareRoot() + eps)
+                                    if decoupled { w -= lrwd * w }
+                                    Self.store(w - lr * update, wp, j, k)
                                 }
                             }
                         }
@@ -89,6 +97,34 @@ public struct Optimizer: Sendable {
         }
     }
 
+    /// Calls `body(j, k)` for the blocks `j ..< j + k` of `0 ..< n`, `k = 8` but for the last.
+    @inline(__always)
+    static func lanes(_ n: Int, _ body: (Int, Int) -> Void) {
+        var j = 0
+        while j + 8 <= n { body(j, 8); j += 8 }
+        if j < n { body(j, n - j) }
+    }
+
+    /// Elements `j ..< j + k` (`k <= 8`) as a vector; lanes past `k` are 0.
+    @inline(__always)
+    static func load(_ p: UnsafeBufferPointer<Float>, _ j: Int, _ k: Int) -> SIMD8<Float> {
+        if k == 8 { return UnsafeRawPointer(p.baseAddress! + j).loadUnaligned(as: SIMD8<Float>.self) }
+        var v = SIMD8<Float>()
+        for l in 0..<k { v[l] = p[j + l] }
+        return v
+    }
+
+    @inline(__always)
+    static func load(_ p: UnsafeMutableBufferPointer<Float>, _ j: Int, _ k: Int) -> SIMD8<Float> {
+        load(UnsafeBufferPointer(p), j, k)
+    }
+
+    /// Writes lanes `0 ..< k` of `v` to elements `j ..< j + k`.
+    @inline(__always)
+    static func store(_ v: SIMD8<Float>, _ p: UnsafeMutableBufferPointer<Float>, _ j: Int, _ k: Int) {
+        if k == 8 { UnsafeMutableRawPointer(p.baseAddress! + j).storeBytes(of: v, as: SIMD8<Float>.self); return }
+        for l in 0..<k { p[j + l] = v[l] }
+    }
     /// Everything an optimizer carries from one step to the next (checkpoints save and restore it).
     public struct State: Sendable, Equatable {
         /// Steps taken so far (Adam's bias correction depends on it).

@@ -24,9 +24,21 @@ struct EMPFBench: ParsableCommand {
     @Option(help: "Write the measurements as JSON to this path.")
     var json: String?
 
+    @Option(help: "Networks to measure (comma list): mlp, conv.")
+    var nets: String = "mlp,conv"
+
+    /// The networks, as the peer script builds them.
+    static let networks = [("mlp", "input=784,fc128:bn,fc10:readout"), ("conv", "input=1x28x28,conv8k3p1:bn,avg2,fc10:readout")]
+
+    var wantedNets: [String] { nets.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) } }
+
     func validate() throws {
         try Check.finite(seconds, "--seconds", max: 3600, above: 0)
         try Check.threads(threads)
+        let known = Self.networks.map(\.0)
+        guard !wantedNets.isEmpty, wantedNets.allSatisfy(known.contains) else {
+            throw ValidationError("--nets takes a comma list of \(known.joined(separator: ", ")), got '\(nets)'")
+        }
         if let json { try Check.writableFile(json, "--json") }
     }
 
@@ -36,7 +48,8 @@ struct EMPFBench: ParsableCommand {
         if let threads { Parallelism.threadCount = threads }
         var rows: [Row] = []
         let neuron = EMPFNeuronSpec(kind: .excess, decay: 0.5, threshold: 0.5)
-        for (name, arch, features) in [("mlp", "input=784,fc128:bn,fc10:readout", 784), ("conv", "input=1x28x28,conv8k3p1:bn,avg2,fc10:readout", 784)] {
+        let features = 784
+        for (name, arch) in Self.networks where wantedNets.contains(name) {
             for steps in [4, 16] {
                 let spec = try EMPFSpec.parse(arch, neuron: neuron, binaryWeights: .perChannel)
                 var trainer = try OnlineTrainer(model: EMPFModel(spec: spec, seed: 0), optimizer: .referenceAdam(),
