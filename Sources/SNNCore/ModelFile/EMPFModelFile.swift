@@ -90,31 +90,15 @@ public enum EMPFModelFile {
 
     /// Reads and verifies an EM-PF model file.
     public static func read(from url: URL) throws -> (model: EMPFModel, metadata: [String: String]) {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ModelFileError(url: url, offset: nil, problem: "cannot be read (\(error.localizedDescription))")
+        let file = try ModelFileBytes(url: url) { v, fail in
+            guard v == version else {
+                throw fail(8, "has format version \(v), not an EM-PF model (version 3)" + (v <= ModelFile.version ? "; it is a plain network" : ""))
+            }
         }
-        let bytes = [UInt8](data)
-        func fail(_ offset: Int?, _ problem: String) -> ModelFileError { ModelFileError(url: url, offset: offset, problem: problem) }
-        guard bytes.count >= 24 else { throw fail(0, "is \(bytes.count) bytes long, too short for a model file (at least 24)") }
-        guard Array(bytes[0..<8]) == ModelFile.magic else { throw fail(0, "does not start with the magic 'SNNKITMD' (not an SNNKit model file)") }
-        let v: UInt32 = ModelFile.load(bytes, 8)
-        guard v == version else {
-            throw fail(8, "has format version \(v), not an EM-PF model (version 3)" + (v <= ModelFile.version ? "; it is a plain network" : ""))
-        }
-        let headerLength = Int(clamping: ModelFile.load(bytes, 12) as UInt64)
-        guard headerLength > 0, headerLength <= bytes.count - 24 else {
-            throw fail(12, "header length \(headerLength) does not fit in a file of \(bytes.count) bytes (truncated?)")
-        }
-        let crc = CRC32.checksum(bytes[0..<(bytes.count - 4)])
-        let stored: UInt32 = ModelFile.load(bytes, bytes.count - 4)
-        guard crc == stored else {
-            throw fail(bytes.count - 4, String(format: "checksum mismatch (stored %08x, computed %08x): the file is corrupt", stored, crc))
-        }
-        let header: Header
-        do { header = try JSONDecoder().decode(Header.self, from: Data(bytes[20..<(20 + headerLength)])) } catch {
-            throw fail(20, "header is not valid JSON for an EM-PF model header: \(error)")
-        }
+        let bytes = file.bytes, headerLength = file.headerLength
+        let fail = file.fail
+        try file.verifyChecksum()
+        let header = try file.header(Header.self, describing: "an EM-PF model header")
         guard header.kind == "empf" else { throw fail(20, "header kind '\(header.kind)' is not 'empf'") }
         let shapes: [[Int]]
         do { shapes = try header.spec.shapes() } catch { throw fail(20, "architecture is inconsistent: \(error)") }

@@ -71,30 +71,16 @@ public enum ModelFile {
 
     /// Reads and verifies a model file.
     public static func read(from url: URL) throws -> (network: Network, metadata: [String: String]) {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ModelFileError(url: url, offset: nil, problem: "cannot be read (\(error.localizedDescription))")
+        let file = try ModelFileBytes(url: url) { v, fail in
+            // Version 3 files hold EM-PF networks (floating-point spikes, binary weights): ``EMPFModelFile``.
+            if v == EMPFModelFile.version { throw fail(8, "is an EM-PF model (format version 3), written by `snn train --method`, not a plain network: read it with EMPFModelFile (snn eval and snn info take it; this command does not)") }
+            guard v >= oldestReadableVersion, v <= version else {
+                throw fail(8, "has format version \(v); this build reads versions \(oldestReadableVersion) to \(version)")
+            }
         }
-        let bytes = [UInt8](data)
-        func fail(_ offset: Int?, _ problem: String) -> ModelFileError { ModelFileError(url: url, offset: offset, problem: problem) }
-        guard bytes.count >= 24 else { throw fail(0, "is \(bytes.count) bytes long, too short for a model file (at least 24)") }
-        guard Array(bytes[0..<8]) == magic else { throw fail(0, "does not start with the magic 'SNNKITMD' (not an SNNKit model file)") }
-        let v: UInt32 = load(bytes, 8)
-        // Version 3 files hold EM-PF networks (floating-point spikes, binary weights): ``EMPFModelFile``.
-        if v == EMPFModelFile.version { throw fail(8, "is an EM-PF model (format version 3), written by `snn train --method`, not a plain network: read it with EMPFModelFile (snn eval and snn info take it; this command does not)") }
-        guard v >= oldestReadableVersion, v <= version else {
-            throw fail(8, "has format version \(v); this build reads versions \(oldestReadableVersion) to \(version)")
-        }
-        // Fix: `Int(UInt64)` trapped on a length field with the top bit set (a single flipped bit).
-        let headerLength = Int(clamping: load(bytes, 12) as UInt64)
-        guard headerLength > 0, headerLength <= bytes.count - 24 else {
-            throw fail(12, "header length \(headerLength) does not fit in a file of \(bytes.count) bytes (truncated?)")
-        }
-        let storedCRC: UInt32 = load(bytes, bytes.count - 4)
-        let header: Header
-        do { header = try JSONDecoder().decode(Header.self, from: Data(bytes[20..<(20 + headerLength)])) } catch {
-            throw fail(20, "header is not valid JSON for a model header: \(error)")
-        }
+        let bytes = file.bytes, v = file.version, headerLength = file.headerLength
+        let fail = file.fail
+        let header = try file.header(Header.self, describing: "a model header")
         let shapes: [[Int]]
         do { shapes = try header.spec.shapes() } catch { throw fail(20, "architecture is inconsistent: \(error)") }
         if let problem = header.spec.problem { throw fail(20, "architecture cannot run: \(problem)") }
@@ -119,10 +105,7 @@ public enum ModelFile {
         guard bytes.count == expectedLength else {
             throw fail(offset, "is \(bytes.count) bytes, expected \(expectedLength) for this architecture (truncated or extra data)")
         }
-        let crc = CRC32.checksum(bytes[0..<(bytes.count - 4)])
-        guard crc == storedCRC else {
-            throw fail(bytes.count - 4, String(format: "checksum mismatch (stored %08x, computed %08x): the file is corrupt", storedCRC, crc))
-        }
+        try file.verifyChecksum()
         var weights = [Tensor]()
         var shapeIndex = 0
         for (i, layer) in header.spec.layers.enumerated() {
@@ -197,6 +180,57 @@ public enum ModelFile {
 }
 
 /// A model file that cannot be used: names the file, the byte offset (when known) and the problem.
+/// The opening every SNNKit model file shares (plain networks and EM-PF models), read whole and
+/// checked in the order problems are reported: length (at least 24 bytes), the magic `SNNKITMD`, the
+/// format version (by the reader's own rule), then the header length (a little-endian `UInt64` at
+/// byte 12; the JSON header starts at byte 20). The CRC-32 of everything before the last 4 bytes is
+/// checked by ``verifyChecksum()``, when the reader chooses.
+struct ModelFileBytes {
+    let url: URL
+    let bytes: [UInt8]
+    let version: UInt32
+    let headerLength: Int
+
+    /// An error at `offset` (nil: the whole file) naming the file.
+    func fail(_ offset: Int?, _ problem: String) -> ModelFileError { ModelFileError(url: url, offset: offset, problem: problem) }
+
+    /// Reads `url`; `acceptVersion(version, fail)` throws for a version the reader does not take.
+    init(url: URL, acceptVersion: (UInt32, (Int?, String) -> ModelFileError) throws -> Void) throws {
+        self.url = url
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ModelFileError(url: url, offset: nil, problem: "cannot be read (\(error.localizedDescription))")
+        }
+        bytes = [UInt8](data)
+        let fail = { (offset: Int?, problem: String) in ModelFileError(url: url, offset: offset, problem: problem) }
+        guard bytes.count >= 24 else { throw fail(0, "is \(bytes.count) bytes long, too short for a model file (at least 24)") }
+        guard Array(bytes[0..<8]) == ModelFile.magic else { throw fail(0, "does not start with the magic 'SNNKITMD' (not an SNNKit model file)") }
+        version = ModelFile.load(bytes, 8)
+        try acceptVersion(version, fail)
+        // Fix: `Int(UInt64)` trapped on a length field with the top bit set (a single flipped bit).
+        headerLength = Int(clamping: ModelFile.load(bytes, 12) as UInt64)
+        guard headerLength > 0, headerLength <= bytes.count - 24 else {
+            throw fail(12, "header length \(headerLength) does not fit in a file of \(bytes.count) bytes (truncated?)")
+        }
+    }
+
+    /// Throws unless the stored CRC-32 (last 4 bytes) is that of the rest of the file.
+    func verifyChecksum() throws {
+        let crc = CRC32.checksum(bytes[0..<(bytes.count - 4)])
+        let stored: UInt32 = ModelFile.load(bytes, bytes.count - 4)
+        guard crc == stored else {
+            throw fail(bytes.count - 4, String(format: "checksum mismatch (stored %08x, computed %08x): the file is corrupt", stored, crc))
+        }
+    }
+
+    /// The JSON header decoded as `H` (`describing` names it in the error, e.g. "a model header").
+    func header<H: Decodable>(_ type: H.Type, describing: String) throws -> H {
+        do { return try JSONDecoder().decode(H.self, from: Data(bytes[20..<(20 + headerLength)])) } catch {
+            throw fail(20, "header is not valid JSON for \(describing): \(error)")
+        }
+    }
+}
+
 public struct ModelFileError: Error, CustomStringConvertible, Sendable {
     public var url: URL
     public var offset: Int?
