@@ -83,8 +83,10 @@ public struct LayeredEngine: Sendable {
                 if let alpha = p.synapticDecay { currents = SynapticCurrent.forward(currents, alpha: alpha) }
                 let slot = result.neuronLayerIndices.firstIndex(of: i)!
                 for t in 0..<steps {
-                    var u = Tensor(shape: [batch, n])
-                    var s = u
+                    // The step writes every value of both: no zero fill, and no copy-on-write copy (with
+                    // `var s = u` the first write to s copied u's buffer).
+                    var u = Tensor(shape: [batch, n]) { _ in }
+                    var s = Tensor(shape: [batch, n]) { _ in }
                     LIFPopulation.step(v: &membrane, current: currents[t], parameters: p, preReset: &u, spikes: &s, smooth: smoothSpikes)
                     let counts = LIFPopulation.spikesPerSample(s)
                     for b in 0..<batch { result.spikeCounts[slot][b] += counts[b] }
