@@ -41,9 +41,7 @@ struct BenchCommand: ParsableCommand {
     static let knownParts = ["layered", "async", "unlayered", "bntt"]
 
     /// `--parts` as a list of names (whitespace around each name ignored).
-    var wantedParts: [String] {
-        parts.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-    }
+    var wantedParts: [String] { Check.commaItems(parts) }
 
     func validate() throws {
         let items = batch.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
@@ -52,9 +50,7 @@ struct BenchCommand: ParsableCommand {
         }
         try Check.finite(seconds, "--seconds", max: 3600, above: 0)
         try Check.threads(threads)
-        guard !wantedParts.isEmpty, wantedParts.allSatisfy(Self.knownParts.contains) else {
-            throw ValidationError("--parts takes a comma list of \(Self.knownParts.joined(separator: ", ")), got '\(parts)'")
-        }
+        try Check.names(parts, "--parts", from: Self.knownParts)
         if let json { try Check.writableFile(json, "--json") }
     }
 

@@ -30,15 +30,12 @@ struct EMPFBench: ParsableCommand {
     /// The networks, as the peer script builds them.
     static let networks = [("mlp", "input=784,fc128:bn,fc10:readout"), ("conv", "input=1x28x28,conv8k3p1:bn,avg2,fc10:readout")]
 
-    var wantedNets: [String] { nets.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) } }
+    var wantedNets: [String] { Check.commaItems(nets) }
 
     func validate() throws {
         try Check.finite(seconds, "--seconds", max: 3600, above: 0)
         try Check.threads(threads)
-        let known = Self.networks.map(\.0)
-        guard !wantedNets.isEmpty, wantedNets.allSatisfy(known.contains) else {
-            throw ValidationError("--nets takes a comma list of \(known.joined(separator: ", ")), got '\(nets)'")
-        }
+        try Check.names(nets, "--nets", from: Self.networks.map(\.0))
         if let json { try Check.writableFile(json, "--json") }
     }
 

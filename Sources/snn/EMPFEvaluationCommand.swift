@@ -132,18 +132,8 @@ extension EvalCommand {
             if let json { try writeJSON(r, to: json); print("written \(json)") }
         default:
             let engine = try AsyncEngine(empf: empf)
-            var all: [AsyncMetrics] = []
-            if comm.size > 1 {
-                for f in try async.groupSizes() {
-                    let (m, seconds) = try evaluateAsyncSharded(comm, engine: engine, dataset: loaded.test,
-                                                                options: try async.options(forwardGroupSize: f, seed: data.seed),
-                                                                batchSize: batchSize, progressTitle: "async F=\(describe(f))")
-                    if comm.isRoot { printAsync(m, samplesPerSecond: Double(m.samples) / max(seconds, 1e-9)) }
-                    all.append(m)
-                }
-            } else {
-                all = try evaluateAsyncPerF(engine: engine, dataset: loaded.test, async: async, seed: data.seed, batchSize: batchSize, trace: trace)
-            }
+            let all = try evaluateAsyncPerF(comm, engine: engine, dataset: loaded.test, async: async, seed: data.seed,
+                                            batchSize: batchSize, trace: trace)
             if let json, comm.isRoot { try writeJSON(all, to: json); print("written \(json)") }
         }
     }

@@ -58,7 +58,7 @@ struct EMPFExperiment: ParsableCommand {
     @OptionGroup var asyncRuns: ExperimentAsyncOptions
 
     var stepList: [Int] { steps.split(separator: ",", omittingEmptySubsequences: false).compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
-    var methodList: [String] { methods.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) } }
+    var methodList: [String] { Check.commaItems(methods) }
 
     func validate() throws {
         try data.checkValues()

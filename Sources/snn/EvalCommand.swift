@@ -148,18 +148,8 @@ struct EvalCommand: ParsableCommand {
             printLayered(r)
             if let json { try writeJSON(r, to: json); print("written \(json)") }
         case "async":
-            var all: [AsyncMetrics] = []
-            for f in try async.groupSizes() where comm.size > 1 {
-                let (m, seconds) = try evaluateAsyncSharded(comm, network: network, dataset: loaded.test,
-                                                            options: try async.options(forwardGroupSize: f, seed: data.seed),
-                                                            batchSize: batchSize, progressTitle: "async F=\(describe(f))")
-                if comm.isRoot { printAsync(m, samplesPerSecond: Double(m.samples) / max(seconds, 1e-9)) }
-                all.append(m)
-            }
-            if comm.size == 1 {
-                all = try evaluateAsyncPerF(engine: try AsyncEngine(network: network), dataset: loaded.test, async: async, seed: data.seed,
-                                            batchSize: batchSize, trace: trace)
-            }
+            let all = try evaluateAsyncPerF(comm, engine: try AsyncEngine(network: network), dataset: loaded.test, async: async,
+                                            seed: data.seed, batchSize: batchSize, trace: trace)
             if let json, comm.isRoot { try writeJSON(all, to: json); print("written \(json)") }
         default:
             throw ValidationError("--mode must be layered or async")
@@ -174,14 +164,24 @@ func printLayered(_ r: LayeredEvaluation) {
     print("  synaptic ops/sample: \(format(r.synapticOperationsPerSample.accumulates, 0)) AC + \(format(r.synapticOperationsPerSample.multiplyAccumulates, 0)) MAC")
 }
 
-/// Asynchronous evaluation at every `--F` of `async` in turn (one process): prints each result line and
-/// writes a spike trace per F when `trace` is given (`-F<f>` added to the name after the first).
-func evaluateAsyncPerF(engine: AsyncEngine, dataset: any FrameDataset, async: AsyncModeOptions, seed: UInt64, batchSize: Int,
-                       trace: String?) throws -> [AsyncMetrics] {
+/// Asynchronous evaluation at every `--F` of `async` in turn: prints each result line (rank 0) and, in one
+/// process, writes a spike trace per F when `trace` is given (`-F<f>` added to the name after the first).
+/// Over MPI each rank evaluates its share of `dataset` (``evaluateAsyncSharded(_:engine:dataset:options:batchSize:progressTitle:)``);
+/// `--trace` is refused there before this is called.
+func evaluateAsyncPerF(_ comm: any Communicator, engine: AsyncEngine, dataset: any FrameDataset, async: AsyncModeOptions, seed: UInt64,
+                       batchSize: Int, trace: String?) throws -> [AsyncMetrics] {
     var all: [AsyncMetrics] = []
     for f in try async.groupSizes() {
-        let (m, runs, seconds) = try evaluateAsync(engine: engine, dataset: dataset, options: try async.options(forwardGroupSize: f, seed: seed),
-                                                   batchSize: batchSize, progressTitle: "async F=\(describe(f))", trace: trace != nil)
+        let options = try async.options(forwardGroupSize: f, seed: seed), title = "async F=\(describe(f))"
+        if comm.size > 1 {
+            let (m, seconds) = try evaluateAsyncSharded(comm, engine: engine, dataset: dataset, options: options, batchSize: batchSize,
+                                                        progressTitle: title)
+            if comm.isRoot { printAsync(m, samplesPerSecond: Double(m.samples) / max(seconds, 1e-9)) }
+            all.append(m)
+            continue
+        }
+        let (m, runs, seconds) = try evaluateAsync(engine: engine, dataset: dataset, options: options, batchSize: batchSize,
+                                                   progressTitle: title, trace: trace != nil)
         printAsync(m, samplesPerSecond: Double(m.samples) / max(seconds, 1e-9))
         all.append(m)
         if let trace {

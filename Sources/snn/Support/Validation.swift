@@ -21,6 +21,22 @@ enum Check {
     /// The largest mini-batch accepted.
     static let maximumBatch = 65_536
 
+    /// The items of a comma-list option, whitespace around each trimmed; empty items are kept (so that
+    /// `a,` or `` is refused by the check that follows).
+    static func commaItems(_ value: String) -> [String] {
+        value.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+
+    /// `value` as a comma list of names, each one of `known`; otherwise an error naming `option`.
+    @discardableResult
+    static func names(_ value: String, _ option: String, from known: [String]) throws -> [String] {
+        let items = commaItems(value)
+        guard items.allSatisfy(known.contains) else {
+            throw ValidationError("\(option) takes a comma list of \(known.joined(separator: ", ")), got '\(value)'")
+        }
+        return items
+    }
+
     static func finite(_ v: Double, _ option: String, min lo: Double? = nil, max hi: Double? = nil,
                        above: Double? = nil, below: Double? = nil, hint: String = "") throws {
         var ok = v.isFinite
