@@ -50,9 +50,10 @@ public enum BPTT {
                     let u = tape.preReset[t][i]!
                     let spikes = tape.spikes[t][i]!
                     let g = gs[t]
-                    var dU = Tensor(shape: [batch, perNeuron])
+                    // Both are written at every element below (carriedOut only when the carry is kept; else it stays 0).
+                    var dU = Tensor(shape: [batch, perNeuron]) { _ in }
                     let extra = (i == spec.layers.count - 1) ? membraneGradients?[t] : nil
-                    var carriedOut = Tensor(shape: [batch, perNeuron])
+                    var carriedOut = keepCarry ? Tensor(shape: [batch, perNeuron]) { _ in } : Tensor(shape: [batch, perNeuron])
                     // Raw pointers: no copy-on-write checks in the per-element loop.
                     u.withUnsafeBufferPointer { up in
                     spikes.withUnsafeBufferPointer { sp in
@@ -112,16 +113,25 @@ public enum BPTT {
     static func vectorisedLIFBackward(_ p: LIFParameters, count n: Int, u: UnsafePointer<Float>, spikes: UnsafePointer<Float>,
                                       g: UnsafePointer<Float>, carriedIn: UnsafePointer<Float>, dU: UnsafeMutablePointer<Float>,
                                       carriedOut: UnsafeMutablePointer<Float>?) -> Int {
-        switch p.surrogate {
-        case .atan(let alpha):
-            return lifBackwardLanes(ATanLanes(alpha: alpha), p, n, u, spikes, g, carriedIn, dU, carriedOut)
-        case .fastSigmoid(let slope):
-            return lifBackwardLanes(FastSigmoidLanes(slope: slope), p, n, u, spikes, g, carriedIn, dU, carriedOut)
-        case .triangle(let height, let halfWidth):
-            return lifBackwardLanes(TriangleLanes(height: height, halfWidth: halfWidth), p, n, u, spikes, g, carriedIn, dU, carriedOut)
-        case .sigmoid:
-            return 0
+        if case .sigmoid = p.surrogate { return 0 }
+        // Blocks of 8 lanes split over the cores (each element is independent of the others).
+        let blocks = n / 8
+        parallelFor(blocks, minimumChunk: 4096) { range in
+            let first = range.lowerBound * 8, count = range.count * 8
+            let out = carriedOut.map { $0 + first }
+            switch p.surrogate {
+            case .atan(let alpha):
+                _ = lifBackwardLanes(ATanLanes(alpha: alpha), p, count, u + first, spikes + first, g + first, carriedIn + first, dU + first, out)
+            case .fastSigmoid(let slope):
+                _ = lifBackwardLanes(FastSigmoidLanes(slope: slope), p, count, u + first, spikes + first, g + first, carriedIn + first, dU + first, out)
+            case .triangle(let height, let halfWidth):
+                _ = lifBackwardLanes(TriangleLanes(height: height, halfWidth: halfWidth), p, count, u + first, spikes + first, g + first,
+                                     carriedIn + first, dU + first, out)
+            case .sigmoid:
+                break
+            }
         }
+        return blocks * 8
     }
 
     @inline(__always)
@@ -184,6 +194,9 @@ struct FastSigmoidLanes: LaneSurrogate {
 struct TriangleLanes: LaneSurrogate {
     let height: Float, halfWidth: Float
     @inline(__always) func gradient(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        height * pointwiseMax(SIMD8<Float>(), 1 - x.replacing(with: -x, where: x .< 0) / halfWidth)
+        // `max(0, v)` as the scalar formula's `Swift.max` takes it (`v >= 0 ? v : 0`, so NaN gives 0) in
+        // one compare and blend: the standard library's `pointwiseMax` is a lane-by-lane loop.
+        let v = 1 - x.replacing(with: -x, where: x .< 0) / halfWidth
+        return height * SIMD8<Float>().replacing(with: v, where: v .>= 0)
     }
 }

@@ -183,27 +183,15 @@ public enum NormalizationKernels {
         var cache = Cache(normalized: keepCache ? inputs : [], inverseStd: [[Float]](repeating: [], count: steps))
         for (gi, group) in groups.enumerated() {
             let n = Double(group.count * batch * spatial)
+            // Per channel, over the group's steps, then the batch: sums, then squared deviations from the mean.
             var mean = [Double](repeating: 0, count: c), sq = mean
-            for t in group {
-                inputs[t].withUnsafeBufferPointer { x in
-                    for b in 0..<batch { for ch in 0..<c {
-                        let base = (b * c + ch) * spatial
-                        var acc: Double = 0
-                        for k in 0..<spatial { acc += Double(x[base + k]) }
-                        mean[ch] += acc
-                    } }
-                }
-            }
-            for ch in 0..<c { mean[ch] /= n }
-            for t in group {
-                inputs[t].withUnsafeBufferPointer { x in
-                    for b in 0..<batch { for ch in 0..<c {
-                        let base = (b * c + ch) * spatial
-                        let m = mean[ch]
-                        var acc: Double = 0
-                        for k in 0..<spatial { let d = Double(x[base + k]) - m; acc += d * d }
-                        sq[ch] += acc
-                    } }
+            withPointers(group.map { inputs[$0] }) { maps in
+                mean.withUnsafeMutableBufferPointer { ChannelSums.accumulate(maps, batch: batch, channels: c, spatial: spatial, into: $0.baseAddress!) }
+                for ch in 0..<c { mean[ch] /= n }
+                mean.withUnsafeBufferPointer { m in
+                    sq.withUnsafeMutableBufferPointer {
+                        ChannelSums.accumulate(maps, batch: batch, channels: c, spatial: spatial, center: m.baseAddress!, into: $0.baseAddress!)
+                    }
                 }
             }
             var inv = [Float](repeating: 0, count: c)
@@ -215,18 +203,14 @@ public enum NormalizationKernels {
             }
             for t in group {
                 let (scale, shift) = trainingAffine(norm, parameters: parameters, threshold: threshold, step: t)
-                var xhat = inputs[t]
-                xhat.withUnsafeMutableBufferPointer { xh in
-                    outputs[t].withUnsafeMutableBufferPointer { y in
-                        for b in 0..<batch { for ch in 0..<c {
-                            let base = (b * c + ch) * spatial
-                            let m = Float(mean[ch]), iv = inv[ch], s = scale[ch], o = shift[ch]
-                            for k in 0..<spatial {
-                                let h = (xh[base + k] - m) * iv
-                                xh[base + k] = h
-                                y[base + k] = s * h + o
-                            }
-                        } }
+                let meanF = mean.map { Float($0) }
+                var xhat = Tensor(shape: inputs[t].shape) { _ in }
+                outputs[t] = Tensor(shape: inputs[t].shape) { y in
+                    inputs[t].withUnsafeBufferPointer { x in
+                        xhat.withUnsafeMutableBufferPointer { xh in
+                            ChannelAffine.normalize(x.baseAddress!, batch: batch, channels: c, spatial: spatial, mean: meanF, inverseStd: inv,
+                                                    scale: scale, shift: shift, normalized: xh.baseAddress!, y: y.baseAddress!)
+                        }
                     }
                 }
                 if keepCache { cache.normalized[t] = xhat; cache.inverseStd[t] = inv }
@@ -279,13 +263,19 @@ public enum NormalizationKernels {
                 var dGamma = [Double](repeating: 0, count: c), dBeta = dGamma
                 outputGradients[t].withUnsafeBufferPointer { g in
                     cache.normalized[t].withUnsafeBufferPointer { h in
-                        for b in 0..<batch { for ch in 0..<c {
-                            let base = (b * c + ch) * spatial
-                            var sg: Double = 0, sgh: Double = 0
-                            for k in 0..<spatial { sg += Double(g[base + k]); sgh += Double(g[base + k]) * Double(h[base + k]) }
-                            dBeta[ch] += sg; dGamma[ch] += sgh
-                            sumD[ch] += sg * Double(scale[ch]); sumDX[ch] += sgh * Double(scale[ch])
-                        } }
+                        scale.withUnsafeBufferPointer { sc in
+                            dBeta.withUnsafeMutableBufferPointer { db in
+                                dGamma.withUnsafeMutableBufferPointer { dg in
+                                    sumD.withUnsafeMutableBufferPointer { sd in
+                                        sumDX.withUnsafeMutableBufferPointer { sdx in
+                                            ChannelSums.accumulateGradient(g: g.baseAddress!, h: h.baseAddress!, batch: batch, channels: c,
+                                                                           spatial: spatial, scale: sc.baseAddress!, sumG: db.baseAddress!,
+                                                                           sumGH: dg.baseAddress!, scaledG: sd.baseAddress!, scaledGH: sdx.baseAddress!)
+                                        }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
                 for ch in 0..<c {
@@ -300,14 +290,13 @@ public enum NormalizationKernels {
             for t in group {
                 let (scale, _) = trainingAffine(norm, parameters: parameters, threshold: threshold, step: t)
                 let inv = cache.inverseStd[t]
-                inputGradients[t].withUnsafeMutableBufferPointer { dx in
-                    cache.normalized[t].withUnsafeBufferPointer { h in
-                        for b in 0..<batch { for ch in 0..<c {
-                            let base = (b * c + ch) * spatial
-                            let meanD = Float(sumD[ch]) / n, meanDX = Float(sumDX[ch]) / n
-                            let s = scale[ch], iv = inv[ch]
-                            for k in 0..<spatial { dx[base + k] = iv * (dx[base + k] * s - meanD - h[base + k] * meanDX) }
-                        } }
+                let meanD = sumD.map { Float($0) / n }, meanDX = sumDX.map { Float($0) / n }
+                inputGradients[t] = Tensor(shape: outputGradients[t].shape) { dx in
+                    outputGradients[t].withUnsafeBufferPointer { g in
+                        cache.normalized[t].withUnsafeBufferPointer { h in
+                            ChannelAffine.inputGradient(g.baseAddress!, normalized: h.baseAddress!, batch: batch, channels: c, spatial: spatial,
+                                                        scale: scale, inverseStd: inv, meanG: meanD, meanGH: meanDX, dx: dx.baseAddress!)
+                        }
                     }
                 }
             }
@@ -330,4 +319,18 @@ public enum NormalizationKernels {
         }
         return r
     }
+}
+
+/// Calls `body` with base addresses of `tensors`' buffers (valid only inside `body`).
+func withPointers<R>(_ tensors: [Tensor], _ body: ([UnsafePointer<Float>]) -> R) -> R {
+    var pointers: [UnsafePointer<Float>] = []
+    pointers.reserveCapacity(tensors.count)
+    func next(_ i: Int) -> R {
+        if i == tensors.count { return body(pointers) }
+        return tensors[i].withUnsafeBufferPointer { p in
+            pointers.append(p.baseAddress!)
+            return next(i + 1)
+        }
+    }
+    return next(0)
 }

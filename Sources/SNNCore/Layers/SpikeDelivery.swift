@@ -76,7 +76,9 @@ public enum SpikeDelivery {
                                exactEventOrder: Bool = true) -> Tensor {
         let batch = input.shape[0]
         let inSize = inShape.reduce(1, *)
-        var out = Tensor(shape: [batch] + outShape)
+        // Only the event gather adds into its output; the other kernels overwrite theirs.
+        var out: Tensor
+        if exactEventOrder, case .linear = layer { out = Tensor(shape: [batch] + outShape) } else { out = Tensor(shape: [batch] + outShape) { _ in } }
         input.withUnsafeBufferPointer { xp in
             weight.withUnsafeBufferPointer { wp in
                 out.withUnsafeMutableBufferPointer { op in

@@ -27,7 +27,8 @@ public enum SynapticKernels {
                                keepCache: Bool, exactEventOrder: Bool = true, dropoutFirstSample: Int = 0) -> (output: Tensor, cache: Cache) {
         let batch = input.shape[0]
         let inSize = inShape.reduce(1, *), outSize = outShape.reduce(1, *)
-        var out = Tensor(shape: [batch] + outShape)
+        // Every kernel below writes all of its output: no zero fill.
+        var out = Tensor(shape: [0])
         var cache = Cache()
         switch layer {
         case .linear, .conv2d:
@@ -36,6 +37,7 @@ public enum SynapticKernels {
                                         exactEventOrder: exactEventOrder)
             if keepCache { cache.input = input }
         case .avgPool2d(let k, let s):
+            out = Tensor(shape: [batch] + outShape) { _ in }
             input.withUnsafeBufferPointer { x in
                 out.withUnsafeMutableBufferPointer { y in
                     Pool2D.averageForward(x.baseAddress!, batch: batch, channels: inShape[0], height: inShape[1], width: inShape[2],
@@ -44,6 +46,7 @@ public enum SynapticKernels {
             }
         case .maxPool2d(let k, let s):
             var arg = [Int32](repeating: 0, count: batch * outSize)
+            out = Tensor(shape: [batch] + outShape) { _ in }
             input.withUnsafeBufferPointer { x in
                 out.withUnsafeMutableBufferPointer { y in
                     arg.withUnsafeMutableBufferPointer { a in
@@ -90,7 +93,7 @@ public enum SynapticKernels {
                 }
             }
             guard needInputGradient else { return nil }
-            var dx = Tensor(shape: [batch] + inShape)
+            var dx = Tensor(shape: [batch] + inShape) { _ in }  // the GEMM (beta 0) writes every value
             dy.withUnsafeBufferPointer { g in
                 weight.withUnsafeBufferPointer { w in
                     dx.withUnsafeMutableBufferPointer { d in
@@ -102,7 +105,8 @@ public enum SynapticKernels {
             return dx
         case .conv2d(let ci, let co, let k, let s, let p):
             let g = Conv2DGeometry(inChannels: ci, inHeight: inShape[1], inWidth: inShape[2], kernel: k, stride: s, padding: p)
-            var dx = needInputGradient ? Tensor(shape: [batch] + inShape) : Tensor(shape: [0])
+            // conv2dBackward overwrites the input gradient.
+            var dx = needInputGradient ? Tensor(shape: [batch] + inShape) { _ in } : Tensor(shape: [0])
             cache.input!.withUnsafeBufferPointer { xp in
                 weight.withUnsafeBufferPointer { w in
                     dy.withUnsafeBufferPointer { gp in
@@ -119,7 +123,7 @@ public enum SynapticKernels {
             return needInputGradient ? dx : nil
         case .avgPool2d(let k, let s):
             guard needInputGradient else { return nil }
-            var dx = Tensor(shape: [batch] + inShape)
+            var dx = Tensor(shape: [batch] + inShape) { _ in }  // overwritten by the pooling kernel
             dy.withUnsafeBufferPointer { gp in
                 dx.withUnsafeMutableBufferPointer { d in
                     Pool2D.averageBackward(gp.baseAddress!, batch: batch, channels: inShape[0], height: inShape[1], width: inShape[2],
@@ -129,7 +133,7 @@ public enum SynapticKernels {
             return dx
         case .maxPool2d(let k, let s):
             guard needInputGradient else { return nil }
-            var dx = Tensor(shape: [batch] + inShape)
+            var dx = Tensor(shape: [batch] + inShape) { _ in }  // overwritten by the pooling kernel
             dy.withUnsafeBufferPointer { gp in
                 cache.argmax!.withUnsafeBufferPointer { a in
                     dx.withUnsafeMutableBufferPointer { d in

@@ -50,21 +50,28 @@ public struct Conv2DGeometry: Sendable, Hashable, Codable {
 
 /// Unfolds one `[C, H, W]` map into the `[C*kh*kw, Ho*Wo]` patch matrix (zero padding).
 public func im2col(_ x: UnsafePointer<Float>, _ g: Conv2DGeometry, _ cols: UnsafeMutablePointer<Float>) {
-    let ho = g.outHeight, wo = g.outWidth
+    let ho = g.outHeight, wo = g.outWidth, st = g.stride, pad = g.padding, w = g.inWidth
     var row = 0
     for c in 0..<g.inChannels {
         for ky in 0..<g.kernelHeight {
             for kx in 0..<g.kernelWidth {
+                // Output columns whose input column ix = ox * stride - padding + kx lies in [0, W): lo..<hi.
+                let lo = min(wo, max(0, (pad - kx + st - 1) / st))
+                let last = w - 1 + pad - kx
+                let hi = last < 0 ? lo : max(lo, min(wo, last / st + 1))
                 let dst = cols + row * ho * wo
                 for oy in 0..<ho {
-                    let iy = oy * g.stride - g.padding + ky
+                    let iy = oy * st - pad + ky
                     let d = dst + oy * wo
                     if iy < 0 || iy >= g.inHeight { d.update(repeating: 0, count: wo); continue }
-                    let src = x + (c * g.inHeight + iy) * g.inWidth
-                    for ox in 0..<wo {
-                        let ix = ox * g.stride - g.padding + kx
-                        d[ox] = (ix >= 0 && ix < g.inWidth) ? src[ix] : 0
+                    let src = x + (c * g.inHeight + iy) * w - pad + kx
+                    if lo > 0 { d.update(repeating: 0, count: lo) }
+                    if st == 1 {
+                        (d + lo).update(from: src + lo, count: hi - lo)
+                    } else {
+                        for ox in lo..<hi { d[ox] = src[ox * st] }
                     }
+                    if hi < wo { (d + hi).update(repeating: 0, count: wo - hi) }
                 }
                 row += 1
             }

@@ -29,6 +29,18 @@ public enum Pool2D {
         parallelFor(batch * channels, minimumChunk: 4) { planes in
             for pl in planes {
                 let xp = x + pl * height * width, yp = y + pl * ho * wo
+                if k == 2 && s == 2 {
+                    // The common 2x2 window, same sum order as the general loop (ky, then kx).
+                    for oy in 0..<ho {
+                        let r0 = xp + 2 * oy * width, r1 = r0 + width, yr = yp + oy * wo
+                        for ox in 0..<wo {
+                            var acc: Float = 0
+                            acc += r0[2 * ox]; acc += r0[2 * ox + 1]; acc += r1[2 * ox]; acc += r1[2 * ox + 1]
+                            yr[ox] = acc * scale
+                        }
+                    }
+                    continue
+                }
                 for oy in 0..<ho {
                     for ox in 0..<wo {
                         var acc: Float = 0
@@ -48,6 +60,17 @@ public enum Pool2D {
         parallelFor(batch * channels, minimumChunk: 4) { planes in
             for pl in planes {
                 let dxp = dx + pl * height * width, dyp = dy + pl * ho * wo
+                if k == 2 && s == 2 && height == 2 * ho && width == 2 * wo {
+                    // Disjoint 2x2 windows covering the plane: every input gets 0 + its window's share.
+                    for oy in 0..<ho {
+                        let r0 = dxp + 2 * oy * width, r1 = r0 + width, gr = dyp + oy * wo
+                        for ox in 0..<wo {
+                            let g = 0 + gr[ox] * scale
+                            r0[2 * ox] = g; r0[2 * ox + 1] = g; r1[2 * ox] = g; r1[2 * ox + 1] = g
+                        }
+                    }
+                    continue
+                }
                 dxp.update(repeating: 0, count: height * width)
                 for oy in 0..<ho {
                     for ox in 0..<wo {

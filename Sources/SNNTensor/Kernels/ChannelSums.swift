@@ -1,0 +1,182 @@
+/// Per-channel reductions of `[batch, C, spatial]` maps in double precision, as batch normalisation
+/// needs them (mean, variance, and the two sums of its backward pass).
+///
+/// Every channel's total is the same chain of additions as the plain loop
+/// `for map in maps { for b in 0..<batch { var acc = 0.0; for k in 0..<spatial { acc += term }; total[c] += acc } }`,
+/// so the results are bit for bit that loop's. Speed comes from running eight channels' chains side by
+/// side (two `SIMD4<Double>`, one lane a channel: the serial add latency is what bounds the plain loop)
+/// and from splitting the channels over the cores; neither changes any lane's order of additions.
+public enum ChannelSums {
+    /// Channels summed side by side in one pass.
+    @usableFromInline static let lanes = 8
+
+    /// Adds to `total[c]` (Double, `channels` values) the sum over `maps`, then the batch, of
+    /// `sum_k (Double(x) - center[c])^2` when `center` is given, else `sum_k Double(x)`.
+    /// `maps` are `[batch, channels, spatial]` floats.
+    public static func accumulate(_ maps: [UnsafePointer<Float>], batch: Int, channels: Int, spatial: Int,
+                                  center: UnsafePointer<Double>? = nil, into total: UnsafeMutablePointer<Double>) {
+        guard channels > 0, batch > 0, spatial > 0 else { return }
+        let blocks = (channels + lanes - 1) / lanes
+        parallelFor(blocks, minimumChunk: max(1, 16_384 / max(1, lanes * batch * spatial * maps.count))) { range in
+            for block in range {
+                let c0 = block * lanes
+                if c0 + lanes <= channels {
+                    sumBlock(maps, batch: batch, channels: channels, spatial: spatial, c0: c0, center: center, total: total)
+                } else {
+                    for ch in c0..<channels {
+                        let m = center?[ch] ?? 0
+                        for x in maps {
+                            for b in 0..<batch {
+                                let p = x + (b * channels + ch) * spatial
+                                var acc: Double = 0
+                                if center != nil {
+                                    for k in 0..<spatial { let d = Double(p[k]) - m; acc += d * d }
+                                } else {
+                                    for k in 0..<spatial { acc += Double(p[k]) }
+                                }
+                                total[ch] += acc
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>, _ stride: Int, _ k: Int, from first: Int) -> SIMD4<Double> {
+        SIMD4(Double(p[first * stride + k]), Double(p[(first + 1) * stride + k]),
+              Double(p[(first + 2) * stride + k]), Double(p[(first + 3) * stride + k]))
+    }
+
+    static func sumBlock(_ maps: [UnsafePointer<Float>], batch: Int, channels: Int, spatial: Int, c0: Int,
+                         center: UnsafePointer<Double>?, total: UnsafeMutablePointer<Double>) {
+        var t0 = SIMD4<Double>(), t1 = SIMD4<Double>()
+        for l in 0..<4 { t0[l] = total[c0 + l]; t1[l] = total[c0 + 4 + l] }
+        var m0 = SIMD4<Double>(), m1 = SIMD4<Double>()
+        if let center { for l in 0..<4 { m0[l] = center[c0 + l]; m1[l] = center[c0 + 4 + l] } }
+        for x in maps {
+            for b in 0..<batch {
+                let p = x + (b * channels + c0) * spatial
+                var a0 = SIMD4<Double>(), a1 = SIMD4<Double>()
+                if center != nil {
+                    for k in 0..<spatial {
+                        let d0 = load(p, spatial, k, from: 0) - m0, d1 = load(p, spatial, k, from: 4) - m1
+                        a0 += d0 * d0; a1 += d1 * d1
+                    }
+                } else {
+                    for k in 0..<spatial { a0 += load(p, spatial, k, from: 0); a1 += load(p, spatial, k, from: 4) }
+                }
+                t0 += a0; t1 += a1
+            }
+        }
+        for l in 0..<4 { total[c0 + l] = t0[l]; total[c0 + 4 + l] = t1[l] }
+    }
+
+    /// The sums of batch normalisation's backward pass for one map pair: for every channel `c` and
+    /// sample `b` (in that order), with `sg = sum_k Double(g)` and `sgh = sum_k Double(g) * Double(h)`
+    /// over the sample's positions: `sumG[c] += sg`, `sumGH[c] += sgh`, `scaledG[c] += sg * Double(scale[c])`,
+    /// `scaledGH[c] += sgh * Double(scale[c])`. `g` and `h` are `[batch, channels, spatial]`.
+    public static func accumulateGradient(g: UnsafePointer<Float>, h: UnsafePointer<Float>, batch: Int, channels: Int,
+                                          spatial: Int, scale: UnsafePointer<Float>,
+                                          sumG: UnsafeMutablePointer<Double>, sumGH: UnsafeMutablePointer<Double>,
+                                          scaledG: UnsafeMutablePointer<Double>, scaledGH: UnsafeMutablePointer<Double>) {
+        guard channels > 0, batch > 0, spatial > 0 else { return }
+        let blocks = (channels + 3) / 4
+        parallelFor(blocks, minimumChunk: max(1, 16_384 / max(1, 4 * batch * spatial))) { range in
+            for block in range {
+                let c0 = block * 4
+                if c0 + 4 <= channels {
+                    var s = SIMD4<Double>(), sg4 = SIMD4<Double>(), sgh4 = SIMD4<Double>(), d4 = SIMD4<Double>(), dx4 = SIMD4<Double>()
+                    for l in 0..<4 {
+                        s[l] = Double(scale[c0 + l]); sg4[l] = sumG[c0 + l]; sgh4[l] = sumGH[c0 + l]
+                        d4[l] = scaledG[c0 + l]; dx4[l] = scaledGH[c0 + l]
+                    }
+                    for b in 0..<batch {
+                        let off = (b * channels + c0) * spatial
+                        let gp = g + off, hp = h + off
+                        var a = SIMD4<Double>(), ah = SIMD4<Double>()
+                        for k in 0..<spatial {
+                            let gv = load(gp, spatial, k, from: 0)
+                            a += gv; ah += gv * load(hp, spatial, k, from: 0)
+                        }
+                        sg4 += a; sgh4 += ah; d4 += a * s; dx4 += ah * s
+                    }
+                    for l in 0..<4 {
+                        sumG[c0 + l] = sg4[l]; sumGH[c0 + l] = sgh4[l]; scaledG[c0 + l] = d4[l]; scaledGH[c0 + l] = dx4[l]
+                    }
+                } else {
+                    for ch in c0..<channels {
+                        let s = Double(scale[ch])
+                        for b in 0..<batch {
+                            let off = (b * channels + ch) * spatial
+                            var a: Double = 0, ah: Double = 0
+                            for k in 0..<spatial { a += Double(g[off + k]); ah += Double(g[off + k]) * Double(h[off + k]) }
+                            sumG[ch] += a; sumGH[ch] += ah; scaledG[ch] += a * s; scaledGH[ch] += ah * s
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The per-element passes of batch normalisation over `[batch, C, spatial]` maps, split over the cores
+/// by sample. Per element the same operations, in the same order, as the plain formulas given.
+public enum ChannelAffine {
+    /// `h = (x - mean[c]) * inverseStd[c]`, `normalized = h`, `y = scale[c] * h + shift[c]`.
+    public static func normalize(_ x: UnsafePointer<Float>, batch: Int, channels: Int, spatial: Int,
+                                 mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
+                                 scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
+                                 normalized: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>) {
+        parallelFor(batch, minimumChunk: max(1, 16_384 / max(1, channels * spatial))) { samples in
+            for b in samples {
+                for ch in 0..<channels {
+                    let base = (b * channels + ch) * spatial
+                    let m = mean[ch], iv = inverseStd[ch], s = scale[ch], o = shift[ch]
+                    let m8 = SIMD8(repeating: m), iv8 = SIMD8(repeating: iv), s8 = SIMD8(repeating: s), o8 = SIMD8(repeating: o)
+                    var k = 0
+                    while k + 8 <= spatial {
+                        let h = (UnsafeRawPointer(x + base + k).loadUnaligned(as: SIMD8<Float>.self) - m8) * iv8
+                        UnsafeMutableRawPointer(normalized + base + k).storeBytes(of: h, as: SIMD8<Float>.self)
+                        UnsafeMutableRawPointer(y + base + k).storeBytes(of: s8 * h + o8, as: SIMD8<Float>.self)
+                        k += 8
+                    }
+                    while k < spatial {
+                        let h = (x[base + k] - m) * iv
+                        normalized[base + k] = h
+                        y[base + k] = s * h + o
+                        k += 1
+                    }
+                }
+            }
+        }
+    }
+
+    /// The input gradient of batch normalisation in training:
+    /// `dx = inverseStd[c] * (g * scale[c] - meanG[c] - normalized * meanGH[c])`.
+    public static func inputGradient(_ g: UnsafePointer<Float>, normalized h: UnsafePointer<Float>, batch: Int, channels: Int,
+                                     spatial: Int, scale: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
+                                     meanG: UnsafePointer<Float>, meanGH: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+        parallelFor(batch, minimumChunk: max(1, 16_384 / max(1, channels * spatial))) { samples in
+            for b in samples {
+                for ch in 0..<channels {
+                    let base = (b * channels + ch) * spatial
+                    let md = meanG[ch], mdx = meanGH[ch], s = scale[ch], iv = inverseStd[ch]
+                    let md8 = SIMD8(repeating: md), mdx8 = SIMD8(repeating: mdx), s8 = SIMD8(repeating: s), iv8 = SIMD8(repeating: iv)
+                    var k = 0
+                    while k + 8 <= spatial {
+                        let gv = UnsafeRawPointer(g + base + k).loadUnaligned(as: SIMD8<Float>.self)
+                        let hv = UnsafeRawPointer(h + base + k).loadUnaligned(as: SIMD8<Float>.self)
+                        UnsafeMutableRawPointer(dx + base + k).storeBytes(of: iv8 * (gv * s8 - md8 - hv * mdx8), as: SIMD8<Float>.self)
+                        k += 8
+                    }
+                    while k < spatial {
+                        dx[base + k] = iv * (g[base + k] * s - md - h[base + k] * mdx)
+                        k += 1
+                    }
+                }
+            }
+        }
+    }
+}
