@@ -197,6 +197,27 @@ struct ConvTests {
         }
     }
 
+    @Test("dense graded inputs: the im2col GEMM gives the event kernel's bits when the patch fits one GEMM depth block",
+          arguments: convCases.indices)
+    func denseGEMMMatchesEventOrder(index: Int) {
+        let tc = ConvCase(convCases[index])
+        #expect(tc.g.patchSize <= gemmKC, "\(tc): the cases are meant to fit one depth block")
+        var rng = TestRNG(UInt64(900 + index))
+        let w = rng.values(tc.weightCount)
+        // Signed graded values, most non-zero (conv2dForward takes the GEMM), some exact zeros, and
+        // weights with exact zeros too: the GEMM adds those +-0 products, the event kernel skips them.
+        var x = rng.values(tc.inCount)
+        for i in stride(from: 0, to: x.count, by: 3) { x[i] = 0 }
+        var wz = w
+        for i in stride(from: 0, to: wz.count, by: 5) { wz[i] = 0 }
+        for weights in [w, wz] {
+            var dense = [Float](repeating: .nan, count: tc.outCount), events = dense
+            conv2dForward(input: x, batch: tc.batch, weight: weights, outChannels: tc.outChannels, geometry: tc.g, output: &dense)
+            conv2dForwardEvents(input: x, batch: tc.batch, weight: weights, outChannels: tc.outChannels, geometry: tc.g, output: &events)
+            #expect(dense.map(\.bitPattern) == events.map(\.bitPattern), "\(tc)")
+        }
+    }
+
     @Test("im2col and col2imAdd are adjoint", arguments: convCases.indices)
     func im2colAdjoint(index: Int) {
         let g = ConvCase(convCases[index]).g

@@ -72,6 +72,8 @@ public enum SpikeDelivery {
     /// With `exactEventOrder: false` a dense input (more than a quarter non-zero, e.g. graded EM-PF
     /// spikes after average pooling) goes through the dense GEMM (conv: im2col) instead: faster, but
     /// not the bits of event-by-event delivery. Sparse inputs take the event kernels either way.
+    /// Convolutions whose patch (`C * k * k`) fits one GEMM depth block (``gemmKC``) take the im2col
+    /// GEMM for dense inputs in both modes: there it gives the event order's bits (finite weights).
     public static func forward(_ layer: LayerSpec, inShape: [Int], outShape: [Int], input: Tensor, weight: Tensor,
                                exactEventOrder: Bool = true) -> Tensor {
         let batch = input.shape[0]
@@ -93,9 +95,13 @@ public enum SpikeDelivery {
                         }
                     case .conv2d(let ci, let co, let k, let s, let p):
                         let g = Conv2DGeometry(inChannels: ci, inHeight: inShape[1], inWidth: inShape[2], kernel: k, stride: s, padding: p)
-                        if exactEventOrder {
+                        if exactEventOrder && g.patchSize > gemmKC {
                             conv2dForwardEvents(input: x, batch: batch, weight: w, outChannels: co, geometry: g, output: y)
                         } else {
+                            // Up to one GEMM depth block (patch <= gemmKC) the im2col GEMM sums each output over
+                            // the patch in ascending input index with separate multiply and add, starting from 0:
+                            // the event order's bits (zero inputs add +-0, which changes no sum), so dense
+                            // inputs may take it even when the event order is asked for.
                             conv2dForward(input: x, batch: batch, weight: w, outChannels: co, geometry: g, output: y)
                         }
                     default:
