@@ -26,6 +26,64 @@ public enum SpikeDelivery {
         while j < o { current[j] += value * row[j]; j += 1 }
     }
 
+    /// Many events into one linear layer: for `e` in `0..<count`, with `i = indices[e]`, adds
+    /// `input[i] * W[i, :]` to `current`, in that order, with separate multiply and add: the bits of
+    /// calling ``linear(value:source:weight:outFeatures:current:)`` once per event. The currents are
+    /// held in registers over all events (64, then 32, then 8 columns at a time), so the weight rows of
+    /// successive events are loaded in parallel.
+    @inlinable
+    public static func linearEvents(indices: UnsafePointer<Int32>, count: Int, input: UnsafePointer<Float>,
+                                    weight: UnsafePointer<Float>, outFeatures o: Int, current: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD8<Float>
+        @inline(__always) func ld(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+        @inline(__always) func st(_ p: UnsafeMutablePointer<Float>, _ v: V) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
+        guard count > 0 else { return }
+        var j = 0
+        while j + 64 <= o {
+            let c = current + j
+            var c0 = ld(c), c1 = ld(c + 8), c2 = ld(c + 16), c3 = ld(c + 24)
+            var c4 = ld(c + 32), c5 = ld(c + 40), c6 = ld(c + 48), c7 = ld(c + 56)
+            for e in 0..<count {
+                let i = Int(indices[e])
+                let v = V(repeating: input[i]), r = weight + i * o + j
+                c0 += v * ld(r); c1 += v * ld(r + 8); c2 += v * ld(r + 16); c3 += v * ld(r + 24)
+                c4 += v * ld(r + 32); c5 += v * ld(r + 40); c6 += v * ld(r + 48); c7 += v * ld(r + 56)
+            }
+            st(c, c0); st(c + 8, c1); st(c + 16, c2); st(c + 24, c3)
+            st(c + 32, c4); st(c + 40, c5); st(c + 48, c6); st(c + 56, c7)
+            j += 64
+        }
+        while j + 32 <= o {
+            let c = current + j
+            var c0 = ld(c), c1 = ld(c + 8), c2 = ld(c + 16), c3 = ld(c + 24)
+            for e in 0..<count {
+                let i = Int(indices[e])
+                let v = V(repeating: input[i]), r = weight + i * o + j
+                c0 += v * ld(r); c1 += v * ld(r + 8); c2 += v * ld(r + 16); c3 += v * ld(r + 24)
+            }
+            st(c, c0); st(c + 8, c1); st(c + 16, c2); st(c + 24, c3)
+            j += 32
+        }
+        while j + 8 <= o {
+            var c0 = ld(current + j)
+            for e in 0..<count {
+                let i = Int(indices[e])
+                c0 += V(repeating: input[i]) * ld(weight + i * o + j)
+            }
+            st(current + j, c0)
+            j += 8
+        }
+        while j < o {
+            var c0 = current[j]
+            for e in 0..<count {
+                let i = Int(indices[e])
+                c0 += input[i] * weight[i * o + j]
+            }
+            current[j] = c0
+            j += 1
+        }
+    }
+
     /// Convolution: adds `value * W[o, c, ky, kx]` to every output `(o, oy, ox)` whose receptive field
     /// holds the source `(c, iy, ix)` (flat index `source` of a `[C, H, W]` map). `W` is `[O, C, k, k]`;
     /// `current` is the `[O, Ho, Wo]` map of one sample.

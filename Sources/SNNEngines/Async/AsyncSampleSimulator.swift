@@ -60,6 +60,8 @@ struct AsyncSampleSimulator {
     var poolFiredList: [[Int32]]
     var poolTouched: [Int32] = []
     let inputPooled: UnsafeMutablePointer<Float>?
+    /// The non-zero inputs of a frame (indices), for a first connection that is linear and unpooled.
+    let inputEvents: UnsafeMutablePointer<Int32>?
 
     // The queue.
     var randomQueue = RandomScheduler()
@@ -179,6 +181,11 @@ struct AsyncSampleSimulator {
         } else {
             inputPooled = nil
         }
+        if let first = engine.connections.first, first.pooling == .none, case .linear = first.synapse {
+            inputEvents = .allocate(capacity: max(1, first.pooledCount))
+        } else {
+            inputEvents = nil
+        }
         usesHeap = options.scheduler.kind == .momentum && options.forwardGroupSize != nil
         spikesThisFrame = [Int32](repeating: 0, count: pops.count)
         valueSums = engine.empf != nil ? [Double](repeating: 0, count: pops.count) : nil
@@ -194,6 +201,7 @@ struct AsyncSampleSimulator {
         for p in poolAccumulator { p?.deallocate() }
         for p in poolFired { p?.deallocate() }
         inputPooled?.deallocate()
+        inputEvents?.deallocate()
     }
 
     var queueCount: Int { usesHeap ? momentumQueue.count : randomQueue.count }
@@ -497,23 +505,37 @@ struct AsyncSampleSimulator {
             if h.isLinear {
                 // Dense input into a linear layer: one tight loop, the population touched once.
                 let o = h.outFeatures, cur = current + h.targetOffset
-                var events: UInt32 = 0
                 var ac = 0, mac = 0
+                // The frame's events (non-zero inputs, ascending) first, without a branch per input, then
+                // delivered in that order with the currents held in registers: the weight rows of successive
+                // events load in parallel instead of each waiting behind a mispredicted branch.
+                let idx = inputEvents!
+                var count = 0
                 var block = 0
-                while block < n {
-                    // Event frames are sparse and clustered: skip all-zero blocks of 8 without branching per element.
-                    if block + 8 <= n, UnsafeRawPointer(x + block).loadUnaligned(as: SIMD8<Float>.self) == SIMD8(repeating: 0) {
-                        block += 8
-                        continue
-                    }
-                    for i in block..<min(block + 8, n) where x[i] != 0 {
-                        let value = x[i]
-                        SpikeDelivery.linear(value: value, source: i, weight: h.weight, outFeatures: o, current: cur)
-                        events &+= 1
-                        if h.binary || value == 1 || value == -1 { ac += Int(h.fanOut[i]) } else { mac += Int(h.fanOut[i]) }
+                while block + 8 <= n {
+                    // Event frames are sparse and clustered: all-zero blocks of 8 are skipped at once; the
+                    // others' non-zero lanes are walked as bits.
+                    let v8 = UnsafeRawPointer(x + block).loadUnaligned(as: SIMD8<Float>.self)
+                    if !isAllZero(v8) {
+                        var bits = laneBits(v8 .!= 0)
+                        while bits != 0 {
+                            idx[count] = Int32(truncatingIfNeeded: block + bits.trailingZeroBitCount)
+                            count += 1
+                            bits &= bits &- 1
+                        }
                     }
                     block += 8
                 }
+                for i in block..<n where x[i] != 0 {
+                    idx[count] = Int32(truncatingIfNeeded: i)
+                    count += 1
+                }
+                SpikeDelivery.linearEvents(indices: idx, count: count, input: x, weight: h.weight, outFeatures: o, current: cur)
+                for e in 0..<count {
+                    let i = Int(idx[e]), value = x[i]
+                    if h.binary || value == 1 || value == -1 { ac += Int(h.fanOut[i]) } else { mac += Int(h.fanOut[i]) }
+                }
+                let events = UInt32(truncatingIfNeeded: count)
                 synapticOperations.accumulates += Double(ac)
                 synapticOperations.multiplyAccumulates += Double(mac)
                 if events > 0 {
@@ -596,14 +618,18 @@ struct AsyncSampleSimulator {
                         let margin = uu - thetaV
                         let spikes = margin .> zero
                         UnsafeMutableRawPointer(current + n).storeBytes(of: zero, as: SIMD8<Float>.self)
-                        var spikeFlags = SIMD8<UInt8>()
-                        if any(spikes) {
-                            var newV = uu
-                            for lane in 0..<8 where spikes[lane] { newV[lane] = pop.resetsToZero ? 0 : margin[lane] }
+                        // The spike flags of the eight lanes, one byte each (lane l in bits 8l..<8l+8).
+                        var spikeFlags: UInt64 = 0
+                        var fired = laneBits(spikes)
+                        if fired != 0 {
+                            let newV = uu.replacing(with: pop.resetsToZero ? zero : margin, where: spikes)
                             UnsafeMutableRawPointer(v + n).storeBytes(of: newV, as: SIMD8<Float>.self)
-                            for lane in 0..<8 where spikes[lane] {
-                                spikeFlags[lane] = handleSpike(neuron: n + lane, id: pop.layerId(n + lane), population: p,
-                                                               integration: integrationCount &+ Int32(lane), potential: uu[lane])
+                            while fired != 0 {
+                                let lane = fired.trailingZeroBitCount
+                                fired &= fired &- 1
+                                let f = handleSpike(neuron: n + lane, id: pop.layerId(n + lane), population: p,
+                                                    integration: integrationCount &+ Int32(lane), potential: uu[lane])
+                                spikeFlags |= UInt64(f) << (8 * lane)
                             }
                         } else {
                             UnsafeMutableRawPointer(v + n).storeBytes(of: uu, as: SIMD8<Float>.self)
@@ -613,7 +639,8 @@ struct AsyncSampleSimulator {
                             for lane in 0..<8 {
                                 tape!.integrationNeuron.append(pop.layerId(n + lane))
                                 tape!.integrationMargin.append(margin[lane])
-                                tape!.integrationFlags.append((rr[lane] != 0 ? AsyncTape.refractoryBit : 0) | spikeFlags[lane])
+                                tape!.integrationFlags.append((rr[lane] != 0 ? AsyncTape.refractoryBit : 0)
+                                                              | UInt8(truncatingIfNeeded: spikeFlags >> (8 * lane)))
                             }
                         }
                         integrationCount &+= 8

@@ -114,3 +114,22 @@ public enum Elementwise {
         return Float(total / Double(rows))
     }
 }
+
+/// Bit `l` set when lane `l` of `mask` is true (the standard library's `any`/`==` on SIMD values
+/// become lane-by-lane loops; this is a narrowing and one multiply).
+@inlinable @inline(__always)
+public func laneBits(_ mask: SIMDMask<SIMD8<Int32>>) -> UInt32 {
+    let m = SIMD8<Int32>().replacing(with: -1, where: mask)
+    let bytes = unsafeBitCast(SIMD8<UInt8>(truncatingIfNeeded: m), to: UInt64.self)
+    return UInt32(truncatingIfNeeded: ((bytes & 0x8080_8080_8080_8080) &* 0x0002_0408_1020_4081) >> 56)
+}
+
+/// Whether every lane of `v` equals zero (`+0` or `-0`; NaN is not zero), as `v == SIMD8(repeating: 0)`
+/// decides it, without the standard library's lane-by-lane loop.
+@inlinable @inline(__always)
+public func isAllZero(_ v: SIMD8<Float>) -> Bool {
+    let b = unsafeBitCast(v, to: SIMD8<UInt32>.self) & 0x7fff_ffff
+    let h = b.lowHalf | b.highHalf
+    let q = h.lowHalf | h.highHalf
+    return q[0] | q[1] == 0
+}
