@@ -200,3 +200,28 @@ struct TriangleLanes: LaneSurrogate {
         return height * SIMD8<Float>().replacing(with: v, where: v .>= 0)
     }
 }
+
+/// Surrogate gradients of many margins at once, eight lanes at a time with the scalar formula's operations.
+enum SurrogateLanes {
+    /// Writes `surrogate.gradient(x[i])` to `out[i]` for the leading multiple of 8 of `count` values and
+    /// returns how many it wrote (0 for the sigmoid surrogate, which has no lane form).
+    static func gradients(_ surrogate: Surrogate, _ x: UnsafePointer<Float>, _ count: Int, _ out: UnsafeMutablePointer<Float>) -> Int {
+        switch surrogate {
+        case .atan(let alpha): return run(ATanLanes(alpha: alpha), x, count, out)
+        case .fastSigmoid(let slope): return run(FastSigmoidLanes(slope: slope), x, count, out)
+        case .triangle(let h, let w): return run(TriangleLanes(height: h, halfWidth: w), x, count, out)
+        case .sigmoid: return 0
+        }
+    }
+
+    @inline(__always)
+    static func run<S: LaneSurrogate>(_ s: S, _ x: UnsafePointer<Float>, _ count: Int, _ out: UnsafeMutablePointer<Float>) -> Int {
+        var i = 0
+        while i + 8 <= count {
+            let g = s.gradient(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self))
+            UnsafeMutableRawPointer(out + i).storeBytes(of: g, as: SIMD8<Float>.self)
+            i += 8
+        }
+        return i
+    }
+}

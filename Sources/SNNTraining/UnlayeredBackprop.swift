@@ -147,6 +147,8 @@ public enum UnlayeredBackprop {
         var dV: [Float]
         var dP: [Float]
         var dS: [Float] = []
+        /// The surrogate gradient of each integration of the tape being reversed.
+        var surrogateGradients: [Float] = []
         var lastSeenFrame: [Int32]
         /// Max pooling (OR of spikes, once per frame): per connection, the forward step in which each pooled
         /// cell fired in the frame being reversed and the emission that fired it (-1: not fired).
@@ -358,6 +360,24 @@ public enum UnlayeredBackprop {
             let integrationBase = Int(tape.integrationBase)
             let integrationCount = tape.integrationNeuron.count
             if dS.count < integrationCount { dS = [Float](repeating: 0, count: integrationCount) }
+            // The surrogate gradient of every integration depends on its margin only: computed up front,
+            // eight at a time where every population has the same surrogate (same bits as the scalar formula).
+            if surrogateGradients.count < integrationCount { surrogateGradients = [Float](repeating: 0, count: integrationCount) }
+            let uniform = populations.allSatisfy { $0.surrogate == populations[0].surrogate }
+            surrogateGradients.withUnsafeMutableBufferPointer { sgOut in
+                let margins = replay?.margins ?? tape.integrationMargin
+                margins.withUnsafeBufferPointer { m in
+                    var done = 0
+                    if uniform, let first = populations.first {
+                        done = SurrogateLanes.gradients(first.surrogate, m.baseAddress!, integrationCount, sgOut.baseAddress!)
+                    }
+                    tape.integrationNeuron.withUnsafeBufferPointer { iNeuron in
+                        for r in done..<integrationCount {
+                            sgOut[r] = populations[Int(populationOf[Int(iNeuron[r])])].surrogate.gradient(m[r])
+                        }
+                    }
+                }
+            }
             let silent = options.silentIntegrationsCarryGradient
             let onlyAtFrameEnd = options.silentGradientOnlyAtFrameEnd
             let anyMaxPooling = connections.dropFirst().contains { $0.pool == .max }
@@ -370,6 +390,8 @@ public enum UnlayeredBackprop {
             dV.withUnsafeMutableBufferPointer { dV in
             dP.withUnsafeMutableBufferPointer { dPBuffer in
             dS.withUnsafeMutableBufferPointer { dS in
+            surrogateGradients.withUnsafeBufferPointer { surrogateGradient in
+            lastSeenFrame.withUnsafeMutableBufferPointer { lastSeenFrame in
             tape.integrationNeuron.withUnsafeBufferPointer { iNeuron in
             tape.integrationFlags.withUnsafeBufferPointer { iFlags in
             tape.integrationMargin.withUnsafeBufferPointer { iMargin in
@@ -429,7 +451,7 @@ public enum UnlayeredBackprop {
                             let pop = pops[Int(popOf[n])]
                             if spiked && n >= outBase && !countAtEmission { dS[r] += outGrad[f * classes + n - outBase] }
                             let x = replay?.margins[r] ?? iMargin[r]
-                            var sg = pop.surrogate.gradient(x)
+                            var sg = surrogateGradient[r]
                             if let cut, x < cut { sg = 0 }
                             let dU = dS[r] * sg + dV[n] * LIFDynamics.resetDerivative(
                                 u: x + pop.threshold, spike: replay?.spikes[r] ?? (spiked ? 1 : 0), surrogateGradient: sg,
@@ -452,7 +474,7 @@ public enum UnlayeredBackprop {
                         for n in 0..<neuronCount { dV[n] *= betas[n] }
                     }
                 }
-            }}}}}}}}}}}
+            }}}}}}}}}}}}}
         }
     }
 

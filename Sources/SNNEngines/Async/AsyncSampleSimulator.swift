@@ -635,13 +635,18 @@ struct AsyncSampleSimulator {
                             UnsafeMutableRawPointer(v + n).storeBytes(of: uu, as: SIMD8<Float>.self)
                         }
                         if recording {
-                            // The scalar path's tape entries, lane by lane (same ids, margins and flags).
-                            for lane in 0..<8 {
-                                tape!.integrationNeuron.append(pop.layerId(n + lane))
-                                tape!.integrationMargin.append(margin[lane])
-                                tape!.integrationFlags.append((rr[lane] != 0 ? AsyncTape.refractoryBit : 0)
-                                                              | UInt8(truncatingIfNeeded: spikeFlags >> (8 * lane)))
+                            // The scalar path's tape entries (same ids, margins and flags), eight at a time.
+                            if pop.channelsLast {
+                                for lane in 0..<8 { tape!.integrationNeuron.append(pop.layerId(n + lane)) }
+                            } else {
+                                let ids = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: n)) &+ SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
+                                withUnsafeBytes(of: ids) { tape!.integrationNeuron.append(contentsOf: $0.bindMemory(to: Int32.self)) }
                             }
+                            withUnsafeBytes(of: margin) { tape!.integrationMargin.append(contentsOf: $0.bindMemory(to: Float.self)) }
+                            let refractoryBytes = SIMD8<UInt8>(truncatingIfNeeded: SIMD8<Int32>().replacing(
+                                with: Int32(AsyncTape.refractoryBit), where: rr .!= 0))
+                            let flags = unsafeBitCast(refractoryBytes, to: UInt64.self) | spikeFlags
+                            withUnsafeBytes(of: flags) { tape!.integrationFlags.append(contentsOf: $0) }
                         }
                         integrationCount &+= 8
                         n += 8
