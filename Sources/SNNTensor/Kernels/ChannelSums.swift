@@ -180,3 +180,89 @@ public enum ChannelAffine {
         }
     }
 }
+
+/// Per-channel running sums over `[batch, C, spatial]` maps where each channel's total is one chain
+/// of additions in memory order (`for b { for q { total[c] += term } }`), as the EM-PF neuron's batch
+/// norm and decay gradient sum them. Four channels' chains run side by side (one lane each), which
+/// changes no lane's order of additions, so the results are the plain loop's bits.
+public enum ChannelChains {
+    @inline(__always)
+    static func gather4(_ p: UnsafePointer<Float>, _ stride: Int, _ k: Int) -> SIMD4<Float> {
+        SIMD4(p[k], p[stride + k], p[2 * stride + k], p[3 * stride + k])
+    }
+
+    /// `sums[c] += x` and, when given, `products[c] += x * y` over every element of channel `c`, in memory
+    /// order (Float chains starting from the values the buffers hold).
+    public static func accumulate(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>?, batch: Int, channels: Int, spatial: Int,
+                                  sums: UnsafeMutablePointer<Float>?, products: UnsafeMutablePointer<Float>?) {
+        var c0 = 0
+        while c0 + 4 <= channels {
+            var s = SIMD4<Float>(), p = SIMD4<Float>()
+            for l in 0..<4 { s[l] = sums?[c0 + l] ?? 0; p[l] = products?[c0 + l] ?? 0 }
+            for b in 0..<batch {
+                let off = (b * channels + c0) * spatial
+                let xp = x + off
+                if let y {
+                    let yp = y + off
+                    if sums != nil {
+                        for q in 0..<spatial { let xv = gather4(xp, spatial, q); s += xv; p += xv * gather4(yp, spatial, q) }
+                    } else {
+                        for q in 0..<spatial { p += gather4(xp, spatial, q) * gather4(yp, spatial, q) }
+                    }
+                } else {
+                    for q in 0..<spatial { s += gather4(xp, spatial, q) }
+                }
+            }
+            for l in 0..<4 { sums?[c0 + l] = s[l]; products?[c0 + l] = p[l] }
+            c0 += 4
+        }
+        for c in c0..<channels {
+            var s = sums?[c] ?? 0, p = products?[c] ?? 0
+            for b in 0..<batch {
+                let r = (b * channels + c) * spatial
+                for q in 0..<spatial {
+                    if sums != nil { s += x[r + q] }
+                    if let y { p += x[r + q] * y[r + q] }
+                }
+            }
+            sums?[c] = s; products?[c] = p
+        }
+    }
+
+    /// `total[c] = sum over channel c's elements of Double(x)` (or of `(Double(x) - center[c])^2`), each a
+    /// Double chain from 0 in memory order.
+    public static func doubleTotals(_ x: UnsafePointer<Float>, batch: Int, channels: Int, spatial: Int,
+                                    center: UnsafePointer<Double>?, into total: UnsafeMutablePointer<Double>) {
+        @inline(__always) func g(_ p: UnsafePointer<Float>, _ k: Int) -> SIMD4<Double> {
+            SIMD4(Double(p[k]), Double(p[spatial + k]), Double(p[2 * spatial + k]), Double(p[3 * spatial + k]))
+        }
+        var c0 = 0
+        while c0 + 4 <= channels {
+            var t = SIMD4<Double>(), m = SIMD4<Double>()
+            if let center { for l in 0..<4 { m[l] = center[c0 + l] } }
+            for b in 0..<batch {
+                let xp = x + (b * channels + c0) * spatial
+                if center != nil {
+                    for q in 0..<spatial { let d = g(xp, q) - m; t += d * d }
+                } else {
+                    for q in 0..<spatial { t += g(xp, q) }
+                }
+            }
+            for l in 0..<4 { total[c0 + l] = t[l] }
+            c0 += 4
+        }
+        for c in c0..<channels {
+            var t: Double = 0
+            let m = center?[c] ?? 0
+            for b in 0..<batch {
+                let r = (b * channels + c) * spatial
+                if center != nil {
+                    for q in 0..<spatial { let d = Double(x[r + q]) - m; t += d * d }
+                } else {
+                    for q in 0..<spatial { t += Double(x[r + q]) }
+                }
+            }
+            total[c] = t
+        }
+    }
+}

@@ -244,15 +244,13 @@ public struct EMPFStepper: Sendable {
             if training {
                 mean = [Float](repeating: 0, count: channels); variance = mean
                 let count = batch * spatial
+                // Per channel one Double chain over the batch in memory order (four channels side by side).
+                var sums = [Double](repeating: 0, count: channels), squares = sums
                 m.withUnsafeBufferPointer { mp in
-                    for c in 0..<channels {
-                        var s: Double = 0
-                        for b in 0..<batch { let r = (b * channels + c) * spatial; for q in 0..<spatial { s += Double(mp[r + q]) } }
-                        let mu = s / Double(count)
-                        var v: Double = 0
-                        for b in 0..<batch { let r = (b * channels + c) * spatial; for q in 0..<spatial { let d = Double(mp[r + q]) - mu; v += d * d } }
-                        mean[c] = Float(mu); variance[c] = Float(v / Double(count))
-                    }
+                    ChannelChains.doubleTotals(mp.baseAddress!, batch: batch, channels: channels, spatial: spatial, center: nil, into: &sums)
+                    let mus = sums.map { $0 / Double(count) }
+                    ChannelChains.doubleTotals(mp.baseAddress!, batch: batch, channels: channels, spatial: spatial, center: mus, into: &squares)
+                    for c in 0..<channels { mean[c] = Float(mus[c]); variance[c] = Float(squares[c] / Double(count)) }
                 }
                 batchStats = (mean, variance.map { $0 * Float(count) / Float(max(count - 1, 1)) })
             } else {
@@ -376,6 +374,23 @@ public struct EMPFStepper: Sendable {
         p[1].withUnsafeBufferPointer { tp in
         dTheta.withUnsafeMutableBufferPointer { dtp in
             func run(_ carried: UnsafeBufferPointer<Float>?) {
+                if case .excess = n.kind, perChannel {
+                    // The common case without a branch per neuron: dL/dtheta of the channel as a local chain
+                    // (adding +0 for a silent neuron changes no sum: the chain starts at +0 or a sum, never -0).
+                    Self.forEachRun(batch: batch, channels: channels, spatial: spatial) { r, c in
+                        let th = tp[c]
+                        var acc = dtp[c]
+                        for q in 0..<spatial {
+                            let idx = r + q
+                            let fire = up[idx] > th
+                            let s = gp[idx], cv = carried?[idx] ?? 0
+                            dp[idx] = fire ? s : cv
+                            acc += fire ? cv - s : 0
+                        }
+                        dtp[c] = acc
+                    }
+                    return
+                }
                 Self.forEachRun(batch: batch, channels: channels, spatial: spatial) { r, c in
                     for q in 0..<spatial {
                         let idx = r + q, k = perChannel ? c : c * spatial + q
@@ -407,12 +422,12 @@ public struct EMPFStepper: Sendable {
             du.withUnsafeBufferPointer { dp in
             xhat.withUnsafeBufferPointer { xp in
             dm.withUnsafeMutableBufferPointer { mp in
+                // Per channel: sum of du and of du * xhat, each one Float chain in memory order.
+                var sumsD = [Float](repeating: 0, count: channels), sumsDX = sumsD
+                ChannelChains.accumulate(dp.baseAddress!, xp.baseAddress!, batch: batch, channels: channels, spatial: spatial,
+                                         sums: &sumsD, products: &sumsDX)
                 for c in 0..<channels {
-                    var sumD: Float = 0, sumDX: Float = 0
-                    for b in 0..<batch {
-                        let r = (b * channels + c) * spatial
-                        for q in 0..<spatial { sumD += dp[r + q]; sumDX += dp[r + q] * xp[r + q] }
-                    }
+                    let sumD = sumsD[c], sumDX = sumsDX[c]
                     dBeta[c] += sumD; dGamma[c] += sumDX
                     // dxhat = du * gamma; dm = inv/N * (N dxhat - sum dxhat - xhat sum(dxhat xhat))
                     let g = gamma[c], iv = inv[c]
@@ -430,12 +445,12 @@ public struct EMPFStepper: Sendable {
         dDecay.withUnsafeMutableBufferPointer { dd in
         dm.withUnsafeBufferPointer { dmp in
         vPrev.withUnsafeBufferPointer { vp in
-            Self.forEachRun(batch: batch, channels: channels, spatial: spatial) { r, c in
-                if perChannel {
-                    var acc = dd[c]
-                    for q in 0..<spatial { acc += dmp[r + q] * vp[r + q] }
-                    dd[c] = acc
-                } else {
+            if perChannel {
+                // dd[c] += dm * v_{t-1}: one chain per channel in memory order.
+                ChannelChains.accumulate(dmp.baseAddress!, vp.baseAddress!, batch: batch, channels: channels, spatial: spatial,
+                                         sums: nil, products: dd.baseAddress!)
+            } else {
+                Self.forEachRun(batch: batch, channels: channels, spatial: spatial) { r, c in
                     let k = c * spatial
                     for q in 0..<spatial { dd[k + q] += dmp[r + q] * vp[r + q] }
                 }
