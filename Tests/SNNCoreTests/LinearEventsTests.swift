@@ -1,0 +1,32 @@
+import Testing
+import SNNCore
+import SNNTensor
+
+@Suite("Many events into a linear layer")
+struct LinearEventsTests {
+    @Test("linearEvents gives the bits of delivering the events one by one, for every width", arguments: [1, 7, 8, 13, 32, 40, 64, 70, 130])
+    func sameBitsAsOneByOne(outFeatures o: Int) {
+        let inputs = 50
+        let rng = CounterRNG(seed: UInt64(o))
+        let w: [Float] = (0..<(inputs * o)).map { j -> Float in
+            let u: Float = rng.uniform(stream: 1, counter: UInt64(j))
+            return u * 2 - 1
+        }
+        // Graded and binary values, some zeros (skipped by the caller: not in the index list).
+        var x = [Float](repeating: 0, count: inputs)
+        for i in 0..<inputs where i % 5 != 0 {
+            let u: Float = rng.uniform(stream: 2, counter: UInt64(i))
+            x[i] = i % 3 == 0 ? 1 : u * 3 - 1
+        }
+        let events = (0..<inputs).filter { x[$0] != 0 }.map { Int32($0) }
+        let start = (0..<o).map { Float($0) * 0.01 - 0.2 }
+        var one = start, many = start
+        for e in events { SpikeDelivery.linear(value: x[Int(e)], source: Int(e), weight: w, outFeatures: o, current: &one) }
+        SpikeDelivery.linearEvents(indices: events, count: events.count, input: x, weight: w, outFeatures: o, current: &many)
+        #expect(many.map(\.bitPattern) == one.map(\.bitPattern))
+        // No events: the currents are untouched.
+        var none = start
+        SpikeDelivery.linearEvents(indices: events, count: 0, input: x, weight: w, outFeatures: o, current: &none)
+        #expect(none == start)
+    }
+}

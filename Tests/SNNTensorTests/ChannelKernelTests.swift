@@ -1,0 +1,120 @@
+import Testing
+import SNNTensor
+
+/// The batch-norm reductions and passes must give the plain loops' bits (they only run independent
+/// channels' chains side by side and split channels or samples over the cores).
+@Suite("Channel kernels")
+struct ChannelKernelTests {
+    /// (batch, channels, spatial): channel counts with and without a lane tail, spatial 1 (linear layers).
+    static let shapes: [(Int, Int, Int)] = [(3, 16, 10), (2, 11, 7), (5, 3, 1), (4, 128, 1), (1, 9, 33), (2, 1, 4)]
+
+    @Test("ChannelSums.accumulate: per-sample partial sums added per channel, bit for bit the plain loop", arguments: shapes.indices)
+    func channelSums(index: Int) {
+        let (batch, c, sp) = Self.shapes[index]
+        var rng = TestRNG(UInt64(1000 + index))
+        let maps = [rng.values(batch * c * sp, -3, 5), rng.values(batch * c * sp, -1, 2)]
+        let center = (0..<c).map { Double($0) * 0.1 - 0.3 }
+        for useCenter in [false, true] {
+            var want = (0..<c).map { Double($0) * 0.5 }   // the totals start from what the buffer holds
+            for x in maps {
+                for b in 0..<batch { for ch in 0..<c {
+                    var acc: Double = 0
+                    for k in 0..<sp {
+                        let v = Double(x[(b * c + ch) * sp + k])
+                        if useCenter { let d = v - center[ch]; acc += d * d } else { acc += v }
+                    }
+                    want[ch] += acc
+                } }
+            }
+            var got = (0..<c).map { Double($0) * 0.5 }
+            maps[0].withUnsafeBufferPointer { m0 in
+                maps[1].withUnsafeBufferPointer { m1 in
+                    center.withUnsafeBufferPointer { cp in
+                        ChannelSums.accumulate([m0.baseAddress!, m1.baseAddress!], batch: batch, channels: c, spatial: sp,
+                                               center: useCenter ? cp.baseAddress! : nil, into: &got)
+                    }
+                }
+            }
+            #expect(got.map(\.bitPattern) == want.map(\.bitPattern), "B\(batch) C\(c) S\(sp) center \(useCenter)")
+        }
+    }
+
+    @Test("ChannelSums.accumulateGradient and ChannelAffine: the backward sums and both passes, bit for bit", arguments: shapes.indices)
+    func gradientSumsAndPasses(index: Int) {
+        let (batch, c, sp) = Self.shapes[index]
+        var rng = TestRNG(UInt64(1100 + index))
+        let n = batch * c * sp
+        let g = rng.values(n), h = rng.values(n, -2, 2), scale = rng.values(c, 0.5, 1.5)
+        var wG = [Double](repeating: 0, count: c), wGH = wG, wSG = wG.map { $0 + 0.25 }, wSGH = wSG
+        for b in 0..<batch { for ch in 0..<c {
+            var a: Double = 0, ah: Double = 0
+            for k in 0..<sp { let i = (b * c + ch) * sp + k; a += Double(g[i]); ah += Double(g[i]) * Double(h[i]) }
+            wG[ch] += a; wGH[ch] += ah; wSG[ch] += a * Double(scale[ch]); wSGH[ch] += ah * Double(scale[ch])
+        } }
+        var sG = [Double](repeating: 0, count: c), sGH = sG, sSG = sG.map { $0 + 0.25 }, sSGH = sSG
+        ChannelSums.accumulateGradient(g: g, h: h, batch: batch, channels: c, spatial: sp, scale: scale,
+                                       sumG: &sG, sumGH: &sGH, scaledG: &sSG, scaledGH: &sSGH)
+        #expect(sG.map(\.bitPattern) == wG.map(\.bitPattern))
+        #expect(sGH.map(\.bitPattern) == wGH.map(\.bitPattern))
+        #expect(sSG.map(\.bitPattern) == wSG.map(\.bitPattern))
+        #expect(sSGH.map(\.bitPattern) == wSGH.map(\.bitPattern))
+
+        let mean = rng.values(c), inv = rng.values(c, 0.5, 2), shift = rng.values(c)
+        var xhat = [Float](repeating: .nan, count: n), y = xhat, dx = xhat
+        ChannelAffine.normalize(g, batch: batch, channels: c, spatial: sp, mean: mean, inverseStd: inv, scale: scale, shift: shift,
+                                normalized: &xhat, y: &y)
+        ChannelAffine.inputGradient(g, normalized: h, batch: batch, channels: c, spatial: sp, scale: scale, inverseStd: inv,
+                                    meanG: mean, meanGH: shift, dx: &dx)
+        for i in 0..<n {
+            let ch = (i / sp) % c
+            let hv = (g[i] - mean[ch]) * inv[ch]
+            #expect(xhat[i].bitPattern == hv.bitPattern && y[i].bitPattern == (scale[ch] * hv + shift[ch]).bitPattern, "element \(i)")
+            let want = inv[ch] * (g[i] * scale[ch] - mean[ch] - h[i] * shift[ch])
+            #expect(dx[i].bitPattern == want.bitPattern, "element \(i)")
+        }
+    }
+
+    @Test("ChannelChains: one chain per channel in memory order, bit for bit the plain loop", arguments: shapes.indices)
+    func channelChains(index: Int) {
+        let (batch, c, sp) = Self.shapes[index]
+        var rng = TestRNG(UInt64(1200 + index))
+        let n = batch * c * sp
+        let x = rng.values(n, -4, 4), y = rng.values(n)
+        var wS = rng.values(c), wP = rng.values(c)
+        var gS = wS, gP = wP
+        for ch in 0..<c { for b in 0..<batch { for q in 0..<sp {
+            let i = (b * c + ch) * sp + q
+            wS[ch] += x[i]; wP[ch] += x[i] * y[i]
+        } } }
+        ChannelChains.accumulate(x, y, batch: batch, channels: c, spatial: sp, sums: &gS, products: &gP)
+        #expect(gS.map(\.bitPattern) == wS.map(\.bitPattern))
+        #expect(gP.map(\.bitPattern) == wP.map(\.bitPattern))
+        let center = (0..<c).map { Double($0) * 0.25 - 1 }
+        for useCenter in [false, true] {
+            var want = [Double](repeating: 0, count: c)
+            for ch in 0..<c { for b in 0..<batch { for q in 0..<sp {
+                let v = Double(x[(b * c + ch) * sp + q])
+                if useCenter { let d = v - center[ch]; want[ch] += d * d } else { want[ch] += v }
+            } } }
+            var got = [Double](repeating: .nan, count: c)
+            center.withUnsafeBufferPointer { cp in
+                ChannelChains.doubleTotals(x, batch: batch, channels: c, spatial: sp, center: useCenter ? cp.baseAddress! : nil, into: &got)
+            }
+            #expect(got.map(\.bitPattern) == want.map(\.bitPattern), "center \(useCenter)")
+        }
+    }
+
+    @Test("isAllZero and laneBits: hand values")
+    func laneHelpers() {
+        #expect(isAllZero(SIMD8<Float>(repeating: 0)))
+        #expect(isAllZero(SIMD8<Float>(0, -0.0, 0, 0, -0.0, 0, 0, 0)))
+        #expect(!isAllZero(SIMD8<Float>(0, 0, 0, 0, 0, 0, 0, .leastNonzeroMagnitude)))
+        #expect(!isAllZero(SIMD8<Float>(.nan, 0, 0, 0, 0, 0, 0, 0)))
+        #expect(!isAllZero(SIMD8<Float>(0, 0, 0, -1, 0, 0, 0, 0)))
+        let v = SIMD8<Float>(0, 2, 0, -0.0, .nan, 1, 0, -3)
+        #expect(laneBits(v .!= 0) == 0b1011_0010)
+        #expect(laneBits(v .> 0) == 0b0010_0010)
+        #expect(laneBits(SIMD8<Float>(repeating: 1) .> 0) == 0xFF)
+        #expect(laneBits(SIMD8<Float>() .> 0) == 0)
+    }
+}
