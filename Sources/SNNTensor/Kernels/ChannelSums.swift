@@ -129,27 +129,31 @@ public enum ChannelAffine {
                                  mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
                                  scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
                                  normalized: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>) {
-        parallelFor(batch, minimumChunk: max(1, 16_384 / max(1, channels * spatial))) { samples in
-            for b in samples {
-                for ch in 0..<channels {
-                    let base = (b * channels + ch) * spatial
-                    let m = mean[ch], iv = inverseStd[ch], s = scale[ch], o = shift[ch]
-                    let m8 = SIMD8(repeating: m), iv8 = SIMD8(repeating: iv), s8 = SIMD8(repeating: s), o8 = SIMD8(repeating: o)
-                    var k = 0
-                    while k + 8 <= spatial {
-                        let h = (UnsafeRawPointer(x + base + k).loadUnaligned(as: SIMD8<Float>.self) - m8) * iv8
-                        UnsafeMutableRawPointer(normalized + base + k).storeBytes(of: h, as: SIMD8<Float>.self)
-                        UnsafeMutableRawPointer(y + base + k).storeBytes(of: s8 * h + o8, as: SIMD8<Float>.self)
-                        k += 8
-                    }
-                    while k < spatial {
-                        let h = (x[base + k] - m) * iv
-                        normalized[base + k] = h
-                        y[base + k] = s * h + o
-                        k += 1
-                    }
-                }
+        forEachRun(batch: batch, channels: channels, spatial: spatial) { base, ch in
+            let m = mean[ch], iv = inverseStd[ch], s = scale[ch], o = shift[ch]
+            let m8 = SIMD8(repeating: m), iv8 = SIMD8(repeating: iv), s8 = SIMD8(repeating: s), o8 = SIMD8(repeating: o)
+            var k = 0
+            while k + 8 <= spatial {
+                let h = (UnsafeRawPointer(x + base + k).loadUnaligned(as: SIMD8<Float>.self) - m8) * iv8
+                UnsafeMutableRawPointer(normalized + base + k).storeBytes(of: h, as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(y + base + k).storeBytes(of: s8 * h + o8, as: SIMD8<Float>.self)
+                k += 8
             }
+            while k < spatial {
+                let h = (x[base + k] - m) * iv
+                normalized[base + k] = h
+                y[base + k] = s * h + o
+                k += 1
+            }
+        }
+    }
+
+    /// Calls `body(first, channel)` for every sample's run of `spatial` values of each channel (`first`:
+    /// the run's first index), samples split over the cores.
+    @inline(__always)
+    static func forEachRun(batch: Int, channels: Int, spatial: Int, _ body: (_ first: Int, _ channel: Int) -> Void) {
+        parallelFor(batch, minimumChunk: max(1, 16_384 / max(1, channels * spatial))) { samples in
+            for b in samples { for ch in 0..<channels { body((b * channels + ch) * spatial, ch) } }
         }
     }
 
@@ -158,24 +162,19 @@ public enum ChannelAffine {
     public static func inputGradient(_ g: UnsafePointer<Float>, normalized h: UnsafePointer<Float>, batch: Int, channels: Int,
                                      spatial: Int, scale: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
                                      meanG: UnsafePointer<Float>, meanGH: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
-        parallelFor(batch, minimumChunk: max(1, 16_384 / max(1, channels * spatial))) { samples in
-            for b in samples {
-                for ch in 0..<channels {
-                    let base = (b * channels + ch) * spatial
-                    let md = meanG[ch], mdx = meanGH[ch], s = scale[ch], iv = inverseStd[ch]
-                    let md8 = SIMD8(repeating: md), mdx8 = SIMD8(repeating: mdx), s8 = SIMD8(repeating: s), iv8 = SIMD8(repeating: iv)
-                    var k = 0
-                    while k + 8 <= spatial {
-                        let gv = UnsafeRawPointer(g + base + k).loadUnaligned(as: SIMD8<Float>.self)
-                        let hv = UnsafeRawPointer(h + base + k).loadUnaligned(as: SIMD8<Float>.self)
-                        UnsafeMutableRawPointer(dx + base + k).storeBytes(of: iv8 * (gv * s8 - md8 - hv * mdx8), as: SIMD8<Float>.self)
-                        k += 8
-                    }
-                    while k < spatial {
-                        dx[base + k] = iv * (g[base + k] * s - md - h[base + k] * mdx)
-                        k += 1
-                    }
-                }
+        forEachRun(batch: batch, channels: channels, spatial: spatial) { base, ch in
+            let md = meanG[ch], mdx = meanGH[ch], s = scale[ch], iv = inverseStd[ch]
+            let md8 = SIMD8(repeating: md), mdx8 = SIMD8(repeating: mdx), s8 = SIMD8(repeating: s), iv8 = SIMD8(repeating: iv)
+            var k = 0
+            while k + 8 <= spatial {
+                let gv = UnsafeRawPointer(g + base + k).loadUnaligned(as: SIMD8<Float>.self)
+                let hv = UnsafeRawPointer(h + base + k).loadUnaligned(as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(dx + base + k).storeBytes(of: iv8 * (gv * s8 - md8 - hv * mdx8), as: SIMD8<Float>.self)
+                k += 8
+            }
+            while k < spatial {
+                dx[base + k] = iv * (g[base + k] * s - md - h[base + k] * mdx)
+                k += 1
             }
         }
     }
