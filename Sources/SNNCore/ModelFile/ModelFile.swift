@@ -179,7 +179,6 @@ public enum ModelFile {
     }
 }
 
-/// A model file that cannot be used: names the file, the byte offset (when known) and the problem.
 /// The opening every SNNKit model file shares (plain networks and EM-PF models), read whole and
 /// checked in the order problems are reported: length (at least 24 bytes), the magic `SNNKITMD`, the
 /// format version (by the reader's own rule), then the header length (a little-endian `UInt64` at
@@ -231,6 +230,7 @@ struct ModelFileBytes {
     }
 }
 
+/// A model file that cannot be used: names the file, the byte offset (when known) and the problem.
 public struct ModelFileError: Error, CustomStringConvertible, Sendable {
     public var url: URL
     public var offset: Int?
