@@ -104,7 +104,7 @@ struct ChannelKernelTests {
         }
     }
 
-    @Test("isAllZero and laneBits: hand values")
+    @Test("isAllZero, laneBits and forEachNonZero: hand values")
     func laneHelpers() {
         #expect(isAllZero(SIMD8<Float>(repeating: 0)))
         #expect(isAllZero(SIMD8<Float>(0, -0.0, 0, 0, -0.0, 0, 0, 0)))
@@ -116,5 +116,11 @@ struct ChannelKernelTests {
         #expect(laneBits(v .> 0) == 0b0010_0010)
         #expect(laneBits(SIMD8<Float>(repeating: 1) .> 0) == 0xFF)
         #expect(laneBits(SIMD8<Float>() .> 0) == 0)
+        // forEachNonZero: ascending, NaN counts, -0 does not (also alone in a block), a tail of 3.
+        var x = [Float](repeating: 0, count: 51)
+        x[1] = 2; x[3] = -0.0; x[7] = .nan; x[8] = -1; x[20] = -0.0; x[40] = 0.5; x[41] = -0.0; x[50] = 3
+        var seen: [Int] = []
+        forEachNonZero(x, x.count) { seen.append($0) }
+        #expect(seen == [1, 7, 8, 40, 50])
     }
 }

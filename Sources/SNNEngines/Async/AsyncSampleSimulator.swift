@@ -511,22 +511,7 @@ struct AsyncSampleSimulator {
                 // events load in parallel instead of each waiting behind a mispredicted branch.
                 let idx = inputEvents!
                 var count = 0
-                var block = 0
-                while block + 8 <= n {
-                    // Event frames are sparse and clustered: all-zero blocks of 8 are skipped at once; the
-                    // others' non-zero lanes are walked as bits.
-                    let v8 = UnsafeRawPointer(x + block).loadUnaligned(as: SIMD8<Float>.self)
-                    if !isAllZero(v8) {
-                        var bits = laneBits(v8 .!= 0)
-                        while bits != 0 {
-                            idx[count] = Int32(truncatingIfNeeded: block + bits.trailingZeroBitCount)
-                            count += 1
-                            bits &= bits &- 1
-                        }
-                    }
-                    block += 8
-                }
-                for i in block..<n where x[i] != 0 {
+                forEachNonZero(x, n) { i in
                     idx[count] = Int32(truncatingIfNeeded: i)
                     count += 1
                 }

@@ -232,9 +232,6 @@ public enum ChannelChains {
     /// Double chain from 0 in memory order.
     public static func doubleTotals(_ x: UnsafePointer<Float>, batch: Int, channels: Int, spatial: Int,
                                     center: UnsafePointer<Double>?, into total: UnsafeMutablePointer<Double>) {
-        @inline(__always) func g(_ p: UnsafePointer<Float>, _ k: Int) -> SIMD4<Double> {
-            SIMD4(Double(p[k]), Double(p[spatial + k]), Double(p[2 * spatial + k]), Double(p[3 * spatial + k]))
-        }
         var c0 = 0
         while c0 + 4 <= channels {
             var t = SIMD4<Double>(), m = SIMD4<Double>()
@@ -242,9 +239,9 @@ public enum ChannelChains {
             for b in 0..<batch {
                 let xp = x + (b * channels + c0) * spatial
                 if center != nil {
-                    for q in 0..<spatial { let d = g(xp, q) - m; t += d * d }
+                    for q in 0..<spatial { let d = ChannelSums.load(xp, spatial, q, from: 0) - m; t += d * d }
                 } else {
-                    for q in 0..<spatial { t += g(xp, q) }
+                    for q in 0..<spatial { t += ChannelSums.load(xp, spatial, q, from: 0) }
                 }
             }
             for l in 0..<4 { total[c0 + l] = t[l] }

@@ -133,3 +133,32 @@ public func isAllZero(_ v: SIMD8<Float>) -> Bool {
     let q = h.lowHalf | h.highHalf
     return q[0] | q[1] == 0
 }
+
+/// Calls `body(i)` for every `i` in `0..<count` with `x[i] != 0` (NaN included), in ascending order.
+///
+/// Sixteen entries at a time: an all-zero block costs one test; the others become a bit mask whose
+/// set bits are walked, so there is no branch per entry (event frames and spike maps are sparse and
+/// clustered).
+@inlinable @inline(__always)
+public func forEachNonZero(_ x: UnsafePointer<Float>, _ count: Int, _ body: (Int) -> Void) {
+    var p = 0
+    while p + 16 <= count {
+        let lo = UnsafeRawPointer(x + p).loadUnaligned(as: SIMD8<Float>.self)
+        let hi = UnsafeRawPointer(x + p + 8).loadUnaligned(as: SIMD8<Float>.self)
+        // One test for both halves: OR-ing the bits keeps every non-zero lane non-zero (signs are masked).
+        let either = unsafeBitCast(unsafeBitCast(lo, to: SIMD8<UInt32>.self) | unsafeBitCast(hi, to: SIMD8<UInt32>.self),
+                                   to: SIMD8<Float>.self)
+        if !isAllZero(either) {
+            var bits = laneBits(lo .!= 0) | laneBits(hi .!= 0) << 8
+            while bits != 0 {
+                body(p + bits.trailingZeroBitCount)
+                bits &= bits &- 1
+            }
+        }
+        p += 16
+    }
+    while p < count {
+        if x[p] != 0 { body(p) }
+        p += 1
+    }
+}

@@ -191,42 +191,13 @@ func sparseGemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, trans
     }
 }
 
-/// Bit `l` set when lane `l` of `v` is non-zero.
-@inline(__always)
-func nonZeroBits(_ v: SIMD16<Float>) -> UInt32 {
-    // Lane masks narrowed to bytes (0x00 / 0xFF), then the top bit of each byte gathered by a multiply.
-    let m = SIMD16<Int32>().replacing(with: -1, where: v .!= 0)
-    let b = SIMD16<UInt8>(truncatingIfNeeded: m)
-    let (lo, hi) = unsafeBitCast(b, to: (UInt64, UInt64).self)
-    let l = ((lo & 0x8080_8080_8080_8080) &* 0x0002_0408_1020_4081) >> 56
-    let h = ((hi & 0x8080_8080_8080_8080) &* 0x0002_0408_1020_4081) >> 56
-    return UInt32(truncatingIfNeeded: l | (h << 8))
-}
-
-/// Writes the indices and values of the non-zero entries of `x[0..<count]` and returns their number.
-///
-/// Sixteen entries at a time become a bit mask, whose set bits are then walked: the cost is a few
-/// instructions per 16 entries plus one step per non-zero entry.
+/// Writes the indices and values of the non-zero entries of `x[0..<count]` and returns their number
+/// (ascending, by ``forEachNonZero(_:_:_:)``).
 @inline(__always)
 func compactNonZeros(_ x: UnsafePointer<Float>, _ count: Int, _ idx: UnsafeMutablePointer<Int>,
                      _ val: UnsafeMutablePointer<Float>) -> Int {
     var nnz = 0
-    var p = 0
-    while p + 16 <= count {
-        let v = ld16(x + p)
-        if !any(v .!= 0) { p += 16; continue }
-        var bits = nonZeroBits(v)
-        while bits != 0 {
-            let q = p + bits.trailingZeroBitCount
-            idx[nnz] = q; val[nnz] = x[q]; nnz += 1
-            bits &= bits &- 1
-        }
-        p += 16
-    }
-    while p < count {
-        if x[p] != 0 { idx[nnz] = p; val[nnz] = x[p]; nnz += 1 }
-        p += 1
-    }
+    forEachNonZero(x, count) { q in idx[nnz] = q; val[nnz] = x[q]; nnz += 1 }
     return nnz
 }
 
