@@ -6,7 +6,7 @@ import SNNTensor
 @Suite("Channel kernels")
 struct ChannelKernelTests {
     /// (batch, channels, spatial): channel counts with and without a lane tail, spatial 1 (linear layers).
-    static let shapes: [(Int, Int, Int)] = [(3, 16, 10), (2, 11, 7), (5, 3, 1), (4, 128, 1), (1, 9, 33), (2, 1, 4)]
+    static let shapes: [(Int, Int, Int)] = [(3, 16, 10), (2, 11, 7), (5, 3, 1), (4, 128, 1), (1, 9, 33), (2, 1, 4), (2, 8, 12), (3, 4, 3)]
 
     @Test("ChannelSums.accumulate: per-sample partial sums added per channel, bit for bit the plain loop", arguments: shapes.indices)
     func channelSums(index: Int) {
@@ -86,9 +86,16 @@ struct ChannelKernelTests {
             let i = (b * c + ch) * sp + q
             wS[ch] += x[i]; wP[ch] += x[i] * y[i]
         } } }
+        let (s0, p0) = (gS, gP)
         ChannelChains.accumulate(x, y, batch: batch, channels: c, spatial: sp, sums: &gS, products: &gP)
         #expect(gS.map(\.bitPattern) == wS.map(\.bitPattern))
         #expect(gP.map(\.bitPattern) == wP.map(\.bitPattern))
+        // Products alone, sums alone: the same chains.
+        var onlyP = p0, onlyS = s0
+        ChannelChains.accumulate(x, y, batch: batch, channels: c, spatial: sp, sums: nil, products: &onlyP)
+        ChannelChains.accumulate(x, nil, batch: batch, channels: c, spatial: sp, sums: &onlyS, products: nil)
+        #expect(onlyP.map(\.bitPattern) == wP.map(\.bitPattern))
+        #expect(onlyS.map(\.bitPattern) == wS.map(\.bitPattern))
         let center = (0..<c).map { Double($0) * 0.25 - 1 }
         for useCenter in [false, true] {
             var want = [Double](repeating: 0, count: c)

@@ -112,6 +112,32 @@ struct GEMMTests {
         }
     }
 
+    @Test("eight-column products (read in place) equal the packed path bit for bit", arguments: [1, 3, 4, 5, 9, 18, 72])
+    func eightColumnsEqualPacked(m: Int) {
+        var rng = TestRNG(UInt64(900 + m))
+        for k in [1, 7, 255, 256, 257, 784] {
+            for beta: Float in [0, 1, 0.5] {
+                // transB: false takes the in-place path; the same B stored transposed takes the packed one.
+                let tc = GEMMCase(m: m, n: 8, k: k, transA: false, transB: false, beta: beta, pad: rng.int(0...3), aKind: 0, rng: &rng)
+                let bt = (0..<(8 * k)).map { idx in tc.b[(idx % k) * tc.ldb + idx / k] }   // [8, k]
+                let (ref, scale) = tc.reference()
+                let direct = tc.run { a, b, c in
+                    gemmDense(m: m, n: 8, k: k, a: a, lda: tc.lda, b: b, ldb: tc.ldb, c: c, ldc: tc.ldc, beta: beta, parallel: false)
+                }
+                #expect(worstRatio(direct, ref, scale: scale, relTol: Double(k + 2) * 1.2e-7) <= 1, "\(tc)")
+                for kern in GEMMMicroKernel.allCases {
+                    let packed = tc.run { a, _, c in
+                        bt.withUnsafeBufferPointer { btp in
+                            gemmDense(m: m, n: 8, k: k, a: a, lda: tc.lda, b: btp.baseAddress!, ldb: k, transB: true,
+                                      c: c, ldc: tc.ldc, beta: beta, parallel: false, microKernel: kern)
+                        }
+                    }
+                    #expect(packed.map(\.bitPattern) == direct.map(\.bitPattern), "\(tc) kernel \(kern): packed and in-place differ in bits")
+                }
+            }
+        }
+    }
+
     @Test("sparse and spike inputs (the gather path) match a naive reference", arguments: [1, 2])
     func sparseAgainstNaive(aKind: Int) {
         var rng = TestRNG(UInt64(40 + aKind))

@@ -78,6 +78,10 @@ public func gemmDense(
         for i in 0..<m { scaleRow(c + i * ldc, n, beta) }
         return
     }
+    if n == 8, !transA, !transB {
+        gemmEightColumns(m: m, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, beta: beta)
+        return
+    }
     let mr = microKernel.rows, nr = microKernel.columns
     let threads = parallel ? Parallelism.threadCount : 1
     let work = m * n * k
@@ -105,6 +109,48 @@ public func gemmDense(
     } else {
         denseBlock(rows: 0..<m, cols: 0..<n, k: k, a: a, lda: lda, transA: transA, b: b, ldb: ldb,
                    transB: transB, c: c, ldc: ldc, beta: beta, kern: microKernel)
+    }
+}
+
+/// `C = beta * C + A * B` for `B` and `C` of exactly eight columns, neither operand transposed
+/// (e.g. a convolution's weight gradient with eight output channels). The packed path would pad each
+/// `B` panel to the micro-kernel's 16 columns and pack both operands for every sample; here rows of `A`
+/// are read in place (one broadcast per row and `k`) and each row of `B` is one SIMD register.
+/// Each element of `C` is summed exactly as the micro-kernels sum it: over `k` in blocks of ``gemmKC``,
+/// each block from zero in ascending `k` with separate multiply and add, then added into `C` (the first
+/// block as `beta` says), so the result is bit-identical to ``gemmDense``'s packed path. One thread:
+/// the products this serves are small.
+func gemmEightColumns(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                      c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float) {
+    var pc = 0
+    while pc < k {
+        let kc = min(gemmKC, k - pc)
+        let mode = pc != 0 ? 1 : (beta == 0 ? 0 : (beta == 1 ? 1 : 2))
+        let bp = b + pc * ldb
+        var i = 0
+        while i + 4 <= m {
+            let a0 = a + i * lda + pc, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda
+            var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>(), c3 = SIMD8<Float>()
+            for p in 0..<kc {
+                let row = ld8(bp + p * ldb)
+                c0 += SIMD8<Float>(repeating: a0[p]) * row
+                c1 += SIMD8<Float>(repeating: a1[p]) * row
+                c2 += SIMD8<Float>(repeating: a2[p]) * row
+                c3 += SIMD8<Float>(repeating: a3[p]) * row
+            }
+            let r = c + i * ldc
+            writeBack8(r, c0, mode, beta); writeBack8(r + ldc, c1, mode, beta)
+            writeBack8(r + 2 * ldc, c2, mode, beta); writeBack8(r + 3 * ldc, c3, mode, beta)
+            i += 4
+        }
+        while i < m {
+            let a0 = a + i * lda + pc
+            var c0 = SIMD8<Float>()
+            for p in 0..<kc { c0 += SIMD8<Float>(repeating: a0[p]) * ld8(bp + p * ldb) }
+            writeBack8(c + i * ldc, c0, mode, beta)
+            i += 1
+        }
+        pc += kc
     }
 }
 

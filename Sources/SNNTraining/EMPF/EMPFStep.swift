@@ -224,15 +224,8 @@ public struct EMPFStepper: Sendable {
             vPrev.withUnsafeBufferPointer { vp in
             current.withUnsafeBufferPointer { cp in
             p[0].withUnsafeBufferPointer { dp in
-                Self.forEachRun(batch: batch, channels: channels, spatial: spatial) { r, c in
-                    if perChannel {
-                        let d = dp[c]
-                        for q in 0..<spatial { mp[r + q] = d * vp[r + q] + cp[r + q] }
-                    } else {
-                        let k = c * spatial
-                        for q in 0..<spatial { mp[r + q] = dp[k + q] * vp[r + q] + cp[r + q] }
-                    }
-                }
+                EMPFNeuronLanes.integrate(decay: dp.baseAddress!, v: vp.baseAddress!, current: cp.baseAddress!, m: mp.baseAddress!,
+                                          batch: batch, channels: channels, spatial: spatial, perChannel: perChannel)
             }}}
         }
         // Membrane batch norm: per-channel statistics of the batch (training) or the running ones.
@@ -272,25 +265,16 @@ public struct EMPFStepper: Sendable {
         s.withUnsafeMutableBufferPointer { sp in
         v.withUnsafeMutableBufferPointer { vp in
         p[1].withUnsafeBufferPointer { tp in
-            Self.forEachRun(batch: batch, channels: channels, spatial: spatial) { r, c in
-                if norm {
-                    let mu = mean[c], iv = inv[c], g = gamma[c], be = beta[c]
-                    for q in 0..<spatial {
-                        let x = mp[r + q]
-                        if keepXhat { xp[r + q] = (x - mu) * iv }
-                        let uu = EMPFNeuronRule.normalise(x, mean: mu, invStd: iv, gamma: g, beta: be)
-                        up[r + q] = uu
-                        let f = EMPFNeuronRule.fire(uu, theta: tp[perChannel ? c : c * spatial + q], mode: mode)
-                        sp[r + q] = f.spike; vp[r + q] = f.membrane
-                    }
-                } else {
-                    for q in 0..<spatial {
-                        let f = EMPFNeuronRule.fire(mp[r + q], theta: tp[perChannel ? c : c * spatial + q], mode: mode)
-                        sp[r + q] = f.spike; vp[r + q] = f.membrane
-                    }
-                }
-            }
-        }}}}}}
+        mean.withUnsafeBufferPointer { meanp in
+        inv.withUnsafeBufferPointer { invp in
+        gamma.withUnsafeBufferPointer { gp in
+        beta.withUnsafeBufferPointer { bp in
+            let normalisation = norm ? EMPFNeuronLanes.Normalisation(mean: meanp.baseAddress!, invStd: invp.baseAddress!,
+                                                                     gamma: gp.baseAddress!, beta: bp.baseAddress!) : nil
+            EMPFNeuronLanes.fire(m: mp.baseAddress!, u: norm ? up.baseAddress! : nil, xhat: keepXhat ? xp.baseAddress! : nil,
+                                 s: sp.baseAddress!, v: vp.baseAddress!, theta: tp.baseAddress!, norm: normalisation, mode: mode,
+                                 batch: batch, channels: channels, spatial: spatial, perChannel: perChannel)
+        }}}}}}}}}}
         if !norm { u = m }
         if keepTape { tape.vPrev = vPrev; tape.u = u; if keepXhat { tape.xhat = xhat; tape.invStd = inv } }
         state.membranes[i] = v
@@ -374,40 +358,24 @@ public struct EMPFStepper: Sendable {
         p[1].withUnsafeBufferPointer { tp in
         dTheta.withUnsafeMutableBufferPointer { dtp in
             func run(_ carried: UnsafeBufferPointer<Float>?) {
-                if case .excess = n.kind, perChannel {
-                    // The common case without a branch per neuron: dL/dtheta of the channel as a local chain
-                    // (adding +0 for a silent neuron changes no sum: the chain starts at +0 or a sum, never -0).
-                    Self.forEachRun(batch: batch, channels: channels, spatial: spatial) { r, c in
-                        let th = tp[c]
-                        var acc = dtp[c]
-                        for q in 0..<spatial {
-                            let idx = r + q
-                            let fire = up[idx] > th
-                            let s = gp[idx], cv = carried?[idx] ?? 0
-                            dp[idx] = fire ? s : cv
-                            acc += fire ? cv - s : 0
-                        }
-                        dtp[c] = acc
-                    }
+                guard case .lif(let sg) = n.kind else {
+                    // Excess and membrane spikes: eight neurons at a time; dL/dtheta (excess) as one chain per
+                    // threshold in memory order.
+                    var excess = false
+                    if case .excess = n.kind { excess = true }
+                    EMPFNeuronLanes.straightThrough(u: up.baseAddress!, gs: gp.baseAddress!, gv: carried?.baseAddress, du: dp.baseAddress!,
+                                                    theta: tp.baseAddress!, dTheta: excess ? dtp.baseAddress! : nil,
+                                                    batch: batch, channels: channels, spatial: spatial, perChannel: perChannel)
                     return
                 }
                 Self.forEachRun(batch: batch, channels: channels, spatial: spatial) { r, c in
                     for q in 0..<spatial {
                         let idx = r + q, k = perChannel ? c : c * spatial + q
                         let th = tp[k], uu = up[idx]
-                        let fire = uu > th
                         let s = gp[idx], cv = carried?[idx] ?? 0
-                        switch n.kind {
-                        case .excess:
-                            dp[idx] = fire ? s : cv
-                            if fire { dtp[k] += cv - s }
-                        case .membrane:
-                            dp[idx] = fire ? s : cv
-                        case .lif(let sg):
-                            let d = sg.gradient(uu - th)
-                            dp[idx] = s * d + (fire ? 0 : cv)
-                            dtp[k] -= s * d
-                        }
+                        let d = sg.gradient(uu - th)
+                        dp[idx] = s * d + (uu > th ? 0 : cv)
+                        dtp[k] -= s * d
                     }
                 }
             }
@@ -458,9 +426,8 @@ public struct EMPFStepper: Sendable {
             if carried != nil {
                 carried!.withUnsafeMutableBufferPointer { op in
                 p[0].withUnsafeBufferPointer { dp in
-                    Self.forEachRun(batch: batch, channels: channels, spatial: spatial) { r, c in
-                        for q in 0..<spatial { op[r + q] = dmp[r + q] * dp[perChannel ? c : c * spatial + q] }
-                    }
+                    EMPFNeuronLanes.carry(dm: dmp.baseAddress!, decay: dp.baseAddress!, out: op.baseAddress!,
+                                          batch: batch, channels: channels, spatial: spatial, perChannel: perChannel)
                 }}
             }
         }}}
