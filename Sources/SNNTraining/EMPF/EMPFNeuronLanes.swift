@@ -52,37 +52,25 @@ enum EMPFNeuronLanes {
         }
     }
 
-    /// The integration `m = lambda * v + I` (decay per channel or per neuron), one multiply and one add
-    /// per neuron as in the asynchronous engine.
-    static func integrate(decay: UnsafePointer<Float>, v: UnsafePointer<Float>, current: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
-                          batch: Int, channels: Int, spatial: Int, perChannel: Bool) {
+    /// `out = lambda * x + add` (`add` given: the integration `m = lambda * v + I`, one multiply and one add
+    /// per neuron as in the asynchronous engine) or `out = lambda * x` (the carried dL/dv of the previous
+    /// step, BPTT), the decay per channel or per neuron.
+    static func decay(_ x: UnsafePointer<Float>, by decay: UnsafePointer<Float>, plus add: UnsafePointer<Float>?,
+                      into out: UnsafeMutablePointer<Float>, batch: Int, channels: Int, spatial: Int, perChannel: Bool) {
         forEachSegment(batch: batch, channels: channels, spatial: spatial, perChannel: perChannel) { r, count, c, k in
             func run<D: NeuronParameterLanes>(_ d: D) {
                 var q = 0
                 while q + 8 <= count {
-                    let vv = UnsafeRawPointer(v + r + q).loadUnaligned(as: SIMD8<Float>.self)
-                    let ii = UnsafeRawPointer(current + r + q).loadUnaligned(as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(m + r + q).storeBytes(of: d.lanes(q) * vv + ii, as: SIMD8<Float>.self)
+                    let scaled = d.lanes(q) * UnsafeRawPointer(x + r + q).loadUnaligned(as: SIMD8<Float>.self)
+                    let sum = add.map { scaled + UnsafeRawPointer($0 + r + q).loadUnaligned(as: SIMD8<Float>.self) } ?? scaled
+                    UnsafeMutableRawPointer(out + r + q).storeBytes(of: sum, as: SIMD8<Float>.self)
                     q += 8
                 }
-                while q < count { m[r + q] = d.scalar(q) * v[r + q] + current[r + q]; q += 1 }
-            }
-            if let c, k == nil { run(BroadcastParameter(value: decay[c])) } else { run(ContiguousParameter(base: decay + k!)) }
-        }
-    }
-
-    /// `out = dm * lambda` (the carried dL/dv of the previous step, BPTT).
-    static func carry(dm: UnsafePointer<Float>, decay: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
-                      batch: Int, channels: Int, spatial: Int, perChannel: Bool) {
-        forEachSegment(batch: batch, channels: channels, spatial: spatial, perChannel: perChannel) { r, count, c, k in
-            func run<D: NeuronParameterLanes>(_ d: D) {
-                var q = 0
-                while q + 8 <= count {
-                    let g = UnsafeRawPointer(dm + r + q).loadUnaligned(as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(out + r + q).storeBytes(of: g * d.lanes(q), as: SIMD8<Float>.self)
-                    q += 8
+                while q < count {
+                    let scaled = d.scalar(q) * x[r + q]
+                    out[r + q] = add.map { scaled + $0[r + q] } ?? scaled
+                    q += 1
                 }
-                while q < count { out[r + q] = dm[r + q] * d.scalar(q); q += 1 }
             }
             if let c, k == nil { run(BroadcastParameter(value: decay[c])) } else { run(ContiguousParameter(base: decay + k!)) }
         }

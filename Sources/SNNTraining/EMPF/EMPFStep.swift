@@ -224,8 +224,8 @@ public struct EMPFStepper: Sendable {
             vPrev.withUnsafeBufferPointer { vp in
             current.withUnsafeBufferPointer { cp in
             p[0].withUnsafeBufferPointer { dp in
-                EMPFNeuronLanes.integrate(decay: dp.baseAddress!, v: vp.baseAddress!, current: cp.baseAddress!, m: mp.baseAddress!,
-                                          batch: batch, channels: channels, spatial: spatial, perChannel: perChannel)
+                EMPFNeuronLanes.decay(vp.baseAddress!, by: dp.baseAddress!, plus: cp.baseAddress!, into: mp.baseAddress!,
+                                      batch: batch, channels: channels, spatial: spatial, perChannel: perChannel)
             }}}
         }
         // Membrane batch norm: per-channel statistics of the batch (training) or the running ones.
@@ -426,7 +426,7 @@ public struct EMPFStepper: Sendable {
             if carried != nil {
                 carried!.withUnsafeMutableBufferPointer { op in
                 p[0].withUnsafeBufferPointer { dp in
-                    EMPFNeuronLanes.carry(dm: dmp.baseAddress!, decay: dp.baseAddress!, out: op.baseAddress!,
+                    EMPFNeuronLanes.decay(dmp.baseAddress!, by: dp.baseAddress!, plus: nil, into: op.baseAddress!,
                                           batch: batch, channels: channels, spatial: spatial, perChannel: perChannel)
                 }}
             }
