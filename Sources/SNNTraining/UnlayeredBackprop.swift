@@ -315,8 +315,7 @@ public enum UnlayeredBackprop {
         func forEachInputDelivery(_ x: UnsafePointer<Float>, _ body: (Int, Float) -> Void) {
             let c = connections[0]
             guard c.pool != .none else {
-                let n = engine.connections[0].sourceShape.reduce(1, *)
-                for i in 0..<n where x[i] != 0 { body(i, x[i]) }
+                forEachNonZero(x, engine.connections[0].sourceShape.reduce(1, *)) { body($0, x[$0]) }
                 return
             }
             let k = c.poolKernel, s = c.poolStride, h = c.sourceHeight, w = c.sourceWidth
@@ -385,6 +384,10 @@ public enum UnlayeredBackprop {
             let countAtEmission = options.outputsCountedAtEmission
             let cut = options.backpropThreshold
             let pops = populations, conns = connections
+            // Plain linear connections (no pooling, not conv) skip the general adjoint's dispatch and its copy
+            // of the connection: the same ``SNNCore/SpikeDelivery/linearAdjoint(value:source:weight:outFeatures:currentGradient:weightGradient:)``.
+            let linear: [(weight: UnsafeMutablePointer<Float>, gradient: UnsafeMutablePointer<Float>, outFeatures: Int)?] =
+                conns.map { $0.pool == .none && !$0.isConv ? ($0.weight, $0.gradient, $0.outFeatures) : nil }
             populationOf.withUnsafeBufferPointer { popOf in
             perNeuronBeta.withUnsafeBufferPointer { betas in
             dV.withUnsafeMutableBufferPointer { dV in
@@ -416,6 +419,10 @@ public enum UnlayeredBackprop {
                             if r < 0 { continue }  // fired in a frame the tape no longer holds: truncated
                             if p == last {
                                 if countAtEmission { dS[r] += outGrad[f * classes + n - outBase] }
+                            } else if let lin = linear[p + 1] {
+                                dS[r] += SpikeDelivery.linearAdjoint(value: replay?.spikes[r] ?? 1, source: n - offsets[p], weight: lin.weight,
+                                                                     outFeatures: lin.outFeatures, currentGradient: dP + offsets[p + 1],
+                                                                     weightGradient: lin.gradient)
                             } else {
                                 dS[r] += emissionAdjoint(conns[p + 1], connection: p + 1, source: n - offsets[p], value: replay?.spikes[r] ?? 1,
                                                          emission: Int32(e), silent: false, step: Int32(global),
@@ -436,6 +443,10 @@ public enum UnlayeredBackprop {
                                 let p = Int(popOf[n])
                                 if p == last {
                                     dS[r] += outGrad[f * classes + n - outBase]
+                                } else if let lin = linear[p + 1] {
+                                    dS[r] += SpikeDelivery.linearAdjoint(value: replay?.spikes[r] ?? 0, source: n - offsets[p], weight: lin.weight,
+                                                                         outFeatures: lin.outFeatures, currentGradient: dP + offsets[p + 1],
+                                                                         weightGradient: lin.gradient)
                                 } else {
                                     dS[r] += emissionAdjoint(conns[p + 1], connection: p + 1, source: n - offsets[p],
                                                              value: replay?.spikes[r] ?? 0, emission: -1, silent: true,

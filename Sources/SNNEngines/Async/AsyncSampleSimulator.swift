@@ -634,8 +634,9 @@ struct AsyncSampleSimulator {
                                 withUnsafeBytes(of: ids) { tape!.integrationNeuron.append(contentsOf: $0.bindMemory(to: Int32.self)) }
                             }
                             withUnsafeBytes(of: margin) { tape!.integrationMargin.append(contentsOf: $0.bindMemory(to: Float.self)) }
-                            let refractoryBytes = SIMD8<UInt8>(truncatingIfNeeded: SIMD8<Int32>().replacing(
-                                with: Int32(AsyncTape.refractoryBit), where: rr .!= 0))
+                            // Refractory lanes are all ones (the flag's bit survives the mask), others zero: one AND,
+                            // not `rr .!= 0`, which compiled to a lane-by-lane loop (more than half of this function).
+                            let refractoryBytes = SIMD8<UInt8>(truncatingIfNeeded: rr & SIMD8<Int32>(repeating: Int32(AsyncTape.refractoryBit)))
                             let flags = unsafeBitCast(refractoryBytes, to: UInt64.self) | spikeFlags
                             withUnsafeBytes(of: flags) { tape!.integrationFlags.append(contentsOf: $0) }
                         }
