@@ -119,8 +119,10 @@ public enum Elementwise {
 /// become lane-by-lane loops; this is a narrowing and one multiply).
 @inlinable @inline(__always)
 public func laneBits(_ mask: SIMDMask<SIMD8<Int32>>) -> UInt32 {
-    let m = SIMD8<Int32>().replacing(with: -1, where: mask)
-    let bytes = unsafeBitCast(SIMD8<UInt8>(truncatingIfNeeded: m), to: UInt64.self)
+    // Each lane's low byte (0 or 0xff), gathered into one UInt64 by element extraction (a byte shuffle);
+    // the standard library's SIMD8<UInt8>(truncatingIfNeeded:) was left as an out-of-line call.
+    let b = unsafeBitCast(SIMD8<Int32>().replacing(with: -1, where: mask), to: SIMD32<UInt8>.self)
+    let bytes = unsafeBitCast(SIMD8<UInt8>(b[0], b[4], b[8], b[12], b[16], b[20], b[24], b[28]), to: UInt64.self)
     return UInt32(truncatingIfNeeded: ((bytes & 0x8080_8080_8080_8080) &* 0x0002_0408_1020_4081) >> 56)
 }
 
