@@ -111,6 +111,23 @@ struct ChannelKernelTests {
         }
     }
 
+    @Test("sortByUniqueKey gives the standard library's order, short (in place) and long arrays")
+    func sortByKey() {
+        var rng = TestRNG(77)
+        for n in [0, 1, 2, 3, 17, 64, 65, 200] {
+            // Unique keys in random order, with their positions as payload.
+            var keys = (0..<n).map { UInt64($0) &* 0x9E37_79B9_7F4A_7C15 }
+            for i in stride(from: n - 1, to: 0, by: -1) { keys.swapAt(i, rng.int(0...i)) }
+            var items = keys.enumerated().map { (key: $0.element, position: $0.offset) }
+            let want = items.sorted { $0.key < $1.key }
+            sortByUniqueKey(&items) { $0.key }
+            #expect(items.map(\.position) == want.map(\.position), "n = \(n)")
+        }
+        var hand: [UInt64] = [5, 3, 9, 1]
+        sortByUniqueKey(&hand) { $0 }
+        #expect(hand == [1, 3, 5, 9])
+    }
+
     @Test("isAllZero, laneBits and forEachNonZero: hand values")
     func laneHelpers() {
         #expect(isAllZero(SIMD8<Float>(repeating: 0)))

@@ -271,7 +271,7 @@ struct AsyncSampleSimulator {
                 queueSum += Double(q); queueMax = max(queueMax, q)
                 picked.removeAll(keepingCapacity: true)
                 if usesHeap { momentumQueue.pick(limit, into: &picked) } else { randomQueue.pick(limit, into: &picked) }
-                if picked.count > 1 { picked.sort(by: QueuedSpike.deliveredBefore) }
+                QueuedSpike.sortForDelivery(&picked)
                 emittedTotal += picked.count
                 let outputs = emitPicked(frame: t, globalStep: globalStep)
                 if outputs.any {

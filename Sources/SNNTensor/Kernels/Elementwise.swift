@@ -164,3 +164,22 @@ public func forEachNonZero(_ x: UnsafePointer<Float>, _ count: Int, _ body: (Int
         p += 1
     }
 }
+
+/// Sorts `items` ascending by `key`, which must be unique (a total order, so the result does not depend
+/// on the method). Up to 64 items (e.g. the spikes of one asynchronous forward step) are insertion-sorted
+/// in place on the keys; longer arrays use the standard library's sort.
+@inlinable
+public func sortByUniqueKey<T>(_ items: inout [T], key: (T) -> UInt64) {
+    let n = items.count
+    guard n > 1 else { return }
+    guard n <= 64 else { items.sort { key($0) < key($1) }; return }
+    items.withUnsafeMutableBufferPointer { p in
+        for i in 1..<n {
+            let x = p[i], k = key(x)
+            var j = i
+            while j > 0 && key(p[j - 1]) > k { p[j] = p[j - 1]; j -= 1 }
+            p[j] = x
+        }
+    }
+}
+
