@@ -157,6 +157,11 @@ public enum UnlayeredBackprop {
         var cellsFired: [[Int32]]
         /// The pooled input frame (input connection with pooling).
         var pooledInput: [Float]
+        /// Per connection, its weight and gradient rows and width when it is plain linear (no pooling, not
+        /// conv): its adjoint is ``SNNCore/SpikeDelivery/linearAdjoint(value:source:weight:outFeatures:currentGradient:weightGradient:)``
+        /// called directly, without ``emissionAdjoint(_:connection:source:value:emission:silent:step:targetGradient:)``'s
+        /// dispatch and copy of the connection.
+        let linearConnections: [(weight: UnsafeMutablePointer<Float>, gradient: UnsafeMutablePointer<Float>, outFeatures: Int)?]
 
         /// A workspace for `engine`'s network; `weights` may be shared with other workspaces.
         public init(engine: AsyncEngine, weights: WeightCopy? = nil) {
@@ -208,6 +213,7 @@ public enum UnlayeredBackprop {
             cellOwner = connections.map { $0.pool == .max ? [Int32](repeating: -1, count: $0.pooledCount) : [] }
             cellsFired = connections.map { _ in [] }
             pooledInput = connections.first.map { $0.pool == .none ? [] : [Float](repeating: 0, count: $0.pooledCount) } ?? []
+            linearConnections = connections.map { $0.pool == .none && !$0.isConv ? ($0.weight, $0.gradient, $0.outFeatures) : nil }
         }
 
         deinit { gradients.deallocate() }
@@ -383,11 +389,7 @@ public enum UnlayeredBackprop {
             for j in 0..<neuronCount { lastSeenFrame[j] = -1 }
             let countAtEmission = options.outputsCountedAtEmission
             let cut = options.backpropThreshold
-            let pops = populations, conns = connections
-            // Plain linear connections (no pooling, not conv) skip the general adjoint's dispatch and its copy
-            // of the connection: the same ``SNNCore/SpikeDelivery/linearAdjoint(value:source:weight:outFeatures:currentGradient:weightGradient:)``.
-            let linear: [(weight: UnsafeMutablePointer<Float>, gradient: UnsafeMutablePointer<Float>, outFeatures: Int)?] =
-                conns.map { $0.pool == .none && !$0.isConv ? ($0.weight, $0.gradient, $0.outFeatures) : nil }
+            let pops = populations, conns = connections, linear = linearConnections
             populationOf.withUnsafeBufferPointer { popOf in
             perNeuronBeta.withUnsafeBufferPointer { betas in
             dV.withUnsafeMutableBufferPointer { dV in
@@ -402,6 +404,16 @@ public enum UnlayeredBackprop {
             tape.emittedIntegration.withUnsafeBufferPointer { eIntegration in
             outputGradient.withUnsafeBufferPointer { outGrad in
                 let dP = dPBuffer.baseAddress!
+                /// Adjoint of an emission (or a silent integration's zero spike) of population `p` into connection `p + 1`.
+                @inline(__always)
+                func adjoint(from p: Int, source: Int, value: Float, emission: Int32, silent: Bool, step: Int32) -> Float {
+                    if let lin = linear[p + 1] {
+                        return SpikeDelivery.linearAdjoint(value: value, source: source, weight: lin.weight, outFeatures: lin.outFeatures,
+                                                           currentGradient: dP + offsets[p + 1], weightGradient: lin.gradient)
+                    }
+                    return emissionAdjoint(conns[p + 1], connection: p + 1, source: source, value: value, emission: emission, silent: silent,
+                                           step: step, targetGradient: dP + offsets[p + 1])
+                }
                 for j in 0..<neuronCount { dV[j] = 0; dP[j] = 0 }
                 for j in 0..<integrationCount { dS[j] = 0 }
                 for local in stride(from: recordedFrames - 1, through: 0, by: -1) {
@@ -419,14 +431,9 @@ public enum UnlayeredBackprop {
                             if r < 0 { continue }  // fired in a frame the tape no longer holds: truncated
                             if p == last {
                                 if countAtEmission { dS[r] += outGrad[f * classes + n - outBase] }
-                            } else if let lin = linear[p + 1] {
-                                dS[r] += SpikeDelivery.linearAdjoint(value: replay?.spikes[r] ?? 1, source: n - offsets[p], weight: lin.weight,
-                                                                     outFeatures: lin.outFeatures, currentGradient: dP + offsets[p + 1],
-                                                                     weightGradient: lin.gradient)
                             } else {
-                                dS[r] += emissionAdjoint(conns[p + 1], connection: p + 1, source: n - offsets[p], value: replay?.spikes[r] ?? 1,
-                                                         emission: Int32(e), silent: false, step: Int32(global),
-                                                         targetGradient: dP + offsets[p + 1])
+                                dS[r] += adjoint(from: p, source: n - offsets[p], value: replay?.spikes[r] ?? 1, emission: Int32(e),
+                                                 silent: false, step: Int32(global))
                             }
                         }
                         let lo = Int(tape.stepIntegrationStart[step]) - integrationBase
@@ -443,14 +450,9 @@ public enum UnlayeredBackprop {
                                 let p = Int(popOf[n])
                                 if p == last {
                                     dS[r] += outGrad[f * classes + n - outBase]
-                                } else if let lin = linear[p + 1] {
-                                    dS[r] += SpikeDelivery.linearAdjoint(value: replay?.spikes[r] ?? 0, source: n - offsets[p], weight: lin.weight,
-                                                                         outFeatures: lin.outFeatures, currentGradient: dP + offsets[p + 1],
-                                                                         weightGradient: lin.gradient)
                                 } else {
-                                    dS[r] += emissionAdjoint(conns[p + 1], connection: p + 1, source: n - offsets[p],
-                                                             value: replay?.spikes[r] ?? 0, emission: -1, silent: true,
-                                                             step: Int32(global), targetGradient: dP + offsets[p + 1])
+                                    dS[r] += adjoint(from: p, source: n - offsets[p], value: replay?.spikes[r] ?? 0, emission: -1,
+                                                     silent: true, step: Int32(global))
                                 }
                             }
                         }

@@ -537,7 +537,7 @@ struct AsyncSampleSimulator {
                     }
                 }
             } else {
-                for i in 0..<n where x[i] != 0 { deliver(connection: 0, value: x[i], source: i) }
+                forEachNonZero(x, n) { i in deliver(connection: 0, value: x[i], source: i) }
             }
         case .average(let k, let s), .max(let k, let s):
             let isAverage: Bool = { if case .average = conn.pooling { return true } else { return false } }()

@@ -182,4 +182,3 @@ public func sortByUniqueKey<T>(_ items: inout [T], key: (T) -> UInt64) {
         }
     }
 }
-
