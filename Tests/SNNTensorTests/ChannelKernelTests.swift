@@ -6,7 +6,8 @@ import SNNTensor
 @Suite("Channel kernels")
 struct ChannelKernelTests {
     /// (batch, channels, spatial): channel counts with and without a lane tail, spatial 1 (linear layers).
-    static let shapes: [(Int, Int, Int)] = [(3, 16, 10), (2, 11, 7), (5, 3, 1), (4, 128, 1), (1, 9, 33), (2, 1, 4), (2, 8, 12), (3, 4, 3)]
+    static let shapes: [(Int, Int, Int)] = [(3, 16, 10), (2, 11, 7), (5, 3, 1), (4, 128, 1), (1, 9, 33), (2, 1, 4), (2, 8, 12), (3, 4, 3),
+                                            (3, 5, 16), (2, 3, 50), (4, 8, 196)]
 
     @Test("ChannelSums.accumulate: per-sample partial sums added per channel, bit for bit the plain loop", arguments: shapes.indices)
     func channelSums(index: Int) {
@@ -74,7 +75,38 @@ struct ChannelKernelTests {
         }
     }
 
-    @Test("ChannelChains: one chain per channel in memory order, bit for bit the plain loop", arguments: shapes.indices)
+    /// The lane order of `ChannelChains` written out with scalars: lane `j` sums positions `q ≡ j (mod 16)`
+    /// below the last full block, sample after sample; the tail is one chain in memory order.
+    static func laneSums(batch: Int, channels: Int, spatial: Int, channel: Int, _ term: (Int) -> Float) -> ([Float], Float) {
+        var lanes = [Float](repeating: 0, count: 16), tail: Float = 0
+        let full = spatial / 16 * 16
+        for b in 0..<batch { for q in 0..<spatial {
+            let i = (b * channels + channel) * spatial + q
+            if q < full { lanes[q % 16] += term(i) } else { tail += term(i) }
+        } }
+        return (lanes, tail)
+    }
+
+    static func laneSumsDouble(batch: Int, channels: Int, spatial: Int, channel: Int, _ term: (Int) -> Double) -> ([Double], Double) {
+        var lanes = [Double](repeating: 0, count: 16), tail: Double = 0
+        let full = spatial / 16 * 16
+        for b in 0..<batch { for q in 0..<spatial {
+            let i = (b * channels + channel) * spatial + q
+            if q < full { lanes[q % 16] += term(i) } else { tail += term(i) }
+        } }
+        return (lanes, tail)
+    }
+
+    /// The fixed fold of 16 lanes: `l[j] + l[j + 8]`, then `+ (j + 4)`, then `+ (j + 2)`, then the pair.
+    static func fold<F: FloatingPoint>(_ l: [F]) -> F? {
+        guard l.count == 16 else { return nil }
+        let h = (0..<8).map { l[$0] + l[$0 + 8] }
+        let q = (0..<4).map { h[$0] + h[$0 + 4] }
+        let r = (0..<2).map { q[$0] + q[$0 + 2] }
+        return r[0] + r[1]
+    }
+
+    @Test("ChannelChains: channel chains in memory order (small maps) or the documented 16-lane order, bit for bit", arguments: shapes.indices)
     func channelChains(index: Int) {
         let (batch, c, sp) = Self.shapes[index]
         var rng = TestRNG(UInt64(1200 + index))
@@ -82,10 +114,19 @@ struct ChannelKernelTests {
         let x = rng.values(n, -4, 4), y = rng.values(n)
         var wS = rng.values(c), wP = rng.values(c)
         var gS = wS, gP = wP
-        for ch in 0..<c { for b in 0..<batch { for q in 0..<sp {
-            let i = (b * c + ch) * sp + q
-            wS[ch] += x[i]; wP[ch] += x[i] * y[i]
-        } } }
+        if sp < ChannelChains.laneThreshold {
+            for ch in 0..<c { for b in 0..<batch { for q in 0..<sp {
+                let i = (b * c + ch) * sp + q
+                wS[ch] += x[i]; wP[ch] += x[i] * y[i]
+            } } }
+        } else {
+            for ch in 0..<c {
+                let (s, ts) = Self.laneSums(batch: batch, channels: c, spatial: sp, channel: ch) { x[$0] }
+                let (p, tp) = Self.laneSums(batch: batch, channels: c, spatial: sp, channel: ch) { x[$0] * y[$0] }
+                wS[ch] += Self.fold(s)! + ts
+                wP[ch] += Self.fold(p)! + tp
+            }
+        }
         let (s0, p0) = (gS, gP)
         ChannelChains.accumulate(x, y, batch: batch, channels: c, spatial: sp, sums: &gS, products: &gP)
         #expect(gS.map(\.bitPattern) == wS.map(\.bitPattern))
@@ -99,10 +140,18 @@ struct ChannelKernelTests {
         let center = (0..<c).map { Double($0) * 0.25 - 1 }
         for useCenter in [false, true] {
             var want = [Double](repeating: 0, count: c)
-            for ch in 0..<c { for b in 0..<batch { for q in 0..<sp {
-                let v = Double(x[(b * c + ch) * sp + q])
-                if useCenter { let d = v - center[ch]; want[ch] += d * d } else { want[ch] += v }
-            } } }
+            func term(_ i: Int, _ ch: Int) -> Double {
+                let v = Double(x[i])
+                if useCenter { let d = v - center[ch]; return d * d } else { return v }
+            }
+            if sp < ChannelChains.laneThreshold {
+                for ch in 0..<c { for b in 0..<batch { for q in 0..<sp { want[ch] += term((b * c + ch) * sp + q, ch) } } }
+            } else {
+                for ch in 0..<c {
+                    let (lanes, tail) = Self.laneSumsDouble(batch: batch, channels: c, spatial: sp, channel: ch) { term($0, ch) }
+                    want[ch] = Self.fold(lanes)! + tail
+                }
+            }
             var got = [Double](repeating: .nan, count: c)
             center.withUnsafeBufferPointer { cp in
                 ChannelChains.doubleTotals(x, batch: batch, channels: c, spatial: sp, center: useCenter ? cp.baseAddress! : nil, into: &got)

@@ -139,6 +139,54 @@ import SNNEngines
         #expect(s2.forward(x, state: &st2, training: true, keepTape: false).output.data == wantM)
     }
 
+    /// The straight-through pass written out per neuron: `du = fired ? gs : gv`; the threshold gradient
+    /// per element in place, or per conv channel each sample's run in 16 lanes (lane `q % 16` below the
+    /// last full block, silent neurons adding `+0`), folded `j + (j+8)`, halves, pair, plus the tail chain.
+    @Test("straight-through pass: du and the threshold gradient's documented order", arguments: [
+        (2, 3, 37, true), (3, 2, 16, true), (2, 4, 5, true), (4, 6, 1, true), (2, 3, 37, false), (3, 5, 1, false)])
+    func straightThroughOrder(batch: Int, channels: Int, spatial: Int, perChannel: Bool) {
+        var seed: UInt64 = UInt64(batch * 1000 + channels * 100 + spatial)
+        func next() -> Float {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int(seed >> 40) % 2001 - 1000) / 997
+        }
+        let n = batch * channels * spatial
+        let u = (0..<n).map { _ in next() }, gs = (0..<n).map { _ in next() }, gv = (0..<n).map { _ in next() }
+        let thetaCount = perChannel || spatial == 1 ? channels : channels * spatial
+        let theta = (0..<thetaCount).map { _ in next() * 0.5 }
+        let start = (0..<thetaCount).map { _ in next() }
+        for carried in [true, false] {
+            var du = [Float](repeating: .nan, count: n), dTheta = start
+            EMPFNeuronLanes.straightThrough(u: u, gs: gs, gv: carried ? gv : nil, du: &du, theta: theta, dTheta: &dTheta,
+                                            batch: batch, channels: channels, spatial: spatial, perChannel: perChannel)
+            var want = start
+            for b in 0..<batch {
+                for c in 0..<channels {
+                    var lanes = [Float](repeating: 0, count: 16), tail: Float = 0
+                    let full = spatial / 16 * 16
+                    for q in 0..<spatial {
+                        let i = (b * channels + c) * spatial + q
+                        let k = spatial == 1 ? c : (perChannel ? c : c * spatial + q)
+                        let fired = u[i] > theta[k]
+                        let cv: Float = carried ? gv[i] : 0
+                        #expect(du[i].bitPattern == (fired ? gs[i] : cv).bitPattern, "du \(i)")
+                        if spatial > 1 && perChannel {
+                            if q < full { lanes[q % 16] += fired ? cv - gs[i] : 0 } else if fired { tail += cv - gs[i] }
+                        } else if fired {
+                            want[k] += cv - gs[i]
+                        }
+                    }
+                    if spatial > 1 && perChannel {
+                        let h = (0..<8).map { lanes[$0] + lanes[$0 + 8] }, q4 = (0..<4).map { h[$0] + h[$0 + 4] }
+                        let r = (0..<2).map { q4[$0] + q4[$0 + 2] }
+                        want[c] += (r[0] + r[1]) + tail
+                    }
+                }
+            }
+            #expect(dTheta.map(\.bitPattern) == want.map(\.bitPattern), "carried \(carried)")
+        }
+    }
+
     @Test func binaryWeightsStraightThroughIsClipped() throws {
         var model = try Self.mlp(binary: .perChannel)
         model.parameters[0][0].data[0] = 1.5   // outside the clip range: no gradient

@@ -144,76 +144,84 @@ enum EMPFNeuronLanes {
 
     /// Backward of an excess or membrane population (``SNNCore/SpikeKind/excess``, `.membrane`):
     /// `du = fired ? gs : gv` (the straight-through gradient; `gv` the carried dL/dv, zero online) and,
-    /// for excess spikes, `dtheta += gv - gs` over the firing neurons, one chain per threshold in memory
-    /// order (skipping a silent neuron's `+0` changes no sum: a chain starts at `+0` or a sum, never `-0`).
+    /// for excess spikes, `dtheta += gv - gs` over the firing neurons.
+    ///
+    /// A threshold per neuron (or per channel of a dense layer) gets its term added in place (nothing
+    /// added where the neuron is silent). A threshold per channel of a conv map sums each sample's run
+    /// of the channel as `ChannelChains` does (16 lanes, the fixed fold, then the tail in memory order;
+    /// a silent neuron adds `+0` to its lane) and adds that total: `dTheta[c] += run total`, sample
+    /// after sample.
     static func straightThrough(u: UnsafePointer<Float>, gs: UnsafePointer<Float>, gv: UnsafePointer<Float>?,
                                 du: UnsafeMutablePointer<Float>, theta: UnsafePointer<Float>, dTheta: UnsafeMutablePointer<Float>?,
                                 batch: Int, channels: Int, spatial: Int, perChannel: Bool) {
-        // The threshold gradients of a segment: `gv - gs` of every neuron and a bit per firing neuron,
-        // written by the vector pass and then summed over the set bits, 64 neurons to a word (one
-        // hard-to-predict loop exit per word rather than per eight neurons).
-        let longest = spatial == 1 ? channels : spatial
-        let differences = UnsafeMutablePointer<Float>.allocate(capacity: longest)
-        let words = UnsafeMutablePointer<UInt64>.allocate(capacity: longest / 64 + 1)
-        defer { differences.deallocate(); words.deallocate() }
         forEachSegment(batch: batch, channels: channels, spatial: spatial, perChannel: perChannel) { r, count, c, k in
             let carried = gv.map { $0 + r }
             if let c, k == nil {
-                straightThroughSegment(u + r, gs + r, carried, du + r, count: count, theta: BroadcastParameter(value: theta[c]),
-                                       differences: dTheta == nil ? nil : differences, words: words)
-                guard let dTheta else { return }
-                var acc = dTheta[c]
-                forEachSetBit(words, count) { q in acc += differences[q] }
-                dTheta[c] = acc
+                let total = straightThroughRun(u + r, gs + r, carried, du + r, count: count, theta: theta[c], summing: dTheta != nil)
+                dTheta?[c] += total
             } else {
-                let base = k!
-                straightThroughSegment(u + r, gs + r, carried, du + r, count: count, theta: ContiguousParameter(base: theta + base),
-                                       differences: dTheta == nil ? nil : differences, words: words)
-                guard let dTheta else { return }
-                forEachSetBit(words, count) { q in dTheta[base + q] += differences[q] }
+                straightThroughInPlace(u + r, gs + r, carried, du + r, count: count, theta: theta + k!, dTheta: dTheta.map { $0 + k! })
             }
         }
     }
 
-    /// Calls `body(q)` for every set bit `q < count` of the words, in ascending order.
+    /// `du = fired ? gs : gv` over a run sharing one threshold; returns (when `summing`) the run's
+    /// threshold gradient `sum over firing neurons of (gv - gs)` in the lane order of `ChannelChains`.
     @inline(__always)
-    static func forEachSetBit(_ words: UnsafePointer<UInt64>, _ count: Int, _ body: (Int) -> Void) {
-        for w in 0..<(count + 63) / 64 {
-            var bits = words[w]
-            while bits != 0 {
-                body(w * 64 + bits.trailingZeroBitCount)
-                bits &= bits &- 1
-            }
+    static func straightThroughRun(_ u: UnsafePointer<Float>, _ gs: UnsafePointer<Float>, _ gv: UnsafePointer<Float>?,
+                                   _ du: UnsafeMutablePointer<Float>, count: Int, theta: Float, summing: Bool) -> Float {
+        let th = SIMD8<Float>(repeating: theta), zero = SIMD8<Float>()
+        var lanes = (SIMD8<Float>(), SIMD8<Float>())
+        @inline(__always) func block(_ q: Int) -> SIMD8<Float> {
+            let uu = UnsafeRawPointer(u + q).loadUnaligned(as: SIMD8<Float>.self)
+            let g = UnsafeRawPointer(gs + q).loadUnaligned(as: SIMD8<Float>.self)
+            let carried = gv.map { UnsafeRawPointer($0 + q).loadUnaligned(as: SIMD8<Float>.self) } ?? zero
+            let fired = uu .> th
+            UnsafeMutableRawPointer(du + q).storeBytes(of: carried.replacing(with: g, where: fired), as: SIMD8<Float>.self)
+            return zero.replacing(with: carried - g, where: fired)
         }
+        let full = count & ~15
+        var q = 0
+        while q < full {
+            let a = block(q), b = block(q + 8)
+            if summing { lanes.0 += a; lanes.1 += b }
+            q += 16
+        }
+        var tail: Float = 0
+        while q < count {
+            let fired = u[q] > theta
+            let cv = gv?[q] ?? 0
+            du[q] = fired ? gs[q] : cv
+            if fired { tail += cv - gs[q] }
+            q += 1
+        }
+        return summing ? ChannelChains.laneTotal(lanes.0, lanes.1) + tail : 0
     }
 
-    /// `du = fired ? gs : gv`; with `differences`, also `gv - gs` of every neuron and the firing bits in `words`.
+    /// `du = fired ? gs : gv` with a threshold per element, and `dTheta[q] += gv - gs` where fired.
     @inline(__always)
-    static func straightThroughSegment<T: NeuronParameterLanes>(_ u: UnsafePointer<Float>, _ gs: UnsafePointer<Float>, _ gv: UnsafePointer<Float>?,
-                                                               _ du: UnsafeMutablePointer<Float>, count: Int, theta: T,
-                                                               differences: UnsafeMutablePointer<Float>?, words: UnsafeMutablePointer<UInt64>) {
-        if differences != nil { words.initialize(repeating: 0, count: (count + 63) / 64) }
+    static func straightThroughInPlace(_ u: UnsafePointer<Float>, _ gs: UnsafePointer<Float>, _ gv: UnsafePointer<Float>?,
+                                       _ du: UnsafeMutablePointer<Float>, count: Int, theta: UnsafePointer<Float>,
+                                       dTheta: UnsafeMutablePointer<Float>?) {
         var q = 0
         while q + 8 <= count {
             let uu = UnsafeRawPointer(u + q).loadUnaligned(as: SIMD8<Float>.self)
             let g = UnsafeRawPointer(gs + q).loadUnaligned(as: SIMD8<Float>.self)
             let carried = gv.map { UnsafeRawPointer($0 + q).loadUnaligned(as: SIMD8<Float>.self) } ?? SIMD8<Float>()
-            let fired = uu .> theta.lanes(q)
+            let fired = uu .> UnsafeRawPointer(theta + q).loadUnaligned(as: SIMD8<Float>.self)
             UnsafeMutableRawPointer(du + q).storeBytes(of: carried.replacing(with: g, where: fired), as: SIMD8<Float>.self)
-            if let differences {
-                UnsafeMutableRawPointer(differences + q).storeBytes(of: carried - g, as: SIMD8<Float>.self)
-                words[q >> 6] |= UInt64(laneBits(fired)) << UInt64(q & 63)
+            if let dTheta {
+                let old = UnsafeRawPointer(dTheta + q).loadUnaligned(as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(dTheta + q).storeBytes(of: old.replacing(with: old + (carried - g), where: fired),
+                                                               as: SIMD8<Float>.self)
             }
             q += 8
         }
         while q < count {
-            let fired = u[q] > theta.scalar(q)
+            let fired = u[q] > theta[q]
             let cv = gv?[q] ?? 0
             du[q] = fired ? gs[q] : cv
-            if let differences {
-                differences[q] = cv - gs[q]
-                if fired { words[q >> 6] |= 1 << UInt64(q & 63) }
-            }
+            if fired, let dTheta { dTheta[q] += cv - gs[q] }
             q += 1
         }
     }
