@@ -195,5 +195,13 @@ struct ChannelKernelTests {
         var seen: [Int] = []
         forEachNonZero(x, x.count) { seen.append($0) }
         #expect(seen == [1, 7, 8, 40, 50])
+        // Random sparse arrays across the 4,096-entry chunks and a ragged tail, against the plain loop.
+        var rng = TestRNG(91)
+        for n in [0, 15, 16, 4_095, 4_096, 4_097, 9_000] {
+            let y = rng.spikes(n, density: 0.1)
+            var got: [Int] = []
+            forEachNonZero(y, n) { got.append($0) }
+            #expect(got == y.indices.filter { y[$0] != 0 }, "n \(n)")
+        }
     }
 }

@@ -273,6 +273,9 @@ public struct AsyncEngine: Sendable {
                     traces.withUnsafeMutableBufferPointer { ep in
                         let x = xp.baseAddress!
                         let r = rp.baseAddress!, tpp = tp.baseAddress!, e = ep.baseAddress!
+                        // Unpooled input: every frame's events found first, in one pass in memory order.
+                        let events = connections.first.map { $0.pooling == .none } == true
+                            ? InputEvents(x, frames: steps * batch, frameSize: frameSize, runs: workers) : nil
                         concurrentPerform(workers) { w in
                             var sim = AsyncSampleSimulator(engine: self, options: options, recordSpikeValues: recordSpikeValues)
                             defer { sim.deallocate() }
@@ -280,8 +283,8 @@ public struct AsyncEngine: Sendable {
                                 sim.frameTapeConsumer = { sample, frame, tape in frameTapeConsumer(w, sample, frame, &tape) }
                             }
                             func runSample(_ b: Int) {
-                                let out = sim.run(sample: b, inputs: x, steps: steps, batch: batch, frameSize: frameSize,
-                                                  label: labels?[b])
+                                let out = sim.run(sample: b, inputs: x, events: events, steps: steps, batch: batch,
+                                                  frameSize: frameSize, label: labels?[b])
                                 r[b] = out.0
                                 tpp[b] = out.1
                                 if options.recordTrace { e[b] = out.2 }

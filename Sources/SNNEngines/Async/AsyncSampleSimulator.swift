@@ -209,7 +209,7 @@ struct AsyncSampleSimulator {
     // MARK: - One sample
 
     /// Runs sample `b` of a time-major batch `[T, batch, frameSize]`.
-    mutating func run(sample b: Int, inputs: UnsafePointer<Float>, steps: Int, batch: Int, frameSize: Int,
+    mutating func run(sample b: Int, inputs: UnsafePointer<Float>, events: InputEvents?, steps: Int, batch: Int, frameSize: Int,
                       label: Int?) -> (AsyncSampleResult, AsyncTape?, [SpikeTrace.Event]) {
         let pops = engine.populations
         let globalIndex = UInt64(options.sampleIndexOffset + b)
@@ -252,7 +252,12 @@ struct AsyncSampleSimulator {
 
         for t in 0..<steps {
             startFrame(t)
-            deliverInput(inputs + (t * batch + b) * frameSize)
+            if let events {
+                let e = events.events(ofFrame: t * batch + b)
+                deliverInputEvents(indices: e.indices, values: e.values, count: e.count)
+            } else {
+                deliverInput(inputs + (t * batch + b) * frameSize)
+            }
             var stepInFrame = 0
             var firstOutputInFrame: Int?
             var stopped = false
@@ -496,6 +501,38 @@ struct AsyncSampleSimulator {
 
     /// Frame start: every non-zero element of the input frame, at once, ascending (pooled first when
     /// the input connection pools, with the layered pooling's summation order).
+    /// Delivers a frame given as its events (``InputEvents``: positions ascending, values) through an
+    /// unpooled first connection: the same deliveries, in the same order, as ``deliverInput(_:)``.
+    mutating func deliverInputEvents(indices idx: UnsafePointer<Int32>, values: UnsafePointer<Float>, count: Int) {
+        guard engine.connections.first != nil else { return }
+        let h = hot[0]
+        guard h.isLinear else {
+            for e in 0..<count { deliver(connection: 0, value: values[e], source: Int(idx[e])) }
+            return
+        }
+        let o = h.outFeatures, cur = current + h.targetOffset
+        SpikeDelivery.linearEvents(indices: idx, count: count, values: values, weight: h.weight, outFeatures: o, current: cur)
+        var ac = 0, mac = 0
+        let binary = h.binary
+        for e in 0..<count {
+            let value = values[e]
+            let unit = (binary || value == 1 || value == -1) ? 1 : 0
+            let fan = Int(h.fanOut[Int(idx[e])])
+            ac &+= fan &* unit
+            mac &+= fan &* (1 &- unit)
+        }
+        synapticOperations.accumulates += Double(ac)
+        synapticOperations.multiplyAccumulates += Double(mac)
+        if count > 0 {
+            touch(population: h.target, unit: 0)
+            if options.measuresCurrentsToSpike {
+                let events = UInt32(truncatingIfNeeded: count)
+                let r = received + h.targetOffset
+                for j in 0..<o { r[j] &+= events }
+            }
+        }
+    }
+
     mutating func deliverInput(_ x: UnsafePointer<Float>) {
         guard let conn = engine.connections.first else { return }
         switch conn.pooling {
