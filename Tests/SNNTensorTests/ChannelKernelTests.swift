@@ -77,18 +77,8 @@ struct ChannelKernelTests {
 
     /// The lane order of `ChannelChains` written out with scalars: lane `j` sums positions `q ≡ j (mod 16)`
     /// below the last full block, sample after sample; the tail is one chain in memory order.
-    static func laneSums(batch: Int, channels: Int, spatial: Int, channel: Int, _ term: (Int) -> Float) -> ([Float], Float) {
-        var lanes = [Float](repeating: 0, count: 16), tail: Float = 0
-        let full = spatial / 16 * 16
-        for b in 0..<batch { for q in 0..<spatial {
-            let i = (b * channels + channel) * spatial + q
-            if q < full { lanes[q % 16] += term(i) } else { tail += term(i) }
-        } }
-        return (lanes, tail)
-    }
-
-    static func laneSumsDouble(batch: Int, channels: Int, spatial: Int, channel: Int, _ term: (Int) -> Double) -> ([Double], Double) {
-        var lanes = [Double](repeating: 0, count: 16), tail: Double = 0
+    static func laneSums<F: FloatingPoint>(batch: Int, channels: Int, spatial: Int, channel: Int, _ term: (Int) -> F) -> ([F], F) {
+        var lanes = [F](repeating: 0, count: 16), tail: F = 0
         let full = spatial / 16 * 16
         for b in 0..<batch { for q in 0..<spatial {
             let i = (b * channels + channel) * spatial + q
@@ -148,7 +138,7 @@ struct ChannelKernelTests {
                 for ch in 0..<c { for b in 0..<batch { for q in 0..<sp { want[ch] += term((b * c + ch) * sp + q, ch) } } }
             } else {
                 for ch in 0..<c {
-                    let (lanes, tail) = Self.laneSumsDouble(batch: batch, channels: c, spatial: sp, channel: ch) { term($0, ch) }
+                    let (lanes, tail) = Self.laneSums(batch: batch, channels: c, spatial: sp, channel: ch) { term($0, ch) }
                     want[ch] = Self.fold(lanes)! + tail
                 }
             }
