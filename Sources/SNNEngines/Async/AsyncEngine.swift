@@ -274,8 +274,9 @@ public struct AsyncEngine: Sendable {
                         let x = xp.baseAddress!
                         let r = rp.baseAddress!, tpp = tp.baseAddress!, e = ep.baseAddress!
                         // Unpooled input: every frame's events found first, in one pass in memory order.
-                        let events = connections.first.map { $0.pooling == .none } == true
+                        let listed = connections.first.map { $0.pooling == .none } == true
                             ? InputEvents(x, frames: steps * batch, frameSize: frameSize, runs: workers) : nil
+                        let events = listed?.isComplete == true ? listed : nil
                         concurrentPerform(workers) { w in
                             var sim = AsyncSampleSimulator(engine: self, options: options, recordSpikeValues: recordSpikeValues)
                             defer { sim.deallocate() }

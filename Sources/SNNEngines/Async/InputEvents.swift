@@ -8,7 +8,13 @@ import SNNTensor
 /// (batch 128, N-MNIST), interleaved with the network's work, and the scan was the largest part of an
 /// F = infinity run; in one stream the hardware prefetcher keeps up. Every event keeps the input's
 /// value, so delivery never reads the dense frame.
+///
+/// Lists cost 8 bytes an event against the frame's 4 an entry: for dense input (analog or rate-coded
+/// images) they are abandoned once a run's events pass a quarter of its entries (``isComplete`` false),
+/// and the engine scans the frames as it runs instead.
 final class InputEvents: @unchecked Sendable {
+    /// Whether every frame was listed (false: the input was too dense and the lists were abandoned).
+    let isComplete: Bool
     /// Frames per run (the last run may be shorter).
     let framesPerRun: Int
     /// Per run: the first event of each of its frames, and one past its last (`frames + 1` entries).
@@ -29,18 +35,24 @@ final class InputEvents: @unchecked Sendable {
         indices = .allocate(capacity: max(1, runCount))
         values = .allocate(capacity: max(1, runCount))
         let (starts, indices, values, per2) = (starts, indices, values, framesPerRun)
+        let abandoned = UnsafeMutablePointer<Bool>.allocate(capacity: max(1, runCount))
+        abandoned.initialize(repeating: false, count: max(1, runCount))
+        defer { abandoned.deallocate() }
         concurrentPerform(runCount) { r in
             let first = r * per2, n = min(per2, frames - first)
             let s = UnsafeMutablePointer<Int32>.allocate(capacity: n + 1)
             // Room for a sixteenth of the entries, doubled when full (event frames are sparse).
-            var capacity = max(64, n * frameSize / 16)
+            let limit = n * frameSize / 4 + frameSize
+            var capacity = min(limit, max(64, n * frameSize / 16))
             var ip = UnsafeMutablePointer<Int32>.allocate(capacity: capacity)
             var vp = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
             var e = 0
             for k in 0..<n {
                 s[k] = Int32(truncatingIfNeeded: e)
                 if capacity - e < frameSize {
-                    let grown = max(2 * capacity, e + frameSize)
+                    // Room for a whole frame is needed; past a quarter of the run's entries, give up.
+                    if e + frameSize > limit { abandoned[r] = true; break }
+                    let grown = min(limit, max(2 * capacity, e + frameSize))
                     let i2 = UnsafeMutablePointer<Int32>.allocate(capacity: grown), v2 = UnsafeMutablePointer<Float>.allocate(capacity: grown)
                     i2.update(from: ip, count: e); v2.update(from: vp, count: e)
                     ip.deallocate(); vp.deallocate()
@@ -57,6 +69,7 @@ final class InputEvents: @unchecked Sendable {
             s[n] = Int32(truncatingIfNeeded: e)
             starts[r] = s; indices[r] = ip; values[r] = vp
         }
+        isComplete = !(0..<runCount).contains { abandoned[$0] }
     }
 
     deinit {
