@@ -19,14 +19,15 @@ struct LinearEventsTests {
             x[i] = i % 3 == 0 ? 1 : u * 3 - 1
         }
         let events = (0..<inputs).filter { x[$0] != 0 }.map { Int32($0) }
+        let values = events.map { x[Int($0)] }
         let start = (0..<o).map { Float($0) * 0.01 - 0.2 }
         var one = start, many = start
         for e in events { SpikeDelivery.linear(value: x[Int(e)], source: Int(e), weight: w, outFeatures: o, current: &one) }
-        SpikeDelivery.linearEvents(indices: events, count: events.count, input: x, weight: w, outFeatures: o, current: &many)
+        SpikeDelivery.linearEvents(indices: events, count: events.count, values: values, weight: w, outFeatures: o, current: &many)
         #expect(many.map(\.bitPattern) == one.map(\.bitPattern))
         // No events: the currents are untouched.
         var none = start
-        SpikeDelivery.linearEvents(indices: events, count: 0, input: x, weight: w, outFeatures: o, current: &none)
+        SpikeDelivery.linearEvents(indices: events, count: 0, values: values, weight: w, outFeatures: o, current: &none)
         #expect(none == start)
     }
 }

@@ -27,28 +27,13 @@ public enum SpikeDelivery {
     }
 
     /// Many events into one linear layer: for `e` in `0..<count`, with `i = indices[e]`, adds
-    /// `input[i] * W[i, :]` to `current`, in that order, with separate multiply and add: the bits of
+    /// `values[e] * W[i, :]` to `current`, in that order, with separate multiply and add: the bits of
     /// calling ``linear(value:source:weight:outFeatures:current:)`` once per event. The currents are
     /// held in registers over all events (64, then 32, then 8 columns at a time), so the weight rows of
     /// successive events are loaded in parallel.
     @inlinable
-    public static func linearEvents(indices: UnsafePointer<Int32>, count: Int, input: UnsafePointer<Float>,
-                                    weight: UnsafePointer<Float>, outFeatures o: Int, current: UnsafeMutablePointer<Float>) {
-        linearEvents(indices: indices, count: count, weight: weight, outFeatures: o, current: current) { _, i in input[i] }
-    }
-
-    /// ``linearEvents(indices:count:input:weight:outFeatures:current:)`` with event `e`'s value given
-    /// as `values[e]` (events listed with their values, not read from a dense frame).
-    @inlinable
     public static func linearEvents(indices: UnsafePointer<Int32>, count: Int, values: UnsafePointer<Float>,
                                     weight: UnsafePointer<Float>, outFeatures o: Int, current: UnsafeMutablePointer<Float>) {
-        linearEvents(indices: indices, count: count, weight: weight, outFeatures: o, current: current) { e, _ in values[e] }
-    }
-
-    /// The loop of the two `linearEvents`: `value(e, i)` is event `e`'s value (`i = indices[e]`).
-    @inlinable @inline(__always)
-    static func linearEvents(indices: UnsafePointer<Int32>, count: Int, weight: UnsafePointer<Float>, outFeatures o: Int,
-                             current: UnsafeMutablePointer<Float>, value: (Int, Int) -> Float) {
         typealias V = SIMD8<Float>
         @inline(__always) func ld(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
         @inline(__always) func st(_ p: UnsafeMutablePointer<Float>, _ v: V) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
@@ -60,7 +45,7 @@ public enum SpikeDelivery {
             var c4 = ld(c + 32), c5 = ld(c + 40), c6 = ld(c + 48), c7 = ld(c + 56)
             for e in 0..<count {
                 let i = Int(indices[e])
-                let v = V(repeating: value(e, i)), r = weight + i * o + j
+                let v = V(repeating: values[e]), r = weight + i * o + j
                 c0 += v * ld(r); c1 += v * ld(r + 8); c2 += v * ld(r + 16); c3 += v * ld(r + 24)
                 c4 += v * ld(r + 32); c5 += v * ld(r + 40); c6 += v * ld(r + 48); c7 += v * ld(r + 56)
             }
@@ -73,7 +58,7 @@ public enum SpikeDelivery {
             var c0 = ld(c), c1 = ld(c + 8), c2 = ld(c + 16), c3 = ld(c + 24)
             for e in 0..<count {
                 let i = Int(indices[e])
-                let v = V(repeating: value(e, i)), r = weight + i * o + j
+                let v = V(repeating: values[e]), r = weight + i * o + j
                 c0 += v * ld(r); c1 += v * ld(r + 8); c2 += v * ld(r + 16); c3 += v * ld(r + 24)
             }
             st(c, c0); st(c + 8, c1); st(c + 16, c2); st(c + 24, c3)
@@ -83,7 +68,7 @@ public enum SpikeDelivery {
             var c0 = ld(current + j)
             for e in 0..<count {
                 let i = Int(indices[e])
-                c0 += V(repeating: value(e, i)) * ld(weight + i * o + j)
+                c0 += V(repeating: values[e]) * ld(weight + i * o + j)
             }
             st(current + j, c0)
             j += 8
@@ -92,7 +77,7 @@ public enum SpikeDelivery {
             var c0 = current[j]
             for e in 0..<count {
                 let i = Int(indices[e])
-                c0 += value(e, i) * weight[i * o + j]
+                c0 += values[e] * weight[i * o + j]
             }
             current[j] = c0
             j += 1

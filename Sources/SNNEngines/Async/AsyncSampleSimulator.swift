@@ -60,8 +60,10 @@ struct AsyncSampleSimulator {
     var poolFiredList: [[Int32]]
     var poolTouched: [Int32] = []
     let inputPooled: UnsafeMutablePointer<Float>?
-    /// The non-zero inputs of a frame (indices), for a first connection that is linear and unpooled.
+    /// The events of a frame (positions ascending, values) scanned from a dense frame, for an unpooled
+    /// first connection whose batch has no ``InputEvents``.
     let inputEvents: UnsafeMutablePointer<Int32>?
+    let inputValues: UnsafeMutablePointer<Float>?
 
     // The queue.
     var randomQueue = RandomScheduler()
@@ -181,10 +183,12 @@ struct AsyncSampleSimulator {
         } else {
             inputPooled = nil
         }
-        if let first = engine.connections.first, first.pooling == .none, case .linear = first.synapse {
+        if let first = engine.connections.first, first.pooling == .none {
             inputEvents = .allocate(capacity: max(1, first.pooledCount))
+            inputValues = .allocate(capacity: max(1, first.pooledCount))
         } else {
             inputEvents = nil
+            inputValues = nil
         }
         usesHeap = options.scheduler.kind == .momentum && options.forwardGroupSize != nil
         spikesThisFrame = [Int32](repeating: 0, count: pops.count)
@@ -202,6 +206,7 @@ struct AsyncSampleSimulator {
         for p in poolFired { p?.deallocate() }
         inputPooled?.deallocate()
         inputEvents?.deallocate()
+        inputValues?.deallocate()
     }
 
     var queueCount: Int { usesHeap ? momentumQueue.count : randomQueue.count }
@@ -499,10 +504,10 @@ struct AsyncSampleSimulator {
         }
     }
 
-    /// Frame start: every non-zero element of the input frame, at once, ascending (pooled first when
-    /// the input connection pools, with the layered pooling's summation order).
-    /// Delivers a frame given as its events (``InputEvents``: positions ascending, values) through an
-    /// unpooled first connection: the same deliveries, in the same order, as ``deliverInput(_:)``.
+    /// Frame start through an unpooled first connection: the frame's events (positions ascending, with
+    /// their values; from ``InputEvents`` or scanned by ``deliverInput(_:)``), at once, in that order.
+    /// Into a linear layer the currents are held in registers over all events, so the weight rows of
+    /// successive events load in parallel instead of each waiting behind a mispredicted branch.
     mutating func deliverInputEvents(indices idx: UnsafePointer<Int32>, values: UnsafePointer<Float>, count: Int) {
         guard engine.connections.first != nil else { return }
         let h = hot[0]
@@ -512,6 +517,8 @@ struct AsyncSampleSimulator {
         }
         let o = h.outFeatures, cur = current + h.targetOffset
         SpikeDelivery.linearEvents(indices: idx, count: count, values: values, weight: h.weight, outFeatures: o, current: cur)
+        // Accumulates (binary weights or unit values) and multiply-accumulates, without a branch per
+        // event (event counts of 1 and 2 mix unpredictably in N-MNIST frames).
         var ac = 0, mac = 0
         let binary = h.binary
         for e in 0..<count {
@@ -533,49 +540,15 @@ struct AsyncSampleSimulator {
         }
     }
 
+    /// Frame start: every non-zero element of the input frame, at once, ascending (pooled first when
+    /// the input connection pools, with the layered pooling's summation order).
     mutating func deliverInput(_ x: UnsafePointer<Float>) {
         guard let conn = engine.connections.first else { return }
         switch conn.pooling {
         case .none:
-            let n = conn.pooledCount
-            let h = hot[0]
-            if h.isLinear {
-                // Dense input into a linear layer: one tight loop, the population touched once.
-                let o = h.outFeatures, cur = current + h.targetOffset
-                var ac = 0, mac = 0
-                // The frame's events (non-zero inputs, ascending) first, without a branch per input, then
-                // delivered in that order with the currents held in registers: the weight rows of successive
-                // events load in parallel instead of each waiting behind a mispredicted branch.
-                let idx = inputEvents!
-                var count = 0
-                forEachNonZero(x, n) { i in
-                    idx[count] = Int32(truncatingIfNeeded: i)
-                    count += 1
-                }
-                SpikeDelivery.linearEvents(indices: idx, count: count, input: x, weight: h.weight, outFeatures: o, current: cur)
-                // Accumulates (binary weights or unit values) and multiply-accumulates, without a branch per
-                // event (event counts of 1 and 2 mix unpredictably in N-MNIST frames).
-                let binary = h.binary
-                for e in 0..<count {
-                    let i = Int(idx[e]), value = x[i]
-                    let unit = (binary || value == 1 || value == -1) ? 1 : 0
-                    let fan = Int(h.fanOut[i])
-                    ac &+= fan &* unit
-                    mac &+= fan &* (1 &- unit)
-                }
-                let events = UInt32(truncatingIfNeeded: count)
-                synapticOperations.accumulates += Double(ac)
-                synapticOperations.multiplyAccumulates += Double(mac)
-                if events > 0 {
-                    touch(population: h.target, unit: 0)
-                    if options.measuresCurrentsToSpike {
-                        let r = received + h.targetOffset
-                        for j in 0..<o { r[j] &+= events }
-                    }
-                }
-            } else {
-                forEachNonZero(x, n) { i in deliver(connection: 0, value: x[i], source: i) }
-            }
+            // The frame's events first, without a branch per input, then delivered in that order.
+            let count = InputEvents.scan(x, conn.pooledCount, indices: inputEvents!, values: inputValues!)
+            deliverInputEvents(indices: inputEvents!, values: inputValues!, count: count)
         case .average(let k, let s), .max(let k, let s):
             let isAverage: Bool = { if case .average = conn.pooling { return true } else { return false } }()
             let c = conn.sourceShape[0], h = conn.sourceShape[1], w = conn.sourceShape[2]

@@ -58,18 +58,26 @@ final class InputEvents: @unchecked Sendable {
                     ip.deallocate(); vp.deallocate()
                     ip = i2; vp = v2; capacity = grown
                 }
-                let frame = x + (first + k) * frameSize
-                let (fi, fv) = (ip, vp)
-                forEachNonZero(frame, frameSize) { i in
-                    fi[e] = Int32(truncatingIfNeeded: i)
-                    fv[e] = frame[i]
-                    e += 1
-                }
+                e += Self.scan(x + (first + k) * frameSize, frameSize, indices: ip + e, values: vp + e)
             }
             s[n] = Int32(truncatingIfNeeded: e)
             starts[r] = s; indices[r] = ip; values[r] = vp
         }
         isComplete = !(0..<runCount).contains { abandoned[$0] }
+    }
+
+    /// Writes the events of one frame of `size` entries (positions ascending, values) and returns their
+    /// number; `indices` and `values` need room for `size`.
+    @inline(__always)
+    static func scan(_ frame: UnsafePointer<Float>, _ size: Int, indices: UnsafeMutablePointer<Int32>,
+                     values: UnsafeMutablePointer<Float>) -> Int {
+        var count = 0
+        forEachNonZero(frame, size) { i in
+            indices[count] = Int32(truncatingIfNeeded: i)
+            values[count] = frame[i]
+            count += 1
+        }
+        return count
     }
 
     deinit {
