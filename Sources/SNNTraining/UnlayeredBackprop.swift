@@ -162,6 +162,13 @@ public enum UnlayeredBackprop {
         /// called directly, without ``emissionAdjoint(_:connection:source:value:emission:silent:step:targetGradient:)``'s
         /// dispatch and copy of the connection.
         let linearConnections: [(weight: UnsafeMutablePointer<Float>, gradient: UnsafeMutablePointer<Float>, outFeatures: Int)?]
+        /// One forward step's silent integrations whose gradient goes through a plain linear connection,
+        /// queued so that ``SNNCore/SpikeDelivery/silentLinearAdjoints(sources:count:weight:outFeatures:currentGradient:results:)``
+        /// takes their sums four rows at a time: the source neuron (in its population), the integration
+        /// index and the sum. A neuron integrates at most once per step, so `neuronCount` entries suffice.
+        let silentSource: UnsafeMutablePointer<Int32>
+        let silentIntegration: UnsafeMutablePointer<Int32>
+        let silentSum: UnsafeMutablePointer<Float>
 
         /// A workspace for `engine`'s network; `weights` may be shared with other workspaces.
         public init(engine: AsyncEngine, weights: WeightCopy? = nil) {
@@ -214,13 +221,60 @@ public enum UnlayeredBackprop {
             cellsFired = connections.map { _ in [] }
             pooledInput = connections.first.map { $0.pool == .none ? [] : [Float](repeating: 0, count: $0.pooledCount) } ?? []
             linearConnections = connections.map { $0.pool == .none && !$0.isConv ? ($0.weight, $0.gradient, $0.outFeatures) : nil }
+            silentSource = .allocate(capacity: max(1, n)); silentIntegration = .allocate(capacity: max(1, n))
+            silentSum = .allocate(capacity: max(1, n))
         }
 
-        deinit { gradients.deallocate() }
+        deinit { gradients.deallocate(); silentSource.deallocate(); silentIntegration.deallocate(); silentSum.deallocate() }
+
+        /// Whether ``gradients`` is known to be all zeros (``sumGradients(_:into:)`` leaves it so), which
+        /// makes ``resetGradients()`` free.
+        var gradientsAreZero = true
 
         /// Zeroes the accumulated gradients (the weights are read from the shared ``WeightCopy``).
         public func resetGradients() {
-            gradients.update(repeating: 0, count: max(weightCopy.total, 1))
+            if !gradientsAreZero { gradients.update(repeating: 0, count: max(weightCopy.total, 1)) }
+            gradientsAreZero = true
+        }
+
+        /// Adds the gradients of `workspaces` into `tensors` (shaped like the network's weights) in
+        /// workspace order, each element as `t + g_0 + g_1 + ...` (what calling
+        /// ``addGradients(into:)`` on each workspace in turn computes), and zeroes the workspaces'
+        /// gradients in the same pass. One pass over the buffers instead of a zeroing pass and one
+        /// read-modify-write pass of `tensors` per workspace; elements are split over the cores, and
+        /// each element's sum keeps the workspace order, so the result does not depend on the thread count.
+        public static func sumGradients(_ workspaces: [Workspace], into tensors: inout [Tensor]) {
+            guard let first = workspaces.first else { return }
+            let copy = first.weightCopy
+            precondition(workspaces.allSatisfy { $0.weightCopy.counts == copy.counts }, "workspaces of different networks")
+            let sources = workspaces.map(\.gradients)
+            for i in tensors.indices where copy.counts[i] > 0 {
+                let count = copy.counts[i], offset = copy.offsets[i]
+                precondition(tensors[i].count == count, "gradient tensor \(i) has \(tensors[i].count) elements, expected \(count)")
+                tensors[i].withUnsafeMutableBufferPointer { d in
+                    let out = d.baseAddress!
+                    parallelFor(count, minimumChunk: 16_384) { range in
+                        var j = range.lowerBound
+                        while j + 8 <= range.upperBound {
+                            var acc = UnsafeRawPointer(out + j).loadUnaligned(as: SIMD8<Float>.self)
+                            for g in sources {
+                                let p = g + offset + j
+                                acc += UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+                                UnsafeMutableRawPointer(p).storeBytes(of: SIMD8<Float>(), as: SIMD8<Float>.self)
+                            }
+                            UnsafeMutableRawPointer(out + j).storeBytes(of: acc, as: SIMD8<Float>.self)
+                            j += 8
+                        }
+                        while j < range.upperBound {
+                            var acc = out[j]
+                            for g in sources { acc += g[offset + j]; g[offset + j] = 0 }
+                            out[j] = acc
+                            j += 1
+                        }
+                    }
+                }
+            }
+            for w in workspaces { w.gradientsAreZero = true }
         }
 
         /// Adds the accumulated gradients into `tensors` (shaped like the network's weights).
@@ -355,6 +409,7 @@ public enum UnlayeredBackprop {
         /// gradient is cut there, as truncation per frame wants).
         public func accumulate(tape: AsyncTape, input: UnsafePointer<Float>, frames: Int, frameStride: Int? = nil,
                                firstFrame: Int = 0, outputGradient: [Float], options: Options, replay: SmoothReplay? = nil) {
+            gradientsAreZero = false
             let neuronCount = engine.neuronCount
             let last = populations.count - 1
             let outBase = offsets[last], classes = offsets[last + 1] - outBase
@@ -441,6 +496,18 @@ public enum UnlayeredBackprop {
                         // Silent integrations of this step, as spikes of value 0 leaving at once (read the targets'
                         // pending-current gradients before this step's integrations overwrite them).
                         if silent {
+                            // Through a plain linear connection the zero spike's adjoint is a sum against the
+                            // target population's dP, which no silent adjoint changes: such integrations are
+                            // queued per population and summed four at a time (same bits as one by one).
+                            var queued = 0, queuedPopulation = -1
+                            @inline(__always) func flushQueued() {
+                                let lin = linear[queuedPopulation + 1]!
+                                SpikeDelivery.silentLinearAdjoints(sources: silentSource, count: queued, weight: lin.weight,
+                                                                   outFeatures: lin.outFeatures, currentGradient: dP + offsets[queuedPopulation + 1],
+                                                                   results: silentSum)
+                                for i in 0..<queued { dS[Int(silentIntegration[i])] += silentSum[i] }
+                                queued = 0
+                            }
                             for r in stride(from: hi - 1, through: lo, by: -1) {
                                 let n = Int(iNeuron[r])
                                 let lastInFrame = lastSeenFrame[n] != Int32(f)
@@ -450,11 +517,17 @@ public enum UnlayeredBackprop {
                                 let p = Int(popOf[n])
                                 if p == last {
                                     dS[r] += outGrad[f * classes + n - outBase]
+                                } else if replay == nil && linear[p + 1] != nil {
+                                    if (p != queuedPopulation && queued > 0) || queued == neuronCount { flushQueued() }
+                                    queuedPopulation = p
+                                    silentSource[queued] = Int32(n - offsets[p]); silentIntegration[queued] = Int32(r)
+                                    queued += 1
                                 } else {
                                     dS[r] += adjoint(from: p, source: n - offsets[p], value: replay?.spikes[r] ?? 0, emission: -1,
                                                      silent: true, step: Int32(global))
                                 }
                             }
+                            if queued > 0 { flushQueued() }
                         }
                         // Integrations of this step.
                         for r in stride(from: hi - 1, through: lo, by: -1) {

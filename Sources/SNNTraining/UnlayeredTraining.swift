@@ -95,7 +95,7 @@ public struct UnlayeredTraining: GradientComputer {
             }
         }
         var gradients = network.weights.map { Tensor(shape: $0.shape) }
-        for w in workspaces { w.addGradients(into: &gradients) }
+        UnlayeredBackprop.Workspace.sumGradients(workspaces, into: &gradients)
         return Self.result(of: run, loss: value, gradients: gradients, tapeBytes: tapes.reduce(0) { $0 + $1.byteCount })
     }
 
@@ -148,7 +148,7 @@ public struct UnlayeredTraining: GradientComputer {
         // At most one frame's tape per worker is alive at a time.
         let tapeBytes = largestFrameTape * max(1, min(Parallelism.threadCount, blocks))
         var gradients = network.weights.map { Tensor(shape: $0.shape) }
-        for w in workspaces { w.addGradients(into: &gradients) }
+        UnlayeredBackprop.Workspace.sumGradients(workspaces, into: &gradients)
         return Self.result(of: run, loss: Float(totalLoss) / Float(frames * batch), gradients: gradients, tapeBytes: tapeBytes)
     }
 

@@ -37,6 +37,10 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Write all measurements as JSON to this path.")
     var json: String?
 
+    @Option(help: ArgumentHelp("Also write the briefly trained MLP and CNN that the measurements run as model files in this folder (mlp.snnmodel, cnn.snnmodel), so that a peer can run the same weights.",
+                               discussion: "bench/peers/asynctorch_async.py --weights FOLDER/mlp.snnmodel runs asynctorch on them: then both tools do the same work (forward steps, spikes)."))
+    var saveNetworks: String?
+
     /// The measurements `--parts` can name.
     static let knownParts = ["layered", "async", "unlayered", "bntt"]
 
@@ -52,6 +56,7 @@ struct BenchCommand: ParsableCommand {
         try Check.threads(threads)
         try Check.names(parts, "--parts", from: Self.knownParts)
         if let json { try Check.writableFile(json, "--json") }
+        if let saveNetworks { try Check.writableFolder(saveNetworks, "--save-networks") }
     }
 
     func run() throws {
@@ -93,6 +98,11 @@ struct BenchCommand: ParsableCommand {
                 }
             }
             let network = trainer.network
+            if let saveNetworks {
+                let url = URL(fileURLWithPath: saveNetworks).appendingPathComponent(name.hasPrefix("MLP") ? "mlp.snnmodel" : "cnn.snnmodel")
+                try ModelFile.write(network, metadata: ["made by": "snn bench (layered BPTT, 3 epochs on the shipped N-MNIST samples, seed 1)"], to: url)
+                print("written \(url.path)")
+            }
             if wanted.contains("layered") {
                 for b in batchSizes {
                     let batch = sliceBatch(frames, b)

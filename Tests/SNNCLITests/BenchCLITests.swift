@@ -15,4 +15,20 @@ import Testing
         let bntt = try #require(object?["bntt"] as? [String: Any], "no bntt entry in \(json)")
         #expect((bntt["trainingSamplesPerSecond"] as? Double ?? 0) > 0)
     }
+
+    /// `--save-networks` writes the networks the measurements ran, as model files that load.
+    @Test func benchSavesTheNetworksItMeasures() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("snn-bench-nets-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = try CLIRun(["bench", "--skip-gemm", "--parts", "unlayered", "--batch", "2", "--seconds", "0.01",
+                              "--save-networks", dir])
+        #expect(run.status == 0, "\(run.output.suffix(800))")
+        for (file, layers) in [("mlp.snnmodel", "2312"), ("cnn.snnmodel", "conv")] {
+            let path = dir + "/" + file
+            #expect(run.output.contains("written \(path)"), "\(run.output.suffix(800))")
+            let info = try CLIRun(["info", path])
+            #expect(info.status == 0, "\(info.output.suffix(800))")
+            #expect(info.output.contains(layers), "\(info.output.suffix(800))")
+        }
+    }
 }

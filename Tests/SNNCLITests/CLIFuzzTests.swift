@@ -162,6 +162,7 @@ enum CLIFixtures {
         (["demo", "--threads", "0"], "--threads"),
         (["bench", "--threads", "0"], "--threads"),
         (["bench", "--parts", "layered,gpu"], "--parts"),
+        (["bench", "--save-networks", "/dev/null/nets"], "--save-networks"),
         (["experiment", "empf-bench", "--nets", "mlp,resnet"], "--nets"),
         // Datasets, splits and the layer-sync study's own options.
         (["eval", "--model", "@nmnist.snnmodel", "--split", "Bogus"], "Bogus"),

@@ -31,3 +31,30 @@ struct LinearEventsTests {
         #expect(none == start)
     }
 }
+
+@Suite("Silent adjoints of a linear layer, many rows at once")
+struct SilentLinearAdjointsTests {
+    @Test("silentLinearAdjoints gives linearAdjoint(value: 0)'s bits per row and leaves the weight gradient alone",
+          arguments: [1, 7, 8, 10, 13, 64, 67])
+    func sameBitsAsOneByOne(outFeatures o: Int) {
+        let inputs = 12
+        let rng = CounterRNG(seed: UInt64(100 + o))
+        let w: [Float] = (0..<(inputs * o)).map { j in rng.uniform(stream: 1, counter: UInt64(j)) * 2 - 1 }
+        // Gradients of mixed sign and magnitude, so that a different summation order would show.
+        let g: [Float] = (0..<o).map { j in (rng.uniform(stream: 2, counter: UInt64(j)) - 0.5) * (j % 3 == 0 ? 1000 : 0.001) }
+        // Every count from 0 to 11 (groups of four and a remainder), with repeated sources.
+        for count in 0..<12 {
+            let sources: [Int32] = (0..<count).map { Int32(($0 * 5 + count) % inputs) }
+            var results = [Float](repeating: .nan, count: max(1, count))
+            SpikeDelivery.silentLinearAdjoints(sources: sources, count: count, weight: w, outFeatures: o, currentGradient: g,
+                                               results: &results)
+            var dW = [Float](repeating: 0, count: inputs * o)
+            for i in 0..<count {
+                let one = SpikeDelivery.linearAdjoint(value: 0, source: Int(sources[i]), weight: w, outFeatures: o,
+                                                      currentGradient: g, weightGradient: &dW)
+                #expect(results[i].bitPattern == one.bitPattern, "width \(o), \(count) rows, row \(i): \(results[i]) vs \(one)")
+            }
+            #expect(dW.allSatisfy { $0 == 0 })
+        }
+    }
+}

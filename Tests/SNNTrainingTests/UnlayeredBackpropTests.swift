@@ -259,6 +259,49 @@ struct MaxPoolingBackpropTests {
 
 /// Unlayered training reduces gradients in fixed blocks of samples: the same bits at any thread count.
 struct UnlayeredThreadIndependenceTests {
+    /// The fused reduction gives the bits of adding each workspace in turn, and leaves the workspaces
+    /// zeroed, ready for the next step (their next reverse passes give the same gradients again).
+    @Test func summedGradientsAreAddedInWorkspaceOrder() throws {
+        let neuron = LIFParameters(beta: 0.7, threshold: 0.3)
+        let net = try UnlayeredBackpropTests.network([300, 16, 12, 4], neuron: neuron, seed: 9, low: -0.2, high: 0.6)
+        let frames = 3, batch = 5, size = 300
+        let x = UnlayeredBackpropTests.inputs(frames: frames, batch: batch, size: size, seed: 4, density: 0.4)
+        let engine = try AsyncEngine(network: net)
+        var options = AsyncOptions(forwardGroupSize: 4, scheduler: .momentum, seed: 6)
+        options.recordTape = true
+        let run = engine.run(inputs: x, labels: [0, 1, 2, 3, 0], options: options)
+        let d = (0..<(frames * 4)).map { Float($0 % 5) * 0.3 - 0.5 }
+        let copy = UnlayeredBackprop.WeightCopy(net)
+        let workspaces = (0..<batch).map { _ in UnlayeredBackprop.Workspace(engine: engine, weights: copy) }
+        func reverse() {
+            x.data.withUnsafeBufferPointer { p in
+                for b in 0..<batch {
+                    workspaces[b].accumulate(tape: run.tapes![b], input: p.baseAddress! + b * size, frames: frames,
+                                             frameStride: batch * size, outputGradient: d, options: .init())
+                }
+            }
+        }
+        reverse()
+        var expected = net.weights.map { Tensor(shape: $0.shape) }
+        for w in workspaces { w.addGradients(into: &expected) }
+        let saved = Parallelism.threadCount
+        defer { Parallelism.threadCount = saved }
+        for threads in [1, 2, 3] {
+            Parallelism.threadCount = threads
+            var summed = net.weights.map { Tensor(shape: $0.shape) }
+            UnlayeredBackprop.Workspace.sumGradients(workspaces, into: &summed)
+            for i in net.parameterIndices {
+                #expect(summed[i].data.map(\.bitPattern) == expected[i].data.map(\.bitPattern), "layer \(i) at \(threads) threads")
+            }
+            // The workspaces are zero now: summing again adds nothing; a new reverse pass gives the same sums.
+            var again = net.weights.map { Tensor(shape: $0.shape) }
+            UnlayeredBackprop.Workspace.sumGradients(workspaces, into: &again)
+            #expect(again.allSatisfy { $0.data.allSatisfy { $0 == 0 } })
+            reverse()
+        }
+        #expect(expected.flatMap(\.data).filter { $0 != 0 }.count > 100, "gradients should not vanish")
+    }
+
     @Test(arguments: [false, true])
     func gradientsAreIdenticalAtAnyThreadCount(truncatePerFrame: Bool) throws {
         let neuron = LIFParameters(beta: 0.7, threshold: 0.3)

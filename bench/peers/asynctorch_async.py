@@ -27,6 +27,11 @@ Weights: like `snn bench`, a briefly trained network so that activity is realist
 init, then layered BPTT with snnTorch (bench/peers/snntorch_layered.py's MLP with beta exp(-10)) for
 3 epochs over 128 samples in batches of 32, Adam lr 2e-3 (weight decay 1e-5), ce_rate_loss; the
 weights are then copied into asynctorch. `--init random` skips the pre-training (Xavier init only).
+`--weights FILE` runs the weights of an SNNKit model file instead, such as the MLP that
+`snn bench --save-networks DIR` writes (DIR/mlp.snnmodel): both tools then run the same network, so
+they do the same work (activity, and so forward steps and spikes, depends on the weights; two
+separately trained networks can differ twofold). The file's magic, version, checksum, layer shapes and
+neuron parameters are checked against this script's network.
 Input: T = 10 frames of 2x34x34 (flattened to 2312), from snntorch_layered.make_input: the shipped
 N-MNIST samples (event counts per pixel and polarity, first saccade, 10 ms frames) or, with
 --data random, Bernoulli(0.08) spikes.
@@ -102,6 +107,42 @@ def pretrained_weights(kind, data_dir, epochs, init):
                 loss_fn(net(x[:, s:s + 32]), y[s:s + 32]).backward()
                 opt.step()
     return [fc.weight.detach().clone() for fc in net.fcs]
+
+
+def snnkit_weights(path):
+    """Weights [W1 (64x2312), W2, W3, W4 (10x64)] of an SNNKit model file (format versions 1 and 2; see
+    Sources/SNNCore/ModelFile/ModelFile.swift): magic, version, JSON header, Float32 tensors, CRC-32."""
+    import struct
+    import zlib
+    raw = open(path, "rb").read()
+    fail = lambda why: SystemExit(f"--weights {path}: {why}")
+    if len(raw) < 24 or raw[:8] != b"SNNKITMD":
+        raise fail("not an SNNKit model file (no SNNKITMD magic)")
+    version, = struct.unpack_from("<I", raw, 8)
+    if version not in (1, 2):
+        raise fail(f"format version {version}; this script reads plain networks (versions 1 and 2)")
+    if zlib.crc32(raw[:-4]) != struct.unpack_from("<I", raw, len(raw) - 4)[0]:
+        raise fail("checksum mismatch (damaged or truncated file)")
+    hlen, = struct.unpack_from("<Q", raw, 12)
+    header = json.loads(raw[20:20 + hlen])
+    shapes = header["tensorShapes"]
+    expected = [[a, b] for a, b in zip(SIZES[:-1], SIZES[1:])]
+    if shapes != expected:
+        raise fail(f"weight shapes {shapes}, this script's MLP needs {expected}")
+    for layer in header["spec"]["layers"]:
+        if "lif" in layer:
+            p = layer["lif"]["_0"]
+            if (abs(p["threshold"] - THRESHOLD) > 1e-6 or abs(p["beta"] - BETA) > 1e-9 or p["reset"] != "zero"
+                    or p.get("perNeuronBeta") or p.get("normalization")):
+                raise fail(f"neuron parameters {p} differ from this script's (threshold {THRESHOLD}, beta {BETA:.6g}, reset to zero)")
+    weights, offset = [], 20 + hlen
+    for a, b in shapes:
+        w = np.frombuffer(raw, dtype="<f4", count=a * b, offset=offset).reshape(a, b)
+        weights.append(torch.from_numpy(w.T.copy()))  # SNNKit stores [in, out]; torch [out, in]
+        offset += 4 * a * b
+    if offset + 4 * sum(int(np.prod(s)) for s in header.get("statisticsShapes") or []) + 4 != len(raw):
+        raise fail("length does not match its header")
+    return weights
 
 
 def build_simulator(at, weights, F, scheduler, arch, extensions=()):
@@ -181,6 +222,8 @@ def main() -> None:
     ap.add_argument("--arch", choices=["semisparse", "mixed"], default="semisparse")
     ap.add_argument("--init", choices=["pretrained", "random"], default="pretrained")
     ap.add_argument("--pretrain-epochs", type=int, default=3)
+    ap.add_argument("--weights", help="run the weights of this SNNKit model file (e.g. from snn bench --save-networks) "
+                                      "instead of pre-training here")
     add_common_options(ap)
     args = ap.parse_args()
     kind = input_kind(args)
@@ -196,7 +239,11 @@ def main() -> None:
           f"threads {torch.get_num_threads()}, {platform.processor() or platform.machine()}, cpus {os.cpu_count()}")
     print(f"MLP {'-'.join(map(str, SIZES))} ({args.arch}), LIF tau_m={TAU_M_MS} ms dt={DT_MS} ms (beta={BETA:.3g}) "
           f"threshold={THRESHOLD} reset=zero refractory ATan(alpha=2), T={T}, input={kind}, weights={args.init}")
-    weights = pretrained_weights(kind, args.data_dir, args.pretrain_epochs, args.init)
+    if args.weights:
+        weights = snnkit_weights(args.weights)
+        print(f"weights from {args.weights}")
+    else:
+        weights = pretrained_weights(kind, args.data_dir, args.pretrain_epochs, args.init)
 
     def stats(F, sched, x):
         """Forward steps and spikes of one untimed inference run with a step monitor."""
@@ -254,7 +301,7 @@ def main() -> None:
             json.dump(dict(torch=torch.__version__, snntorch=snn.__version__, asynctorch=os.path.abspath(args.asynctorch),
                            threads=args.threads, arch=args.arch, sizes=SIZES, tau_m_ms=TAU_M_MS, dt_ms=DT_MS, beta=BETA,
                            threshold=THRESHOLD, reset="zero", refractory=True, surrogate="atan(alpha=2)",
-                           momentum_lambda=1e-6, T=T, input=kind, init=args.init,
+                           momentum_lambda=1e-6, T=T, input=kind, init=args.init, weights=args.weights,
                            pretrain_epochs=args.pretrain_epochs if args.init == "pretrained" else 0,
                            repeats=args.repeats, min_seconds=args.min_seconds, results=results), f, indent=2)
 

@@ -210,6 +210,50 @@ public enum SpikeDelivery {
         return acc
     }
 
+    /// ``linearAdjoint(value:source:weight:outFeatures:currentGradient:weightGradient:)`` of a silent
+    /// (zero-valued) spike for many sources at once against the same `dCurrent`: writes to
+    /// `results[i]` the value that call returns for `sources[i]` (bit for bit: every row's sum is taken
+    /// in the same lanes and order), and adds nothing to the weight gradient. Four rows share each load
+    /// of `dCurrent` and run four independent chains, where one call per row waited on one chain.
+    @inlinable
+    public static func silentLinearAdjoints(sources: UnsafePointer<Int32>, count: Int, weight: UnsafePointer<Float>,
+                                            outFeatures o: Int, currentGradient dCurrent: UnsafePointer<Float>,
+                                            results: UnsafeMutablePointer<Float>) {
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+        let vectorEnd = o & ~7
+        var i = 0
+        while i + 4 <= count {
+            let r0 = weight + Int(sources[i]) * o, r1 = weight + Int(sources[i + 1]) * o
+            let r2 = weight + Int(sources[i + 2]) * o, r3 = weight + Int(sources[i + 3]) * o
+            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+            var j = 0
+            while j < vectorEnd {
+                let g = load(dCurrent + j)
+                a0 += load(r0 + j) * g; a1 += load(r1 + j) * g
+                a2 += load(r2 + j) * g; a3 += load(r3 + j) * g
+                j += 8
+            }
+            var s0 = a0.sum(), s1 = a1.sum(), s2 = a2.sum(), s3 = a3.sum()
+            while j < o {
+                let g = dCurrent[j]
+                s0 += r0[j] * g; s1 += r1[j] * g; s2 += r2[j] * g; s3 += r3[j] * g
+                j += 1
+            }
+            results[i] = s0; results[i + 1] = s1; results[i + 2] = s2; results[i + 3] = s3
+            i += 4
+        }
+        while i < count {
+            let row = weight + Int(sources[i]) * o
+            var a = SIMD8<Float>()
+            var j = 0
+            while j < vectorEnd { a += load(row + j) * load(dCurrent + j); j += 8 }
+            var sum = a.sum()
+            while j < o { sum += row[j] * dCurrent[j]; j += 1 }
+            results[i] = sum
+            i += 1
+        }
+    }
+
     /// Adjoint of ``conv2d(value:source:geometry:outChannels:weight:current:)`` over the source's
     /// receptive field (see ``linearAdjoint(value:source:weight:outFeatures:currentGradient:weightGradient:)``).
     @inlinable

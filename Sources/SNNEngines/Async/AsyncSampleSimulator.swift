@@ -83,6 +83,14 @@ struct AsyncSampleSimulator {
     var dropoutStream: UInt64 = 0
     var dropoutCounter: UInt64 = 0
     var tape: AsyncTape?
+    /// One forward step's integration records (neuron ids, margins, flags), written eight lanes at a
+    /// time and appended to the tape once at the end of the step by ``flushStagedIntegrations()``
+    /// (appending each group of eight to the tape's arrays cost a call, a uniqueness check and a small
+    /// copy per array). A neuron integrates at most once per step, so `neuronCount` entries suffice.
+    let stagedNeuron: UnsafeMutablePointer<Int32>
+    let stagedMargin: UnsafeMutablePointer<Float>
+    let stagedFlags: UnsafeMutablePointer<UInt8>
+    var stagedCount = 0
     /// `tape != nil`, kept as a flag: testing the optional itself copied the whole tape (every array
     /// retained and released) at each forward step.
     var recordsTape = false
@@ -195,6 +203,7 @@ struct AsyncSampleSimulator {
         valueSums = engine.empf != nil ? [Double](repeating: 0, count: pops.count) : nil
         outputsThisFrame = [Int32](repeating: 0, count: classCount)
         histogram = [Int](repeating: 0, count: options.currentsToSpikeBins)
+        stagedNeuron = .allocate(capacity: n); stagedMargin = .allocate(capacity: n); stagedFlags = .allocate(capacity: n)
     }
 
     func deallocate() {
@@ -207,6 +216,7 @@ struct AsyncSampleSimulator {
         inputPooled?.deallocate()
         inputEvents?.deallocate()
         inputValues?.deallocate()
+        stagedNeuron.deallocate(); stagedMargin.deallocate(); stagedFlags.deallocate()
     }
 
     var queueCount: Int { usesHeap ? momentumQueue.count : randomQueue.count }
@@ -637,18 +647,20 @@ struct AsyncSampleSimulator {
                         }
                         if recording {
                             // The scalar path's tape entries (same ids, margins and flags), eight at a time.
+                            let k = stagedCount
                             if pop.channelsLast {
-                                for lane in 0..<8 { tape!.integrationNeuron.append(pop.layerId(n + lane)) }
+                                for lane in 0..<8 { stagedNeuron[k + lane] = pop.layerId(n + lane) }
                             } else {
                                 let ids = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: n)) &+ SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
-                                withUnsafeBytes(of: ids) { tape!.integrationNeuron.append(contentsOf: $0.bindMemory(to: Int32.self)) }
+                                UnsafeMutableRawPointer(stagedNeuron + k).storeBytes(of: ids, as: SIMD8<Int32>.self)
                             }
-                            withUnsafeBytes(of: margin) { tape!.integrationMargin.append(contentsOf: $0.bindMemory(to: Float.self)) }
+                            UnsafeMutableRawPointer(stagedMargin + k).storeBytes(of: margin, as: SIMD8<Float>.self)
                             // Refractory lanes are all ones (the flag's bit survives the mask), others zero: one AND,
                             // not `rr .!= 0`, which compiled to a lane-by-lane loop (more than half of this function).
                             let refractoryBytes = SIMD8<UInt8>(truncatingIfNeeded: rr & SIMD8<Int32>(repeating: Int32(AsyncTape.refractoryBit)))
                             let flags = unsafeBitCast(refractoryBytes, to: UInt64.self) | spikeFlags
-                            withUnsafeBytes(of: flags) { tape!.integrationFlags.append(contentsOf: $0) }
+                            UnsafeMutableRawPointer(stagedFlags + k).storeBytes(of: flags, as: UInt64.self)
+                            stagedCount = k + 8
                         }
                         integrationCount &+= 8
                         n += 8
@@ -668,9 +680,8 @@ struct AsyncSampleSimulator {
                     let id = pop.layerId(n)
                     if r.spiked { flags |= handleSpike(neuron: n, id: id, population: p, integration: seq, potential: r.u) }
                     if recording {
-                        tape!.integrationNeuron.append(id)
-                        tape!.integrationMargin.append(r.u - theta)
-                        tape!.integrationFlags.append(flags)
+                        stagedNeuron[stagedCount] = id; stagedMargin[stagedCount] = r.u - theta; stagedFlags[stagedCount] = flags
+                        stagedCount += 1
                     }
                     n += 1
                     remaining -= 1
@@ -679,6 +690,16 @@ struct AsyncSampleSimulator {
             touched[p].removeAll(keepingCapacity: true)
         }
         touchedTotal = 0
+        if recording { flushStagedIntegrations() }
+    }
+
+    /// Appends the staged integration records to the tape (three appends per forward step).
+    mutating func flushStagedIntegrations() {
+        guard stagedCount > 0 else { return }
+        tape!.integrationNeuron.append(contentsOf: UnsafeBufferPointer(start: stagedNeuron, count: stagedCount))
+        tape!.integrationMargin.append(contentsOf: UnsafeBufferPointer(start: stagedMargin, count: stagedCount))
+        tape!.integrationFlags.append(contentsOf: UnsafeBufferPointer(start: stagedFlags, count: stagedCount))
+        stagedCount = 0
     }
 
     /// The touched units of EM-PF population `p` integrate (docs/ALGORITHMS.md, "EM-PF in the
