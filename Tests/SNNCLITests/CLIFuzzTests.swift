@@ -163,6 +163,8 @@ enum CLIFixtures {
         (["bench", "--threads", "0"], "--threads"),
         (["bench", "--parts", "layered,gpu"], "--parts"),
         (["bench", "--save-networks", "/dev/null/nets"], "--save-networks"),
+        (["bench", "--save-networks", ""], "--save-networks"),
+        (["train", "--report", ""], "--report"),
         (["experiment", "empf-bench", "--nets", "mlp,resnet"], "--nets"),
         // Datasets, splits and the layer-sync study's own options.
         (["eval", "--model", "@nmnist.snnmodel", "--split", "Bogus"], "Bogus"),

@@ -82,6 +82,8 @@ enum Check {
 
     /// `path` is a folder that exists (or is made now) and accepts new files.
     static func writableFolder(_ path: String, _ option: String, for target: String? = nil) throws {
+        // An empty path would mean the current folder without the user having named it.
+        guard !path.isEmpty else { throw ValidationError("\(option) needs a folder path") }
         let what = target ?? path
         let dir = URL(fileURLWithPath: path)
         do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
