@@ -1,0 +1,84 @@
+import SNNTensor
+import Testing
+@testable import SNNEngines
+
+/// The momentum queue against a plain model of its rule: the `F` highest keys leave first (ties: the
+/// older integration), noise is drawn for a spike when it first has to be ordered, and a frame start
+/// re-keys every waiting spike to 0. The queue keeps short queues as a sorted array and long ones as
+/// a heap; both must pick exactly what the model picks.
+struct MomentumSchedulerTests {
+    /// The rule, written the slow way: every queued spike in one list, sorted when the order matters.
+    struct Model {
+        var ordered: [QueuedSpike] = [], pending: [QueuedSpike] = []
+        var noise: Float, rng: CounterRNG, stream: UInt64, frame: UInt64 = 0
+
+        mutating func pick(_ limit: Int) -> [QueuedSpike] {
+            if limit >= ordered.count + pending.count {
+                defer { ordered = []; pending = [] }
+                return ordered + pending
+            }
+            for var s in pending {
+                s.key += noise * rng.uniform(stream: stream, counter: frame << 32 | UInt64(UInt32(bitPattern: s.integration)))
+                ordered.append(s)
+            }
+            pending = []
+            ordered.sort { MomentumScheduler.above($0, $1) }
+            defer { ordered.removeFirst(limit) }
+            return Array(ordered.prefix(limit))
+        }
+    }
+
+    static func deliveryOrder(_ s: [QueuedSpike]) -> [QueuedSpike] { s.sorted { QueuedSpike.deliveredBefore($0, $1) } }
+
+    /// Random pushes (keys from a few values, so ties are common), picks of 1 to 9 and frame starts,
+    /// with and without noise; bursts push the queue past the heap threshold and drain it again.
+    @Test(arguments: [Float(0), 1e-6, 0.5])
+    func picksFollowTheRule(noise: Float) {
+        var queue = MomentumScheduler()
+        let rng = CounterRNG(seed: 11)
+        queue.reset(noise: noise, rng: rng, stream: 4)
+        var model = Model(noise: noise, rng: rng, stream: 4)
+        var draw = SplitMix(seed: UInt64(noise * 1e7) + 3)
+        var integration: Int32 = 0
+        var sawHeap = false
+        for step in 0..<3_000 {
+            // A burst every 500 steps, else a few spikes; keys from a small set, so ties are common.
+            let arrivals = step % 500 == 250 ? 700 : Int(draw.next() % 10)
+            for _ in 0..<arrivals {
+                let key = Float(draw.next() % 7) * 0.25 - 0.5
+                let s = QueuedSpike(neuron: Int32(draw.next() % 300), integration: integration, key: key, value: 1)
+                queue.push(neuron: s.neuron, integration: s.integration, potential: s.key)
+                model.pending.append(s)
+                integration += 1
+            }
+            if step % 97 == 96 {
+                queue.resetKeys()
+                model.frame &+= 1
+                let waiting = model.ordered + model.pending
+                model.ordered = []
+                model.pending = waiting.map { var s = $0; s.key = 0; return s }
+            }
+            let limit = 1 + Int(draw.next() % 9)
+            var picked: [QueuedSpike] = []
+            queue.pick(limit, into: &picked)
+            sawHeap = sawHeap || !queue.isSorted
+            let expected = model.pick(limit)
+            #expect(Self.deliveryOrder(picked).map(\.integration) == Self.deliveryOrder(expected).map(\.integration), "step \(step)")
+            #expect(Self.deliveryOrder(picked).map(\.key) == Self.deliveryOrder(expected).map(\.key), "step \(step)")
+            #expect(queue.count == model.ordered.count + model.pending.count)
+        }
+        #expect(sawHeap, "the bursts never pushed the queue past the heap threshold")
+    }
+
+    struct SplitMix {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+}
