@@ -4,18 +4,10 @@ import SNNTensor
 /// potential `P` of the integration that produced each spike, highest first, plus tie-breaking noise
 /// `lambda * u` (`u` uniform in `[0, 1)`). The most over-driven neurons leave first.
 ///
-/// The spikes whose keys are final are kept in order; spikes that joined since the last pick wait in
-/// an unordered list and are ordered only when the order matters, i.e. when more spikes are queued
-/// than `F`. A step whose queue fits in `F` costs no ordering work at all. Two orders:
-/// - a binary max-heap: a newcomer costs a sift-up, picking `F` of `n` spikes O(F log n) (`F` sift
-///   loops whose branches the predictor cannot follow);
-/// - an ascending array: the newcomers are sorted and merged into it from its end (O(n) moves at
-///   most), and the `F` highest are its last `F`.
-/// The array is used while the queue holds at most ``sortedLimitPerPick`` times `F` spikes, where the
-/// merge's moves cost less than the heap's `F` sift loops: the N-MNIST MLP at F = 8 queues 25 spikes
-/// on average and 66 at most. Past that the array is reversed (a descending array is a max-heap) and
-/// stays a heap until the queue empties or a frame starts. The picks are the same either way: the
-/// order of the keys is total.
+/// A binary max-heap holds the spikes whose keys are final; spikes that joined since the last pick
+/// wait in an unordered list and enter the heap (sift-up, or a linear-time rebuild when many
+/// arrive) only when the order matters, i.e. when more spikes are queued than `F`. Picking `F` of
+/// `n` costs O(F log n); a step whose queue fits in `F` costs no heap work at all.
 ///
 /// The noise of a spike is a pure function of the seed, the sample, the frame and the spike's
 /// integration index (`CounterRNG.uniform(stream: sample, counter: frame << 32 | integration)`), so it
@@ -24,12 +16,7 @@ import SNNTensor
 /// Equal keys (e.g. `lambda = 0`) leave the older spike first. A neuron that fires again while its
 /// earlier spike waits has two entries, each keyed by its own `P`.
 struct MomentumScheduler {
-    /// The ordered spikes: ascending (highest last) while ``isSorted``, else a binary max-heap.
     var heap: [QueuedSpike] = []
-    /// Whether ``heap`` is an ascending array rather than a max-heap.
-    var isSorted = true
-    /// Queue length, per spike picked in a forward step, past which the ordered spikes are a heap.
-    static let sortedLimitPerPick = 8
     /// Spikes not yet in the heap; their `key` is `P` without noise.
     var pending: [QueuedSpike] = []
     var noise: Float = 1e-6
@@ -42,7 +29,6 @@ struct MomentumScheduler {
     mutating func reset(noise: Float, rng: CounterRNG, stream: UInt64) {
         heap.removeAll(keepingCapacity: true)
         pending.removeAll(keepingCapacity: true)
-        isSorted = true
         self.noise = noise; self.rng = rng; self.stream = stream; frame = 0
     }
 
@@ -64,7 +50,6 @@ struct MomentumScheduler {
         for i in pending.indices { pending[i].key = 0 }
         for var s in heap { s.key = 0; pending.append(s) }
         heap.removeAll(keepingCapacity: true)
-        isSorted = true
     }
 
     /// Moves the `limit` highest spikes (all when nil) into `out`.
@@ -74,7 +59,6 @@ struct MomentumScheduler {
             out.append(contentsOf: pending)
             heap.removeAll(keepingCapacity: true)
             pending.removeAll(keepingCapacity: true)
-            isSorted = true
             return
         }
         if !pending.isEmpty {
@@ -84,11 +68,7 @@ struct MomentumScheduler {
                     pending[i].key += noise * rng.uniform(stream: stream, counter: counter)
                 }
             }
-            // Reversed, the ascending array is a max-heap.
-            if isSorted && count > Self.sortedLimitPerPick * limit! { heap.reverse(); isSorted = false }
-            if isSorted {
-                mergePending()
-            } else if pending.count > heap.count {
+            if pending.count > heap.count {
                 heap.append(contentsOf: pending)
                 var i = heap.count / 2 - 1
                 while i >= 0 { siftDown(i); i -= 1 }
@@ -97,45 +77,10 @@ struct MomentumScheduler {
             }
             pending.removeAll(keepingCapacity: true)
         }
-        if isSorted {
-            out.append(contentsOf: heap[(heap.count - limit!)...])
-            heap.removeLast(limit!)
-        } else {
-            for _ in 0..<limit! { out.append(popMax()) }
-            if heap.isEmpty { isSorted = true }
-        }
+        for _ in 0..<limit! { out.append(popMax()) }
     }
 
-    /// Sorts the newcomers ascending and merges them into the ascending ``heap`` from its end; leaves
-    /// `pending` as it was (the caller empties it).
-    private mutating func mergePending() {
-        let n = heap.count, k = pending.count
-        if k <= 32 {
-            pending.withUnsafeMutableBufferPointer { q in
-                for i in 1..<max(1, k) {
-                    let x = q[i]
-                    var j = i
-                    while j > 0 && MomentumScheduler.above(q[j - 1], x) { q[j] = q[j - 1]; j -= 1 }
-                    q[j] = x
-                }
-            }
-        } else {
-            pending.sort { MomentumScheduler.above($1, $0) }
-        }
-        heap.append(contentsOf: pending)
-        heap.withUnsafeMutableBufferPointer { h in
-            pending.withUnsafeBufferPointer { q in
-                // The highest remaining of either list goes to the last free place.
-                var i = n - 1, j = k - 1, w = n + k - 1
-                while j >= 0 {
-                    if i >= 0 && MomentumScheduler.above(h[i], q[j]) { h[w] = h[i]; i -= 1 } else { h[w] = q[j]; j -= 1 }
-                    w -= 1
-                }
-            }
-        }
-    }
-
-    /// Removes the highest spike of the max-heap. Bottom-up (Floyd): the hole at the root walks down to a leaf along
+    /// Removes the highest spike. Bottom-up (Floyd): the hole at the root walks down to a leaf along
     /// the larger children (one comparison per level), then the last spike sifts up from there. Keys
     /// are totally ordered (ties broken by the unique integration index), so the spike returned
     /// does not depend on the heap's internal arrangement.
