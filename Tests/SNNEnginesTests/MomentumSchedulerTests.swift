@@ -39,7 +39,7 @@ struct MomentumSchedulerTests {
         let rng = CounterRNG(seed: 11)
         queue.reset(noise: noise, rng: rng, stream: 4)
         var model = Model(noise: noise, rng: rng, stream: 4)
-        var draw = SplitMix(seed: UInt64(noise * 1e7) + 3)
+        var draw = CounterRNG(seed: UInt64(noise * 1e7) + 3).generator(stream: 0)
         var integration: Int32 = 0
         for step in 0..<3_000 {
             // A burst every 500 steps, else a few spikes; keys from a small set, so ties are common.
@@ -65,18 +65,6 @@ struct MomentumSchedulerTests {
             #expect(Self.deliveryOrder(picked).map(\.integration) == Self.deliveryOrder(expected).map(\.integration), "step \(step)")
             #expect(Self.deliveryOrder(picked).map(\.key) == Self.deliveryOrder(expected).map(\.key), "step \(step)")
             #expect(queue.count == model.ordered.count + model.pending.count)
-        }
-    }
-
-    struct SplitMix {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
         }
     }
 }
