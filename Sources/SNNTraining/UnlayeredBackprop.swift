@@ -169,6 +169,9 @@ public enum UnlayeredBackprop {
         let silentSource: UnsafeMutablePointer<Int32>
         let silentIntegration: UnsafeMutablePointer<Int32>
         let silentSum: UnsafeMutablePointer<Float>
+        /// Whether groups of eight consecutive integrations of a hidden population are reversed in lanes
+        /// (``IntegrationLanes``); off, every integration takes the scalar path (the tests compare the two).
+        var reversesInLanes = true
 
         /// A workspace for `engine`'s network; `weights` may be shared with other workspaces.
         public init(engine: AsyncEngine, weights: WeightCopy? = nil) {
@@ -445,6 +448,7 @@ public enum UnlayeredBackprop {
             let countAtEmission = options.outputsCountedAtEmission
             let cut = options.backpropThreshold
             let pops = populations, conns = connections, linear = linearConnections
+            let lanes = reversesInLanes && replay == nil
             populationOf.withUnsafeBufferPointer { popOf in
             perNeuronBeta.withUnsafeBufferPointer { betas in
             dV.withUnsafeMutableBufferPointer { dV in
@@ -508,7 +512,40 @@ public enum UnlayeredBackprop {
                                 for i in 0..<queued { dS[Int(silentIntegration[i])] += silentSum[i] }
                                 queued = 0
                             }
-                            for r in stride(from: hi - 1, through: lo, by: -1) {
+                            var r = hi - 1
+                            while r >= lo {
+                                // Eight consecutive neurons of a hidden population behind a plain linear connection
+                                // (how the simulator records a unit): which of them carry the gradient is found
+                                // without a branch per integration, then they are queued highest first, as below.
+                                if lanes && r - 7 >= lo {
+                                    let rb = r - 7
+                                    let n0 = Int(iNeuron[rb]), p = Int(popOf[n0])
+                                    if p != last && linear[p + 1] != nil && Int(iNeuron[r]) == n0 + 7 && Int(popOf[n0 + 7]) == p
+                                        && IntegrationLanes.areConsecutive(iNeuron.baseAddress! + rb, from: Int32(truncatingIfNeeded: n0)) {
+                                        var carrying: UInt32 = 0
+                                        let frame = Int32(f)
+                                        for k in 0..<8 {
+                                            let lastInFrame: UInt32 = lastSeenFrame[n0 + k] != frame ? 1 : 0
+                                            lastSeenFrame[n0 + k] = frame
+                                            let quiet: UInt32 = iFlags[rb + k] & (AsyncTape.spikedBit | AsyncTape.refractoryBit) == 0 ? 1 : 0
+                                            carrying |= (quiet & (onlyAtFrameEnd ? lastInFrame : 1)) << UInt32(k)
+                                        }
+                                        if carrying != 0 {
+                                            if (p != queuedPopulation && queued > 0) || queued + 8 > neuronCount { flushQueued() }
+                                            queuedPopulation = p
+                                            let source0 = Int32(truncatingIfNeeded: n0 - offsets[p])
+                                            while carrying != 0 {
+                                                let k = 31 - carrying.leadingZeroBitCount
+                                                carrying &= ~(1 << UInt32(k))
+                                                silentSource[queued] = source0 + Int32(k); silentIntegration[queued] = Int32(rb + k)
+                                                queued += 1
+                                            }
+                                        }
+                                        r -= 8
+                                        continue
+                                    }
+                                }
+                                defer { r -= 1 }
                                 let n = Int(iNeuron[r])
                                 let lastInFrame = lastSeenFrame[n] != Int32(f)
                                 lastSeenFrame[n] = Int32(f)
@@ -529,8 +566,25 @@ public enum UnlayeredBackprop {
                             }
                             if queued > 0 { flushQueued() }
                         }
-                        // Integrations of this step.
-                        for r in stride(from: hi - 1, through: lo, by: -1) {
+                        // Integrations of this step (independent of each other: a neuron integrates at most once per
+                        // step). The simulator records a unit's neurons eight at a time with consecutive ids: such a
+                        // group of a hidden population is reversed in eight lanes, each lane the scalar formula below.
+                        var r = hi - 1
+                        while r >= lo {
+                            if lanes && r - 7 >= lo {
+                                let rb = r - 7
+                                let n0 = Int(iNeuron[rb]), p = Int(popOf[n0])
+                                if p != last && Int(iNeuron[r]) == n0 + 7 && Int(popOf[n0 + 7]) == p
+                                    && IntegrationLanes.areConsecutive(iNeuron.baseAddress! + rb, from: Int32(truncatingIfNeeded: n0)) {
+                                    IntegrationLanes.reverse(pops[p], flags: iFlags.baseAddress! + rb, margins: iMargin.baseAddress! + rb,
+                                                             surrogateGradients: surrogateGradient.baseAddress! + rb, cut: cut,
+                                                             spikeGradients: dS.baseAddress! + rb, membraneGradients: dV.baseAddress! + n0,
+                                                             currentGradients: dP + n0)
+                                    r -= 8
+                                    continue
+                                }
+                            }
+                            defer { r -= 1 }
                             let n = Int(iNeuron[r])
                             let flags = iFlags[r]
                             let spiked = flags & AsyncTape.spikedBit != 0
@@ -682,5 +736,56 @@ public enum UnlayeredBackprop {
             }
         }
         return replay
+    }
+}
+
+/// The reverse of eight integrations of consecutive neurons of one hidden population, in lanes.
+enum IntegrationLanes {
+    typealias V = SIMD8<Float>
+
+    /// Whether `ids[0..<8]` are `first, first + 1, ..., first + 7` (integer lane differences OR-ed
+    /// together: the standard library's integer lane comparisons become lane-by-lane loops).
+    @inline(__always)
+    static func areConsecutive(_ ids: UnsafePointer<Int32>, from first: Int32) -> Bool {
+        let got = UnsafeRawPointer(ids).loadUnaligned(as: SIMD8<Int32>.self)
+        let d = got ^ (SIMD8<Int32>(repeating: first) &+ SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7))
+        let h = d.lowHalf | d.highHalf
+        let q = h.lowHalf | h.highHalf
+        return q[0] | q[1] == 0
+    }
+
+    /// For each lane `k` (integration `r + k` of neuron `n + k`), what the scalar reverse of an
+    /// integration computes, with the same operations in the same order (so the same bits):
+    /// `dU = dS * sg + dV * dV/dU`, then `dP = dV = (refractory ? 0 : dU)`. `sg` is cut to 0 where
+    /// the margin is below `cut`.
+    @inline(__always)
+    static func reverse(_ pop: UnlayeredBackprop.Workspace.Population, flags: UnsafePointer<UInt8>, margins: UnsafePointer<Float>,
+                        surrogateGradients: UnsafePointer<Float>, cut: Float?, spikeGradients dS: UnsafePointer<Float>,
+                        membraneGradients dV: UnsafeMutablePointer<Float>, currentGradients dP: UnsafeMutablePointer<Float>) {
+        @inline(__always) func ld(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+        @inline(__always) func lane(_ b: UInt64, _ k: UInt64) -> Int32 { Int32(truncatingIfNeeded: (b >> (8 * k)) & 0xff) }
+        let b = UnsafeRawPointer(flags).loadUnaligned(as: UInt64.self)
+        let f = SIMD8<Int32>(lane(b, 0), lane(b, 1), lane(b, 2), lane(b, 3), lane(b, 4), lane(b, 5), lane(b, 6), lane(b, 7))
+        // All-ones lanes where the integration fired, and where the neuron was refractory (bit masks, not
+        // lane comparisons).
+        let spikedBits = SIMD8<Int32>() &- ((f &>> Int32(AsyncTape.spikedBit.trailingZeroBitCount)) & 1)
+        let refractoryBits = SIMD8<Int32>() &- ((f &>> Int32(AsyncTape.refractoryBit.trailingZeroBitCount)) & 1)
+        let zero = V(repeating: 0), one = V(repeating: 1)
+        let x = ld(margins)
+        var sg = ld(surrogateGradients)
+        if let cut { sg = sg.replacing(with: zero, where: x .< V(repeating: cut)) }
+        let theta = V(repeating: pop.threshold)
+        let resetDerivative: V
+        switch pop.reset {
+        case .zero:
+            let spike = unsafeBitCast(unsafeBitCast(one, to: SIMD8<Int32>.self) & spikedBits, to: V.self)  // 1 or +0
+            resetDerivative = pop.detach ? (one - spike) - zero : (one - spike) - (x + theta) * sg
+        case .subtract:
+            resetDerivative = pop.detach ? one - zero : one - theta * sg
+        }
+        let dU = ld(dS) * sg + ld(dV) * resetDerivative
+        let dIn = unsafeBitCast(unsafeBitCast(dU, to: SIMD8<Int32>.self) & ~refractoryBits, to: V.self)  // +0 if refractory
+        UnsafeMutableRawPointer(dP).storeBytes(of: dIn, as: V.self)
+        UnsafeMutableRawPointer(dV).storeBytes(of: dIn, as: V.self)
     }
 }

@@ -165,6 +165,19 @@ struct ChannelKernelTests {
         var hand: [UInt64] = [5, 3, 9, 1]
         sortByUniqueKey(&hand) { $0 }
         #expect(hand == [1, 3, 5, 9])
+        // Already in order (left after the check), and in order but for one pair at either end.
+        for n in [2, 64, 65, 200] {
+            let ordered = (0..<n).map { UInt64($0) * 3 }
+            var same = ordered
+            sortByUniqueKey(&same) { $0 }
+            #expect(same == ordered, "n = \(n)")
+            var lastSwapped = ordered; lastSwapped.swapAt(n - 2, n - 1)
+            sortByUniqueKey(&lastSwapped) { $0 }
+            #expect(lastSwapped == ordered, "n = \(n), last pair swapped")
+            var firstSwapped = ordered; firstSwapped.swapAt(0, 1)
+            sortByUniqueKey(&firstSwapped) { $0 }
+            #expect(firstSwapped == ordered, "n = \(n), first pair swapped")
+        }
     }
 
     @Test("isAllZero, laneBits and forEachNonZero: hand values")

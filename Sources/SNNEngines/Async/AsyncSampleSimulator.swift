@@ -70,12 +70,18 @@ struct AsyncSampleSimulator {
     var momentumQueue = MomentumScheduler()
     let usesHeap: Bool
     var picked: [QueuedSpike] = []
+    /// The sources and values of one population's picked spikes, for ``deliverLinearSpikes(connection:picked:sourceOffset:)``.
+    var groupIndices: UnsafeMutablePointer<Int32>
+    var groupValues: UnsafeMutablePointer<Float>
+    var groupCapacity: Int
 
     // Per-sample accumulators.
-    var spikesThisFrame: [Int32]
+    /// Spikes fired this frame per population, and output spikes emitted this frame per class (plain
+    /// buffers: an array here was checked for uniqueness at every spike).
+    let spikesThisFrame: UnsafeMutablePointer<Int32>
     /// EM-PF networks: the values each population fired this sample (nil for plain networks).
     var valueSums: [Double]?
-    var outputsThisFrame: [Int32]
+    let outputsThisFrame: UnsafeMutablePointer<Int32>
     var synapticOperations = SynapticOperations()
     var histogram: [Int]
     var integrationCount: Int32 = 0
@@ -110,6 +116,8 @@ struct AsyncSampleSimulator {
             var h = HotPopulation(offset: pop.offset, count: pop.count, unitOffset: pop.unitOffset, unitCount: pop.unitCount,
                                   neuronsPerUnit: pop.neuronsPerUnit, channelsLast: pop.channelsLast,
                                   threshold: pop.parameters.threshold, resetsToZero: pop.parameters.reset == .zero)
+            h.leak = pop.parameters.beta
+            h.hasFrameParameters = pop.parameters.normalization != nil || pop.parameters.perNeuronBeta != nil
             if let store {
                 h.empfMode = store.modes[p]; h.graded = h.empfMode != 2
                 h.decay = UnsafePointer(store.decay[p]); h.theta = UnsafePointer(store.theta[p])
@@ -199,11 +207,15 @@ struct AsyncSampleSimulator {
             inputValues = nil
         }
         usesHeap = options.scheduler.kind == .momentum && options.forwardGroupSize != nil
-        spikesThisFrame = [Int32](repeating: 0, count: pops.count)
+        spikesThisFrame = .allocate(capacity: max(1, pops.count))
+        spikesThisFrame.initialize(repeating: 0, count: max(1, pops.count))
         valueSums = engine.empf != nil ? [Double](repeating: 0, count: pops.count) : nil
-        outputsThisFrame = [Int32](repeating: 0, count: classCount)
+        outputsThisFrame = .allocate(capacity: max(1, classCount))
+        outputsThisFrame.initialize(repeating: 0, count: max(1, classCount))
         histogram = [Int](repeating: 0, count: options.currentsToSpikeBins)
         stagedNeuron = .allocate(capacity: n); stagedMargin = .allocate(capacity: n); stagedFlags = .allocate(capacity: n)
+        groupCapacity = n
+        groupIndices = .allocate(capacity: n); groupValues = .allocate(capacity: n)
     }
 
     func deallocate() {
@@ -217,6 +229,8 @@ struct AsyncSampleSimulator {
         inputEvents?.deallocate()
         inputValues?.deallocate()
         stagedNeuron.deallocate(); stagedMargin.deallocate(); stagedFlags.deallocate()
+        groupIndices.deallocate(); groupValues.deallocate()
+        spikesThisFrame.deallocate(); outputsThisFrame.deallocate()
     }
 
     var queueCount: Int { usesHeap ? momentumQueue.count : randomQueue.count }
@@ -314,7 +328,7 @@ struct AsyncSampleSimulator {
             }
             if stopped { framesStoppedEarly += 1 }
             stepsPerFrame.append(Int32(stepInFrame))
-            outputCounts.append(outputsThisFrame)
+            outputCounts.append(Array(UnsafeBufferPointer(start: outputsThisFrame, count: classCount)))
             if let alpha = engine.empfStore?.readoutScale {
                 for j in 0..<classCount { readoutCurrent[j] = alpha[j] * readoutCurrent[j] }
             }
@@ -323,7 +337,7 @@ struct AsyncSampleSimulator {
                 readoutCurrent.update(repeating: 0, count: classCount)
             }
             if let sv = spikeValues { valuesPerFrame.append(Array(UnsafeBufferPointer(start: sv, count: neuronCount))) }
-            spikesPerFrame.append(spikesThisFrame)
+            spikesPerFrame.append(Array(UnsafeBufferPointer(start: spikesThisFrame, count: hotPopulations.count)))
             if recordsTape {
                 tape!.frameStepStart.append(Int32(globalStep))
                 tape!.frameDroppedStart.append(Int32(tape!.droppedNeuron.count))
@@ -364,62 +378,38 @@ struct AsyncSampleSimulator {
     /// Decay every neuron, clear refractory flags, `P` (the momentum keys) and the per-frame counters;
     /// select frame `t`'s folded normalisation and make its bias current due.
     mutating func startFrame(_ t: Int) {
-        let pops = engine.populations
-        for p in pops.indices {
-            let pop = pops[p]
-            if let norm = pop.parameters.normalization {
-                let set = norm.statisticSet(step: t) * pop.neuronsPerUnit
-                frameScale[p] = UnsafePointer(engine.normalizationStore.scales[p]! + set)
-                frameBias[p] = UnsafePointer(engine.normalizationStore.biases[p]! + set)
-            }
-            let beta = pop.parameters.beta, theta = pop.parameters.threshold
-            let vp = v + pop.offset
+        for p in hotPopulations.indices {
             let hp = hotPopulations[p]
-            if let decay = hp.decay {
-                // EM-PF: `lambda v` per neuron (the product the evaluator forms in `lambda v + I`). A membrane
-                // normalised population integrates every neuron every frame (its norm moves even a neuron
-                // without input): all units are due at the wave front, the first integration normalises.
-                // Otherwise a neuron whose decayed membrane is above its threshold waits for the wave front.
-                for j in 0..<pop.count { vp[j] = vp[j] * decay[j] }
-                if hp.gamma != nil {
-                    deferred[p].removeAll(keepingCapacity: true)
-                    for u in 0..<pop.unitCount { deferred[p].append(Int32(u)) }
-                    (biasDue + pop.unitOffset).update(repeating: 1, count: pop.unitCount)
-                } else {
-                    let th = hp.theta!
-                    var last = -1
-                    for j in 0..<pop.count where vp[j] > th[j] {
-                        let unit = j / pop.neuronsPerUnit
-                        if unit != last { deferred[p].append(Int32(unit)); last = unit }
-                    }
-                }
-                if !deferred[p].isEmpty { deferredPopulations += 1 }
-                spikesThisFrame[p] = 0
+            if hp.decay != nil || hp.hasFrameParameters {
+                startFrameGeneral(population: p, t)
                 continue
             }
-            if let perNeuron = pop.parameters.perNeuronBeta {
-                for j in 0..<pop.count { vp[j] = vp[j] * perNeuron[pop.layerIndex(ofStorage: j)] }
-            } else {
-                for j in 0..<pop.count { vp[j] = vp[j] * beta }
-            }
-            // A neuron whose decayed membrane is above threshold fires without input (possible with reset by
-            // subtraction, where one integration can leave more than theta). It must be evaluated even if no
-            // current reaches it, and it is evaluated at its population's wave front: forward step p + 1 of the
-            // frame, the earliest step at which anything of this frame can reach population p (one
-            // population per forward step at most). At F = infinity that is the step at which the whole
-            // population integrates, which is what layered execution does; evaluated earlier, it would fire
-            // before its inputs arrive and integrate twice in the frame.
-            // A normalised population's bias current reaches every neuron: all its units wait for the wave front.
-            if pop.parameters.normalization != nil {
-                deferred[p].removeAll(keepingCapacity: true)
-                for u in 0..<pop.unitCount { deferred[p].append(Int32(u)) }
-                (biasDue + pop.unitOffset).update(repeating: 1, count: pop.unitCount)
-            } else {
-                var last = -1
-                for j in 0..<pop.count where vp[j] - theta > 0 {
-                    let unit = j / pop.neuronsPerUnit
+            // A plain LIF population: decay eight neurons at a time and list the units holding a neuron
+            // above threshold, which wait for the wave front (the general path's `v * beta` and
+            // `v - theta > 0`, lane by lane; see ``startFrameGeneral(population:_:)`` for why they wait).
+            let vp = v + hp.offset, n = hp.count, perUnit = hp.neuronsPerUnit
+            let betaV = SIMD8<Float>(repeating: hp.leak), thetaV = SIMD8<Float>(repeating: hp.threshold)
+            let zero = SIMD8<Float>(repeating: 0)
+            var last = -1
+            var j = 0
+            while j + 8 <= n {
+                let x = UnsafeRawPointer(vp + j).loadUnaligned(as: SIMD8<Float>.self) * betaV
+                UnsafeMutableRawPointer(vp + j).storeBytes(of: x, as: SIMD8<Float>.self)
+                var above = laneBits((x - thetaV) .> zero)
+                while above != 0 {
+                    let unit = (j + above.trailingZeroBitCount) / perUnit
+                    above &= above &- 1
                     if unit != last { deferred[p].append(Int32(unit)); last = unit }
                 }
+                j += 8
+            }
+            while j < n {
+                vp[j] = vp[j] * hp.leak
+                if vp[j] - hp.threshold > 0 {
+                    let unit = j / perUnit
+                    if unit != last { deferred[p].append(Int32(unit)); last = unit }
+                }
+                j += 1
             }
             if !deferred[p].isEmpty { deferredPopulations += 1 }
             spikesThisFrame[p] = 0
@@ -441,6 +431,67 @@ struct AsyncSampleSimulator {
         synapticOperations.multiplyAccumulates += binaryScaleOperations
         spikeValues?.update(repeating: 0, count: max(1, neuronCount))
         if usesHeap { momentumQueue.resetKeys() }
+    }
+
+    /// ``startFrame(_:)`` for population `p` when it is EM-PF, normalised or has per-neuron leaks.
+    mutating func startFrameGeneral(population p: Int, _ t: Int) {
+        let pop = engine.populations[p]
+        if let norm = pop.parameters.normalization {
+            let set = norm.statisticSet(step: t) * pop.neuronsPerUnit
+            frameScale[p] = UnsafePointer(engine.normalizationStore.scales[p]! + set)
+            frameBias[p] = UnsafePointer(engine.normalizationStore.biases[p]! + set)
+        }
+        let beta = pop.parameters.beta, theta = pop.parameters.threshold
+        let vp = v + pop.offset
+        let hp = hotPopulations[p]
+        if let decay = hp.decay {
+            // EM-PF: `lambda v` per neuron (the product the evaluator forms in `lambda v + I`). A membrane
+            // normalised population integrates every neuron every frame (its norm moves even a neuron
+            // without input): all units are due at the wave front, the first integration normalises.
+            // Otherwise a neuron whose decayed membrane is above its threshold waits for the wave front.
+            for j in 0..<pop.count { vp[j] = vp[j] * decay[j] }
+            if hp.gamma != nil {
+                deferred[p].removeAll(keepingCapacity: true)
+                for u in 0..<pop.unitCount { deferred[p].append(Int32(u)) }
+                (biasDue + pop.unitOffset).update(repeating: 1, count: pop.unitCount)
+            } else {
+                let th = hp.theta!
+                var last = -1
+                for j in 0..<pop.count where vp[j] > th[j] {
+                    let unit = j / pop.neuronsPerUnit
+                    if unit != last { deferred[p].append(Int32(unit)); last = unit }
+                }
+            }
+            if !deferred[p].isEmpty { deferredPopulations += 1 }
+            spikesThisFrame[p] = 0
+            return
+        }
+        if let perNeuron = pop.parameters.perNeuronBeta {
+            for j in 0..<pop.count { vp[j] = vp[j] * perNeuron[pop.layerIndex(ofStorage: j)] }
+        } else {
+            for j in 0..<pop.count { vp[j] = vp[j] * beta }
+        }
+        // A neuron whose decayed membrane is above threshold fires without input (possible with reset by
+        // subtraction, where one integration can leave more than theta). It must be evaluated even if no
+        // current reaches it, and it is evaluated at its population's wave front: forward step p + 1 of the
+        // frame, the earliest step at which anything of this frame can reach population p (one
+        // population per forward step at most). At F = infinity that is the step at which the whole
+        // population integrates, which is what layered execution does; evaluated earlier, it would fire
+        // before its inputs arrive and integrate twice in the frame.
+        // A normalised population's bias current reaches every neuron: all its units wait for the wave front.
+        if pop.parameters.normalization != nil {
+            deferred[p].removeAll(keepingCapacity: true)
+            for u in 0..<pop.unitCount { deferred[p].append(Int32(u)) }
+            (biasDue + pop.unitOffset).update(repeating: 1, count: pop.unitCount)
+        } else {
+            var last = -1
+            for j in 0..<pop.count where vp[j] - theta > 0 {
+                let unit = j / pop.neuronsPerUnit
+                if unit != last { deferred[p].append(Int32(unit)); last = unit }
+            }
+        }
+        if !deferred[p].isEmpty { deferredPopulations += 1 }
+        spikesThisFrame[p] = 0
     }
 
     /// Touches the deferred units of populations `0 ... p` (their wave front has been reached).
@@ -525,10 +576,21 @@ struct AsyncSampleSimulator {
             for e in 0..<count { deliver(connection: 0, value: values[e], source: Int(idx[e])) }
             return
         }
+        deliverLinearEvents(connection: 0, indices: idx, values: values, count: count)
+    }
+
+    /// Delivers `count` events (sources `indices`, values `values`, in that order) through the linear
+    /// connection `ci`, with the currents held in registers over all of them
+    /// (``SNNCore/SpikeDelivery/linearEvents(indices:count:values:weight:outFeatures:current:)``: the bits
+    /// of one ``deliver(connection:value:source:)`` per event, in the same order).
+    @inline(__always)
+    mutating func deliverLinearEvents(connection ci: Int, indices idx: UnsafePointer<Int32>, values: UnsafePointer<Float>, count: Int) {
+        let h = hot[ci]
         let o = h.outFeatures, cur = current + h.targetOffset
         SpikeDelivery.linearEvents(indices: idx, count: count, values: values, weight: h.weight, outFeatures: o, current: cur)
         // Accumulates (binary weights or unit values) and multiply-accumulates, without a branch per
-        // event (event counts of 1 and 2 mix unpredictably in N-MNIST frames).
+        // event (event counts of 1 and 2 mix unpredictably in N-MNIST frames). The counts are whole
+        // numbers, so one addition of their sum gives the same Double as one addition per event.
         var ac = 0, mac = 0
         let binary = h.binary
         for e in 0..<count {
@@ -548,6 +610,27 @@ struct AsyncSampleSimulator {
                 for j in 0..<o { r[j] &+= events }
             }
         }
+    }
+
+    /// Delivers the picked spikes `range` (all of one population, in delivery order) through the
+    /// unpooled linear connection `ci` at once: their sources and values are gathered, then
+    /// ``deliverLinearEvents(connection:indices:values:count:)``.
+    mutating func deliverLinearSpikes(connection ci: Int, picked range: Range<Int>, sourceOffset: Int) {
+        let n = range.count
+        if n > groupCapacity {
+            groupIndices.deallocate(); groupValues.deallocate()
+            groupCapacity = max(n, 2 * groupCapacity)
+            groupIndices = .allocate(capacity: groupCapacity); groupValues = .allocate(capacity: groupCapacity)
+        }
+        let (gi, gv) = (groupIndices, groupValues)
+        picked.withUnsafeBufferPointer { s in
+            for e in 0..<n {
+                let spike = s[range.lowerBound + e]
+                gi[e] = spike.neuron &- Int32(truncatingIfNeeded: sourceOffset)
+                gv[e] = spike.value
+            }
+        }
+        deliverLinearEvents(connection: ci, indices: gi, values: gv, count: n)
     }
 
     /// Frame start: every non-zero element of the input frame, at once, ascending (pooled first when
@@ -819,7 +902,11 @@ struct AsyncSampleSimulator {
             } else {
                 let ci = p + 1
                 if !hot[ci].pools {
-                    for k in i..<j { deliver(connection: ci, value: picked[k].value, source: Int(picked[k].neuron) - pop.offset) }
+                    if hot[ci].isLinear {
+                        deliverLinearSpikes(connection: ci, picked: i..<j, sourceOffset: pop.offset)
+                    } else {
+                        for k in i..<j { deliver(connection: ci, value: picked[k].value, source: Int(picked[k].neuron) - pop.offset) }
+                    }
                     i = j
                     continue
                 }
@@ -956,6 +1043,10 @@ struct HotPopulation {
     var channelsLast: Bool
     var threshold: Float
     var resetsToZero: Bool
+    /// The leak (LIF populations) and whether the population has per-neuron leaks or a folded
+    /// normalisation (the frame start's general path).
+    var leak: Float = 1
+    var hasFrameParameters = false
     /// EM-PF populations: ``SNNCore/EMPFNeuronRule``'s mode (-1: LIF), whether spikes are graded, and
     /// the per-neuron parameters in storage order (``AsyncEMPFStore``; batch norm ones nil without it).
     var empfMode = -1

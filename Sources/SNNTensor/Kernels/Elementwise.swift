@@ -173,12 +173,23 @@ public func forEachNonZero(_ x: UnsafePointer<Float>, _ count: Int, _ body: (Int
 }
 
 /// Sorts `items` ascending by `key`, which must be unique (a total order, so the result does not depend
-/// on the method). Up to 64 items (e.g. the spikes of one asynchronous forward step) are insertion-sorted
-/// in place on the keys; longer arrays use the standard library's sort.
+/// on the method). Items already in order (the spikes of a layered-like forward step usually are) are
+/// left after one pass; otherwise up to 64 items (e.g. the spikes of one asynchronous forward step) are
+/// insertion-sorted in place on the keys, and longer arrays use the standard library's sort.
 @inlinable
 public func sortByUniqueKey<T>(_ items: inout [T], key: (T) -> UInt64) {
     let n = items.count
     guard n > 1 else { return }
+    let sorted = items.withUnsafeBufferPointer { p -> Bool in
+        var previous = key(p[0])
+        for i in 1..<n {
+            let k = key(p[i])
+            if k < previous { return false }
+            previous = k
+        }
+        return true
+    }
+    if sorted { return }
     guard n <= 64 else { items.sort { key($0) < key($1) }; return }
     items.withUnsafeMutableBufferPointer { p in
         for i in 1..<n {
