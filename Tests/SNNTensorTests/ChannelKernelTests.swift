@@ -207,4 +207,41 @@ struct ChannelKernelTests {
             #expect(got == y.indices.filter { y[$0] != 0 }, "n \(n)")
         }
     }
+
+    @Test("compactNonZeros: the plain loop's positions and values, at every density, block edge and count")
+    func compaction() {
+        func plain(_ x: [Float]) -> (indices: [Int32], values: [UInt32]) {
+            let i = x.indices.filter { x[$0] != 0 }
+            return (i.map { Int32($0) }, i.map { x[$0].bitPattern })
+        }
+        func check(_ x: [Float], _ context: String) {
+            // Room for exactly `count` entries, filled with a marker to see stray writes past the count.
+            var indices = [Int32](repeating: -7, count: x.count), values = [Float](repeating: 9, count: x.count)
+            let n = compactNonZeros(x, x.count, indices: &indices, values: &values)
+            let want = plain(x)
+            #expect(n == want.indices.count, "\(context): count")
+            #expect(Array(indices.prefix(n)) == want.indices, "\(context): positions")
+            #expect(values.prefix(n).map(\.bitPattern) == want.values, "\(context): values")
+            // Int positions (the sparse kernels' form) agree.
+            var wide = [Int](repeating: -1, count: x.count), wideValues = [Float](repeating: 0, count: x.count)
+            #expect(compactNonZeros(x, x.count, indices: &wide, values: &wideValues) == n, "\(context): Int count")
+            #expect(wide.prefix(n).map { Int32($0) } == want.indices, "\(context): Int positions")
+        }
+        // Hand blocks: 0 to 6 events in a 64-entry block, the last entry set, NaN counts, -0 does not.
+        for events in 0...6 {
+            var x = [Float](repeating: 0, count: 64 + 64 + 9)
+            for k in 0..<events { x[64 + 63 - 9 * k] = Float(k + 1) }
+            x[5] = -0.0; x[130] = .nan; x[136] = -2
+            check(x, "\(events) events in block 2")
+        }
+        var full = [Float](repeating: 1.5, count: 200)
+        full[63] = 0; full[64] = -0.0
+        check(full, "dense")
+        var rng = TestRNG(17)
+        for n in [0, 1, 7, 8, 63, 64, 65, 127, 128, 200, 2_312, 4_097] {
+            for density: Float in [0, 0.02, 0.08, 0.3, 1] {
+                check(rng.spikes(n, density: density).map { $0 * 2 }, "n \(n) density \(density)")
+            }
+        }
+    }
 }

@@ -71,13 +71,7 @@ final class InputEvents: @unchecked Sendable {
     @inline(__always)
     static func scan(_ frame: UnsafePointer<Float>, _ size: Int, indices: UnsafeMutablePointer<Int32>,
                      values: UnsafeMutablePointer<Float>) -> Int {
-        var count = 0
-        forEachNonZero(frame, size) { i in
-            indices[count] = Int32(truncatingIfNeeded: i)
-            values[count] = frame[i]
-            count += 1
-        }
-        return count
+        compactNonZeros(frame, size, indices: indices, values: values)
     }
 
     deinit {

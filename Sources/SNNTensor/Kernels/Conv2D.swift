@@ -239,7 +239,7 @@ struct ConvScatter {
         let st = g.stride, phases = st * st, h = g.inHeight, w = g.inWidth
         let kh = g.kernelHeight, kw = g.kernelWidth, wo = g.outWidth
         for c in channels {
-            let count = compactNonZeros(x + c * plane, plane, sc.idx, sc.val)
+            let count = compactNonZeros(x + c * plane, plane, indices: sc.idx, values: sc.val)
             if count == 0 { continue }
             // Counting sort of the non-zero inputs by phase (stable: row-major order inside a phase).
             for ph in 0...phases { sc.start[ph] = 0 }

@@ -172,6 +172,61 @@ public func forEachNonZero(_ x: UnsafePointer<Float>, _ count: Int, _ body: (Int
     }
 }
 
+/// Writes the positions (ascending) and values of the entries of `x[0..<count]` that are not zero
+/// (NaN included, as ``forEachNonZero(_:_:_:)`` decides) to `indices` and `values`, and returns their
+/// number. Both need room for `count` entries.
+///
+/// Blocks of 64 entries become one 64-bit mask without a branch. The first four events of a block
+/// are then written whatever their number (a spare slot takes the block's last entry, and the next
+/// events overwrite it), so the usual sparse block (events or input spikes at a few percent: 0 to
+/// 4 events) costs no branch on its event count; only the rest are walked one by one. A spare slot
+/// lies below the block's end, so `count` entries of room suffice. Walking each block of sixteen's set
+/// bits with a loop (``forEachNonZero(_:_:_:)``) mispredicted its exit about once per block: this runs
+/// N-MNIST-like frames about twice as fast.
+@inlinable
+public func compactNonZeros<Index: FixedWidthInteger>(_ x: UnsafePointer<Float>, _ count: Int, indices: UnsafeMutablePointer<Index>,
+                                                      values: UnsafeMutablePointer<Float>) -> Int {
+    var e = 0
+    var i = 0
+    while i + 64 <= count {
+        var m: UInt64 = 0
+        for k in 0..<8 {
+            let v = UnsafeRawPointer(x + i + 8 * k).loadUnaligned(as: SIMD8<Float>.self)
+            m |= UInt64(laneBits(v .!= 0)) << UInt64(8 * k)
+        }
+        let found = m.nonzeroBitCount
+        for q in 0..<4 {
+            let j = i + (m | 1 << 63).trailingZeroBitCount
+            indices[e + q] = Index(truncatingIfNeeded: j); values[e + q] = x[j]
+            m &= m &- 1
+        }
+        var extra = e + 4
+        while m != 0 {
+            let j = i + m.trailingZeroBitCount
+            indices[extra] = Index(truncatingIfNeeded: j); values[extra] = x[j]
+            extra += 1
+            m &= m &- 1
+        }
+        e += found
+        i += 64
+    }
+    while i + 8 <= count {
+        var m = laneBits(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) .!= 0)
+        while m != 0 {
+            let j = i + m.trailingZeroBitCount
+            indices[e] = Index(truncatingIfNeeded: j); values[e] = x[j]
+            e += 1
+            m &= m &- 1
+        }
+        i += 8
+    }
+    while i < count {
+        if x[i] != 0 { indices[e] = Index(truncatingIfNeeded: i); values[e] = x[i]; e += 1 }
+        i += 1
+    }
+    return e
+}
+
 /// Sorts `items` ascending by `key`, which must be unique (a total order, so the result does not depend
 /// on the method). Items already in order (the spikes of a layered-like forward step usually are) are
 /// left after one pass; otherwise up to 64 items (e.g. the spikes of one asynchronous forward step) are

@@ -191,16 +191,6 @@ func sparseGemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, trans
     }
 }
 
-/// Writes the indices and values of the non-zero entries of `x[0..<count]` and returns their number
-/// (ascending, by ``forEachNonZero(_:_:_:)``).
-@inline(__always)
-func compactNonZeros(_ x: UnsafePointer<Float>, _ count: Int, _ idx: UnsafeMutablePointer<Int>,
-                     _ val: UnsafeMutablePointer<Float>) -> Int {
-    var nnz = 0
-    forEachNonZero(x, count) { q in idx[nnz] = q; val[nnz] = x[q]; nnz += 1 }
-    return nnz
-}
-
 func sparseRows(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
                 b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
                 beta: Float, parallel: Bool) {
@@ -209,7 +199,7 @@ func sparseRows(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
         let val = UnsafeMutablePointer<Float>.allocate(capacity: k + 1)
         defer { idx.deallocate(); val.deallocate() }
         for i in rows {
-            let nnz = compactNonZeros(a + i * lda, k, idx, val)
+            let nnz = compactNonZeros(a + i * lda, k, indices: idx, values: val)
             gatherRow(n: n, nnz: nnz, idx: idx, val: val, b: b, ldb: ldb, c: c + i * ldc, beta: beta)
         }
     }
@@ -232,7 +222,7 @@ func sparseScatter(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
         let val = UnsafeMutablePointer<Float>.allocate(capacity: rows.count + 1)
         defer { idx.deallocate(); val.deallocate() }
         for p in 0..<k {
-            let nnz = compactNonZeros(a + p * lda + rows.lowerBound, rows.count, idx, val)
+            let nnz = compactNonZeros(a + p * lda + rows.lowerBound, rows.count, indices: idx, values: val)
             let br = b + p * ldb
             for l in 0..<nnz {
                 axpyRow(n, val[l], br, c + (rows.lowerBound + idx[l]) * ldc)
