@@ -172,6 +172,24 @@ public func forEachNonZero(_ x: UnsafePointer<Float>, _ count: Int, _ body: (Int
     }
 }
 
+/// Bit `l` set when `x[l] != 0` (NaN included), for `l` in `0..<64`. Each group of eight lanes keeps its
+/// compare mask's lane weights (1, 2, ..., 128) shifted to its byte; four groups are OR-ed lane by lane
+/// and their eight lanes folded into 32 bits: a third of the instructions of ``laneBits(_:)`` on every
+/// group of eight.
+@inlinable @inline(__always)
+public func nonZeroBits64(_ x: UnsafePointer<Float>) -> UInt64 {
+    let weights = SIMD8<Int32>(1, 2, 4, 8, 16, 32, 64, 128)
+    @inline(__always) func group(_ k: Int) -> SIMD8<Int32> {
+        let v = UnsafeRawPointer(x + 8 * k).loadUnaligned(as: SIMD8<Float>.self)
+        return SIMD8<Int32>().replacing(with: -1, where: v .!= 0) & weights
+    }
+    let lo = group(0) | group(1) &<< 8 | group(2) &<< 16 | group(3) &<< 24
+    let hi = group(4) | group(5) &<< 8 | group(6) &<< 16 | group(7) &<< 24
+    let h = lo.lowHalf | lo.highHalf, h2 = hi.lowHalf | hi.highHalf
+    let q = h.lowHalf | h.highHalf, q2 = h2.lowHalf | h2.highHalf
+    return UInt64(UInt32(bitPattern: q[0] | q[1])) | UInt64(UInt32(bitPattern: q2[0] | q2[1])) &<< 32
+}
+
 /// Writes the positions (ascending) and values of the entries of `x[0..<count]` that are not zero
 /// (NaN included, as ``forEachNonZero(_:_:_:)`` decides) to `indices` and `values`, and returns their
 /// number. Both need room for `count` entries.
@@ -189,11 +207,7 @@ public func compactNonZeros<Index: FixedWidthInteger>(_ x: UnsafePointer<Float>,
     var e = 0
     var i = 0
     while i + 64 <= count {
-        var m: UInt64 = 0
-        for k in 0..<8 {
-            let v = UnsafeRawPointer(x + i + 8 * k).loadUnaligned(as: SIMD8<Float>.self)
-            m |= UInt64(laneBits(v .!= 0)) << UInt64(8 * k)
-        }
+        var m = nonZeroBits64(x + i)
         let found = m.nonzeroBitCount
         for q in 0..<4 {
             let j = i + (m | 1 << 63).trailingZeroBitCount
