@@ -27,6 +27,18 @@ public struct CounterRNG: Sendable, Hashable {
         Float(bits(stream: stream, counter: counter) >> 40) * (1.0 / 16_777_216.0)
     }
 
+    /// The part of ``bits(stream:counter:)`` that depends on the stream alone. Computed once per
+    /// stream, it halves the mixing of each draw: `uniform(streamKey: streamKey(s), counter: c)` equals
+    /// `uniform(stream: s, counter: c)` bit for bit.
+    @inlinable public func streamKey(_ stream: UInt64) -> UInt64 {
+        CounterRNG.mix(seed ^ (stream &* 0xD1B5_4A32_D192_ED03))
+    }
+
+    /// ``uniform(stream:counter:)`` from the stream's ``streamKey(_:)``.
+    @inlinable public static func uniform(streamKey: UInt64, counter: UInt64) -> Float {
+        Float(mix(streamKey &+ counter) >> 40) * (1.0 / 16_777_216.0)
+    }
+
     /// A sequential generator on one stream, usable wherever Swift wants a `RandomNumberGenerator`.
     public func generator(stream: UInt64) -> StreamRNG { StreamRNG(base: self, stream: stream) }
 }

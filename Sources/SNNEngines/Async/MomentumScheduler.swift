@@ -22,6 +22,8 @@ struct MomentumScheduler {
     var noise: Float = 1e-6
     var rng = CounterRNG(seed: 0)
     var stream: UInt64 = 0
+    /// `rng.streamKey(stream)`, computed once per sample (each spike's noise then costs one mixing round).
+    var streamKey: UInt64 = 0
     var frame: UInt64 = 0
 
     var count: Int { heap.count + pending.count }
@@ -30,6 +32,7 @@ struct MomentumScheduler {
         heap.removeAll(keepingCapacity: true)
         pending.removeAll(keepingCapacity: true)
         self.noise = noise; self.rng = rng; self.stream = stream; frame = 0
+        streamKey = rng.streamKey(stream)
     }
 
     @inline(__always)
@@ -65,7 +68,7 @@ struct MomentumScheduler {
             if noise != 0 {
                 for i in pending.indices {
                     let counter = frame << 32 | UInt64(UInt32(bitPattern: pending[i].integration))
-                    pending[i].key += noise * rng.uniform(stream: stream, counter: counter)
+                    pending[i].key += noise * CounterRNG.uniform(streamKey: streamKey, counter: counter)
                 }
             }
             if pending.count > heap.count {
