@@ -169,6 +169,9 @@ public enum UnlayeredBackprop {
         let silentSource: UnsafeMutablePointer<Int32>
         let silentIntegration: UnsafeMutablePointer<Int32>
         let silentSum: UnsafeMutablePointer<Float>
+        /// A frame's input events (positions and values) when the input connection is plain linear.
+        let inputEventIndex: UnsafeMutablePointer<Int32>
+        let inputEventValue: UnsafeMutablePointer<Float>
         /// Whether groups of eight consecutive integrations of a hidden population are reversed in lanes
         /// (``IntegrationLanes``); off, every integration takes the scalar path (the tests compare the two).
         var reversesInLanes = true
@@ -226,9 +229,14 @@ public enum UnlayeredBackprop {
             linearConnections = connections.map { $0.pool == .none && !$0.isConv ? ($0.weight, $0.gradient, $0.outFeatures) : nil }
             silentSource = .allocate(capacity: max(1, n)); silentIntegration = .allocate(capacity: max(1, n))
             silentSum = .allocate(capacity: max(1, n))
+            let inputs = max(1, engine.connections.first?.sourceShape.reduce(1, *) ?? 1)
+            inputEventIndex = .allocate(capacity: inputs); inputEventValue = .allocate(capacity: inputs)
         }
 
-        deinit { gradients.deallocate(); silentSource.deallocate(); silentIntegration.deallocate(); silentSum.deallocate() }
+        deinit {
+            gradients.deallocate(); silentSource.deallocate(); silentIntegration.deallocate(); silentSum.deallocate()
+            inputEventIndex.deallocate(); inputEventValue.deallocate()
+        }
 
         /// Whether ``gradients`` is known to be all zeros (``sumGradients(_:into:)`` leaves it so), which
         /// makes ``resetGradients()`` free.
@@ -603,9 +611,20 @@ public enum UnlayeredBackprop {
                     }
                     // Frame start: the input values were delivered before any integration of the frame.
                     let x = input + f * (frameStride ?? inputSize)
-                    let conn = conns[0]
-                    forEachInputDelivery(x) { cell, value in
-                        _ = cellAdjoint(conn, cell: cell, value: value, targetGradient: dP + offsets[0])
+                    if let lin = linear[0] {
+                        // Into a plain linear layer: the frame's events compacted as the engine found them, then
+                        // each adds its weight-gradient row (the inputs' own gradient is not needed).
+                        let events = compactNonZeros(x, inputSize, indices: inputEventIndex, values: inputEventValue)
+                        for e in 0..<events {
+                            SpikeDelivery.linearWeightGradient(value: inputEventValue[e], source: Int(inputEventIndex[e]),
+                                                               outFeatures: lin.outFeatures, currentGradient: dP + offsets[0],
+                                                               weightGradient: lin.gradient)
+                        }
+                    } else {
+                        let conn = conns[0]
+                        forEachInputDelivery(x) { cell, value in
+                            _ = cellAdjoint(conn, cell: cell, value: value, targetGradient: dP + offsets[0])
+                        }
                     }
                     if options.truncatePerFrame {
                         for n in 0..<neuronCount { dV[n] = 0; dP[n] = 0 }

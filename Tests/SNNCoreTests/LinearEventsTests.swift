@@ -58,3 +58,23 @@ struct SilentLinearAdjointsTests {
         }
     }
 }
+
+@Suite("Weight gradient of an input event")
+struct LinearWeightGradientTests {
+    @Test("linearWeightGradient adds linearAdjoint's weight-gradient row, bit for bit, and nothing else", arguments: [1, 7, 8, 13, 64, 70])
+    func sameRowAsTheAdjoint(outFeatures o: Int) {
+        let inputs = 5
+        let rng = CounterRNG(seed: UInt64(o) + 100)
+        func values(_ n: Int, _ stream: UInt64) -> [Float] { (0..<n).map { rng.uniform(stream: stream, counter: UInt64($0)) * 2 - 1 } }
+        let w = values(inputs * o, 1), dCurrent = values(o, 2), start = values(inputs * o, 3)
+        for (source, value) in [(0, Float(1)), (3, -0.37), (4, 2.5)] {
+            var viaAdjoint = start, direct = start
+            _ = SpikeDelivery.linearAdjoint(value: value, source: source, weight: w, outFeatures: o,
+                                            currentGradient: dCurrent, weightGradient: &viaAdjoint)
+            SpikeDelivery.linearWeightGradient(value: value, source: source, outFeatures: o, currentGradient: dCurrent,
+                                               weightGradient: &direct)
+            #expect(direct.map(\.bitPattern) == viaAdjoint.map(\.bitPattern), "source \(source) value \(value)")
+            #expect(direct != start, "the row must change")
+        }
+    }
+}

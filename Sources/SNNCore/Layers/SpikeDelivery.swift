@@ -173,6 +173,24 @@ public enum SpikeDelivery {
 
     // MARK: Adjoint delivery (backprop through emitted spikes)
 
+    /// The weight-gradient half of ``linearAdjoint(value:source:weight:outFeatures:currentGradient:weightGradient:)``
+    /// for a non-zero `value`: adds `value * dCurrent[j]` to `dWeight[source, :]` with its operations (the
+    /// same bits), without the gradient of the source's value (not needed for network inputs).
+    @inlinable @inline(__always)
+    public static func linearWeightGradient(value: Float, source: Int, outFeatures o: Int,
+                                            currentGradient dCurrent: UnsafePointer<Float>,
+                                            weightGradient dWeight: UnsafeMutablePointer<Float>) {
+        let drow = dWeight + source * o
+        var j = 0
+        while j + 8 <= o {
+            let g = UnsafeRawPointer(dCurrent + j).loadUnaligned(as: SIMD8<Float>.self)
+            let d = UnsafeRawPointer(drow + j).loadUnaligned(as: SIMD8<Float>.self) + value * g
+            UnsafeMutableRawPointer(drow + j).storeBytes(of: d, as: SIMD8<Float>.self)
+            j += 8
+        }
+        while j < o { drow[j] += value * dCurrent[j]; j += 1 }
+    }
+
     /// Adjoint of ``linear(value:source:weight:outFeatures:current:)``: given the gradient of the loss
     /// with respect to the targets' currents `dCurrent`, returns the gradient with respect to the
     /// source's value, `sum_j W[source, j] * dCurrent[j]`, and adds `value * dCurrent[j]` to the
