@@ -481,6 +481,16 @@ public enum UnlayeredBackprop {
                     return emissionAdjoint(conns[p + 1], connection: p + 1, source: source, value: value, emission: emission, silent: silent,
                                            step: step, targetGradient: dP + offsets[p + 1])
                 }
+                /// When integrations `r - 7 ... r` (all at or above `lo`) are eight consecutive neurons of one hidden
+                /// population (how the simulator records a unit), the first neuron and the population; else nil.
+                @inline(__always)
+                func hiddenGroup(endingAt r: Int, from lo: Int) -> (neuron: Int, population: Int)? {
+                    guard lanes && r - 7 >= lo else { return nil }
+                    let n0 = Int(iNeuron[r - 7]), p = Int(popOf[n0])
+                    guard p != last && IntegrationLanes.areConsecutive(iNeuron.baseAddress! + r - 7, from: Int32(truncatingIfNeeded: n0))
+                        && Int(popOf[n0 + 7]) == p else { return nil }
+                    return (n0, p)
+                }
                 for j in 0..<neuronCount { dV[j] = 0; dP[j] = 0 }
                 for j in 0..<integrationCount { dS[j] = 0 }
                 for local in stride(from: recordedFrames - 1, through: 0, by: -1) {
@@ -520,38 +530,39 @@ public enum UnlayeredBackprop {
                                 for i in 0..<queued { dS[Int(silentIntegration[i])] += silentSum[i] }
                                 queued = 0
                             }
+                            /// Population `p`'s next `k` silent integrations join the queue: it is summed first if it
+                            /// holds another population's or has no room for them.
+                            @inline(__always) func makeRoom(for p: Int, adding k: Int) {
+                                if (p != queuedPopulation && queued > 0) || queued + k > neuronCount { flushQueued() }
+                                queuedPopulation = p
+                            }
                             var r = hi - 1
                             while r >= lo {
                                 // Eight consecutive neurons of a hidden population behind a plain linear connection
                                 // (how the simulator records a unit): which of them carry the gradient is found
                                 // without a branch per integration, then they are queued highest first, as below.
-                                if lanes && r - 7 >= lo {
+                                if let (n0, p) = hiddenGroup(endingAt: r, from: lo), linear[p + 1] != nil {
                                     let rb = r - 7
-                                    let n0 = Int(iNeuron[rb]), p = Int(popOf[n0])
-                                    if p != last && linear[p + 1] != nil && Int(iNeuron[r]) == n0 + 7 && Int(popOf[n0 + 7]) == p
-                                        && IntegrationLanes.areConsecutive(iNeuron.baseAddress! + rb, from: Int32(truncatingIfNeeded: n0)) {
-                                        var carrying: UInt32 = 0
-                                        let frame = Int32(f)
-                                        for k in 0..<8 {
-                                            let lastInFrame: UInt32 = lastSeenFrame[n0 + k] != frame ? 1 : 0
-                                            lastSeenFrame[n0 + k] = frame
-                                            let quiet: UInt32 = iFlags[rb + k] & (AsyncTape.spikedBit | AsyncTape.refractoryBit) == 0 ? 1 : 0
-                                            carrying |= (quiet & (onlyAtFrameEnd ? lastInFrame : 1)) << UInt32(k)
-                                        }
-                                        if carrying != 0 {
-                                            if (p != queuedPopulation && queued > 0) || queued + 8 > neuronCount { flushQueued() }
-                                            queuedPopulation = p
-                                            let source0 = Int32(truncatingIfNeeded: n0 - offsets[p])
-                                            while carrying != 0 {
-                                                let k = 31 - carrying.leadingZeroBitCount
-                                                carrying &= ~(1 << UInt32(k))
-                                                silentSource[queued] = source0 + Int32(k); silentIntegration[queued] = Int32(rb + k)
-                                                queued += 1
-                                            }
-                                        }
-                                        r -= 8
-                                        continue
+                                    var carrying: UInt32 = 0
+                                    let frame = Int32(f)
+                                    for k in 0..<8 {
+                                        let lastInFrame: UInt32 = lastSeenFrame[n0 + k] != frame ? 1 : 0
+                                        lastSeenFrame[n0 + k] = frame
+                                        let quiet: UInt32 = iFlags[rb + k] & (AsyncTape.spikedBit | AsyncTape.refractoryBit) == 0 ? 1 : 0
+                                        carrying |= (quiet & (onlyAtFrameEnd ? lastInFrame : 1)) << UInt32(k)
                                     }
+                                    if carrying != 0 {
+                                        makeRoom(for: p, adding: carrying.nonzeroBitCount)
+                                        let source0 = Int32(truncatingIfNeeded: n0 - offsets[p])
+                                        while carrying != 0 {
+                                            let k = 31 - carrying.leadingZeroBitCount
+                                            carrying &= ~(1 << UInt32(k))
+                                            silentSource[queued] = source0 + Int32(k); silentIntegration[queued] = Int32(rb + k)
+                                            queued += 1
+                                        }
+                                    }
+                                    r -= 8
+                                    continue
                                 }
                                 defer { r -= 1 }
                                 let n = Int(iNeuron[r])
@@ -563,8 +574,7 @@ public enum UnlayeredBackprop {
                                 if p == last {
                                     dS[r] += outGrad[f * classes + n - outBase]
                                 } else if replay == nil && linear[p + 1] != nil {
-                                    if (p != queuedPopulation && queued > 0) || queued == neuronCount { flushQueued() }
-                                    queuedPopulation = p
+                                    makeRoom(for: p, adding: 1)
                                     silentSource[queued] = Int32(n - offsets[p]); silentIntegration[queued] = Int32(r)
                                     queued += 1
                                 } else {
@@ -579,18 +589,14 @@ public enum UnlayeredBackprop {
                         // group of a hidden population is reversed in eight lanes, each lane the scalar formula below.
                         var r = hi - 1
                         while r >= lo {
-                            if lanes && r - 7 >= lo {
+                            if let (n0, p) = hiddenGroup(endingAt: r, from: lo) {
                                 let rb = r - 7
-                                let n0 = Int(iNeuron[rb]), p = Int(popOf[n0])
-                                if p != last && Int(iNeuron[r]) == n0 + 7 && Int(popOf[n0 + 7]) == p
-                                    && IntegrationLanes.areConsecutive(iNeuron.baseAddress! + rb, from: Int32(truncatingIfNeeded: n0)) {
-                                    IntegrationLanes.reverse(pops[p], flags: iFlags.baseAddress! + rb, margins: iMargin.baseAddress! + rb,
-                                                             surrogateGradients: surrogateGradient.baseAddress! + rb, cut: cut,
-                                                             spikeGradients: dS.baseAddress! + rb, membraneGradients: dV.baseAddress! + n0,
-                                                             currentGradients: dP + n0)
-                                    r -= 8
-                                    continue
-                                }
+                                IntegrationLanes.reverse(pops[p], flags: iFlags.baseAddress! + rb, margins: iMargin.baseAddress! + rb,
+                                                         surrogateGradients: surrogateGradient.baseAddress! + rb, cut: cut,
+                                                         spikeGradients: dS.baseAddress! + rb, membraneGradients: dV.baseAddress! + n0,
+                                                         currentGradients: dP + n0)
+                                r -= 8
+                                continue
                             }
                             defer { r -= 1 }
                             let n = Int(iNeuron[r])

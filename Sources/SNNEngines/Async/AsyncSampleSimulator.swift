@@ -640,7 +640,7 @@ struct AsyncSampleSimulator {
         switch conn.pooling {
         case .none:
             // The frame's events first, without a branch per input, then delivered in that order.
-            let count = InputEvents.scan(x, conn.pooledCount, indices: inputEvents!, values: inputValues!)
+            let count = compactNonZeros(x, conn.pooledCount, indices: inputEvents!, values: inputValues!)
             deliverInputEvents(indices: inputEvents!, values: inputValues!, count: count)
         case .average(let k, let s), .max(let k, let s):
             let isAverage: Bool = { if case .average = conn.pooling { return true } else { return false } }()

@@ -58,20 +58,12 @@ final class InputEvents: @unchecked Sendable {
                     ip.deallocate(); vp.deallocate()
                     ip = i2; vp = v2; capacity = grown
                 }
-                e += Self.scan(x + (first + k) * frameSize, frameSize, indices: ip + e, values: vp + e)
+                e += compactNonZeros(x + (first + k) * frameSize, frameSize, indices: ip + e, values: vp + e)
             }
             s[n] = Int32(truncatingIfNeeded: e)
             starts[r] = s; indices[r] = ip; values[r] = vp
         }
         isComplete = !(0..<runCount).contains { abandoned[$0] }
-    }
-
-    /// Writes the events of one frame of `size` entries (positions ascending, values) and returns their
-    /// number; `indices` and `values` need room for `size`.
-    @inline(__always)
-    static func scan(_ frame: UnsafePointer<Float>, _ size: Int, indices: UnsafeMutablePointer<Int32>,
-                     values: UnsafeMutablePointer<Float>) -> Int {
-        compactNonZeros(frame, size, indices: indices, values: values)
     }
 
     deinit {
