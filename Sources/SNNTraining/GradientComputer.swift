@@ -10,8 +10,12 @@ public struct StepResult: Sendable {
     public var correct: Int
     /// One gradient tensor per layer (empty shape for layers without weights).
     public var gradients: [Tensor]
-    /// Bytes the forward pass kept for the backward pass.
+    /// Bytes the forward pass kept for the backward pass (the most held at once).
     public var tapeBytes: Int
+    /// Unlayered training: bytes of tape recorded over the whole batch, every sample's tape summed
+    /// (the reverse passes consume each sample's tape as it ends, so far less is held at once); 0 when
+    /// not measured.
+    public var recordedTapeBytes: Int = 0
     /// Total spikes in the batch (all populations).
     public var spikes: Double
     /// Forward steps per sample, summed over frames (the number of time steps for layered execution).

@@ -22,15 +22,22 @@ public enum Loss: String, Codable, CaseIterable, Sendable {
 
     /// The loss value averaged over the batch, and its gradients with respect to `outputs[t]`
     /// and (for `membraneCrossEntropy`) `membranes[t]`.
-    public func evaluate(outputs: [Tensor], membranes: [Tensor], labels: [Int])
+    ///
+    /// Every row's gradient depends on that row alone and on the batch size, so some rows of a batch
+    /// can be evaluated on their own: pass those rows and the whole batch's size as `batchSize` (nil:
+    /// the rows given are the batch) to get the same gradient rows, bit for bit, as the whole batch
+    /// gives (the loss value is then the rows' sum over `batchSize`).
+    public func evaluate(outputs: [Tensor], membranes: [Tensor], labels: [Int], batchSize: Int? = nil)
         -> (loss: Float, outputGradients: [Tensor], membraneGradients: [Tensor]?) {
         let steps = outputs.count
-        let batch = labels.count
+        let rows = labels.count
+        let batch = batchSize ?? rows
         let classes = outputs[0].shape[1]
         // Fix: checked in release builds too (-Ounchecked does not evaluate `precondition`).
-        if outputs.isEmpty || outputs[0].rank != 2 || outputs.contains(where: { $0.shape != outputs[0].shape }) || outputs[0].shape[0] != batch {
-            fatalError("Loss: \(batch) labels for outputs \(outputs.map(\.shape)) (need T >= 1 tensors [batch, classes])")
+        if outputs.isEmpty || outputs[0].rank != 2 || outputs.contains(where: { $0.shape != outputs[0].shape }) || outputs[0].shape[0] != rows {
+            fatalError("Loss: \(rows) labels for outputs \(outputs.map(\.shape)) (need T >= 1 tensors [batch, classes])")
         }
+        if batch < rows { fatalError("Loss: batch size \(batch) is smaller than the \(rows) rows given") }
         // Fix: a label outside the output classes used to read another sample's logit (or past the end)
         // in the cross-entropies and to give no target at all in count-mse; now it stops with a message
         // (fatalError, not precondition: release builds use -Ounchecked, which removes preconditions).
@@ -70,7 +77,7 @@ public enum Loss: String, Codable, CaseIterable, Sendable {
             var g = Tensor(shape: sum.shape)
             var l: Float = 0
             let denominator = Float(batch * classes)
-            for b in 0..<batch {
+            for b in 0..<rows {
                 for c in 0..<classes {
                     let target = Float(steps) * (c == labels[b] ? 0.8 : 0.2)
                     let d = sum.data[b * classes + c] - target

@@ -60,43 +60,71 @@ public struct UnlayeredTraining: GradientComputer {
         var options = asyncOptions
         options.recordTape = true
         options.seed = asyncOptions.seed &+ seed
-        let frames = inputs.shape[0], batch = inputs.shape[1]
-        let classes = engine.classCount
-        let blocks = max(1, min(Self.reductionBlocks, batch))
+        let blocks = max(1, min(Self.reductionBlocks, inputs.shape[1]))
         let workspaces = cache.workspaces(engine: engine, count: blocks)
         defer { cache.giveBack(workspaces) }
         if backpropOptions.truncatePerFrame && loss == .rateCrossEntropy {
             return onlinePerFrame(engine: engine, workspaces: workspaces, network: network, inputs: x, labels: labels, options: options)
         }
-        let run = engine.run(inputs: x, labels: labels, options: options)
-        // Per-frame output counts as [batch, classes] tensors, the loss and its gradient.
+        return wholeSamples(engine: engine, workspaces: workspaces, network: network, inputs: x, labels: labels,
+                            loss: loss, options: options)
+    }
+
+    /// The reverse pass over each sample's whole tape, run as soon as the sample's last frame ends, on
+    /// the thread that ran it (the tape is still in cache, and the worker's tape arrays are reused for
+    /// its next sample). The sample's loss gradient comes from its own output counts: the loss's rows
+    /// are independent, so they are the batch evaluation's rows bit for bit (``Loss/evaluate(outputs:membranes:labels:batchSize:)``).
+    /// The engine runs each reduction block on one thread, in sample order.
+    func wholeSamples(engine: AsyncEngine, workspaces: [UnlayeredBackprop.Workspace], network: Network, inputs x: Tensor,
+                      labels: [Int], loss: Loss, options: AsyncOptions) -> StepResult {
+        let frames = x.shape[0], batch = x.shape[1]
+        let classes = engine.classCount
+        let inputSize = x.count / (frames * batch)
+        let blocks = workspaces.count
+        let peakTape = UnsafeMutablePointer<Int>.allocate(capacity: 2 * blocks)
+        peakTape.initialize(repeating: 0, count: 2 * blocks)
+        defer { peakTape.deallocate() }
+        let recordedTape = peakTape + blocks
+        let outBase = engine.populations.last!.offset
+        let backprop = backpropOptions
+        let run: AsyncRun = x.withUnsafeBufferPointer { inBuf in
+            let base = inBuf.baseAddress!
+            let consumer: (Int, Int, Int, inout AsyncTape) -> Void = { _, b, frame, tape in
+                guard frame == frames - 1 else { return }
+                let k = AsyncEngine.sampleBlock(b, batch: batch, blocks: blocks)
+                // The sample's output spike counts per frame, from the emissions on its tape.
+                var outputs = [Tensor](repeating: Tensor(shape: [1, classes]), count: frames)
+                for f in 0..<frames {
+                    let steps = Int(tape.frameStepStart[f])..<Int(tape.frameStepStart[f + 1])
+                    for e in Int(tape.stepEmissionStart[steps.lowerBound])..<Int(tape.stepEmissionStart[steps.upperBound]) {
+                        let n = Int(tape.emittedNeuron[e])
+                        if n >= outBase { outputs[f].data[n - outBase] += 1 }
+                    }
+                }
+                let gOut = loss.evaluate(outputs: outputs, membranes: [], labels: [labels[b]], batchSize: batch).outputGradients
+                var dCount = [Float](repeating: 0, count: frames * classes)
+                for f in 0..<frames { for c in 0..<classes { dCount[f * classes + c] = gOut[f].data[c] } }
+                peakTape[k] = max(peakTape[k], tape.byteCount)
+                recordedTape[k] += tape.byteCount
+                // Frame f of sample b is at (f * batch + b) * inputSize in the time-major batch.
+                workspaces[k].accumulate(tape: tape, input: base + b * inputSize, frames: frames, frameStride: batch * inputSize,
+                                         outputGradient: dCount, options: backprop)
+            }
+            return engine.run(inputs: x, labels: labels, options: options, sampleBlocks: blocks, frameTapeConsumer: consumer)
+        }
+        // The loss value over the whole batch, as the batch evaluation gives it.
         var outputs = [Tensor](repeating: Tensor(shape: [batch, classes]), count: frames)
         for b in 0..<batch {
             for f in 0..<frames { for c in 0..<classes { outputs[f].data[b * classes + c] = Float(run.samples[b].outputCounts[f][c]) } }
         }
-        let (value, gOut, _) = loss.evaluate(outputs: outputs, membranes: [], labels: labels)
-        let inputSize = inputs.count / (frames * batch)
-        let tapes = run.tapes!
-        let backprop = backpropOptions
-        let workers = max(1, min(Parallelism.threadCount, blocks))
-        x.withUnsafeBufferPointer { inBuf in
-            concurrentPerform(workers) { w in
-                var dCount = [Float](repeating: 0, count: frames * classes)
-                var k = w
-                while k < blocks {
-                    for b in AsyncEngine.sampleRange(ofBlock: k, batch: batch, blocks: blocks) {
-                        for f in 0..<frames { for c in 0..<classes { dCount[f * classes + c] = gOut[f].data[b * classes + c] } }
-                        // Frame f of sample b is at (f * batch + b) * inputSize in the time-major batch.
-                        workspaces[k].accumulate(tape: tapes[b], input: inBuf.baseAddress! + b * inputSize, frames: frames,
-                                                 frameStride: batch * inputSize, outputGradient: dCount, options: backprop)
-                    }
-                    k += workers
-                }
-            }
-        }
+        let value = loss.evaluate(outputs: outputs, membranes: [], labels: labels).loss
+        var largestTape = 0, recorded = 0
+        for k in 0..<blocks { largestTape = max(largestTape, peakTape[k]); recorded += recordedTape[k] }
+        // At most one sample's tape per worker is alive at a time.
+        let tapeBytes = largestTape * max(1, min(Parallelism.threadCount, blocks))
         var gradients = network.weights.map { Tensor(shape: $0.shape) }
         UnlayeredBackprop.Workspace.sumGradients(workspaces, into: &gradients)
-        return Self.result(of: run, loss: value, gradients: gradients, tapeBytes: tapes.reduce(0) { $0 + $1.byteCount })
+        return Self.result(of: run, loss: value, gradients: gradients, tapeBytes: tapeBytes, recordedTapeBytes: recorded)
     }
 
     /// Truncation per frame with the per-frame loss (rate-ce): each frame's reverse pass runs as soon as
@@ -111,9 +139,10 @@ public struct UnlayeredTraining: GradientComputer {
         let blocks = workspaces.count
         let lossPerBlock = UnsafeMutablePointer<Double>.allocate(capacity: blocks)
         lossPerBlock.initialize(repeating: 0, count: blocks)
-        let peakTape = UnsafeMutablePointer<Int>.allocate(capacity: blocks)
-        peakTape.initialize(repeating: 0, count: blocks)
+        let peakTape = UnsafeMutablePointer<Int>.allocate(capacity: 2 * blocks)
+        peakTape.initialize(repeating: 0, count: 2 * blocks)
         defer { lossPerBlock.deallocate(); peakTape.deallocate() }
+        let recordedTape = peakTape + blocks
         let outBase = engine.populations.last!.offset
         let scale = 1 / Float(frames * batch)
         let backprop = backpropOptions
@@ -133,6 +162,7 @@ public struct UnlayeredTraining: GradientComputer {
                 var dCount = [Float](repeating: 0, count: frames * classes)
                 for c in 0..<classes { dCount[frame * classes + c] = lossGradient[c] }
                 peakTape[k] = max(peakTape[k], tape.byteCount)
+                recordedTape[k] += tape.byteCount
                 workspaces[k].accumulate(tape: tape, input: base + b * inputSize, frames: frames, frameStride: batch * inputSize,
                                          firstFrame: frame, outputGradient: dCount, options: backprop)
                 tape.discardRecordedFrames()
@@ -140,25 +170,29 @@ public struct UnlayeredTraining: GradientComputer {
             return engine.run(inputs: x, labels: labels, options: options, sampleBlocks: blocks, frameTapeConsumer: consumer)
         }
         var totalLoss: Double = 0
-        var largestFrameTape = 0
+        var largestFrameTape = 0, recorded = 0
         for k in 0..<blocks {
             totalLoss += lossPerBlock[k]
             largestFrameTape = max(largestFrameTape, peakTape[k])
+            recorded += recordedTape[k]
         }
         // At most one frame's tape per worker is alive at a time.
         let tapeBytes = largestFrameTape * max(1, min(Parallelism.threadCount, blocks))
         var gradients = network.weights.map { Tensor(shape: $0.shape) }
         UnlayeredBackprop.Workspace.sumGradients(workspaces, into: &gradients)
-        return Self.result(of: run, loss: Float(totalLoss) / Float(frames * batch), gradients: gradients, tapeBytes: tapeBytes)
+        return Self.result(of: run, loss: Float(totalLoss) / Float(frames * batch), gradients: gradients, tapeBytes: tapeBytes,
+                           recordedTapeBytes: recorded)
     }
 
     /// The step's result: correct predictions, spikes and forward steps per sample from the run.
-    static func result(of run: AsyncRun, loss: Float, gradients: [Tensor], tapeBytes: Int) -> StepResult {
+    static func result(of run: AsyncRun, loss: Float, gradients: [Tensor], tapeBytes: Int, recordedTapeBytes: Int) -> StepResult {
         let correct = run.samples.filter(\.correct).count
         let spikes = run.samples.reduce(0.0) { $0 + Double($1.totalSpikes) }
         let steps = run.samples.reduce(0.0) { $0 + Double($1.forwardSteps) } / Double(max(run.samples.count, 1))
-        return StepResult(loss: loss, correct: correct, gradients: gradients, tapeBytes: tapeBytes, spikes: spikes,
-                          forwardStepsPerSample: steps)
+        var result = StepResult(loss: loss, correct: correct, gradients: gradients, tapeBytes: tapeBytes, spikes: spikes,
+                                forwardStepsPerSample: steps)
+        result.recordedTapeBytes = recordedTapeBytes
+        return result
     }
 }
 

@@ -136,12 +136,14 @@ struct BenchCommand: ParsableCommand {
                         var t = Trainer(network: network, configuration: TrainingConfiguration(), computer: computer)
                         var last: StepResult?
                         let rate = measure(seconds) { last = t.step(inputs: batch.inputs, labels: batch.labels) } * Double(b)
-                        let tape = Double(last!.tapeBytes) / Double(b)
+                        let tape = Double(last!.recordedTapeBytes) / Double(b)
                         print("\(name), batch \(b): unlayered training momentum F=\(f): \(format(rate, 0)) samples/s; "
                               + "\(format(last!.forwardStepsPerSample, 0)) forward steps/sample, tape \(format(tape / 1024, 1)) KiB/sample "
-                              + "(\(format(tape / max(last!.forwardStepsPerSample, 1), 0)) B per forward step)")
+                              + "(\(format(tape / max(last!.forwardStepsPerSample, 1), 0)) B per forward step; "
+                              + "\(format(Double(last!.tapeBytes) / 1024, 1)) KiB held at once)")
                         report.unlayered.append(.init(network: name, batch: b, forwardGroupSize: f, samplesPerSecond: rate,
-                                                      forwardStepsPerSample: last!.forwardStepsPerSample, tapeBytesPerSample: tape))
+                                                      forwardStepsPerSample: last!.forwardStepsPerSample, tapeBytesPerSample: tape,
+                                                      tapeBytesHeld: last!.tapeBytes))
                     }
                 }
             }
@@ -195,6 +197,8 @@ struct BenchReport: Encodable {
     struct Unlayered: Encodable {
         var network: String; var batch: Int; var forwardGroupSize: Int; var samplesPerSecond: Double
         var forwardStepsPerSample: Double; var tapeBytesPerSample: Double
+        /// Tape bytes held at once (one sample's tape per worker).
+        var tapeBytesHeld: Int
     }
     var cores: Int
     var threads: Int

@@ -67,4 +67,30 @@ struct MomentumSchedulerTests {
             #expect(queue.count == model.ordered.count + model.pending.count)
         }
     }
+
+    /// The order key compares like the rule (higher key first; on equal keys, `-0 == +0` included,
+    /// the older integration) and decodes back to the key and the integration.
+    @Test func orderKeyFollowsTheRule() {
+        var draw = CounterRNG(seed: 5).generator(stream: 1)
+        let special: [Float] = [0, -0, 1, -1, .infinity, -.infinity, .leastNonzeroMagnitude, -.leastNonzeroMagnitude,
+                                .greatestFiniteMagnitude, -.greatestFiniteMagnitude, 0.5, 1e-6]
+        var spikes: [QueuedSpike] = []
+        for i in 0..<400 {
+            let key = i < special.count * 4 ? special[i % special.count]
+                : Float(bitPattern: UInt32(truncatingIfNeeded: draw.next()) & 0xFF7F_FFFF)  // finite (exponent never all ones)
+            let integration = Int32(truncatingIfNeeded: draw.next() % (i % 3 == 0 ? 4 : 1 << 31))
+            spikes.append(QueuedSpike(neuron: Int32(i), integration: integration, key: key, value: Float(i)))
+        }
+        for a in spikes {
+            let order = MomentumScheduler.orderKey(a.key, integration: a.integration)
+            let back = MomentumScheduler.spike(order, .init(neuron: a.neuron, value: a.value))
+            #expect(back.integration == a.integration && back.neuron == a.neuron && back.value == a.value)
+            #expect(back.key == a.key && (back.key.bitPattern == a.key.bitPattern || a.key == 0))
+            let wrong = spikes.filter { b in
+                let above = a.key > b.key || (a.key == b.key && a.integration < b.integration)
+                return a.integration != b.integration && above != (order > MomentumScheduler.orderKey(b.key, integration: b.integration))
+            }
+            #expect(wrong.isEmpty, "\(a.key) #\(a.integration) against \(wrong.prefix(3))")
+        }
+    }
 }

@@ -208,6 +208,72 @@ struct OnlineTruncationTests {
     }
 }
 
+/// Each sample's reverse pass runs as its last frame ends, on the worker's reused tape, with the loss
+/// gradient of its own output counts: bit for bit what the whole batch's tapes and the batch's loss
+/// evaluation give (the gradients summed block by block in the same order).
+struct WholeSampleReversePassTests {
+    @Test(arguments: [Loss.rateCrossEntropy, .countCrossEntropy, .countMSE], [Optional(3), nil])
+    func streamedEqualsBatchOfTapes(loss: Loss, F: Int?) throws {
+        let neuron = LIFParameters(beta: 0.8, threshold: 0.3, reset: .subtract)
+        let net = try UnlayeredBackpropTests.network([12, 10, 8, 4], neuron: neuron, seed: 9, low: -0.2, high: 0.6)
+        let frames = 4, batch = 21
+        let x = UnlayeredBackpropTests.inputs(frames: frames, batch: batch, size: 12, seed: 5, density: 0.5)
+        let labels = (0..<batch).map { $0 % 4 }
+        let asyncOptions = AsyncOptions(forwardGroupSize: F, scheduler: .momentum, seed: 2)
+        let streamed = UnlayeredTraining(asyncOptions: asyncOptions)
+            .lossAndGradients(network: net, inputs: x, labels: labels, loss: loss, seed: 0)
+
+        var options = asyncOptions
+        options.recordTape = true
+        let engine = try AsyncEngine(network: net)
+        let run = engine.run(inputs: x, labels: labels, options: options)
+        var outputs = [Tensor](repeating: Tensor(shape: [batch, 4]), count: frames)
+        for b in 0..<batch { for f in 0..<frames { for c in 0..<4 { outputs[f].data[b * 4 + c] = Float(run.samples[b].outputCounts[f][c]) } } }
+        let (value, gOut, _) = loss.evaluate(outputs: outputs, membranes: [], labels: labels)
+        let blocks = min(UnlayeredTraining.reductionBlocks, batch)
+        let workspaces = (0..<blocks).map { _ in UnlayeredBackprop.Workspace(engine: engine) }
+        x.data.withUnsafeBufferPointer { p in
+            for k in 0..<blocks {
+                for b in AsyncEngine.sampleRange(ofBlock: k, batch: batch, blocks: blocks) {
+                    var d = [Float](repeating: 0, count: frames * 4)
+                    for f in 0..<frames { for c in 0..<4 { d[f * 4 + c] = gOut[f].data[b * 4 + c] } }
+                    workspaces[k].accumulate(tape: run.tapes![b], input: p.baseAddress! + b * 12, frames: frames,
+                                             frameStride: batch * 12, outputGradient: d, options: .init())
+                }
+            }
+        }
+        var expected = net.weights.map { Tensor(shape: $0.shape) }
+        UnlayeredBackprop.Workspace.sumGradients(workspaces, into: &expected)
+        #expect(streamed.loss.bitPattern == value.bitPattern)
+        var nonZero = 0
+        for i in net.parameterIndices {
+            #expect(streamed.gradients[i].data.map(\.bitPattern) == expected[i].data.map(\.bitPattern), "layer \(i)")
+            nonZero += expected[i].data.filter { $0 != 0 }.count
+        }
+        #expect(nonZero > 50)
+        // One sample's tape per worker is held; the recorded total is every sample's tape.
+        #expect(streamed.recordedTapeBytes == run.tapes!.reduce(0) { $0 + $1.byteCount })
+        #expect(streamed.tapeBytes <= 2 * run.tapes!.map(\.byteCount).max()! * max(1, Parallelism.threadCount))
+    }
+
+    /// Rows evaluated alone with the batch's size give the batch's gradient rows bit for bit.
+    @Test(arguments: Loss.allCases.filter { $0 != .membraneCrossEntropy })
+    func lossRowsEvaluateAlone(loss: Loss) {
+        var rng = CounterRNG(seed: 3).generator(stream: 0)
+        let frames = 3, batch = 5, classes = 4
+        let outputs = (0..<frames).map { _ in Tensor(shape: [batch, classes], data: (0..<batch * classes).map { _ in Float(rng.next() % 5) }) }
+        let labels = (0..<batch).map { _ in Int(rng.next() % UInt64(classes)) }
+        let whole = loss.evaluate(outputs: outputs, membranes: [], labels: labels).outputGradients
+        for b in 0..<batch {
+            let row = outputs.map { Tensor(shape: [1, classes], data: Array($0.data[b * classes..<(b + 1) * classes])) }
+            let alone = loss.evaluate(outputs: row, membranes: [], labels: [labels[b]], batchSize: batch).outputGradients
+            for f in 0..<frames {
+                #expect(alone[f].data.map(\.bitPattern) == whole[f].data[b * classes..<(b + 1) * classes].map(\.bitPattern), "row \(b) frame \(f)")
+            }
+        }
+    }
+}
+
 /// Max pooling as the engine runs it (an OR of the window's spikes, once per frame): the reverse
 /// pass routes a pooled cell's gradient to the spike that fired it, and a silent window's to its
 /// first element, as layered max pooling does.

@@ -232,6 +232,8 @@ public struct AsyncEngine: Sendable {
     /// With `options.recordTape`, `frameTapeConsumer(worker, sample, frame, &tape)` is called at the end
     /// of every frame of every sample, on the thread `worker` (`0 ..< min(threads, batch)`) that runs it;
     /// it may process the frame and call ``AsyncTape/discardRecordedFrames()`` to keep memory at one frame.
+    /// The tapes are then not returned (``AsyncRun/tapes`` is nil): each worker records every sample
+    /// into the same arrays.
     ///
     /// With `recordSpikeValues` every sample's result holds, per frame, the values each neuron fired
     /// (``AsyncSampleResult/spikeValuesPerFrame``; a binary spike is 1).
@@ -308,7 +310,7 @@ public struct AsyncEngine: Sendable {
         var run = AsyncRun(options: options, frames: steps,
                            populationSizes: populations.map(\.count),
                            samples: results.map { $0! })
-        if options.recordTape { run.tapes = tapes.map { $0! } }
+        if options.recordTape && frameTapeConsumer == nil { run.tapes = tapes.map { $0! } }
         if options.recordTrace { run.trace = SpikeTrace(populationSizes: populations.map(\.count), events: traces.flatMap { $0 }) }
         return run
     }

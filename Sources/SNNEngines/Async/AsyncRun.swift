@@ -11,7 +11,7 @@ public struct AsyncRun: Sendable {
     public var populationSizes: [Int]
     /// Per-sample measurements, in batch order.
     public var samples: [AsyncSampleResult]
-    /// Per-sample tapes (``AsyncOptions/recordTape``).
+    /// Per-sample tapes (``AsyncOptions/recordTape``; nil when a frame tape consumer took them).
     public var tapes: [AsyncTape]?
     /// Every emitted spike (``AsyncOptions/recordTrace``).
     public var trace: SpikeTrace?

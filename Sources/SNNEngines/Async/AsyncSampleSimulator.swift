@@ -101,7 +101,12 @@ struct AsyncSampleSimulator {
     /// retained and released) at each forward step.
     var recordsTape = false
     /// Called with the tape at the end of every frame (sample, frame), when a tape is recorded.
-    var frameTapeConsumer: ((Int, Int, inout AsyncTape) -> Void)?
+    var frameTapeConsumer: ((Int, Int, inout AsyncTape) -> Void)? {
+        didSet { reusesTape = frameTapeConsumer != nil }
+    }
+    /// The consumer has seen every frame, so the tape is not returned: the next sample records into
+    /// the same arrays (their storage kept, so they do not grow again from empty every sample).
+    var reusesTape = false
     var traceEvents: [SpikeTrace.Event] = []
     var traceSample: Int32 = 0
 
@@ -260,9 +265,13 @@ struct AsyncSampleSimulator {
         if valueSums != nil { for p in pops.indices { valueSums![p] = 0 } }
         for i in histogram.indices { histogram[i] = 0 }
         integrationCount = 0
-        tape = options.recordTape ? AsyncTape() : nil
+        if options.recordTape && reusesTape && tape != nil {
+            tape!.removeAllKeepingCapacity()
+        } else {
+            tape = options.recordTape ? AsyncTape() : nil
+            tape?.populationBeta = pops.map { $0.parameters.beta }
+        }
         recordsTape = options.recordTape
-        tape?.populationBeta = pops.map { $0.parameters.beta }
         traceEvents.removeAll(keepingCapacity: true)
         traceSample = Int32(truncatingIfNeeded: options.sampleIndexOffset + b)
 
@@ -370,7 +379,7 @@ struct AsyncSampleSimulator {
         if outputsAreValues { result.readoutPerFrame = readoutPerFrame }
         if spikeValues != nil { result.spikeValuesPerFrame = valuesPerFrame }
         result.spikeValueSums = valueSums
-        return (result, tape, traceEvents)
+        return (result, reusesTape ? nil : tape, traceEvents)
     }
 
     // MARK: - Frame start

@@ -99,6 +99,23 @@ public struct AsyncTape: Sendable, Hashable {
         stoppedEarly.removeAll(keepingCapacity: true)
     }
 
+    /// Empties the tape for the next sample, keeping every array's storage (the state of `init()`
+    /// with ``populationBeta`` kept).
+    public mutating func removeAllKeepingCapacity() {
+        frameStepStart.removeAll(keepingCapacity: true); frameStepStart.append(0)
+        stepIntegrationStart.removeAll(keepingCapacity: true); stepIntegrationStart.append(0)
+        integrationNeuron.removeAll(keepingCapacity: true)
+        integrationMargin.removeAll(keepingCapacity: true)
+        integrationFlags.removeAll(keepingCapacity: true)
+        stepEmissionStart.removeAll(keepingCapacity: true); stepEmissionStart.append(0)
+        emittedNeuron.removeAll(keepingCapacity: true)
+        emittedIntegration.removeAll(keepingCapacity: true)
+        frameDroppedStart.removeAll(keepingCapacity: true); frameDroppedStart.append(0)
+        droppedNeuron.removeAll(keepingCapacity: true)
+        stoppedEarly.removeAll(keepingCapacity: true)
+        integrationBase = 0
+    }
+
     /// Forward steps recorded.
     public var stepCount: Int { stepIntegrationStart.count - 1 }
     /// Frames recorded.

@@ -4,10 +4,16 @@ import SNNTensor
 /// potential `P` of the integration that produced each spike, highest first, plus tie-breaking noise
 /// `lambda * u` (`u` uniform in `[0, 1)`). The most over-driven neurons leave first.
 ///
-/// A binary max-heap holds the spikes whose keys are final; spikes that joined since the last pick
-/// wait in an unordered list and enter the heap (sift-up, or a linear-time rebuild when many
-/// arrive) only when the order matters, i.e. when more spikes are queued than `F`. Picking `F` of
-/// `n` costs O(F log n); a step whose queue fits in `F` costs no heap work at all.
+/// Spikes whose keys are final are held as 64-bit order keys (``orderKey(_:integration:)``: the key's
+/// bits made orderable, then the integration index reversed), so one integer comparison decides
+/// which of two spikes leaves first. Spikes that joined since the last pick wait in an unordered
+/// list and get their noise only when the order matters, i.e. when more spikes are queued than `F`.
+/// Then the `F` highest are found by one of two routes that pick the same spikes:
+/// - a queue of at most ``scanLimit`` spikes is scanned once per pick, branch-free in SIMD lanes
+///   (the chosen spike's slot is filled by the last one);
+/// - a longer queue becomes a binary max-heap (newcomers sifted up, or a linear-time rebuild when
+///   many arrive); picking `F` of `n` then costs O(F log n).
+/// A step whose queue fits in `F` costs no ordering work at all.
 ///
 /// The noise of a spike is a pure function of the seed, the sample, the frame and the spike's
 /// integration index (`CounterRNG.uniform(stream: sample, counter: frame << 32 | integration)`), so it
@@ -16,8 +22,22 @@ import SNNTensor
 /// Equal keys (e.g. `lambda = 0`) leave the older spike first. A neuron that fires again while its
 /// earlier spike waits has two entries, each keyed by its own `P`.
 struct MomentumScheduler {
-    var heap: [QueuedSpike] = []
-    /// Spikes not yet in the heap; their `key` is `P` without noise.
+    /// The neuron and the value of a spike in `keys`.
+    struct Payload {
+        var neuron: Int32
+        var value: Float
+    }
+
+    /// Queues up to this length are scanned rather than kept as a heap (measured: at `F` = 8 the
+    /// usual queue holds 25 spikes, and the heap's comparisons mispredicted).
+    static let scanLimit = 192
+
+    /// Order keys of the spikes whose keys are final: a max-heap when `isHeap`, else in no order.
+    var keys: [Int64] = []
+    /// `payload[i]` belongs to `keys[i]`.
+    var payload: [Payload] = []
+    var isHeap = false
+    /// Spikes not yet in `keys`; their `key` is `P` without noise.
     var pending: [QueuedSpike] = []
     var noise: Float = 1e-6
     var rng = CounterRNG(seed: 0)
@@ -26,18 +46,39 @@ struct MomentumScheduler {
     var streamKey: UInt64 = 0
     var frame: UInt64 = 0
 
-    var count: Int { heap.count + pending.count }
+    var count: Int { keys.count + pending.count }
 
     mutating func reset(noise: Float, rng: CounterRNG, stream: UInt64) {
-        heap.removeAll(keepingCapacity: true)
+        keys.removeAll(keepingCapacity: true)
+        payload.removeAll(keepingCapacity: true)
         pending.removeAll(keepingCapacity: true)
+        isHeap = false
         self.noise = noise; self.rng = rng; self.stream = stream; frame = 0
         streamKey = rng.streamKey(stream)
     }
 
+    /// One integer whose order is the queue's order: a spike with a larger order key leaves first.
+    /// The high half is `key` with its bits made orderable (negative keys flipped, positive ones
+    /// offset; `-0` counts as `+0`, as in floating-point comparison), the low half the integration
+    /// index reversed, so that on equal keys the older spike is larger. The sign bit is flipped so
+    /// that signed comparison gives the unsigned order. Keys are potentials at or above a threshold,
+    /// plus noise: never NaN.
     @inline(__always)
-    static func above(_ a: QueuedSpike, _ b: QueuedSpike) -> Bool {
-        a.key > b.key || (a.key == b.key && a.integration < b.integration)
+    static func orderKey(_ key: Float, integration: Int32) -> Int64 {
+        let bits = (key + 0).bitPattern
+        let ordered = bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
+        let u = UInt64(ordered) << 32 | UInt64(~UInt32(bitPattern: integration))
+        return Int64(bitPattern: u ^ 0x8000_0000_0000_0000)
+    }
+
+    /// The spike behind an order key and its payload (the inverse of ``orderKey(_:integration:)``).
+    @inline(__always)
+    static func spike(_ order: Int64, _ p: Payload) -> QueuedSpike {
+        let u = UInt64(bitPattern: order) ^ 0x8000_0000_0000_0000
+        let ordered = UInt32(truncatingIfNeeded: u >> 32)
+        let bits = ordered & 0x8000_0000 != 0 ? ordered & 0x7FFF_FFFF : ~ordered
+        return QueuedSpike(neuron: p.neuron, integration: Int32(bitPattern: ~UInt32(truncatingIfNeeded: u)),
+                           key: Float(bitPattern: bits), value: p.value)
     }
 
     /// Adds a spike with pre-spike potential `potential` and value `value`.
@@ -51,85 +92,148 @@ struct MomentumScheduler {
         frame &+= 1
         guard count > 0 else { return }
         for i in pending.indices { pending[i].key = 0 }
-        for var s in heap { s.key = 0; pending.append(s) }
-        heap.removeAll(keepingCapacity: true)
+        for i in keys.indices {
+            var s = MomentumScheduler.spike(keys[i], payload[i])
+            s.key = 0
+            pending.append(s)
+        }
+        keys.removeAll(keepingCapacity: true)
+        payload.removeAll(keepingCapacity: true)
+        isHeap = false
     }
 
-    /// Moves the `limit` highest spikes (all when nil) into `out`.
+    /// Moves the `limit` highest spikes (all when nil) into `out`, in no particular order.
     mutating func pick(_ limit: Int?, into out: inout [QueuedSpike]) {
         if limit == nil || limit! >= count {
-            out.append(contentsOf: heap)
+            for i in keys.indices { out.append(MomentumScheduler.spike(keys[i], payload[i])) }
             out.append(contentsOf: pending)
-            heap.removeAll(keepingCapacity: true)
+            keys.removeAll(keepingCapacity: true)
+            payload.removeAll(keepingCapacity: true)
             pending.removeAll(keepingCapacity: true)
+            isHeap = false
             return
         }
-        if !pending.isEmpty {
+        let limit = limit!
+        let joining = pending.count
+        for i in pending.indices {
+            var s = pending[i]
             if noise != 0 {
-                for i in pending.indices {
-                    let counter = frame << 32 | UInt64(UInt32(bitPattern: pending[i].integration))
-                    pending[i].key += noise * CounterRNG.uniform(streamKey: streamKey, counter: counter)
-                }
+                let counter = frame << 32 | UInt64(UInt32(bitPattern: s.integration))
+                s.key += noise * CounterRNG.uniform(streamKey: streamKey, counter: counter)
             }
-            if pending.count > heap.count {
-                heap.append(contentsOf: pending)
-                var i = heap.count / 2 - 1
-                while i >= 0 { siftDown(i); i -= 1 }
-            } else {
-                for s in pending { heap.append(s); siftUp(heap.count - 1) }
-            }
-            pending.removeAll(keepingCapacity: true)
+            keys.append(MomentumScheduler.orderKey(s.key, integration: s.integration))
+            payload.append(Payload(neuron: s.neuron, value: s.value))
         }
-        for _ in 0..<limit! { out.append(popMax()) }
+        pending.removeAll(keepingCapacity: true)
+        if keys.count <= MomentumScheduler.scanLimit {
+            isHeap = false
+            for _ in 0..<limit { out.append(removeScannedMax()) }
+            return
+        }
+        if !isHeap || joining > keys.count - joining {
+            var i = keys.count / 2 - 1
+            while i >= 0 { siftDown(i); i -= 1 }
+            isHeap = true
+        } else {
+            for i in (keys.count - joining)..<keys.count { siftUp(i) }
+        }
+        for _ in 0..<limit { out.append(popMax()) }
     }
 
-    /// Removes the highest spike. Bottom-up (Floyd): the hole at the root walks down to a leaf along
-    /// the larger children (one comparison per level), then the last spike sifts up from there. Keys
-    /// are totally ordered (ties broken by the unique integration index), so the spike returned
-    /// does not depend on the heap's internal arrangement.
+    /// Removes the highest spike of an unordered queue: one pass over the order keys in SIMD lanes
+    /// (each lane keeps its largest key and where it was, by selection, not by branching), then the
+    /// last spike moves into the freed slot.
+    @inline(__always)
+    mutating func removeScannedMax() -> QueuedSpike {
+        let n = keys.count
+        let at = keys.withUnsafeBufferPointer { k -> Int in
+            let base = k.baseAddress!
+            // Two sets of lanes (keys 8j..8j+3 and 8j+4..8j+7), so that two selections run at once.
+            var best = SIMD4<Int64>(repeating: .min), where_ = SIMD4<Int64>(repeating: 0)
+            var best2 = best, where2 = where_
+            var lane = SIMD4<Int64>(0, 1, 2, 3)
+            var i = 0
+            while i + 8 <= n {
+                let v = UnsafeRawPointer(base + i).loadUnaligned(as: SIMD4<Int64>.self)
+                let v2 = UnsafeRawPointer(base + i + 4).loadUnaligned(as: SIMD4<Int64>.self)
+                let larger = v .> best, larger2 = v2 .> best2
+                best.replace(with: v, where: larger)
+                where_.replace(with: lane, where: larger)
+                best2.replace(with: v2, where: larger2)
+                where2.replace(with: lane &+ 4, where: larger2)
+                lane &+= 8
+                i += 8
+            }
+            let second = best2 .> best
+            best.replace(with: best2, where: second)
+            where_.replace(with: where2, where: second)
+            if i + 4 <= n {
+                let v = UnsafeRawPointer(base + i).loadUnaligned(as: SIMD4<Int64>.self)
+                let larger = v .> best
+                best.replace(with: v, where: larger)
+                where_.replace(with: lane, where: larger)
+                i += 4
+            }
+            var top = best[0], at = where_[0]
+            for l in 1..<4 where best[l] > top { top = best[l]; at = where_[l] }
+            while i < n {
+                if base[i] > top { top = base[i]; at = Int64(i) }
+                i += 1
+            }
+            return Int(at)
+        }
+        let s = MomentumScheduler.spike(keys[at], payload[at])
+        keys[at] = keys[n - 1]; payload[at] = payload[n - 1]
+        keys.removeLast(); payload.removeLast()
+        return s
+    }
+
+    /// Removes the highest spike of the heap. Bottom-up (Floyd): the hole at the root walks down to
+    /// a leaf along the larger children (one comparison per level), then the last spike sifts up
+    /// from there.
     @inline(__always)
     mutating func popMax() -> QueuedSpike {
-        let top = heap[0]
-        let last = heap.removeLast()
-        let n = heap.count
+        let top = MomentumScheduler.spike(keys[0], payload[0])
+        let lastKey = keys.removeLast(), lastPayload = payload.removeLast()
+        let n = keys.count
         if n == 0 { return top }
         var i = 0
         while true {
             var child = 2 * i + 1
             if child >= n { break }
-            if child + 1 < n && MomentumScheduler.above(heap[child + 1], heap[child]) { child += 1 }
-            heap[i] = heap[child]
+            if child + 1 < n && keys[child + 1] > keys[child] { child += 1 }
+            keys[i] = keys[child]; payload[i] = payload[child]
             i = child
         }
-        heap[i] = last
+        keys[i] = lastKey; payload[i] = lastPayload
         siftUp(i)
         return top
     }
 
     private mutating func siftUp(_ start: Int) {
         var i = start
-        let x = heap[i]
+        let x = keys[i], p = payload[i]
         while i > 0 {
             let parent = (i - 1) / 2
-            if !MomentumScheduler.above(x, heap[parent]) { break }
-            heap[i] = heap[parent]
+            if x <= keys[parent] { break }
+            keys[i] = keys[parent]; payload[i] = payload[parent]
             i = parent
         }
-        heap[i] = x
+        keys[i] = x; payload[i] = p
     }
 
     private mutating func siftDown(_ start: Int) {
         var i = start
-        let n = heap.count
-        let x = heap[i]
+        let n = keys.count
+        let x = keys[i], p = payload[i]
         while true {
             var child = 2 * i + 1
             if child >= n { break }
-            if child + 1 < n && MomentumScheduler.above(heap[child + 1], heap[child]) { child += 1 }
-            if !MomentumScheduler.above(heap[child], x) { break }
-            heap[i] = heap[child]
+            if child + 1 < n && keys[child + 1] > keys[child] { child += 1 }
+            if keys[child] <= x { break }
+            keys[i] = keys[child]; payload[i] = payload[child]
             i = child
         }
-        heap[i] = x
+        keys[i] = x; payload[i] = p
     }
 }
