@@ -280,6 +280,7 @@ struct AsyncSampleSimulator {
         var spikesPerFrame: [[Int32]] = []
         var valuesPerFrame: [[Float]] = []
         var stepsPerFrame: [Int32] = []
+        outputCounts.reserveCapacity(steps); spikesPerFrame.reserveCapacity(steps); stepsPerFrame.reserveCapacity(steps)
         var framesStoppedEarly = 0
         var emittedTotal = 0
         var globalStep = 0
@@ -316,13 +317,13 @@ struct AsyncSampleSimulator {
                 if usesHeap { momentumQueue.pick(limit, into: &picked) } else { randomQueue.pick(limit, into: &picked) }
                 QueuedSpike.sortForDelivery(&picked)
                 emittedTotal += picked.count
-                let outputs = emitPicked(frame: t, globalStep: globalStep)
+                let outputs = emitPicked(frame: t, globalStep: globalStep, label: label)
                 if outputs.any {
                     if firstOutputInFrame == nil { firstOutputInFrame = stepInFrame }
                     if firstOutputStep == nil {
                         firstOutputStep = globalStep; firstOutputFrame = t; spikesUntilFirstOutput = emittedTotal
                     }
-                    if firstCorrectStep == nil, let label, outputs.classes.contains(label) {
+                    if firstCorrectStep == nil, outputs.label {
                         firstCorrectStep = globalStep; spikesUntilFirstCorrect = emittedTotal
                     }
                 }
@@ -867,10 +868,11 @@ struct AsyncSampleSimulator {
     }
 
     /// Emits the picked spikes (sorted in delivery order): output spikes are counted, the others
-    /// deliver their fan-out. Returns whether output spikes left and their classes.
-    mutating func emitPicked(frame: Int, globalStep: Int) -> (any: Bool, classes: [Int]) {
+    /// deliver their fan-out. Returns whether output spikes left, and whether one of them is of class `label`.
+    mutating func emitPicked(frame: Int, globalStep: Int, label: Int?) -> (any: Bool, label: Bool) {
         let pops = hotPopulations
-        var outputClasses: [Int] = []
+        var anyOutput = false, labelOutput = false
+        let labelClass = label ?? -1
         var i = 0
         var p = 0
         let count = picked.count
@@ -906,7 +908,8 @@ struct AsyncSampleSimulator {
                     let cls = Int(picked[k].neuron) - pop.offset
                     outputsThisFrame[cls] &+= 1
                     if gradedOutput { readoutCurrent[cls] += picked[k].value }
-                    outputClasses.append(cls)
+                    anyOutput = true
+                    if cls == labelClass { labelOutput = true }
                 }
             } else {
                 let ci = p + 1
@@ -991,7 +994,7 @@ struct AsyncSampleSimulator {
             }
             tape!.stepEmissionStart.append(Int32(tape!.emittedNeuron.count))
         }
-        return (!outputClasses.isEmpty, outputClasses)
+        return (anyOutput, labelOutput)
     }
 
     // MARK: - Reference compatibility

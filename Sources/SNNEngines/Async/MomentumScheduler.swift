@@ -105,6 +105,11 @@ struct MomentumScheduler {
     /// Moves the `limit` highest spikes (all when nil) into `out`, in no particular order.
     mutating func pick(_ limit: Int?, into out: inout [QueuedSpike]) {
         if limit == nil || limit! >= count {
+            if keys.isEmpty && out.isEmpty {
+                // Trade storage: the queue keeps `out`'s empty buffer (no copy, both capacities kept).
+                swap(&out, &pending)
+                return
+            }
             for i in keys.indices { out.append(MomentumScheduler.spike(keys[i], payload[i])) }
             out.append(contentsOf: pending)
             keys.removeAll(keepingCapacity: true)

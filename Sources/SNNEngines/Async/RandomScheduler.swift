@@ -28,8 +28,13 @@ struct RandomScheduler {
     mutating func pick(_ limit: Int?, into out: inout [QueuedSpike]) {
         let n = entries.count
         if limit == nil || limit! >= n {
-            out.append(contentsOf: entries)
-            entries.removeAll(keepingCapacity: true)
+            if out.isEmpty {
+                // Trade storage: the queue keeps `out`'s empty buffer (no copy, both capacities kept).
+                swap(&out, &entries)
+            } else {
+                out.append(contentsOf: entries)
+                entries.removeAll(keepingCapacity: true)
+            }
             return
         }
         for _ in 0..<limit! {
