@@ -179,10 +179,22 @@ struct MomentumScheduler {
                 where_.replace(with: lane, where: larger)
                 i += 4
             }
+            // Lanes folded in halves, and the last keys one by one, by selection: which key is larger
+            // is random, so a branch here mispredicted about every other time.
+            let half = SIMD4<Int64>(best[2], best[3], best[0], best[1]), halfAt = SIMD4<Int64>(where_[2], where_[3], where_[0], where_[1])
+            let upper = half .> best
+            best.replace(with: half, where: upper)
+            where_.replace(with: halfAt, where: upper)
             var top = best[0], at = where_[0]
-            for l in 1..<4 where best[l] > top { top = best[l]; at = where_[l] }
+            let other = best[1], otherAt = where_[1]
+            let lane1 = other > top
+            top = lane1 ? other : top
+            at = lane1 ? otherAt : at
             while i < n {
-                if base[i] > top { top = base[i]; at = Int64(i) }
+                let k = base[i]
+                let larger = k > top
+                top = larger ? k : top
+                at = larger ? Int64(i) : at
                 i += 1
             }
             return Int(at)
