@@ -81,10 +81,8 @@ public struct UnlayeredTraining: GradientComputer {
         let classes = engine.classCount
         let inputSize = x.count / (frames * batch)
         let blocks = workspaces.count
-        let peakTape = UnsafeMutablePointer<Int>.allocate(capacity: 2 * blocks)
-        peakTape.initialize(repeating: 0, count: 2 * blocks)
-        defer { peakTape.deallocate() }
-        let recordedTape = peakTape + blocks
+        let meter = TapeMeter(blocks: blocks)
+        defer { meter.deallocate() }
         let outBase = engine.populations.last!.offset
         let backprop = backpropOptions
         let run: AsyncRun = x.withUnsafeBufferPointer { inBuf in
@@ -104,8 +102,7 @@ public struct UnlayeredTraining: GradientComputer {
                 let gOut = loss.evaluate(outputs: outputs, membranes: [], labels: [labels[b]], batchSize: batch).outputGradients
                 var dCount = [Float](repeating: 0, count: frames * classes)
                 for f in 0..<frames { for c in 0..<classes { dCount[f * classes + c] = gOut[f].data[c] } }
-                peakTape[k] = max(peakTape[k], tape.byteCount)
-                recordedTape[k] += tape.byteCount
+                meter.add(block: k, bytes: tape.byteCount)
                 // Frame f of sample b is at (f * batch + b) * inputSize in the time-major batch.
                 workspaces[k].accumulate(tape: tape, input: base + b * inputSize, frames: frames, frameStride: batch * inputSize,
                                          outputGradient: dCount, options: backprop)
@@ -118,13 +115,11 @@ public struct UnlayeredTraining: GradientComputer {
             for f in 0..<frames { for c in 0..<classes { outputs[f].data[b * classes + c] = Float(run.samples[b].outputCounts[f][c]) } }
         }
         let value = loss.evaluate(outputs: outputs, membranes: [], labels: labels).loss
-        var largestTape = 0, recorded = 0
-        for k in 0..<blocks { largestTape = max(largestTape, peakTape[k]); recorded += recordedTape[k] }
-        // At most one sample's tape per worker is alive at a time.
-        let tapeBytes = largestTape * max(1, min(Parallelism.threadCount, blocks))
         var gradients = network.weights.map { Tensor(shape: $0.shape) }
         UnlayeredBackprop.Workspace.sumGradients(workspaces, into: &gradients)
-        return Self.result(of: run, loss: value, gradients: gradients, tapeBytes: tapeBytes, recordedTapeBytes: recorded)
+        // At most one sample's tape per worker is alive at a time.
+        let tape = meter.totals()
+        return Self.result(of: run, loss: value, gradients: gradients, tapeBytes: tape.held, recordedTapeBytes: tape.recorded)
     }
 
     /// Truncation per frame with the per-frame loss (rate-ce): each frame's reverse pass runs as soon as
@@ -139,10 +134,8 @@ public struct UnlayeredTraining: GradientComputer {
         let blocks = workspaces.count
         let lossPerBlock = UnsafeMutablePointer<Double>.allocate(capacity: blocks)
         lossPerBlock.initialize(repeating: 0, count: blocks)
-        let peakTape = UnsafeMutablePointer<Int>.allocate(capacity: 2 * blocks)
-        peakTape.initialize(repeating: 0, count: 2 * blocks)
-        defer { lossPerBlock.deallocate(); peakTape.deallocate() }
-        let recordedTape = peakTape + blocks
+        let meter = TapeMeter(blocks: blocks)
+        defer { lossPerBlock.deallocate(); meter.deallocate() }
         let outBase = engine.populations.last!.offset
         let scale = 1 / Float(frames * batch)
         let backprop = backpropOptions
@@ -161,8 +154,7 @@ public struct UnlayeredTraining: GradientComputer {
                 let lossGradient: [Float] = g.data
                 var dCount = [Float](repeating: 0, count: frames * classes)
                 for c in 0..<classes { dCount[frame * classes + c] = lossGradient[c] }
-                peakTape[k] = max(peakTape[k], tape.byteCount)
-                recordedTape[k] += tape.byteCount
+                meter.add(block: k, bytes: tape.byteCount)
                 workspaces[k].accumulate(tape: tape, input: base + b * inputSize, frames: frames, frameStride: batch * inputSize,
                                          firstFrame: frame, outputGradient: dCount, options: backprop)
                 tape.discardRecordedFrames()
@@ -170,18 +162,13 @@ public struct UnlayeredTraining: GradientComputer {
             return engine.run(inputs: x, labels: labels, options: options, sampleBlocks: blocks, frameTapeConsumer: consumer)
         }
         var totalLoss: Double = 0
-        var largestFrameTape = 0, recorded = 0
-        for k in 0..<blocks {
-            totalLoss += lossPerBlock[k]
-            largestFrameTape = max(largestFrameTape, peakTape[k])
-            recorded += recordedTape[k]
-        }
-        // At most one frame's tape per worker is alive at a time.
-        let tapeBytes = largestFrameTape * max(1, min(Parallelism.threadCount, blocks))
+        for k in 0..<blocks { totalLoss += lossPerBlock[k] }
         var gradients = network.weights.map { Tensor(shape: $0.shape) }
         UnlayeredBackprop.Workspace.sumGradients(workspaces, into: &gradients)
-        return Self.result(of: run, loss: Float(totalLoss) / Float(frames * batch), gradients: gradients, tapeBytes: tapeBytes,
-                           recordedTapeBytes: recorded)
+        // At most one frame's tape per worker is alive at a time.
+        let tape = meter.totals()
+        return Self.result(of: run, loss: Float(totalLoss) / Float(frames * batch), gradients: gradients, tapeBytes: tape.held,
+                           recordedTapeBytes: tape.recorded)
     }
 
     /// The step's result: correct predictions, spikes and forward steps per sample from the run.
@@ -194,6 +181,35 @@ public struct UnlayeredTraining: GradientComputer {
         result.recordedTapeBytes = recordedTapeBytes
         return result
     }
+}
+
+/// Tape sizes of one training step, per reduction block (each block's tapes reach the reverse pass on
+/// one thread, so blocks write only their own slots): the largest tape handed over at once, and the
+/// sum of all tapes recorded.
+struct TapeMeter {
+    let blocks: Int
+    private let largest: UnsafeMutablePointer<Int>, recorded: UnsafeMutablePointer<Int>
+
+    init(blocks: Int) {
+        self.blocks = blocks
+        largest = .allocate(capacity: 2 * blocks)
+        largest.initialize(repeating: 0, count: 2 * blocks)
+        recorded = largest + blocks
+    }
+
+    func add(block k: Int, bytes: Int) {
+        largest[k] = max(largest[k], bytes)
+        recorded[k] += bytes
+    }
+
+    /// Held at once: the largest tape times the workers that may each hold one; recorded: the sum.
+    func totals() -> (held: Int, recorded: Int) {
+        var top = 0, sum = 0
+        for k in 0..<blocks { top = max(top, largest[k]); sum += recorded[k] }
+        return (top * max(1, min(Parallelism.threadCount, blocks)), sum)
+    }
+
+    func deallocate() { largest.deallocate() }
 }
 
 /// Reverse-pass workspaces kept between training steps of the same network shape.

@@ -101,12 +101,10 @@ struct AsyncSampleSimulator {
     /// retained and released) at each forward step.
     var recordsTape = false
     /// Called with the tape at the end of every frame (sample, frame), when a tape is recorded.
-    var frameTapeConsumer: ((Int, Int, inout AsyncTape) -> Void)? {
-        didSet { reusesTape = frameTapeConsumer != nil }
-    }
-    /// The consumer has seen every frame, so the tape is not returned: the next sample records into
-    /// the same arrays (their storage kept, so they do not grow again from empty every sample).
-    var reusesTape = false
+    var frameTapeConsumer: ((Int, Int, inout AsyncTape) -> Void)?
+    /// With a consumer, which has seen every frame, the tape is not returned: the next sample records
+    /// into the same arrays (their storage kept, so they do not grow again from empty every sample).
+    var reusesTape: Bool { frameTapeConsumer != nil }
     var traceEvents: [SpikeTrace.Event] = []
     var traceSample: Int32 = 0
 

@@ -85,35 +85,30 @@ public struct AsyncTape: Sendable, Hashable {
     /// current global forward step, ``stepIntegrationStart`` at the current global integration index
     /// (``integrationBase``), and emissions, drops and frame flags restart empty.
     public mutating func discardRecordedFrames() {
-        integrationBase = stepIntegrationStart.last ?? integrationBase
-        integrationNeuron.removeAll(keepingCapacity: true)
-        integrationMargin.removeAll(keepingCapacity: true)
-        integrationFlags.removeAll(keepingCapacity: true)
-        stepIntegrationStart = [integrationBase]
-        emittedNeuron.removeAll(keepingCapacity: true)
-        emittedIntegration.removeAll(keepingCapacity: true)
-        stepEmissionStart = [0]
-        frameStepStart = [frameStepStart.last ?? 0]
-        frameDroppedStart = [0]
-        droppedNeuron.removeAll(keepingCapacity: true)
-        stoppedEarly.removeAll(keepingCapacity: true)
+        restart(integrationBase: stepIntegrationStart.last ?? integrationBase, firstStep: frameStepStart.last ?? 0)
     }
 
     /// Empties the tape for the next sample, keeping every array's storage (the state of `init()`
     /// with ``populationBeta`` kept).
     public mutating func removeAllKeepingCapacity() {
-        frameStepStart.removeAll(keepingCapacity: true); frameStepStart.append(0)
-        stepIntegrationStart.removeAll(keepingCapacity: true); stepIntegrationStart.append(0)
+        restart(integrationBase: 0, firstStep: 0)
+    }
+
+    /// Empties every recorded array (their storage kept) so that recording resumes at global
+    /// integration `integrationBase` and global forward step `firstStep`.
+    mutating func restart(integrationBase base: Int32, firstStep: Int32) {
+        integrationBase = base
         integrationNeuron.removeAll(keepingCapacity: true)
         integrationMargin.removeAll(keepingCapacity: true)
         integrationFlags.removeAll(keepingCapacity: true)
-        stepEmissionStart.removeAll(keepingCapacity: true); stepEmissionStart.append(0)
+        stepIntegrationStart.removeAll(keepingCapacity: true); stepIntegrationStart.append(base)
         emittedNeuron.removeAll(keepingCapacity: true)
         emittedIntegration.removeAll(keepingCapacity: true)
+        stepEmissionStart.removeAll(keepingCapacity: true); stepEmissionStart.append(0)
+        frameStepStart.removeAll(keepingCapacity: true); frameStepStart.append(firstStep)
         frameDroppedStart.removeAll(keepingCapacity: true); frameDroppedStart.append(0)
         droppedNeuron.removeAll(keepingCapacity: true)
         stoppedEarly.removeAll(keepingCapacity: true)
-        integrationBase = 0
     }
 
     /// Forward steps recorded.

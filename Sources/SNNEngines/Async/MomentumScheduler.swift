@@ -91,11 +91,20 @@ struct MomentumScheduler {
     mutating func resetKeys() {
         frame &+= 1
         guard count > 0 else { return }
-        for i in pending.indices { pending[i].key = 0 }
+        var waiting: [QueuedSpike] = []
+        swap(&waiting, &pending)
+        for i in waiting.indices { waiting[i].key = 0 }
+        moveKeyed(into: &waiting, rekeyedToZero: true)
+        pending = waiting
+    }
+
+    /// Appends every spike held as an order key to `list` (its key set to 0 when `rekeyedToZero`)
+    /// and empties the keys.
+    mutating func moveKeyed(into list: inout [QueuedSpike], rekeyedToZero: Bool) {
         for i in keys.indices {
             var s = MomentumScheduler.spike(keys[i], payload[i])
-            s.key = 0
-            pending.append(s)
+            if rekeyedToZero { s.key = 0 }
+            list.append(s)
         }
         keys.removeAll(keepingCapacity: true)
         payload.removeAll(keepingCapacity: true)
@@ -110,12 +119,9 @@ struct MomentumScheduler {
                 swap(&out, &pending)
                 return
             }
-            for i in keys.indices { out.append(MomentumScheduler.spike(keys[i], payload[i])) }
+            moveKeyed(into: &out, rekeyedToZero: false)
             out.append(contentsOf: pending)
-            keys.removeAll(keepingCapacity: true)
-            payload.removeAll(keepingCapacity: true)
             pending.removeAll(keepingCapacity: true)
-            isHeap = false
             return
         }
         let limit = limit!
