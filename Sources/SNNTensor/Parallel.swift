@@ -1,6 +1,8 @@
 import Dispatch
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// How SNNKit splits work over the machine's cores.
@@ -15,14 +17,38 @@ public enum Parallelism {
         return max(1, ProcessInfoCores.active)
     }()
 
-    /// The number of worker threads kernels use (at least 1).
+    /// The number of worker threads kernels use (at least 1): 1 inside ``onCallingThread(_:)``.
     public static var threadCount: Int {
-        get { _threads }
+        get { CallingThreadOnly.isSet ? 1 : _threads }
         set { _threads = max(1, newValue) }
+    }
+
+    /// Runs `body` with every kernel it calls kept on the calling thread (``threadCount`` reads 1
+    /// there): for callers that already split their work over the cores, such as training that runs
+    /// whole blocks of samples on one thread each. Results are the same as with any thread count.
+    public static func onCallingThread<R>(_ body: () throws -> R) rethrows -> R {
+        let was = CallingThreadOnly.isSet
+        CallingThreadOnly.isSet = true
+        defer { CallingThreadOnly.isSet = was }
+        return try body()
     }
 
     /// The number of cores the operating system reports as active.
     public static var activeCores: Int { ProcessInfoCores.active }
+}
+
+/// A per-thread flag (POSIX thread-specific data): set while the thread runs ``Parallelism/onCallingThread(_:)``.
+enum CallingThreadOnly {
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        if pthread_key_create(&key, nil) != 0 { fatalError("Parallelism: no thread-specific key left") }
+        return key
+    }()
+
+    static var isSet: Bool {
+        get { pthread_getspecific(key) != nil }
+        set { pthread_setspecific(key, newValue ? UnsafeRawPointer(bitPattern: 1) : nil) }
+    }
 }
 
 enum ProcessInfoCores {

@@ -89,6 +89,22 @@ public struct Tensor: Sendable, Equatable {
         return Tensor(shape: [items.count] + first.shape, data: out)
     }
 
+    /// Joins tensors along their outermost dimension (e.g. blocks of a batch, in order); the other
+    /// dimensions must agree.
+    public static func concatenatingRows(_ items: [Tensor]) -> Tensor {
+        guard let first = items.first else { return Tensor(shape: [0]) }
+        let inner = Array(first.shape.dropFirst())
+        var out = [Float]()
+        out.reserveCapacity(items.reduce(0) { $0 + $1.count })
+        for item in items {
+            if Array(item.shape.dropFirst()) != inner {
+                fatalError("Tensor.concatenatingRows: shape \(item.shape) does not continue \(first.shape)")
+            }
+            out.append(contentsOf: item.data)
+        }
+        return Tensor(shape: [items.reduce(0) { $0 + $1.shape[0] }] + inner, data: out)
+    }
+
     /// Calls `body` with a pointer to the values.
     @inlinable public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
         try data.withUnsafeBufferPointer(body)
@@ -127,3 +143,17 @@ extension Tensor: CustomStringConvertible {
 #if canImport(Foundation)
 import Foundation
 #endif
+
+/// Calls `body` with base addresses of `tensors`' buffers, in order (valid only inside `body`).
+public func withPointers<R>(_ tensors: [Tensor], _ body: ([UnsafePointer<Float>]) -> R) -> R {
+    var pointers: [UnsafePointer<Float>] = []
+    pointers.reserveCapacity(tensors.count)
+    func next(_ i: Int) -> R {
+        if i == tensors.count { return body(pointers) }
+        return tensors[i].withUnsafeBufferPointer { p in
+            pointers.append(p.baseAddress!)
+            return next(i + 1)
+        }
+    }
+    return next(0)
+}

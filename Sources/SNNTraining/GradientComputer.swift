@@ -42,15 +42,48 @@ public protocol GradientComputer: Sendable {
 }
 
 /// BPTT through the ``LayeredEngine``.
+///
+/// **Blocks of samples.** A convolutional network without input normalisation (``trainsInBlocks(_:)``)
+/// is trained in contiguous blocks of samples (``sampleBlocks(batch:)``, a number that depends on the
+/// batch size only): each block runs forward, takes its rows of the loss gradient
+/// (``Loss/evaluate(outputs:membranes:labels:batchSize:)``) and runs BPTT on one thread, with every
+/// kernel kept on that thread (``SNNTensor/Parallelism/onCallingThread(_:)``); the blocks' weight
+/// gradients are then summed in block order. Threads only decide which block runs where, so the
+/// gradients are the same at any thread count, and the cores no longer meet at a barrier after every
+/// small kernel of every time step. The forward pass, and so the loss, is the whole batch's bit for
+/// bit (dropout masks are drawn at each sample's place in the batch); the weight gradients equal the
+/// whole batch's up to the order of their sums. Other networks run the whole batch at once, each
+/// kernel split over the cores: normalised populations share batch statistics, and networks of dense
+/// layers alone multiply their wide, sparse input layers best with many samples at once.
 public struct LayeredBPTT: GradientComputer {
     public var options: BPTT.Options
     /// Where the batch sits in the global batch of a data-parallel step (see ``BatchShareAware``).
     public var firstSample = 0
+    /// Train networks that allow it in blocks of samples (see the type's description); off: always the
+    /// whole batch at once, each kernel split over the cores.
+    public var usesSampleBlocks = true
     public var name: String { "layered-bptt" }
     public init(options: BPTT.Options = .init()) { self.options = options }
 
+    /// Samples per block at most (see the type's description), chosen from a sweep of 4, 8, 16 and 32
+    /// on the bench CNN (batch 128, 2 cores; docs/BENCHMARKS.md), where 8 was among the fastest.
+    public static let samplesPerBlock = 8
+
+    /// Whether `spec` is trained in blocks of samples: convolutional networks without input normalisation.
+    public static func trainsInBlocks(_ spec: NetworkSpec) -> Bool {
+        spec.layers.allSatisfy { $0.normalization == nil } && spec.layers.contains { if case .conv2d = $0 { true } else { false } }
+    }
+
+    /// The number of blocks a batch of `batch` samples is cut into (see ``AsyncEngine/sampleRange(ofBlock:batch:blocks:)``).
+    public static func sampleBlocks(batch: Int) -> Int {
+        max(1, (batch + samplesPerBlock - 1) / samplesPerBlock)
+    }
+
     public func lossAndGradients(network: Network, inputs: Tensor, labels: [Int], loss: Loss, seed: UInt64) -> StepResult {
         let engine = try! LayeredEngine(network: network)
+        if usesSampleBlocks && Self.trainsInBlocks(network.spec) && inputs.rank >= 2 && Self.sampleBlocks(batch: inputs.shape[1]) > 1 {
+            return blockwise(engine: engine, inputs: inputs, labels: labels, loss: loss, seed: seed)
+        }
         let run = engine.run(inputs: inputs, training: true, tape: true, seed: seed, firstSample: firstSample)
         let (value, gOut, gMem) = loss.evaluate(outputs: run.outputs, membranes: run.outputMembranes, labels: labels)
         let grads = BPTT.gradients(network: network, tape: run.tape!, outputGradients: gOut, membraneGradients: gMem, options: options)
@@ -67,6 +100,83 @@ public struct LayeredBPTT: GradientComputer {
             }
             result.runningStatistics = stats
         }
+        return result
+    }
+
+    /// What one block of samples gives: its run's outputs and counts, its weight gradients, its tape size.
+    struct BlockResult {
+        var outputs: [Tensor], membranes: [Tensor], spikeCounts: [[Float]]
+        var gradients: [Tensor]
+        var correct: Int, tapeBytes: Int
+    }
+
+    /// The blocks of samples path (see the type's description).
+    func blockwise(engine: LayeredEngine, inputs: Tensor, labels: [Int], loss: Loss, seed: UInt64) -> StepResult {
+        let network = engine.network
+        let steps = inputs.shape[0], batch = inputs.shape[1]
+        if labels.count != batch { fatalError("LayeredBPTT: \(labels.count) labels for a batch of \(batch)") }
+        let frameSize = inputs.count / max(1, steps * batch)
+        let blocks = Self.sampleBlocks(batch: batch)
+        let backward = options, first = firstSample
+        var results = [BlockResult?](repeating: nil, count: blocks)
+        inputs.withUnsafeBufferPointer { x in
+            results.withUnsafeMutableBufferPointer { out in
+                // Blocks dealt round-robin to the workers (each block's work is the same whoever runs it).
+                let workers = max(1, min(Parallelism.threadCount, blocks))
+                concurrentPerform(workers) { w in
+                  for k in stride(from: w, to: blocks, by: workers) {
+                    let rows = AsyncEngine.sampleRange(ofBlock: k, batch: batch, blocks: blocks)
+                    // The block's samples at every step, [T, rows] + frame shape.
+                    var data = [Float](repeating: 0, count: steps * rows.count * frameSize)
+                    data.withUnsafeMutableBufferPointer { d in
+                        for t in 0..<steps {
+                            (d.baseAddress! + t * rows.count * frameSize)
+                                .update(from: x.baseAddress! + (t * batch + rows.lowerBound) * frameSize, count: rows.count * frameSize)
+                        }
+                    }
+                    let blockInputs = Tensor(shape: [steps, rows.count] + Array(inputs.shape.dropFirst(2)), data: data)
+                    let blockLabels = Array(labels[rows])
+                    out[k] = Parallelism.onCallingThread {
+                        let run = engine.run(inputs: blockInputs, training: true, tape: true, seed: seed, firstSample: first + rows.lowerBound)
+                        let (_, gOut, gMem) = loss.evaluate(outputs: run.outputs, membranes: run.outputMembranes, labels: blockLabels,
+                                                            batchSize: batch)
+                        let grads = BPTT.gradients(network: network, tape: run.tape!, outputGradients: gOut, membraneGradients: gMem,
+                                                   options: backward)
+                        return BlockResult(outputs: run.outputs, membranes: run.outputMembranes, spikeCounts: run.spikeCounts,
+                                           gradients: grads, correct: zip(run.predictions, blockLabels).filter { $0 == $1 }.count,
+                                           tapeBytes: run.tape!.byteCount)
+                    }
+                  }
+                }
+            }
+        }
+        let parts = results.map { $0! }
+        // The weight gradients summed in block order, element by element (split over the cores).
+        var gradients = network.weights.map { Tensor(shape: $0.shape) }
+        for i in gradients.indices where gradients[i].count > 0 {
+            let sources = parts.map(\.gradients[i])
+            gradients[i].withUnsafeMutableBufferPointer { total in
+                let t = total.baseAddress!
+                withPointers(sources) { src in
+                    parallelFor(total.count, minimumChunk: 16_384) { range in
+                        for p in src { for j in range { t[j] += p[j] } }
+                    }
+                }
+            }
+        }
+        // The loss value over the whole batch, as the batch evaluation gives it (the same bits as one run).
+        let outputs = (0..<steps).map { t in Tensor.concatenatingRows(parts.map(\.outputs[t])) }
+        let membranes = parts[0].membranes.isEmpty ? [] : (0..<steps).map { t in Tensor.concatenatingRows(parts.map(\.membranes[t])) }
+        let value = loss.evaluate(outputs: outputs, membranes: membranes, labels: labels).loss
+        var spikes = 0.0
+        for population in parts[0].spikeCounts.indices {
+            spikes += parts.flatMap { $0.spikeCounts[population] }.reduce(0.0) { $0 + Double($1) }
+        }
+        let largestTape = parts.map(\.tapeBytes).max() ?? 0
+        var result = StepResult(loss: value, correct: parts.reduce(0) { $0 + $1.correct }, gradients: gradients,
+                                tapeBytes: largestTape * min(Parallelism.threadCount, blocks), spikes: spikes,
+                                forwardStepsPerSample: Double(steps))
+        result.recordedTapeBytes = parts.reduce(0) { $0 + $1.tapeBytes }
         return result
     }
 }

@@ -320,17 +320,3 @@ public enum NormalizationKernels {
         return r
     }
 }
-
-/// Calls `body` with base addresses of `tensors`' buffers (valid only inside `body`).
-func withPointers<R>(_ tensors: [Tensor], _ body: ([UnsafePointer<Float>]) -> R) -> R {
-    var pointers: [UnsafePointer<Float>] = []
-    pointers.reserveCapacity(tensors.count)
-    func next(_ i: Int) -> R {
-        if i == tensors.count { return body(pointers) }
-        return tensors[i].withUnsafeBufferPointer { p in
-            pointers.append(p.baseAddress!)
-            return next(i + 1)
-        }
-    }
-    return next(0)
-}
