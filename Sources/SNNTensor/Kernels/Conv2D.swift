@@ -285,24 +285,48 @@ func axpySmall(_ n: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeM
     while j < n { y[j] += alpha * x[j]; j += 1 }
 }
 
-/// Folds a `[Ho*Wo, C*kh*kw]` matrix (im2col transposed) back, adding into one `[C, H, W]` map.
-func row2imAdd(_ rows: UnsafePointer<Float>, _ g: Conv2DGeometry, _ x: UnsafeMutablePointer<Float>) {
-    let ho = g.outHeight, wo = g.outWidth, kh = g.kernelHeight, kw = g.kernelWidth, p = g.patchSize
-    for oy in 0..<ho {
-        for ox in 0..<wo {
-            let src = rows + (oy * wo + ox) * p
-            for c in 0..<g.inChannels {
+/// Folds `[Ho*Wo, C*kh*kw]` matrices (im2col transposed) back, adding into `[C, H, W]` maps. The
+/// receptive-field arithmetic does not depend on the channel, so it is done once: a table of
+/// (patch-row offset, map offset) pairs, one per output position and tap that lands inside the map,
+/// in position order. Each map element receives its values in ascending output position, as a
+/// position-by-position fold gives, without a bounds test per value.
+struct TransposedFold {
+    let g: Conv2DGeometry
+    let count: Int
+    let source: UnsafeMutablePointer<Int32>, target: UnsafeMutablePointer<Int32>
+
+    init(_ g: Conv2DGeometry) {
+        self.g = g
+        let kh = g.kernelHeight, kw = g.kernelWidth, p = g.patchSize
+        let capacity = max(1, g.outPositions * kh * kw)
+        source = .allocate(capacity: capacity); target = .allocate(capacity: capacity)
+        var n = 0
+        for oy in 0..<g.outHeight {
+            for ox in 0..<g.outWidth {
                 for ky in 0..<kh {
                     let iy = oy * g.stride - g.padding + ky
                     if iy < 0 || iy >= g.inHeight { continue }
-                    let dst = x + (c * g.inHeight + iy) * g.inWidth
-                    let s = src + (c * kh + ky) * kw
                     for kx in 0..<kw {
                         let ix = ox * g.stride - g.padding + kx
-                        if ix >= 0 && ix < g.inWidth { dst[ix] += s[kx] }
+                        if ix < 0 || ix >= g.inWidth { continue }
+                        source[n] = Int32((oy * g.outWidth + ox) * p + ky * kw + kx)
+                        target[n] = Int32(iy * g.inWidth + ix)
+                        n += 1
                     }
                 }
             }
+        }
+        count = n
+    }
+
+    func deallocate() { source.deallocate(); target.deallocate() }
+
+    /// Adds `rows` (`[Ho*Wo, C*kh*kw]`) into `x` (`[C, H, W]`).
+    func add(_ rows: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>) {
+        let taps = g.kernelHeight * g.kernelWidth, plane = g.inHeight * g.inWidth
+        for c in 0..<g.inChannels {
+            let src = rows + c * taps, dst = x + c * plane
+            for e in 0..<count { dst[Int(target[e])] += src[Int(source[e])] }
         }
     }
 }
@@ -402,6 +426,8 @@ public func conv2dBackward(input: UnsafePointer<Float>, batch: Int, weight: Unsa
     }
     // Narrow outputs: dcolsT[HW, P] = dyT_s[HW, O] * W[O, P] for a few samples at a time (one GEMM), folded back.
     let chunk = max(1, min(16, 65_536 / max(1, positions * p)))
+    let fold = TransposedFold(g)
+    defer { fold.deallocate() }
     parallelFor(batch, minimumChunk: 1) { samples in
         let rows = UnsafeMutablePointer<Float>.allocate(capacity: chunk * positions * p)
         defer { rows.deallocate() }
@@ -413,7 +439,7 @@ public func conv2dBackward(input: UnsafePointer<Float>, batch: Int, weight: Unsa
             for s in s0..<(s0 + cnt) {
                 let dxs = dx + s * inSize
                 dxs.update(repeating: 0, count: inSize)
-                row2imAdd(rows + (s - s0) * positions * p, g, dxs)
+                fold.add(rows + (s - s0) * positions * p, into: dxs)
             }
             s0 += cnt
         }
