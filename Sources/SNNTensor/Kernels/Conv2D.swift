@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Geometry of a 2-D convolution or pooling window over `[channels, height, width]` maps.
 public struct Conv2DGeometry: Sendable, Hashable, Codable {
     public var inChannels: Int, inHeight: Int, inWidth: Int
@@ -156,8 +158,9 @@ public func conv2dForwardEvents(input: UnsafePointer<Float>, batch: Int, weight:
     defer { wT.deallocate() }
     transposeInto(src: weight, srcRows: o, srcCols: g.patchSize, srcStride: g.patchSize, dst: wT, dstStride: o)
     let wTc = UnsafePointer(wT)
-    let sc = ConvScatter(g)
-    defer { sc.deallocate() }
+    let tables = ConvScatter.shared(g)
+    let sc = tables.scatter
+    defer { withExtendedLifetime(tables) {} }
     parallelFor(batch, minimumChunk: max(1, 4096 / max(1, outSize))) { samples in
         let yT = UnsafeMutablePointer<Float>.allocate(capacity: positions * o)
         let scratch = sc.makeScratch()
@@ -214,6 +217,28 @@ struct ConvScatter {
 
     func deallocate() {
         outY.deallocate(); outX.deallocate(); phaseOf.deallocate(); rowOf.deallocate(); colOf.deallocate()
+    }
+
+    /// The tables of `g`, built once and shared by every call (each forward and backward pass of every
+    /// time step asked for them anew, 2% of a layered CNN's training). Read-only once built; freed with
+    /// the last reference (the cache forgets all of them when it holds 32 geometries).
+    final class Shared: Sendable {
+        nonisolated(unsafe) let scatter: ConvScatter
+        init(_ g: Conv2DGeometry) { scatter = ConvScatter(g) }
+        deinit { scatter.deallocate() }
+    }
+
+    static let cache = Mutex<[Conv2DGeometry: Shared]>([:])
+
+    static func shared(_ g: Conv2DGeometry) -> Shared {
+        if let found = cache.withLock({ $0[g] }) { return found }
+        let made = Shared(g)
+        return cache.withLock { tables in
+            if let raced = tables[g] { return raced }
+            if tables.count >= 32 { tables.removeAll() }
+            tables[g] = made
+            return made
+        }
     }
 
     /// Per-thread scratch: `3 * (plane + 1)` Ints and `2 * (plane + 1)` Floats plus phase counters.
@@ -368,8 +393,9 @@ public func conv2dBackward(input: UnsafePointer<Float>, batch: Int, weight: Unsa
     dWt.initialize(repeating: 0, count: p * o)
     defer { dWt.deallocate() }
     if sparse {
-        let sc = ConvScatter(g)
-        defer { sc.deallocate() }
+        let tables = ConvScatter.shared(g)
+        let sc = tables.scatter
+        defer { withExtendedLifetime(tables) {} }
         parallelFor(g.inChannels) { channels in
             let scratch = sc.makeScratch()
             defer { scratch.deallocate() }
