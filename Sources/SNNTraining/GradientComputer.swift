@@ -65,8 +65,8 @@ public struct LayeredBPTT: GradientComputer {
     public var name: String { "layered-bptt" }
     public init(options: BPTT.Options = .init()) { self.options = options }
 
-    /// Samples per block at most (see the type's description), chosen from a sweep of 4, 8, 16 and 32
-    /// on the bench CNN (batch 128, 2 cores; docs/BENCHMARKS.md), where 8 was among the fastest.
+    /// Samples per block at most (see the type's description). On the bench CNN (2 cores, batches of 32
+    /// and 128; docs/BENCHMARKS.md) blocks of 8 and 16 trained equally fast, blocks of 4 about 7% slower.
     public static let samplesPerBlock = 8
 
     /// Whether `spec` is trained in blocks of samples: convolutional networks without input normalisation.
