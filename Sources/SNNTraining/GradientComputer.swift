@@ -12,9 +12,9 @@ public struct StepResult: Sendable {
     public var gradients: [Tensor]
     /// Bytes the forward pass kept for the backward pass (the most held at once).
     public var tapeBytes: Int
-    /// Unlayered training: bytes of tape recorded over the whole batch, every sample's tape summed
-    /// (the reverse passes consume each sample's tape as it ends, so far less is held at once); 0 when
-    /// not measured.
+    /// Bytes of tape recorded over the whole batch by training that consumes its tapes as it goes
+    /// (unlayered training: every sample's tape; layered BPTT in blocks of samples: every block's), so
+    /// that far less is held at once; 0 when not measured.
     public var recordedTapeBytes: Int = 0
     /// Total spikes in the batch (all populations).
     public var spikes: Double
@@ -110,43 +110,45 @@ public struct LayeredBPTT: GradientComputer {
         var correct: Int, tapeBytes: Int
     }
 
+    /// One block: samples `rows` of the time-major batch `inputs` (`shape`: `[T, batch] + frame`) copied
+    /// out, run forward, given their rows of the whole batch's loss gradient, and run back by BPTT.
+    func runBlock(engine: LayeredEngine, inputs x: UnsafePointer<Float>, shape: [Int], rows: Range<Int>, labels: [Int],
+                  loss: Loss, seed: UInt64) -> BlockResult {
+        let steps = shape[0], batch = shape[1]
+        let frameSize = shape.dropFirst(2).reduce(1, *)
+        let blockInputs = Tensor(shape: [steps, rows.count] + Array(shape.dropFirst(2))) { d in
+            for t in 0..<steps {
+                (d.baseAddress! + t * rows.count * frameSize)
+                    .initialize(from: x + (t * batch + rows.lowerBound) * frameSize, count: rows.count * frameSize)
+            }
+        }
+        let run = engine.run(inputs: blockInputs, training: true, tape: true, seed: seed, firstSample: firstSample + rows.lowerBound)
+        let (_, gOut, gMem) = loss.evaluate(outputs: run.outputs, membranes: run.outputMembranes, labels: labels, batchSize: batch)
+        let grads = BPTT.gradients(network: engine.network, tape: run.tape!, outputGradients: gOut, membraneGradients: gMem,
+                                   options: options)
+        return BlockResult(outputs: run.outputs, membranes: run.outputMembranes, spikeCounts: run.spikeCounts, gradients: grads,
+                           correct: zip(run.predictions, labels).filter { $0 == $1 }.count, tapeBytes: run.tape!.byteCount)
+    }
+
     /// The blocks of samples path (see the type's description).
     func blockwise(engine: LayeredEngine, inputs: Tensor, labels: [Int], loss: Loss, seed: UInt64) -> StepResult {
         let network = engine.network
         let steps = inputs.shape[0], batch = inputs.shape[1]
         if labels.count != batch { fatalError("LayeredBPTT: \(labels.count) labels for a batch of \(batch)") }
-        let frameSize = inputs.count / max(1, steps * batch)
         let blocks = Self.sampleBlocks(batch: batch)
-        let backward = options, first = firstSample
         var results = [BlockResult?](repeating: nil, count: blocks)
         inputs.withUnsafeBufferPointer { x in
             results.withUnsafeMutableBufferPointer { out in
-                // Blocks dealt round-robin to the workers (each block's work is the same whoever runs it).
+                // Blocks dealt round-robin to the workers (a block's result does not depend on who runs it).
                 let workers = max(1, min(Parallelism.threadCount, blocks))
                 concurrentPerform(workers) { w in
-                  for k in stride(from: w, to: blocks, by: workers) {
-                    let rows = AsyncEngine.sampleRange(ofBlock: k, batch: batch, blocks: blocks)
-                    // The block's samples at every step, [T, rows] + frame shape.
-                    var data = [Float](repeating: 0, count: steps * rows.count * frameSize)
-                    data.withUnsafeMutableBufferPointer { d in
-                        for t in 0..<steps {
-                            (d.baseAddress! + t * rows.count * frameSize)
-                                .update(from: x.baseAddress! + (t * batch + rows.lowerBound) * frameSize, count: rows.count * frameSize)
+                    for k in stride(from: w, to: blocks, by: workers) {
+                        let rows = AsyncEngine.sampleRange(ofBlock: k, batch: batch, blocks: blocks)
+                        out[k] = Parallelism.onCallingThread {
+                            runBlock(engine: engine, inputs: x.baseAddress!, shape: inputs.shape, rows: rows, labels: Array(labels[rows]),
+                                     loss: loss, seed: seed)
                         }
                     }
-                    let blockInputs = Tensor(shape: [steps, rows.count] + Array(inputs.shape.dropFirst(2)), data: data)
-                    let blockLabels = Array(labels[rows])
-                    out[k] = Parallelism.onCallingThread {
-                        let run = engine.run(inputs: blockInputs, training: true, tape: true, seed: seed, firstSample: first + rows.lowerBound)
-                        let (_, gOut, gMem) = loss.evaluate(outputs: run.outputs, membranes: run.outputMembranes, labels: blockLabels,
-                                                            batchSize: batch)
-                        let grads = BPTT.gradients(network: network, tape: run.tape!, outputGradients: gOut, membraneGradients: gMem,
-                                                   options: backward)
-                        return BlockResult(outputs: run.outputs, membranes: run.outputMembranes, spikeCounts: run.spikeCounts,
-                                           gradients: grads, correct: zip(run.predictions, blockLabels).filter { $0 == $1 }.count,
-                                           tapeBytes: run.tape!.byteCount)
-                    }
-                  }
                 }
             }
         }
