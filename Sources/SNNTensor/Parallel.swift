@@ -33,6 +33,10 @@ public enum Parallelism {
         return try body()
     }
 
+    /// Workers for `blocks` independent blocks of work: ``threadCount``, but no more than the blocks
+    /// (and at least 1).
+    public static func workerCount(forBlocks blocks: Int) -> Int { max(1, min(threadCount, blocks)) }
+
     /// The number of cores the operating system reports as active.
     public static var activeCores: Int { ProcessInfoCores.active }
 }

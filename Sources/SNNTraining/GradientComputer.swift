@@ -88,8 +88,8 @@ public struct LayeredBPTT: GradientComputer {
         let (value, gOut, gMem) = loss.evaluate(outputs: run.outputs, membranes: run.outputMembranes, labels: labels)
         let grads = BPTT.gradients(network: network, tape: run.tape!, outputGradients: gOut, membraneGradients: gMem, options: options)
         let correct = zip(run.predictions, labels).filter { $0 == $1 }.count
-        let spikes = run.spikeCounts.reduce(0.0) { $0 + $1.reduce(0.0) { $0 + Double($1) } }
-        var result = StepResult(loss: value, correct: correct, gradients: grads, tapeBytes: run.tape!.byteCount, spikes: spikes,
+        var result = StepResult(loss: value, correct: correct, gradients: grads, tapeBytes: run.tape!.byteCount,
+                                spikes: Self.totalSpikes(run.spikeCounts),
                                 forwardStepsPerSample: Double(run.steps))
         if !network.normalizationIndices.isEmpty {
             var stats = network.runningStatistics
@@ -101,6 +101,11 @@ public struct LayeredBPTT: GradientComputer {
             result.runningStatistics = stats
         }
         return result
+    }
+
+    /// Spikes of the whole batch: each population's per-sample counts summed, then the populations.
+    static func totalSpikes(_ spikeCounts: [[Float]]) -> Double {
+        spikeCounts.reduce(0.0) { $0 + $1.reduce(0.0) { $0 + Double($1) } }
     }
 
     /// What one block of samples gives: its run's outputs and counts, its weight gradients, its tape size.
@@ -140,7 +145,7 @@ public struct LayeredBPTT: GradientComputer {
         inputs.withUnsafeBufferPointer { x in
             results.withUnsafeMutableBufferPointer { out in
                 // Blocks dealt round-robin to the workers (a block's result does not depend on who runs it).
-                let workers = max(1, min(Parallelism.threadCount, blocks))
+                let workers = Parallelism.workerCount(forBlocks: blocks)
                 concurrentPerform(workers) { w in
                     for k in stride(from: w, to: blocks, by: workers) {
                         let rows = AsyncEngine.sampleRange(ofBlock: k, batch: batch, blocks: blocks)
@@ -170,14 +175,12 @@ public struct LayeredBPTT: GradientComputer {
         let outputs = (0..<steps).map { t in Tensor.concatenatingRows(parts.map(\.outputs[t])) }
         let membranes = parts[0].membranes.isEmpty ? [] : (0..<steps).map { t in Tensor.concatenatingRows(parts.map(\.membranes[t])) }
         let value = loss.evaluate(outputs: outputs, membranes: membranes, labels: labels).loss
-        var spikes = 0.0
-        for population in parts[0].spikeCounts.indices {
-            spikes += parts.flatMap { $0.spikeCounts[population] }.reduce(0.0) { $0 + Double($1) }
-        }
+        let spikeCounts = parts[0].spikeCounts.indices.map { population in parts.flatMap { $0.spikeCounts[population] } }
+        // At most one block's tape per worker is alive at a time.
         let largestTape = parts.map(\.tapeBytes).max() ?? 0
         var result = StepResult(loss: value, correct: parts.reduce(0) { $0 + $1.correct }, gradients: gradients,
-                                tapeBytes: largestTape * min(Parallelism.threadCount, blocks), spikes: spikes,
-                                forwardStepsPerSample: Double(steps))
+                                tapeBytes: largestTape * Parallelism.workerCount(forBlocks: blocks),
+                                spikes: Self.totalSpikes(spikeCounts), forwardStepsPerSample: Double(steps))
         result.recordedTapeBytes = parts.reduce(0) { $0 + $1.tapeBytes }
         return result
     }

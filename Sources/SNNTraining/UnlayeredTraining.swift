@@ -206,7 +206,7 @@ struct TapeMeter {
     func totals() -> (held: Int, recorded: Int) {
         var top = 0, sum = 0
         for k in 0..<blocks { top = max(top, largest[k]); sum += recorded[k] }
-        return (top * max(1, min(Parallelism.threadCount, blocks)), sum)
+        return (top * Parallelism.workerCount(forBlocks: blocks), sum)
     }
 
     func deallocate() { largest.deallocate() }

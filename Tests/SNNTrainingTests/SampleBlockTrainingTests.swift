@@ -22,14 +22,6 @@ struct SampleBlockTrainingTests {
         return (x, (0..<batch).map { Int(rng.bits(stream: 4, counter: UInt64($0)) % 5) })
     }
 
-    /// Samples `rows` of a time-major batch.
-    static func rows(_ x: Tensor, _ rows: Range<Int>) -> Tensor {
-        let steps = x.shape[0], batch = x.shape[1], size = x.count / (steps * batch)
-        var data = [Float]()
-        for t in 0..<steps { data += x.data[((t * batch + rows.lowerBound) * size)..<((t * batch + rows.upperBound) * size)] }
-        return Tensor(shape: [steps, rows.count] + Array(x.shape.dropFirst(2)), data: data)
-    }
-
     static let architectures = ["input=2x8x8,conv4k3s2p1,drop0.3,conv6k3p1,max2,fc5",
                                 "input=2x8x8,conv4k3p1,avg2,conv6k3s2p1,fc5:readout"]
 
@@ -58,7 +50,7 @@ struct SampleBlockTrainingTests {
             var expected = net.weights.map { Tensor(shape: $0.shape) }
             for k in 0..<blocks {
                 let r = AsyncEngine.sampleRange(ofBlock: k, batch: batch, blocks: blocks)
-                let run = engine.run(inputs: Self.rows(x, r), training: true, tape: true, seed: 9, firstSample: r.lowerBound)
+                let run = engine.run(inputs: TrainingTests.batch(x, labels, r).0, training: true, tape: true, seed: 9, firstSample: r.lowerBound)
                 let (_, gOut, gMem) = loss.evaluate(outputs: run.outputs, membranes: run.outputMembranes, labels: Array(labels[r]),
                                                     batchSize: batch)
                 let g = BPTT.gradients(network: net, tape: run.tape!, outputGradients: gOut, membraneGradients: gMem)

@@ -30,11 +30,12 @@ struct TrainingTests {
         return Double(zip(run.predictions, labels).filter { $0 == $1 }.count) / Double(labels.count)
     }
 
+    /// Samples `range` of a time-major batch `[T, n] + frame` and their labels.
     static func batch(_ x: Tensor, _ labels: [Int], _ range: Range<Int>) -> (Tensor, [Int]) {
-        let steps = x.shape[0], n = x.shape[1], f = 16
+        let steps = x.shape[0], n = x.shape[1], f = x.count / (steps * n)
         var out = [Float]()
         for t in 0..<steps { out += x.data[((t * n + range.lowerBound) * f)..<((t * n + range.upperBound) * f)] }
-        return (Tensor(shape: [steps, range.count, f], data: out), Array(labels[range]))
+        return (Tensor(shape: [steps, range.count] + Array(x.shape.dropFirst(2)), data: out), Array(labels[range]))
     }
 
     /// From chance to > 90% train accuracy with BPTT, Adam and the reference rate loss, reproducibly.

@@ -268,7 +268,7 @@ public struct AsyncEngine: Sendable {
         var tapes = [AsyncTape?](repeating: nil, count: batch)
         var traces = [[SpikeTrace.Event]](repeating: [], count: batch)
         let blocks = sampleBlocks.map { max(1, min($0, batch)) }
-        let workers = max(1, min(Parallelism.threadCount, blocks ?? batch))
+        let workers = Parallelism.workerCount(forBlocks: blocks ?? batch)
         inputs.withUnsafeBufferPointer { xp in
             results.withUnsafeMutableBufferPointer { rp in
                 tapes.withUnsafeMutableBufferPointer { tp in
