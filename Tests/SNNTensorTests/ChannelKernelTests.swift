@@ -9,7 +9,7 @@ struct ChannelKernelTests {
     static let shapes: [(Int, Int, Int)] = [(3, 16, 10), (2, 11, 7), (5, 3, 1), (4, 128, 1), (1, 9, 33), (2, 1, 4), (2, 8, 12), (3, 4, 3),
                                             (3, 5, 16), (2, 3, 50), (4, 8, 196)]
 
-    @Test("ChannelSums.accumulate: per-sample partial sums added per channel, bit for bit the plain loop", arguments: shapes.indices)
+    @Test("ChannelSums.accumulate: per-sample partial sums (small maps) or 16 lanes over maps and samples, bit for bit", arguments: shapes.indices)
     func channelSums(index: Int) {
         let (batch, c, sp) = Self.shapes[index]
         var rng = TestRNG(UInt64(1000 + index))
@@ -17,15 +17,24 @@ struct ChannelKernelTests {
         let center = (0..<c).map { Double($0) * 0.1 - 0.3 }
         for useCenter in [false, true] {
             var want = (0..<c).map { Double($0) * 0.5 }   // the totals start from what the buffer holds
-            for x in maps {
-                for b in 0..<batch { for ch in 0..<c {
-                    var acc: Double = 0
-                    for k in 0..<sp {
-                        let v = Double(x[(b * c + ch) * sp + k])
-                        if useCenter { let d = v - center[ch]; acc += d * d } else { acc += v }
-                    }
-                    want[ch] += acc
-                } }
+            func term(_ v: Float, _ ch: Int) -> Double {
+                if useCenter { let d = Double(v) - center[ch]; return d * d } else { return Double(v) }
+            }
+            if sp < ChannelChains.laneThreshold {
+                for x in maps {
+                    for b in 0..<batch { for ch in 0..<c {
+                        var acc: Double = 0
+                        for k in 0..<sp { acc += term(x[(b * c + ch) * sp + k], ch) }
+                        want[ch] += acc
+                    } }
+                }
+            } else {
+                // The two maps one after the other: lanes carry on from the first map into the second.
+                let both = maps[0] + maps[1]
+                for ch in 0..<c {
+                    let (lanes, tail) = Self.laneSums(batch: 2 * batch, channels: c, spatial: sp, channel: ch) { term(both[$0], ch) }
+                    want[ch] += Self.fold(lanes)! + tail
+                }
             }
             var got = (0..<c).map { Double($0) * 0.5 }
             maps[0].withUnsafeBufferPointer { m0 in
@@ -47,11 +56,20 @@ struct ChannelKernelTests {
         let n = batch * c * sp
         let g = rng.values(n), h = rng.values(n, -2, 2), scale = rng.values(c, 0.5, 1.5)
         var wG = [Double](repeating: 0, count: c), wGH = wG, wSG = wG.map { $0 + 0.25 }, wSGH = wSG
-        for b in 0..<batch { for ch in 0..<c {
-            var a: Double = 0, ah: Double = 0
-            for k in 0..<sp { let i = (b * c + ch) * sp + k; a += Double(g[i]); ah += Double(g[i]) * Double(h[i]) }
-            wG[ch] += a; wGH[ch] += ah; wSG[ch] += a * Double(scale[ch]); wSGH[ch] += ah * Double(scale[ch])
-        } }
+        if sp < ChannelChains.laneThreshold {
+            for b in 0..<batch { for ch in 0..<c {
+                var a: Double = 0, ah: Double = 0
+                for k in 0..<sp { let i = (b * c + ch) * sp + k; a += Double(g[i]); ah += Double(g[i]) * Double(h[i]) }
+                wG[ch] += a; wGH[ch] += ah; wSG[ch] += a * Double(scale[ch]); wSGH[ch] += ah * Double(scale[ch])
+            } }
+        } else {
+            for ch in 0..<c {
+                let (lg, tg) = Self.laneSums(batch: batch, channels: c, spatial: sp, channel: ch) { Double(g[$0]) }
+                let (lh, th) = Self.laneSums(batch: batch, channels: c, spatial: sp, channel: ch) { Double(g[$0]) * Double(h[$0]) }
+                let a = Self.fold(lg)! + tg, ah = Self.fold(lh)! + th
+                wG[ch] += a; wGH[ch] += ah; wSG[ch] += a * Double(scale[ch]); wSGH[ch] += ah * Double(scale[ch])
+            }
+        }
         var sG = [Double](repeating: 0, count: c), sGH = sG, sSG = sG.map { $0 + 0.25 }, sSGH = sSG
         ChannelSums.accumulateGradient(g: g, h: h, batch: batch, channels: c, spatial: sp, scale: scale,
                                        sumG: &sG, sumGH: &sGH, scaledG: &sSG, scaledGH: &sSGH)

@@ -165,12 +165,15 @@ public enum NormalizationKernels {
         if !training {
             for t in 0..<steps {
                 let (scale, bias) = norm.folded(parameters: parameters, statistics: statistics, threshold: threshold, step: t)
-                outputs[t].withUnsafeMutableBufferPointer { y in
-                    for b in 0..<batch {
-                        for ch in 0..<c {
-                            let base = (b * c + ch) * spatial
-                            let s = scale[ch], o = bias[ch]
-                            for k in 0..<spatial { y[base + k] = s * y[base + k] + o }
+                // Into a new tensor: the inputs are shared with the caller, so scaling in place would copy them first.
+                outputs[t] = Tensor(shape: inputs[t].shape) { y in
+                    inputs[t].withUnsafeBufferPointer { x in
+                        for b in 0..<batch {
+                            for ch in 0..<c {
+                                let base = (b * c + ch) * spatial
+                                let s = scale[ch], o = bias[ch]
+                                for k in 0..<spatial { y[base + k] = s * x[base + k] + o }
+                            }
                         }
                     }
                 }

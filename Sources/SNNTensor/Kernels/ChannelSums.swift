@@ -1,11 +1,18 @@
 /// Per-channel reductions of `[batch, C, spatial]` maps in double precision, as batch normalisation
-/// needs them (mean, variance, and the two sums of its backward pass).
+/// needs them (mean, variance, and the two sums of its backward pass), in an order fixed by the shape
+/// alone (never by the thread count):
 ///
-/// Every channel's total is the same chain of additions as the plain loop
-/// `for map in maps { for b in 0..<batch { var acc = 0.0; for k in 0..<spatial { acc += term }; total[c] += acc } }`,
-/// so the results are bit for bit that loop's. Speed comes from running eight channels' chains side by
-/// side (two `SIMD4<Double>`, one lane a channel: the serial add latency is what bounds the plain loop)
-/// and from splitting the channels over the cores; neither changes any lane's order of additions.
+/// - `spatial < ChannelChains.laneThreshold` (dense layers, tiny maps): each channel's total is the
+///   plain loop `for map in maps { for b in 0..<batch { var acc = 0.0; for k in 0..<spatial { acc += term }; total[c] += acc } }`,
+///   eight channels' chains side by side (one SIMD lane a channel).
+/// - `spatial >= ChannelChains.laneThreshold` (conv maps): each channel in 16 Double lanes, the order of
+///   ``ChannelChains`` carried on map after map: lane `j` adds, map after map and sample after sample,
+///   the terms at positions `k ≡ j (mod 16)` below the last full block of 16; a scalar chain adds the
+///   rest in memory order; `total[c] += fold(lanes) + tail` (the fold of `ChannelChains.laneTotal`).
+///   The per-sample chains of the plain loop gathered eight channels' values at a time (strided loads,
+///   about a tenth of BNTT training); the lanes read each channel's memory contiguously.
+///
+/// Channels are split over the cores.
 public enum ChannelSums {
     /// Channels summed side by side in one pass.
     @usableFromInline static let lanes = 8
@@ -16,6 +23,14 @@ public enum ChannelSums {
     public static func accumulate(_ maps: [UnsafePointer<Float>], batch: Int, channels: Int, spatial: Int,
                                   center: UnsafePointer<Double>? = nil, into total: UnsafeMutablePointer<Double>) {
         guard channels > 0, batch > 0, spatial > 0 else { return }
+        if spatial >= ChannelChains.laneThreshold {
+            parallelFor(channels, minimumChunk: max(1, 16_384 / max(1, batch * spatial * maps.count))) { range in
+                for c in range {
+                    total[c] += laneTotal(maps, batch: batch, channels: channels, spatial: spatial, channel: c, center: center?[c])
+                }
+            }
+            return
+        }
         let blocks = (channels + lanes - 1) / lanes
         parallelFor(blocks, minimumChunk: max(1, 16_384 / max(1, lanes * batch * spatial * maps.count))) { range in
             for block in range {
@@ -41,6 +56,41 @@ public enum ChannelSums {
                 }
             }
         }
+    }
+
+    /// One channel's `fold(lanes) + tail` over `maps` (`spatial >= ChannelChains.laneThreshold`): the sum
+    /// of `Double(x)`, or of `(Double(x) - center)^2` when `center` is given.
+    static func laneTotal(_ maps: [UnsafePointer<Float>], batch: Int, channels: Int, spatial: Int, channel c: Int,
+                          center: Double?) -> Double {
+        let full = spatial & ~15
+        var a0 = SIMD4<Double>(), a1 = SIMD4<Double>(), a2 = SIMD4<Double>(), a3 = SIMD4<Double>()
+        var tail: Double = 0
+        let m = center ?? 0, m4 = SIMD4<Double>(repeating: m)
+        for x in maps {
+            for b in 0..<batch {
+                let xp = x + (b * channels + c) * spatial
+                var q = 0
+                if center != nil {
+                    while q < full {
+                        let v = ChannelChains.load8(xp + q), w = ChannelChains.load8(xp + q + 8)
+                        let d0 = ChannelChains.widen(v.lowHalf) - m4, d1 = ChannelChains.widen(v.highHalf) - m4
+                        let d2 = ChannelChains.widen(w.lowHalf) - m4, d3 = ChannelChains.widen(w.highHalf) - m4
+                        a0 += d0 * d0; a1 += d1 * d1; a2 += d2 * d2; a3 += d3 * d3
+                        q += 16
+                    }
+                    while q < spatial { let d = Double(xp[q]) - m; tail += d * d; q += 1 }
+                } else {
+                    while q < full {
+                        let v = ChannelChains.load8(xp + q), w = ChannelChains.load8(xp + q + 8)
+                        a0 += ChannelChains.widen(v.lowHalf); a1 += ChannelChains.widen(v.highHalf)
+                        a2 += ChannelChains.widen(w.lowHalf); a3 += ChannelChains.widen(w.highHalf)
+                        q += 16
+                    }
+                    while q < spatial { tail += Double(xp[q]); q += 1 }
+                }
+            }
+        }
+        return ChannelChains.laneTotal(a0, a1, a2, a3) + tail
     }
 
     @inline(__always)
@@ -73,15 +123,27 @@ public enum ChannelSums {
         for l in 0..<4 { total[c0 + l] = t0[l]; total[c0 + 4 + l] = t1[l] }
     }
 
-    /// The sums of batch normalisation's backward pass for one map pair: for every channel `c` and
-    /// sample `b` (in that order), with `sg = sum_k Double(g)` and `sgh = sum_k Double(g) * Double(h)`
-    /// over the sample's positions: `sumG[c] += sg`, `sumGH[c] += sgh`, `scaledG[c] += sg * Double(scale[c])`,
-    /// `scaledGH[c] += sgh * Double(scale[c])`. `g` and `h` are `[batch, channels, spatial]`.
+    /// The sums of batch normalisation's backward pass for one map pair. Below `ChannelChains.laneThreshold`
+    /// positions, for every channel `c` and sample `b` (in that order), with `sg = sum_k Double(g)` and
+    /// `sgh = sum_k Double(g) * Double(h)` over the sample's positions: `sumG[c] += sg`, `sumGH[c] += sgh`,
+    /// `scaledG[c] += sg * Double(scale[c])`, `scaledGH[c] += sgh * Double(scale[c])`. From it on, `sg` and
+    /// `sgh` are the channel's totals over the whole batch in the 16-lane order of the type's description,
+    /// each added once. `g` and `h` are `[batch, channels, spatial]`.
     public static func accumulateGradient(g: UnsafePointer<Float>, h: UnsafePointer<Float>, batch: Int, channels: Int,
                                           spatial: Int, scale: UnsafePointer<Float>,
                                           sumG: UnsafeMutablePointer<Double>, sumGH: UnsafeMutablePointer<Double>,
                                           scaledG: UnsafeMutablePointer<Double>, scaledGH: UnsafeMutablePointer<Double>) {
         guard channels > 0, batch > 0, spatial > 0 else { return }
+        if spatial >= ChannelChains.laneThreshold {
+            parallelFor(channels, minimumChunk: max(1, 16_384 / max(1, 2 * batch * spatial))) { range in
+                for ch in range {
+                    let (sg, sgh) = gradientLaneTotals(g: g, h: h, batch: batch, channels: channels, spatial: spatial, channel: ch)
+                    let s = Double(scale[ch])
+                    sumG[ch] += sg; sumGH[ch] += sgh; scaledG[ch] += sg * s; scaledGH[ch] += sgh * s
+                }
+            }
+            return
+        }
         let blocks = (channels + 3) / 4
         parallelFor(blocks, minimumChunk: max(1, 16_384 / max(1, 4 * batch * spatial))) { range in
             for block in range {
@@ -118,6 +180,33 @@ public enum ChannelSums {
                 }
             }
         }
+    }
+
+    /// One channel's `(sum Double(g), sum Double(g) * Double(h))` over the batch in 16 Double lanes each
+    /// (`spatial >= ChannelChains.laneThreshold`).
+    static func gradientLaneTotals(g: UnsafePointer<Float>, h: UnsafePointer<Float>, batch: Int, channels: Int, spatial: Int,
+                                   channel c: Int) -> (Double, Double) {
+        let full = spatial & ~15
+        var s0 = SIMD4<Double>(), s1 = SIMD4<Double>(), s2 = SIMD4<Double>(), s3 = SIMD4<Double>()
+        var p0 = SIMD4<Double>(), p1 = SIMD4<Double>(), p2 = SIMD4<Double>(), p3 = SIMD4<Double>()
+        var sTail: Double = 0, pTail: Double = 0
+        for b in 0..<batch {
+            let off = (b * channels + c) * spatial
+            let gp = g + off, hp = h + off
+            var q = 0
+            while q < full {
+                let v = ChannelChains.load8(gp + q), w = ChannelChains.load8(gp + q + 8)
+                let hv = ChannelChains.load8(hp + q), hw = ChannelChains.load8(hp + q + 8)
+                let g0 = ChannelChains.widen(v.lowHalf), g1 = ChannelChains.widen(v.highHalf)
+                let g2 = ChannelChains.widen(w.lowHalf), g3 = ChannelChains.widen(w.highHalf)
+                s0 += g0; s1 += g1; s2 += g2; s3 += g3
+                p0 += g0 * ChannelChains.widen(hv.lowHalf); p1 += g1 * ChannelChains.widen(hv.highHalf)
+                p2 += g2 * ChannelChains.widen(hw.lowHalf); p3 += g3 * ChannelChains.widen(hw.highHalf)
+                q += 16
+            }
+            while q < spatial { let gv = Double(gp[q]); sTail += gv; pTail += gv * Double(hp[q]); q += 1 }
+        }
+        return (ChannelChains.laneTotal(s0, s1, s2, s3) + sTail, ChannelChains.laneTotal(p0, p1, p2, p3) + pTail)
     }
 }
 

@@ -292,6 +292,9 @@ func gatherRow(n: Int, nnz: Int, idx: UnsafeMutablePointer<Int>, val: UnsafeMuta
 @inline(__always) func st16(_ p: UnsafeMutablePointer<Float>, _ v: SIMD16<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
 }
+@inline(__always) func ld4(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
+}
 @inline(__always) func ld8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
 }

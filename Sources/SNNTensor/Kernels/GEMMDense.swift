@@ -258,9 +258,32 @@ func packPanelsA(_ a: UnsafePointer<Float>, lda: Int, trans: Bool, i0: Int, mc: 
         let h = min(mr, mc - r0)
         let d = dst + r0 * kc
         if !trans {
-            for i in 0..<h {
+            var i = 0
+            if mr % 4 == 0 {
+                // Four rows at a time, interleaved four columns at a time (one 16-value store).
+                while i + 4 <= h {
+                    let s0 = a + (i0 + r0 + i) * lda + p0, s1 = s0 + lda, s2 = s1 + lda, s3 = s2 + lda
+                    var p = 0
+                    if mr == 4 {
+                        while p + 4 <= kc {
+                            let x0 = ld4(s0 + p), x1 = ld4(s1 + p), x2 = ld4(s2 + p), x3 = ld4(s3 + p)
+                            st16(d + p * 4, SIMD16(x0[0], x1[0], x2[0], x3[0], x0[1], x1[1], x2[1], x3[1],
+                                                   x0[2], x1[2], x2[2], x3[2], x0[3], x1[3], x2[3], x3[3]))
+                            p += 4
+                        }
+                    }
+                    while p < kc {
+                        let o = d + p * mr + i
+                        o[0] = s0[p]; o[1] = s1[p]; o[2] = s2[p]; o[3] = s3[p]
+                        p += 1
+                    }
+                    i += 4
+                }
+            }
+            while i < h {
                 let s = a + (i0 + r0 + i) * lda + p0
                 for p in 0..<kc { d[p * mr + i] = s[p] }
+                i += 1
             }
             if h < mr { for p in 0..<kc { for i in h..<mr { d[p * mr + i] = 0 } } }
         } else {

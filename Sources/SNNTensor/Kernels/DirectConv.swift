@@ -1,0 +1,204 @@
+/// Dense 2-D convolution of stride 1 computed straight from the (zero-padded) input maps, without
+/// unfolding patches (im2col) or packing panels: the dense path of
+/// ``conv2dForward(input:batch:weight:outChannels:geometry:output:)`` for stride-1 layers.
+///
+/// Every output is summed exactly as ``gemmDense(m:n:k:a:lda:transA:b:ldb:transB:c:ldc:beta:parallel:microKernel:)``
+/// sums it from the unfolded patches: over the patch index `k = (c * kh + ky) * kw + kx` in blocks of
+/// ``gemmKC``, each block from zero in ascending `k` with separate multiply and add (padding positions
+/// contribute `w * 0`), the first block stored and later ones added. So the result is bit for bit the
+/// im2col-and-GEMM result, at about a third less memory traffic: the patch matrix was written, then
+/// copied into panels, then read.
+///
+/// The register tile is 4 output channels by 16 output columns of one output row (eight SIMD8
+/// accumulators); the 16 inputs a tap needs are one contiguous run of the padded row.
+///
+/// - Parameters:
+///   - input: `[batch, C, H, W]`.
+///   - weight: `[O, C, kh, kw]`.
+///   - output: `[batch, O, Ho, Wo]`, overwritten.
+///   - geometry: must have stride 1.
+func conv2dForwardDirect(input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
+                         geometry g: Conv2DGeometry, output: UnsafeMutablePointer<Float>) {
+    precondition(g.stride == 1, "conv2dForwardDirect: stride \(g.stride), only 1 is supported")
+    let o = outChannels, p = g.patchSize, ho = g.outHeight, wo = g.outWidth, positions = g.outPositions
+    guard batch > 0, o > 0, p > 0, positions > 0 else { return }
+    let pad = g.padding, h = g.inHeight, w = g.inWidth, c = g.inChannels
+    let kh = g.kernelHeight, kw = g.kernelWidth
+    let hp = h + 2 * pad, wp = w + 2 * pad, plane = hp * wp
+    // Weights as [P, O4] (O rounded up to 4 with zero rows): a tap's four broadcasts are adjacent.
+    let o4 = (o + 3) / 4 * 4
+    let wk = UnsafeMutablePointer<Float>.allocate(capacity: p * o4)
+    wk.initialize(repeating: 0, count: p * o4)
+    defer { wk.deallocate() }
+    for oc in 0..<o { for k in 0..<p { wk[k * o4 + oc] = weight[oc * p + k] } }
+    // Offset of tap k's input in the padded maps, relative to the output position's top-left corner.
+    let taps = UnsafeMutablePointer<Int>.allocate(capacity: p)
+    defer { taps.deallocate() }
+    for ci in 0..<c { for ky in 0..<kh { for kx in 0..<kw { taps[(ci * kh + ky) * kw + kx] = ci * plane + ky * wp + kx } } }
+    let wkc = UnsafePointer(wk), tapsc = UnsafePointer(taps)
+    parallelFor(batch, minimumChunk: 1) { samples in
+        let padded = UnsafeMutablePointer<Float>.allocate(capacity: c * plane)
+        padded.initialize(repeating: 0, count: c * plane)
+        defer { padded.deallocate() }
+        for s in samples {
+            padInto(input + s * g.inSize, g, padded)
+            let y = output + s * o * positions
+            var k0 = 0
+            while k0 < p {
+                let kc = min(gemmKC, p - k0)
+                let add = k0 != 0
+                for oy in 0..<ho {
+                    let row = UnsafePointer(padded) + oy * wp
+                    var oc = 0
+                    while oc < o {
+                        let rows = min(4, o - oc)
+                        let dst = y + oc * positions + oy * wo
+                        let wb = wkc + k0 * o4 + oc
+                        var ox = 0
+                        while ox + 16 <= wo {
+                            directTile16(row + ox, taps: tapsc + k0, kc: kc, weights: wb, o4: o4,
+                                         out: dst + ox, ldo: positions, rows: rows, add: add)
+                            ox += 16
+                        }
+                        while ox < wo {
+                            // Columns left over: one at a time, same chain per output.
+                            for r in 0..<rows {
+                                var acc: Float = 0
+                                for k in 0..<kc { acc += wb[k * o4 + r] * row[ox + tapsc[k0 + k]] }
+                                let d = dst + r * positions + ox
+                                if add { d.pointee += acc } else { d.pointee = acc }
+                            }
+                            ox += 1
+                        }
+                        oc += 4
+                    }
+                }
+                k0 += kc
+            }
+        }
+    }
+}
+
+/// Four output channels by 16 output columns: `acc[r][j] = sum_k weights[k * o4 + r] * row[j + taps[k]]`
+/// from zero in ascending `k` (separate multiply and add), stored or added into `out[r * ldo + j]` for
+/// the first `rows` channels.
+@inline(__always)
+private func directTile16(_ row: UnsafePointer<Float>, taps: UnsafePointer<Int>, kc: Int, weights: UnsafePointer<Float>,
+                          o4: Int, out: UnsafeMutablePointer<Float>, ldo: Int, rows: Int, add: Bool) {
+    var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+    var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
+    var wp = weights
+    for k in 0..<kc {
+        let src = row + taps[k]
+        let b0 = ld8(src), b1 = ld8(src + 8)
+        var s = SIMD8<Float>(repeating: wp[0]); c00 += s * b0; c01 += s * b1
+        s = SIMD8<Float>(repeating: wp[1]); c10 += s * b0; c11 += s * b1
+        s = SIMD8<Float>(repeating: wp[2]); c20 += s * b0; c21 += s * b1
+        s = SIMD8<Float>(repeating: wp[3]); c30 += s * b0; c31 += s * b1
+        wp += o4
+    }
+    let mode = add ? 1 : 0
+    writeBack8(out, c00, mode, 0); writeBack8(out + 8, c01, mode, 0)
+    if rows > 1 { writeBack8(out + ldo, c10, mode, 0); writeBack8(out + ldo + 8, c11, mode, 0) }
+    if rows > 2 { writeBack8(out + 2 * ldo, c20, mode, 0); writeBack8(out + 2 * ldo + 8, c21, mode, 0) }
+    if rows > 3 { writeBack8(out + 3 * ldo, c30, mode, 0); writeBack8(out + 3 * ldo + 8, c31, mode, 0) }
+}
+
+/// Adds one sample's weight gradient of a stride-1 convolution into `dWt` (`[P, O]`, P = C*kh*kw),
+/// straight from the padded input maps: `dWt[k, o] += sum_pos x(k, pos) * dyT[pos, o]`, where
+/// `x(k, pos)` is the input tap `k` reaches from output position `pos` (0 in the padding).
+///
+/// Every element is summed exactly as ``gemmDense(m:n:k:a:lda:transA:b:ldb:transB:c:ldc:beta:parallel:microKernel:)``
+/// with `beta = 1` sums the product of the unfolded patches (`cols`, `[P, Ho*Wo]`) and `dyT`: over the
+/// positions in blocks of ``gemmKC``, each block from zero in ascending position with separate multiply
+/// and add, then added into `dWt`. So it is bit for bit `im2col` followed by that GEMM, without writing
+/// the patch matrix or packing it.
+///
+/// - Parameters:
+///   - padded: the sample's input, `[C, H + 2p, W + 2p]` with zero borders, followed by one more
+///     zero plane (`(C + 1) * plane` values: the taps of a partial tile read it).
+///   - dyT: the sample's output gradient as `[Ho*Wo, O]`.
+///   - dWt: `[P, O]`, added to.
+func convWeightGradientDirect(padded: UnsafePointer<Float>, geometry g: Conv2DGeometry, outChannels o: Int,
+                              dyT: UnsafePointer<Float>, dWt: UnsafeMutablePointer<Float>) {
+    precondition(g.stride == 1, "convWeightGradientDirect: stride \(g.stride), only 1 is supported")
+    let p = g.patchSize, wo = g.outWidth, positions = g.outPositions
+    guard p > 0, o > 0, positions > 0 else { return }
+    let c = g.inChannels, kh = g.kernelHeight, kw = g.kernelWidth
+    let wp = g.inWidth + 2 * g.padding, plane = (g.inHeight + 2 * g.padding) * wp
+    let zeroTap = c * plane
+    func tap(_ k: Int) -> Int {
+        if k >= p { return zeroTap }
+        let ci = k / (kh * kw), r = k % (kh * kw)
+        return ci * plane + (r / kw) * wp + r % kw
+    }
+    var k0 = 0
+    while k0 < p {
+        let rows = min(4, p - k0)
+        let t0 = tap(k0), t1 = tap(k0 + 1), t2 = tap(k0 + 2), t3 = tap(k0 + 3)
+        var o0 = 0
+        while o0 + 16 <= o {
+            var pos = 0
+            while pos < positions {
+                let end = min(positions, pos + gemmKC)
+                var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+                var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
+                var q = pos
+                while q < end {
+                    let oy = q / wo, ox = q - oy * wo
+                    let run = min(end - q, wo - ox)
+                    let xb = padded + oy * wp + ox
+                    var dyp = dyT + q * o + o0
+                    for j in 0..<run {
+                        let b0 = ld8(dyp), b1 = ld8(dyp + 8)
+                        var s = SIMD8<Float>(repeating: xb[t0 + j]); c00 += s * b0; c01 += s * b1
+                        s = SIMD8<Float>(repeating: xb[t1 + j]); c10 += s * b0; c11 += s * b1
+                        s = SIMD8<Float>(repeating: xb[t2 + j]); c20 += s * b0; c21 += s * b1
+                        s = SIMD8<Float>(repeating: xb[t3 + j]); c30 += s * b0; c31 += s * b1
+                        dyp += o
+                    }
+                    q += run
+                }
+                let d = dWt + k0 * o + o0
+                writeBack8(d, c00, 1, 1); writeBack8(d + 8, c01, 1, 1)
+                if rows > 1 { writeBack8(d + o, c10, 1, 1); writeBack8(d + o + 8, c11, 1, 1) }
+                if rows > 2 { writeBack8(d + 2 * o, c20, 1, 1); writeBack8(d + 2 * o + 8, c21, 1, 1) }
+                if rows > 3 { writeBack8(d + 3 * o, c30, 1, 1); writeBack8(d + 3 * o + 8, c31, 1, 1) }
+                pos = end
+            }
+            o0 += 16
+        }
+        // Output channels left over (fewer than 16): one element at a time, the same chain.
+        if o0 < o {
+            for r in 0..<rows {
+                let t = tap(k0 + r)
+                for oc in o0..<o {
+                    var pos = 0
+                    while pos < positions {
+                        let end = min(positions, pos + gemmKC)
+                        var acc: Float = 0
+                        for q in pos..<end {
+                            let oy = q / wo, ox = q - oy * wo
+                            acc += padded[oy * wp + ox + t] * dyT[q * o + oc]
+                        }
+                        dWt[(k0 + r) * o + oc] += acc
+                        pos = end
+                    }
+                }
+            }
+        }
+        k0 += 4
+    }
+}
+
+/// Copies one `[C, H, W]` map into the interior of `[C, H + 2 pad, W + 2 pad]` planes whose borders
+/// (and anything after them) are already zero.
+func padInto(_ x: UnsafePointer<Float>, _ g: Conv2DGeometry, _ padded: UnsafeMutablePointer<Float>) {
+    let h = g.inHeight, w = g.inWidth, pad = g.padding
+    let wp = w + 2 * pad, plane = (h + 2 * pad) * wp
+    for ci in 0..<g.inChannels {
+        for iy in 0..<h {
+            (padded + ci * plane + (iy + pad) * wp + pad).update(from: x + (ci * h + iy) * w, count: w)
+        }
+    }
+}

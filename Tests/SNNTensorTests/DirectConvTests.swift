@@ -1,0 +1,98 @@
+import Testing
+@testable import SNNTensor
+
+/// The direct stride-1 convolution gives, bit for bit, what unfolding the patches and multiplying them
+/// with the packed GEMM gives: one depth block and several (patches longer than `gemmKC`), output
+/// channels not a multiple of the tile's four, rows not a multiple of its 16 columns, padding 0 to 2.
+struct DirectConvTests {
+    // (inChannels, height, width, kernel, padding, outChannels)
+    static let cases: [(Int, Int, Int, Int, Int, Int)] = [
+        (3, 32, 32, 3, 1, 16), (16, 16, 16, 3, 1, 32), (2, 9, 23, 3, 0, 5), (1, 5, 40, 5, 2, 3),
+        (40, 7, 18, 3, 1, 6), (70, 6, 17, 2, 1, 4), (3, 4, 4, 1, 0, 7), (4, 3, 3, 3, 2, 1),
+    ]
+
+    @Test("direct convolution equals im2col and the packed GEMM bit for bit", arguments: cases.indices)
+    func directEqualsPackedGEMM(index: Int) {
+        let (ci, h, w, k, pad, co) = Self.cases[index]
+        let g = Conv2DGeometry(inChannels: ci, inHeight: h, inWidth: w, kernel: k, stride: 1, padding: pad)
+        let batch = 3
+        let rng = CounterRNG(seed: UInt64(50 + index))
+        // Graded signed values with exact zeros, as spikes after pooling or signed input coding give.
+        let x: [Float] = (0..<(batch * g.inSize)).map { i in
+            let u = rng.uniform(stream: 0, counter: UInt64(i))
+            return u < 0.3 ? 0 : (rng.uniform(stream: 1, counter: UInt64(i)) - 0.5) * 3
+        }
+        let wt: [Float] = (0..<(co * g.patchSize)).map { rng.uniform(stream: 2, counter: UInt64($0)) - 0.5 }
+        var direct = [Float](repeating: .nan, count: batch * co * g.outPositions)
+        var reference = direct
+        x.withUnsafeBufferPointer { xp in
+            wt.withUnsafeBufferPointer { wp in
+                direct.withUnsafeMutableBufferPointer { d in
+                    conv2dForwardDirect(input: xp.baseAddress!, batch: batch, weight: wp.baseAddress!, outChannels: co,
+                                        geometry: g, output: d.baseAddress!)
+                }
+                reference.withUnsafeMutableBufferPointer { r in
+                    var cols = [Float](repeating: 0, count: g.patchSize * g.outPositions)
+                    for s in 0..<batch {
+                        cols.withUnsafeMutableBufferPointer { cp in
+                            im2col(xp.baseAddress! + s * g.inSize, g, cp.baseAddress!)
+                            gemmDense(m: co, n: g.outPositions, k: g.patchSize, a: wp.baseAddress!, lda: g.patchSize,
+                                      b: cp.baseAddress!, ldb: g.outPositions, c: r.baseAddress! + s * co * g.outPositions,
+                                      ldc: g.outPositions, parallel: false)
+                        }
+                    }
+                }
+            }
+        }
+        #expect(direct.map(\.bitPattern) == reference.map(\.bitPattern), "case \(Self.cases[index])")
+        #expect(direct.contains { $0 != 0 })
+    }
+
+    @Test("direct weight gradient equals im2col and the packed GEMM (beta 1) bit for bit", arguments: cases.indices)
+    func weightGradientEqualsPackedGEMM(index: Int) {
+        let (ci, h, w, k, pad, co) = Self.cases[index]
+        let g = Conv2DGeometry(inChannels: ci, inHeight: h, inWidth: w, kernel: k, stride: 1, padding: pad)
+        let rng = CounterRNG(seed: UInt64(70 + index))
+        let x: [Float] = (0..<g.inSize).map { i in
+            rng.uniform(stream: 0, counter: UInt64(i)) < 0.3 ? 0 : rng.uniform(stream: 1, counter: UInt64(i)) * 2 - 1
+        }
+        // Wider output-channel counts too, so that 16-column tiles and the scalar rest both run.
+        for o in [co, co + 16, 33] {
+            let dyT: [Float] = (0..<(g.outPositions * o)).map { rng.uniform(stream: 2, counter: UInt64($0)) - 0.5 }
+            let start: [Float] = (0..<(g.patchSize * o)).map { rng.uniform(stream: 3, counter: UInt64($0)) }
+            var direct = start, reference = start
+            let planes = (g.inChannels + 1) * (g.inHeight + 2 * pad) * (g.inWidth + 2 * pad)
+            var padded = [Float](repeating: 0, count: planes)
+            var cols = [Float](repeating: 0, count: g.patchSize * g.outPositions)
+            x.withUnsafeBufferPointer { xp in
+                padded.withUnsafeMutableBufferPointer { padInto(xp.baseAddress!, g, $0.baseAddress!) }
+                im2col(xp.baseAddress!, g, &cols)
+            }
+            convWeightGradientDirect(padded: padded, geometry: g, outChannels: o, dyT: dyT, dWt: &direct)
+            gemmDense(m: g.patchSize, n: o, k: g.outPositions, a: cols, lda: g.outPositions, b: dyT, ldb: o,
+                      c: &reference, ldc: o, beta: 1, parallel: false)
+            #expect(direct.map(\.bitPattern) == reference.map(\.bitPattern), "case \(Self.cases[index]) O \(o)")
+            #expect(direct != start)
+        }
+    }
+
+    @Test("conv2dForward takes the direct path for dense stride-1 input, on one thread and on all")
+    func forwardUsesDirectPath() {
+        let g = Conv2DGeometry(inChannels: 3, inHeight: 20, inWidth: 19, kernel: 3, stride: 1, padding: 1)
+        let batch = 5, co = 6
+        let rng = CounterRNG(seed: 9)
+        let x: [Float] = (0..<(batch * g.inSize)).map { rng.uniform(stream: 0, counter: UInt64($0)) - 0.5 }
+        let wt: [Float] = (0..<(co * g.patchSize)).map { rng.uniform(stream: 1, counter: UInt64($0)) - 0.5 }
+        var direct = [Float](repeating: .nan, count: batch * co * g.outPositions)
+        conv2dForwardDirect(input: x, batch: batch, weight: wt, outChannels: co, geometry: g, output: &direct)
+        for onOneThread in [false, true] {
+            var y = [Float](repeating: .nan, count: direct.count)
+            if onOneThread {
+                Parallelism.onCallingThread { conv2dForward(input: x, batch: batch, weight: wt, outChannels: co, geometry: g, output: &y) }
+            } else {
+                conv2dForward(input: x, batch: batch, weight: wt, outChannels: co, geometry: g, output: &y)
+            }
+            #expect(y.map(\.bitPattern) == direct.map(\.bitPattern), "one thread: \(onOneThread)")
+        }
+    }
+}
