@@ -69,10 +69,34 @@ struct LayeredTests {
             let current = Tensor(shape: [1, 2], data: [Self.x[t][0] * Self.w1[0] + Self.x[t][1] * Self.w1[2],
                                                        Self.x[t][0] * Self.w1[1] + Self.x[t][1] * Self.w1[3]])
             var u = Tensor(shape: [1, 2]), s = Tensor(shape: [1, 2])
-            LIFPopulation.step(v: &v, current: current, parameters: c.parameters, preReset: &u, spikes: &s)
+            let counts = LIFPopulation.step(v: &v, current: current, parameters: c.parameters, preReset: &u, spikes: &s)
+            #expect(counts == [c.s[t].reduce(0, +)], "\(c.name) t\(t) spike count")
             #expect(u.data == c.u[t], "\(c.name) t\(t) U")
             #expect(s.data == c.s[t], "\(c.name) t\(t) spikes")
             #expect(v.data == c.v[t], "\(c.name) t\(t) V")
+        }
+    }
+
+    /// The spike counts a population step returns are its spikes per sample, on the vectorised path (rows
+    /// of 8 and a tail) and the general one (per-neuron leak), with both resets.
+    @Test func stepCountsSpikesPerSample() {
+        let batch = 3, n = 21
+        let rng = CounterRNG(seed: 12)
+        for perNeuron in [false, true] {
+            for reset in [ResetMode.zero, .subtract] {
+                var p = LIFParameters(beta: 0.9, threshold: 0.5, reset: reset)
+                if perNeuron { p.perNeuronBeta = (0..<n).map { 0.5 + Float($0) / 50 } }
+                var v = Tensor(shape: [batch, n])
+                for t in 0..<4 {
+                    let current = Tensor(shape: [batch, n], data: (0..<(batch * n)).map {
+                        rng.uniform(stream: UInt64(t), counter: UInt64($0)) - 0.2
+                    })
+                    var u = Tensor(shape: [batch, n]), s = Tensor(shape: [batch, n])
+                    let counts = LIFPopulation.step(v: &v, current: current, parameters: p, preReset: &u, spikes: &s)
+                    #expect(counts == LIFPopulation.spikesPerSample(s), "per-neuron \(perNeuron) \(reset) t\(t)")
+                    #expect(counts.contains { $0 > 0 })
+                }
+            }
         }
     }
 

@@ -76,6 +76,40 @@ struct DirectConvTests {
         }
     }
 
+    @Test("direct input gradient: the adjoint of the convolution, and the fold of W^T dY", arguments: cases.indices)
+    func inputGradientIsTheAdjoint(index: Int) {
+        let (ci, h, w, k, pad, co) = Self.cases[index]
+        let g = Conv2DGeometry(inChannels: ci, inHeight: h, inWidth: w, kernel: k, stride: 1, padding: pad)
+        let batch = 2
+        let rng = CounterRNG(seed: UInt64(90 + index))
+        let x: [Float] = (0..<(batch * g.inSize)).map { rng.uniform(stream: 0, counter: UInt64($0)) - 0.5 }
+        let wt: [Float] = (0..<(co * g.patchSize)).map { rng.uniform(stream: 1, counter: UInt64($0)) - 0.5 }
+        let dy: [Float] = (0..<(batch * co * g.outPositions)).map { rng.uniform(stream: 2, counter: UInt64($0)) - 0.5 }
+        var dx = [Float](repeating: .nan, count: batch * g.inSize)
+        convInputGradientDirect(outputGradient: dy, batch: batch, weight: wt, outChannels: co, geometry: g, inputGradient: &dx)
+        // Reference: dcols = W^T dY per sample, folded with col2imAdd.
+        var reference = [Float](repeating: 0, count: batch * g.inSize)
+        for s in 0..<batch {
+            var dcols = [Float](repeating: 0, count: g.patchSize * g.outPositions)
+            for kq in 0..<g.patchSize { for q in 0..<g.outPositions {
+                var acc: Double = 0
+                for o in 0..<co { acc += Double(wt[o * g.patchSize + kq]) * Double(dy[(s * co + o) * g.outPositions + q]) }
+                dcols[kq * g.outPositions + q] = Float(acc)
+            } }
+            var one = [Float](repeating: 0, count: g.inSize)
+            col2imAdd(dcols, g, &one)
+            for i in 0..<g.inSize { reference[s * g.inSize + i] = one[i] }
+        }
+        let scale = reference.map { abs($0) }.max() ?? 1
+        #expect(zip(dx, reference).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, scale) }, "case \(Self.cases[index])")
+        // Adjoint: <conv(x), dy> = <x, dx>.
+        var y = [Float](repeating: 0, count: dy.count)
+        conv2dForwardDirect(input: x, batch: batch, weight: wt, outChannels: co, geometry: g, output: &y)
+        let lhs = zip(y, dy).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        let rhs = zip(x, dx).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        #expect(abs(lhs - rhs) <= 1e-4 * (1 + abs(lhs)), "case \(Self.cases[index]): \(lhs) vs \(rhs)")
+    }
+
     @Test("conv2dForward takes the direct path for dense stride-1 input, on one thread and on all")
     func forwardUsesDirectPath() {
         let g = Conv2DGeometry(inChannels: 3, inHeight: 20, inWidth: 19, kernel: 3, stride: 1, padding: 1)

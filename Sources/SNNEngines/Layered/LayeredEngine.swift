@@ -87,8 +87,8 @@ public struct LayeredEngine: Sendable {
                     // `var s = u` the first write to s copied u's buffer).
                     var u = Tensor(shape: [batch, n]) { _ in }
                     var s = Tensor(shape: [batch, n]) { _ in }
-                    LIFPopulation.step(v: &membrane, current: currents[t], parameters: p, preReset: &u, spikes: &s, smooth: smoothSpikes)
-                    let counts = LIFPopulation.spikesPerSample(s)
+                    let counts = LIFPopulation.step(v: &membrane, current: currents[t], parameters: p, preReset: &u, spikes: &s,
+                                                    smooth: smoothSpikes)
                     for b in 0..<batch { result.spikeCounts[slot][b] += counts[b] }
                     result.spikesPerStep[t] += counts.reduce(0.0) { $0 + Double($1) }
                     if keepTape { tape!.preReset[t][i] = u; tape!.spikes[t][i] = s }
@@ -123,8 +123,10 @@ public enum LIFPopulation {
     /// Decays `v`, integrates `current` once, writes the pre-reset potential `U` and the spikes (0/1),
     /// and leaves the post-reset membrane in `v`. Shapes: `[batch, neurons]` (current may be any shape with that count).
     /// With `smooth` the spike is the surrogate's smooth step (gradient checks only).
+    /// Returns the spikes of each sample (``spikesPerSample(_:)`` of `s`), counted as they are written.
+    @discardableResult
     public static func step(v: inout Tensor, current: Tensor, parameters p: LIFParameters,
-                            preReset u: inout Tensor, spikes s: inout Tensor, smooth: Bool = false) {
+                            preReset u: inout Tensor, spikes s: inout Tensor, smooth: Bool = false) -> [Float] {
         let batch = v.shape[0], n = v.shape[1]
         // Fix: checked in release builds too (see ``LayeredEngine/run``).
         if current.count != batch * n || u.count != batch * n || s.count != batch * n {
@@ -132,8 +134,7 @@ public enum LIFPopulation {
         }
         let perNeuron = p.perNeuronBeta
         if !smooth && perNeuron == nil {
-            stepVectorised(v: &v, current: current, parameters: p, preReset: &u, spikes: &s)
-            return
+            return stepVectorised(v: &v, current: current, parameters: p, preReset: &u, spikes: &s)
         }
         v.withUnsafeMutableBufferPointer { vp in
             current.withUnsafeBufferPointer { ip in
@@ -161,14 +162,18 @@ public enum LIFPopulation {
                 }
             }
         }
+        return spikesPerSample(s)
     }
 
     /// The common case of ``step(v:current:parameters:preReset:spikes:smooth:)`` (one decay for the whole
     /// population, Heaviside spikes), eight neurons at a time: the same operations as
     /// ``LIFDynamics/integrate(v:current:refractory:threshold:reset:)``, so the same bits.
+    /// Spike counts per sample are summed as ``spikesPerSample(_:)`` sums them (whole numbers: any
+    /// order gives the same value), while the spikes are in registers.
     static func stepVectorised(v: inout Tensor, current: Tensor, parameters p: LIFParameters,
-                               preReset u: inout Tensor, spikes s: inout Tensor) {
+                               preReset u: inout Tensor, spikes s: inout Tensor) -> [Float] {
         let batch = v.shape[0], n = v.shape[1]
+        var counts = [Float](repeating: 0, count: batch)
         let theta = SIMD8<Float>(repeating: p.threshold), beta = SIMD8<Float>(repeating: p.beta)
         let zero = SIMD8<Float>(), one = SIMD8<Float>(repeating: 1)
         let hardReset = p.reset == .zero
@@ -177,31 +182,43 @@ public enum LIFPopulation {
                 u.withUnsafeMutableBufferPointer { up in
                     s.withUnsafeMutableBufferPointer { sp in
                         let vb = vp.baseAddress!, ib = ip.baseAddress!, ub = up.baseAddress!, sb = sp.baseAddress!
+                        counts.withUnsafeMutableBufferPointer { cp in
+                        let cb = cp.baseAddress!
                         parallelFor(batch, minimumChunk: max(1, 16_384 / max(n, 1))) { rows in
-                            var j = rows.lowerBound * n
-                            let end = rows.upperBound * n
-                            while j + 8 <= end {
-                                let vv = UnsafeRawPointer(vb + j).loadUnaligned(as: SIMD8<Float>.self) * beta
-                                let uu = vv + UnsafeRawPointer(ib + j).loadUnaligned(as: SIMD8<Float>.self)
-                                let margin = uu - theta
-                                let fired = margin .> zero
-                                UnsafeMutableRawPointer(ub + j).storeBytes(of: uu, as: SIMD8<Float>.self)
-                                UnsafeMutableRawPointer(sb + j).storeBytes(of: zero.replacing(with: one, where: fired), as: SIMD8<Float>.self)
-                                let after = hardReset ? uu.replacing(with: zero, where: fired) : uu.replacing(with: margin, where: fired)
-                                UnsafeMutableRawPointer(vb + j).storeBytes(of: after, as: SIMD8<Float>.self)
-                                j += 8
+                            for b in rows {
+                                var j = b * n
+                                let end = j + n
+                                var fires = SIMD8<Float>()
+                                while j + 8 <= end {
+                                    let vv = UnsafeRawPointer(vb + j).loadUnaligned(as: SIMD8<Float>.self) * beta
+                                    let uu = vv + UnsafeRawPointer(ib + j).loadUnaligned(as: SIMD8<Float>.self)
+                                    let margin = uu - theta
+                                    let fired = margin .> zero
+                                    let spikes = zero.replacing(with: one, where: fired)
+                                    UnsafeMutableRawPointer(ub + j).storeBytes(of: uu, as: SIMD8<Float>.self)
+                                    UnsafeMutableRawPointer(sb + j).storeBytes(of: spikes, as: SIMD8<Float>.self)
+                                    fires += spikes
+                                    let after = hardReset ? uu.replacing(with: zero, where: fired) : uu.replacing(with: margin, where: fired)
+                                    UnsafeMutableRawPointer(vb + j).storeBytes(of: after, as: SIMD8<Float>.self)
+                                    j += 8
+                                }
+                                var total = fires.sum()
+                                while j < end {
+                                    var vv = vb[j] * p.beta
+                                    let r = LIFDynamics.integrate(v: &vv, current: ib[j], refractory: false, threshold: p.threshold, reset: p.reset)
+                                    ub[j] = r.u; sb[j] = r.spiked ? 1 : 0; vb[j] = vv
+                                    if r.spiked { total += 1 }
+                                    j += 1
+                                }
+                                cb[b] = total
                             }
-                            while j < end {
-                                var vv = vb[j] * p.beta
-                                let r = LIFDynamics.integrate(v: &vv, current: ib[j], refractory: false, threshold: p.threshold, reset: p.reset)
-                                ub[j] = r.u; sb[j] = r.spiked ? 1 : 0; vb[j] = vv
-                                j += 1
-                            }
+                        }
                         }
                     }
                 }
             }
         }
+        return counts
     }
 
     /// Sum of spikes per sample of a `[batch, neurons]` spike tensor.

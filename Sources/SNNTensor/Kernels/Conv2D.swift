@@ -120,9 +120,9 @@ let convSparseDensity = 0.25
 /// to the output positions it reaches, so the cost follows the number of spikes. On that path every
 /// output is `0 + v1 * w1 + v2 * w2 + ...` over its non-zero inputs in ascending input index
 /// (separate multiply and add), bit for bit what delivering the events one by one in index order
-/// gives. Denser inputs of stride-1 layers are convolved directly from the padded maps
-/// (`conv2dForwardDirect`, the bits of the im2col GEMM without the patch matrix); other strides are
-/// unfolded (im2col) and multiplied with ``gemm(m:n:k:a:lda:transA:b:ldb:transB:c:ldc:beta:parallel:)``.
+/// gives. Denser inputs of stride-1 layers with outputs at least 8 wide are convolved directly from the
+/// padded maps (`conv2dForwardDirect`, the bits of the im2col GEMM without the patch matrix); the others
+/// are unfolded (im2col) and multiplied with ``gemm(m:n:k:a:lda:transA:b:ldb:transB:c:ldc:beta:parallel:)``.
 public func conv2dForward(input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
                           geometry g: Conv2DGeometry, output: UnsafeMutablePointer<Float>) {
     guard batch > 0 else { return }
@@ -133,7 +133,7 @@ public func conv2dForward(input: UnsafePointer<Float>, batch: Int, weight: Unsaf
         conv2dForwardEvents(input: input, batch: batch, weight: weight, outChannels: outChannels, geometry: g, output: output)
         return
     }
-    if g.stride == 1 {
+    if g.stride == 1 && g.outWidth >= 8 {
         conv2dForwardDirect(input: input, batch: batch, weight: weight, outChannels: outChannels, geometry: g, output: output)
         return
     }
@@ -368,8 +368,10 @@ struct TransposedFold {
 ///
 /// Spike inputs take the event-driven path for the weight gradient (each non-zero input adds its
 /// value times the output gradient at the positions it reached; threads own input channels). The
-/// input gradient is `dY^T W` per sample (a GEMM) folded back onto the input map. Sums are taken in
-/// an order that does not depend on the thread count.
+/// input gradient of stride-1 layers (inputs at least 8 wide, padding below the kernel size) is the
+/// full correlation of `dY` with the flipped kernel (`convInputGradientDirect`); otherwise it is
+/// `dY^T W` per sample (a GEMM) folded back onto the input map. Sums are taken in an order that does
+/// not depend on the thread count.
 public func conv2dBackward(input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
                            geometry g: Conv2DGeometry, outputGradient: UnsafePointer<Float>,
                            weightGradient: UnsafeMutablePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?) {
@@ -454,6 +456,12 @@ public func conv2dBackward(input: UnsafePointer<Float>, batch: Int, weight: Unsa
     }
 
     guard let dx = inputGradient else { return }
+    if g.stride == 1 && g.inWidth >= 8 && g.padding <= g.kernelHeight - 1 {
+        // The full correlation with the flipped kernel, straight from dY (no patch matrix, no fold).
+        convInputGradientDirect(outputGradient: outputGradient, batch: batch, weight: weight, outChannels: o, geometry: g,
+                                inputGradient: dx)
+        return
+    }
     if g.outWidth >= 8 {
         // dX: dcols[P, HW] = W^T dY_s per sample (a GEMM), folded back with contiguous row adds.
         let fold = PhasedFold(g)

@@ -60,6 +60,11 @@ func conv2dForwardDirect(input: UnsafePointer<Float>, batch: Int, weight: Unsafe
                                          out: dst + ox, ldo: positions, rows: rows, add: add)
                             ox += 16
                         }
+                        if ox + 8 <= wo {
+                            directTile8(row + ox, taps: tapsc + k0, kc: kc, weights: wb, o4: o4,
+                                        out: dst + ox, ldo: positions, rows: rows, add: add)
+                            ox += 8
+                        }
                         while ox < wo {
                             // Columns left over: one at a time, same chain per output.
                             for r in 0..<rows {
@@ -102,6 +107,53 @@ private func directTile16(_ row: UnsafePointer<Float>, taps: UnsafePointer<Int>,
     if rows > 1 { writeBack8(out + ldo, c10, mode, 0); writeBack8(out + ldo + 8, c11, mode, 0) }
     if rows > 2 { writeBack8(out + 2 * ldo, c20, mode, 0); writeBack8(out + 2 * ldo + 8, c21, mode, 0) }
     if rows > 3 { writeBack8(out + 3 * ldo, c30, mode, 0); writeBack8(out + 3 * ldo + 8, c31, mode, 0) }
+}
+
+/// ``directTile16`` for 8 output columns (rows 8 to 15 wide, and the rest of wider rows).
+@inline(__always)
+private func directTile8(_ row: UnsafePointer<Float>, taps: UnsafePointer<Int>, kc: Int, weights: UnsafePointer<Float>,
+                         o4: Int, out: UnsafeMutablePointer<Float>, ldo: Int, rows: Int, add: Bool) {
+    var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>(), c3 = SIMD8<Float>()
+    var wp = weights
+    for k in 0..<kc {
+        let b = ld8(row + taps[k])
+        c0 += SIMD8<Float>(repeating: wp[0]) * b
+        c1 += SIMD8<Float>(repeating: wp[1]) * b
+        c2 += SIMD8<Float>(repeating: wp[2]) * b
+        c3 += SIMD8<Float>(repeating: wp[3]) * b
+        wp += o4
+    }
+    let mode = add ? 1 : 0
+    writeBack8(out, c0, mode, 0)
+    if rows > 1 { writeBack8(out + ldo, c1, mode, 0) }
+    if rows > 2 { writeBack8(out + 2 * ldo, c2, mode, 0) }
+    if rows > 3 { writeBack8(out + 3 * ldo, c3, mode, 0) }
+}
+
+/// The input gradient of a stride-1 convolution as a direct convolution: `dx` (`[batch, C, H, W]`,
+/// overwritten) is the full correlation of `dy` (`[batch, O, Ho, Wo]`) with the kernel flipped in
+/// both axes and its channel axes swapped, at padding `k - 1 - p` (``conv2dForwardDirect`` on those
+/// weights). Each input's gradient is summed over `(o, ky', kx')` of the flipped kernel in ascending
+/// order, in blocks of ``gemmKC``. Needs `padding <= kernel - 1`.
+func convInputGradientDirect(outputGradient dy: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>,
+                             outChannels o: Int, geometry g: Conv2DGeometry, inputGradient dx: UnsafeMutablePointer<Float>) {
+    let k = g.kernelHeight, c = g.inChannels, kk = k * k
+    precondition(g.stride == 1 && g.kernelWidth == k && g.padding <= k - 1,
+                 "convInputGradientDirect: stride 1, a square kernel and padding below it")
+    let flipped = UnsafeMutablePointer<Float>.allocate(capacity: max(1, c * o * kk))
+    defer { flipped.deallocate() }
+    for oc in 0..<o {
+        for ci in 0..<c {
+            for ky in 0..<k {
+                for kx in 0..<k {
+                    flipped[(ci * o + oc) * kk + (k - 1 - ky) * k + (k - 1 - kx)] = weight[(oc * c + ci) * kk + ky * k + kx]
+                }
+            }
+        }
+    }
+    let transposed = Conv2DGeometry(inChannels: o, inHeight: g.outHeight, inWidth: g.outWidth, kernel: k, stride: 1,
+                                    padding: k - 1 - g.padding)
+    conv2dForwardDirect(input: dy, batch: batch, weight: flipped, outChannels: c, geometry: transposed, output: dx)
 }
 
 /// Adds one sample's weight gradient of a stride-1 convolution into `dWt` (`[P, O]`, P = C*kh*kw),
