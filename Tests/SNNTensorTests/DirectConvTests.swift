@@ -10,11 +10,15 @@ struct DirectConvTests {
         (3, 32, 32, 3, 1, 16), (16, 16, 16, 3, 1, 32), (2, 9, 23, 3, 0, 5), (1, 5, 40, 5, 2, 3),
         (40, 7, 18, 3, 1, 6), (70, 6, 17, 2, 1, 4), (3, 4, 4, 1, 0, 7), (4, 3, 3, 3, 2, 1),
     ]
+    /// The cases at stride 1, and the strided ones (phase planes): the first six at stride 2, two at 3.
+    static let strided: [(Int, Int, Int, Int, Int, Int, Int)] =
+        cases.map { ($0.0, $0.1, $0.2, $0.3, $0.4, $0.5, 1) } + cases.prefix(6).map { ($0.0, $0.1, $0.2, $0.3, $0.4, $0.5, 2) }
+        + [(2, 34, 34, 3, 0, 8, 2), (8, 16, 16, 3, 1, 16, 2), (3, 20, 31, 4, 1, 5, 3), (5, 9, 9, 3, 2, 4, 3)]
 
-    @Test("direct convolution equals im2col and the packed GEMM bit for bit", arguments: cases.indices)
+    @Test("direct convolution equals im2col and the packed GEMM bit for bit", arguments: strided.indices)
     func directEqualsPackedGEMM(index: Int) {
-        let (ci, h, w, k, pad, co) = Self.cases[index]
-        let g = Conv2DGeometry(inChannels: ci, inHeight: h, inWidth: w, kernel: k, stride: 1, padding: pad)
+        let (ci, h, w, k, pad, co, stride) = Self.strided[index]
+        let g = Conv2DGeometry(inChannels: ci, inHeight: h, inWidth: w, kernel: k, stride: stride, padding: pad)
         let batch = 3
         let rng = CounterRNG(seed: UInt64(50 + index))
         // Graded signed values with exact zeros, as spikes after pooling or signed input coding give.
@@ -44,14 +48,14 @@ struct DirectConvTests {
                 }
             }
         }
-        #expect(direct.map(\.bitPattern) == reference.map(\.bitPattern), "case \(Self.cases[index])")
+        #expect(direct.map(\.bitPattern) == reference.map(\.bitPattern), "case \(Self.strided[index])")
         #expect(direct.contains { $0 != 0 })
     }
 
-    @Test("direct weight gradient equals im2col and the packed GEMM (beta 1) bit for bit", arguments: cases.indices)
+    @Test("direct weight gradient equals im2col and the packed GEMM (beta 1) bit for bit", arguments: strided.indices)
     func weightGradientEqualsPackedGEMM(index: Int) {
-        let (ci, h, w, k, pad, co) = Self.cases[index]
-        let g = Conv2DGeometry(inChannels: ci, inHeight: h, inWidth: w, kernel: k, stride: 1, padding: pad)
+        let (ci, h, w, k, pad, co, stride) = Self.strided[index]
+        let g = Conv2DGeometry(inChannels: ci, inHeight: h, inWidth: w, kernel: k, stride: stride, padding: pad)
         let rng = CounterRNG(seed: UInt64(70 + index))
         let x: [Float] = (0..<g.inSize).map { i in
             rng.uniform(stream: 0, counter: UInt64(i)) < 0.3 ? 0 : rng.uniform(stream: 1, counter: UInt64(i)) * 2 - 1
@@ -61,17 +65,17 @@ struct DirectConvTests {
             let dyT: [Float] = (0..<(g.outPositions * o)).map { rng.uniform(stream: 2, counter: UInt64($0)) - 0.5 }
             let start: [Float] = (0..<(g.patchSize * o)).map { rng.uniform(stream: 3, counter: UInt64($0)) }
             var direct = start, reference = start
-            let planes = (g.inChannels + 1) * (g.inHeight + 2 * pad) * (g.inWidth + 2 * pad)
-            var padded = [Float](repeating: 0, count: planes)
+            let planes = PhasePlanes(g)
+            var padded = [Float](repeating: 0, count: planes.count)
             var cols = [Float](repeating: 0, count: g.patchSize * g.outPositions)
             x.withUnsafeBufferPointer { xp in
-                padded.withUnsafeMutableBufferPointer { padInto(xp.baseAddress!, g, $0.baseAddress!) }
+                padded.withUnsafeMutableBufferPointer { planes.fill(xp.baseAddress!, $0.baseAddress!) }
                 im2col(xp.baseAddress!, g, &cols)
             }
             convWeightGradientDirect(padded: padded, geometry: g, outChannels: o, dyT: dyT, dWt: &direct)
             gemmDense(m: g.patchSize, n: o, k: g.outPositions, a: cols, lda: g.outPositions, b: dyT, ldb: o,
                       c: &reference, ldc: o, beta: 1, parallel: false)
-            #expect(direct.map(\.bitPattern) == reference.map(\.bitPattern), "case \(Self.cases[index]) O \(o)")
+            #expect(direct.map(\.bitPattern) == reference.map(\.bitPattern), "case \(Self.strided[index]) O \(o)")
             #expect(direct != start)
         }
     }
@@ -110,7 +114,7 @@ struct DirectConvTests {
         #expect(abs(lhs - rhs) <= 1e-4 * (1 + abs(lhs)), "case \(Self.cases[index]): \(lhs) vs \(rhs)")
     }
 
-    @Test("conv2dForward takes the direct path for dense stride-1 input, on one thread and on all")
+    @Test("conv2dForward takes the direct path for dense input, on one thread and on all")
     func forwardUsesDirectPath() {
         let g = Conv2DGeometry(inChannels: 3, inHeight: 20, inWidth: 19, kernel: 3, stride: 1, padding: 1)
         let batch = 5, co = 6

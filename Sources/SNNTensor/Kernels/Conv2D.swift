@@ -120,8 +120,8 @@ let convSparseDensity = 0.25
 /// to the output positions it reaches, so the cost follows the number of spikes. On that path every
 /// output is `0 + v1 * w1 + v2 * w2 + ...` over its non-zero inputs in ascending input index
 /// (separate multiply and add), bit for bit what delivering the events one by one in index order
-/// gives. Denser inputs of stride-1 layers with outputs at least 8 wide are convolved directly from the
-/// padded maps (`conv2dForwardDirect`, the bits of the im2col GEMM without the patch matrix); the others
+/// gives. Denser inputs of layers with outputs at least 8 wide are convolved directly from the padded
+/// maps (`conv2dForwardDirect`, the bits of the im2col GEMM without the patch matrix); narrower ones
 /// are unfolded (im2col) and multiplied with ``gemm(m:n:k:a:lda:transA:b:ldb:transB:c:ldc:beta:parallel:)``.
 public func conv2dForward(input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
                           geometry g: Conv2DGeometry, output: UnsafeMutablePointer<Float>) {
@@ -133,7 +133,7 @@ public func conv2dForward(input: UnsafePointer<Float>, batch: Int, weight: Unsaf
         conv2dForwardEvents(input: input, batch: batch, weight: weight, outChannels: outChannels, geometry: g, output: output)
         return
     }
-    if g.stride == 1 && g.outWidth >= 8 {
+    if g.outWidth >= 8 {
         conv2dForwardDirect(input: input, batch: batch, weight: weight, outChannels: outChannels, geometry: g, output: output)
         return
     }
@@ -421,29 +421,16 @@ public func conv2dBackward(input: UnsafePointer<Float>, batch: Int, weight: Unsa
         partial.initialize(repeating: 0, count: groups * p * o)
         defer { partial.deallocate() }
         parallelFor(groups) { gs in
-            if g.stride == 1 {
-                // Straight from the padded maps (bit for bit the im2col GEMM below; see convWeightGradientDirect).
-                let planes = (g.inChannels + 1) * (g.inHeight + 2 * g.padding) * (g.inWidth + 2 * g.padding)
-                let padded = UnsafeMutablePointer<Float>.allocate(capacity: planes)
-                padded.initialize(repeating: 0, count: planes)
-                defer { padded.deallocate() }
-                for gi in gs {
-                    for s in (gi * group)..<min(batch, (gi + 1) * group) {
-                        padInto(input + s * inSize, g, padded)
-                        convWeightGradientDirect(padded: padded, geometry: g, outChannels: o, dyT: dyTc + s * outSize,
-                                                 dWt: partial + gi * p * o)
-                    }
-                }
-                return
-            }
-            let cols = UnsafeMutablePointer<Float>.allocate(capacity: p * positions)
-            defer { cols.deallocate() }
+            // Straight from the padded maps (the sums of the packed im2col GEMM; see convWeightGradientDirect).
+            let planes = PhasePlanes(g)
+            let padded = UnsafeMutablePointer<Float>.allocate(capacity: planes.count)
+            padded.initialize(repeating: 0, count: planes.count)
+            defer { padded.deallocate() }
             for gi in gs {
                 for s in (gi * group)..<min(batch, (gi + 1) * group) {
-                    im2col(input + s * inSize, g, cols)
-                    // dWt[P, O] += cols[P, HW] * dyT_s[HW, O]
-                    gemm(m: p, n: o, k: positions, a: cols, lda: positions, b: dyTc + s * outSize, ldb: o,
-                         c: partial + gi * p * o, ldc: o, beta: 1, parallel: false)
+                    planes.fill(input + s * inSize, padded)
+                    convWeightGradientDirect(padded: padded, geometry: g, outChannels: o, dyT: dyTc + s * outSize,
+                                             dWt: partial + gi * p * o)
                 }
             }
         }

@@ -1,6 +1,6 @@
-/// Dense 2-D convolution of stride 1 computed straight from the (zero-padded) input maps, without
-/// unfolding patches (im2col) or packing panels: the dense path of
-/// ``conv2dForward(input:batch:weight:outChannels:geometry:output:)`` for stride-1 layers.
+/// Dense 2-D convolution computed straight from the (zero-padded) input maps, without unfolding
+/// patches (im2col) or packing panels: the dense path of
+/// ``conv2dForward(input:batch:weight:outChannels:geometry:output:)``.
 ///
 /// Every output is summed exactly as ``gemmDense(m:n:k:a:lda:transA:b:ldb:transB:c:ldc:beta:parallel:microKernel:)``
 /// sums it from the unfolded patches: over the patch index `k = (c * kh + ky) * kw + kx` in blocks of
@@ -9,39 +9,37 @@
 /// im2col-and-GEMM result, at about a third less memory traffic: the patch matrix was written, then
 /// copied into panels, then read.
 ///
-/// The register tile is 4 output channels by 16 output columns of one output row (eight SIMD8
-/// accumulators); the 16 inputs a tap needs are one contiguous run of the padded row.
+/// The register tile is 4 output channels by 16 (or 8) output columns of one output row; the inputs a
+/// tap needs are one contiguous run of a ``PhasePlanes`` row (for stride `s` the padded map is split
+/// into `s x s` phase planes, so that consecutive outputs read consecutive values).
 ///
 /// - Parameters:
 ///   - input: `[batch, C, H, W]`.
 ///   - weight: `[O, C, kh, kw]`.
 ///   - output: `[batch, O, Ho, Wo]`, overwritten.
-///   - geometry: must have stride 1.
 func conv2dForwardDirect(input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
                          geometry g: Conv2DGeometry, output: UnsafeMutablePointer<Float>) {
-    precondition(g.stride == 1, "conv2dForwardDirect: stride \(g.stride), only 1 is supported")
     let o = outChannels, p = g.patchSize, ho = g.outHeight, wo = g.outWidth, positions = g.outPositions
     guard batch > 0, o > 0, p > 0, positions > 0 else { return }
-    let pad = g.padding, h = g.inHeight, w = g.inWidth, c = g.inChannels
-    let kh = g.kernelHeight, kw = g.kernelWidth
-    let hp = h + 2 * pad, wp = w + 2 * pad, plane = hp * wp
+    let planes = PhasePlanes(g)
+    let wp = planes.rowLength
     // Weights as [P, O4] (O rounded up to 4 with zero rows): a tap's four broadcasts are adjacent.
     let o4 = (o + 3) / 4 * 4
     let wk = UnsafeMutablePointer<Float>.allocate(capacity: p * o4)
     wk.initialize(repeating: 0, count: p * o4)
     defer { wk.deallocate() }
     for oc in 0..<o { for k in 0..<p { wk[k * o4 + oc] = weight[oc * p + k] } }
-    // Offset of tap k's input in the padded maps, relative to the output position's top-left corner.
+    // Offset of tap k's input in the phase planes, relative to the output position's.
     let taps = UnsafeMutablePointer<Int>.allocate(capacity: p)
     defer { taps.deallocate() }
-    for ci in 0..<c { for ky in 0..<kh { for kx in 0..<kw { taps[(ci * kh + ky) * kw + kx] = ci * plane + ky * wp + kx } } }
+    for k in 0..<p { taps[k] = planes.tapOffset(k) }
     let wkc = UnsafePointer(wk), tapsc = UnsafePointer(taps)
     parallelFor(batch, minimumChunk: 1) { samples in
-        let padded = UnsafeMutablePointer<Float>.allocate(capacity: c * plane)
-        padded.initialize(repeating: 0, count: c * plane)
+        let padded = UnsafeMutablePointer<Float>.allocate(capacity: planes.count)
+        padded.initialize(repeating: 0, count: planes.count)
         defer { padded.deallocate() }
         for s in samples {
-            padInto(input + s * g.inSize, g, padded)
+            planes.fill(input + s * g.inSize, padded)
             let y = output + s * o * positions
             var k0 = 0
             while k0 < p {
@@ -156,7 +154,7 @@ func convInputGradientDirect(outputGradient dy: UnsafePointer<Float>, batch: Int
     conv2dForwardDirect(input: dy, batch: batch, weight: flipped, outChannels: c, geometry: transposed, output: dx)
 }
 
-/// Adds one sample's weight gradient of a stride-1 convolution into `dWt` (`[P, O]`, P = C*kh*kw),
+/// Adds one sample's weight gradient of a convolution into `dWt` (`[P, O]`, P = C*kh*kw),
 /// straight from the padded input maps: `dWt[k, o] += sum_pos x(k, pos) * dyT[pos, o]`, where
 /// `x(k, pos)` is the input tap `k` reaches from output position `pos` (0 in the padding).
 ///
@@ -167,23 +165,16 @@ func convInputGradientDirect(outputGradient dy: UnsafePointer<Float>, batch: Int
 /// the patch matrix or packing it.
 ///
 /// - Parameters:
-///   - padded: the sample's input, `[C, H + 2p, W + 2p]` with zero borders, followed by one more
-///     zero plane (`(C + 1) * plane` values: the taps of a partial tile read it).
+///   - padded: the sample's input as ``PhasePlanes`` (zero padding and zero plane included).
 ///   - dyT: the sample's output gradient as `[Ho*Wo, O]`.
 ///   - dWt: `[P, O]`, added to.
 func convWeightGradientDirect(padded: UnsafePointer<Float>, geometry g: Conv2DGeometry, outChannels o: Int,
                               dyT: UnsafePointer<Float>, dWt: UnsafeMutablePointer<Float>) {
-    precondition(g.stride == 1, "convWeightGradientDirect: stride \(g.stride), only 1 is supported")
     let p = g.patchSize, wo = g.outWidth, positions = g.outPositions
     guard p > 0, o > 0, positions > 0 else { return }
-    let c = g.inChannels, kh = g.kernelHeight, kw = g.kernelWidth
-    let wp = g.inWidth + 2 * g.padding, plane = (g.inHeight + 2 * g.padding) * wp
-    let zeroTap = c * plane
-    func tap(_ k: Int) -> Int {
-        if k >= p { return zeroTap }
-        let ci = k / (kh * kw), r = k % (kh * kw)
-        return ci * plane + (r / kw) * wp + r % kw
-    }
+    let planes = PhasePlanes(g)
+    let wp = planes.rowLength
+    func tap(_ k: Int) -> Int { k < p ? planes.tapOffset(k) : planes.zeroOffset }
     var k0 = 0
     while k0 < p {
         let rows = min(4, p - k0)
@@ -220,7 +211,38 @@ func convWeightGradientDirect(padded: UnsafePointer<Float>, geometry g: Conv2DGe
             }
             o0 += 16
         }
-        // Output channels left over (fewer than 16): one element at a time, the same chain.
+        if o0 + 8 <= o {
+            // Eight output channels: one SIMD8 per tap row.
+            var pos = 0
+            while pos < positions {
+                let end = min(positions, pos + gemmKC)
+                var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>(), c3 = SIMD8<Float>()
+                var q = pos
+                while q < end {
+                    let oy = q / wo, ox = q - oy * wo
+                    let run = min(end - q, wo - ox)
+                    let xb = padded + oy * wp + ox
+                    var dyp = dyT + q * o + o0
+                    for j in 0..<run {
+                        let b = ld8(dyp)
+                        c0 += SIMD8<Float>(repeating: xb[t0 + j]) * b
+                        c1 += SIMD8<Float>(repeating: xb[t1 + j]) * b
+                        c2 += SIMD8<Float>(repeating: xb[t2 + j]) * b
+                        c3 += SIMD8<Float>(repeating: xb[t3 + j]) * b
+                        dyp += o
+                    }
+                    q += run
+                }
+                let d = dWt + k0 * o + o0
+                writeBack8(d, c0, 1, 1)
+                if rows > 1 { writeBack8(d + o, c1, 1, 1) }
+                if rows > 2 { writeBack8(d + 2 * o, c2, 1, 1) }
+                if rows > 3 { writeBack8(d + 3 * o, c3, 1, 1) }
+                pos = end
+            }
+            o0 += 8
+        }
+        // Output channels left over (fewer than 8): one element at a time, the same chain.
         if o0 < o {
             for r in 0..<rows {
                 let t = tap(k0 + r)
@@ -229,9 +251,13 @@ func convWeightGradientDirect(padded: UnsafePointer<Float>, geometry g: Conv2DGe
                     while pos < positions {
                         let end = min(positions, pos + gemmKC)
                         var acc: Float = 0
-                        for q in pos..<end {
+                        var q = pos
+                        while q < end {
                             let oy = q / wo, ox = q - oy * wo
-                            acc += padded[oy * wp + ox + t] * dyT[q * o + oc]
+                            let run = min(end - q, wo - ox)
+                            let xb = padded + oy * wp + ox + t
+                            for j in 0..<run { acc += xb[j] * dyT[(q + j) * o + oc] }
+                            q += run
                         }
                         dWt[(k0 + r) * o + oc] += acc
                         pos = end
@@ -243,14 +269,55 @@ func convWeightGradientDirect(padded: UnsafePointer<Float>, geometry g: Conv2DGe
     }
 }
 
-/// Copies one `[C, H, W]` map into the interior of `[C, H + 2 pad, W + 2 pad]` planes whose borders
-/// (and anything after them) are already zero.
-func padInto(_ x: UnsafePointer<Float>, _ g: Conv2DGeometry, _ padded: UnsafeMutablePointer<Float>) {
-    let h = g.inHeight, w = g.inWidth, pad = g.padding
-    let wp = w + 2 * pad, plane = (h + 2 * pad) * wp
-    for ci in 0..<g.inChannels {
-        for iy in 0..<h {
-            (padded + ci * plane + (iy + pad) * wp + pad).update(from: x + (ci * h + iy) * w, count: w)
+/// A `[C, H, W]` map zero-padded and split into phase planes for the direct convolution kernels.
+///
+/// Padded position `(Y, X)` (`Y = iy + pad`, `X = ix + pad`) of channel `c` lies in phase plane
+/// `(Y mod s, X mod s)` at `(Y / s, X / s)`; planes are `rows x rowLength` (the padded size divided by
+/// the stride, rounded up), stored `[C, s, s, rows, rowLength]`, followed by one zero plane. Output
+/// `(oy, ox)` reads tap `(c, ky, kx)` at `tapOffset(k) + oy * rowLength + ox`: consecutive outputs of a
+/// row read consecutive values. With stride 1 this is the padded map itself.
+struct PhasePlanes {
+    let g: Conv2DGeometry
+    let rows: Int, rowLength: Int, plane: Int
+    /// Floats the planes take (the zero plane included).
+    let count: Int
+
+    init(_ g: Conv2DGeometry) {
+        self.g = g
+        let s = g.stride
+        rows = (g.inHeight + 2 * g.padding + s - 1) / s
+        rowLength = (g.inWidth + 2 * g.padding + s - 1) / s
+        plane = rows * rowLength
+        count = (g.inChannels * s * s + 1) * plane
+    }
+
+    /// The offset tap `k = (c * kh + ky) * kw + kx` reads from, for output `(0, 0)`.
+    func tapOffset(_ k: Int) -> Int {
+        let kh = g.kernelHeight, kw = g.kernelWidth, s = g.stride
+        let c = k / (kh * kw), ky = (k / kw) % kh, kx = k % kw
+        return ((c * s + ky % s) * s + kx % s) * plane + (ky / s) * rowLength + kx / s
+    }
+
+    /// The zero plane (what the missing taps of a partial tile read).
+    var zeroOffset: Int { g.inChannels * g.stride * g.stride * plane }
+
+    /// Writes one `[C, H, W]` map into planes whose padding (and zero plane) already hold zeros.
+    func fill(_ x: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>) {
+        let h = g.inHeight, w = g.inWidth, pad = g.padding, s = g.stride
+        for c in 0..<g.inChannels {
+            for iy in 0..<h {
+                let src = x + (c * h + iy) * w
+                let y = iy + pad
+                if s == 1 {
+                    (dst + c * plane + y * rowLength + pad).update(from: src, count: w)
+                    continue
+                }
+                let rowBase = dst + (c * s + y % s) * s * plane + (y / s) * rowLength
+                for ix in 0..<w {
+                    let xx = ix + pad
+                    rowBase[(xx % s) * plane + xx / s] = src[ix]
+                }
+            }
         }
     }
 }
