@@ -131,6 +131,10 @@ public enum NormalizationKernels {
     public struct Cache: Sendable {
         public var normalized: [Tensor]
         public var inverseStd: [[Float]]
+
+        public init(normalized: [Tensor], inverseStd: [[Float]]) {
+            self.normalized = normalized; self.inverseStd = inverseStd
+        }
     }
 
     /// Normalises `inputs[t]` (each `[batch, C * spatial]`). In training: batch statistics; returns the
@@ -180,10 +184,50 @@ public enum NormalizationKernels {
             }
             return (outputs, nil, nil)
         }
+        let (affines, batchStats) = trainingAffines(norm, parameters: parameters, threshold: threshold, inputs: inputs)
+        var cache = Cache(normalized: keepCache ? inputs : [], inverseStd: [[Float]](repeating: [], count: steps))
+        for t in 0..<steps {
+            let a = affines[t]
+            var xhat = Tensor(shape: inputs[t].shape) { _ in }
+            outputs[t] = Tensor(shape: inputs[t].shape) { y in
+                inputs[t].withUnsafeBufferPointer { x in
+                    xhat.withUnsafeMutableBufferPointer { xh in
+                        ChannelAffine.normalize(x.baseAddress!, batch: batch, channels: c, spatial: spatial, mean: a.mean,
+                                                inverseStd: a.inverseStd, scale: a.scale, shift: a.shift,
+                                                normalized: xh.baseAddress!, y: y.baseAddress!)
+                    }
+                }
+            }
+            if keepCache { cache.normalized[t] = xhat; cache.inverseStd[t] = a.inverseStd }
+        }
+        return (outputs, keepCache ? cache : nil, batchStats)
+    }
+
+    /// The training normalisation of one step as per-channel constants: `x_hat = (x - mean) * inverseStd`,
+    /// `I = scale * x_hat + shift` (``ChannelAffine/normalize(_:batch:channels:spatial:mean:inverseStd:scale:shift:normalized:y:)``).
+    public struct StepAffine: Sendable {
+        public var mean: [Float], inverseStd: [Float], scale: [Float], shift: [Float]
+    }
+
+    /// The batch statistics of a training forward pass as each step's ``StepAffine``, and the statistics
+    /// `[S, 2, C]` (mean; unbiased variance) for the running update. Normalising with them is
+    /// ``forward(_:parameters:statistics:threshold:inputs:training:keepCache:)`` in training (which does
+    /// exactly that); the layered engine applies them inside the population step instead.
+    public static func trainingAffines(_ norm: InputNormalization, parameters: Tensor, threshold: Float,
+                                       inputs: [Tensor]) -> (affines: [StepAffine], batchStatistics: Tensor) {
+        precondition(norm.kind != .bias, "trainingAffines: a bias has no statistics")
+        let steps = inputs.count, c = norm.channels
+        if norm.kind == .bntt && steps > norm.steps {
+            fatalError("BNTT normalisation has parameters for \(norm.steps) time steps; the run has \(steps)")
+        }
+        let batch = inputs[0].shape[0]
+        let perSample = inputs[0].count / max(batch, 1)
+        if perSample % c != 0 { fatalError("normalisation of \(c) channels got \(perSample) values per sample") }
+        let spatial = perSample / c
         // Groups of steps sharing statistics: each step alone (bntt, bn) or all together (tdbn).
         let groups: [[Int]] = norm.kind == .tdbn ? [Array(0..<steps)] : (0..<steps).map { [$0] }
         var batchStats = Tensor(shape: [norm.kind == .tdbn ? 1 : steps, 2, c])
-        var cache = Cache(normalized: keepCache ? inputs : [], inverseStd: [[Float]](repeating: [], count: steps))
+        var affines = [StepAffine](repeating: StepAffine(mean: [], inverseStd: [], scale: [], shift: []), count: steps)
         for (gi, group) in groups.enumerated() {
             let n = Double(group.count * batch * spatial)
             // Per channel, over the group's steps, then the batch: sums, then squared deviations from the mean.
@@ -204,22 +248,13 @@ public enum NormalizationKernels {
                 batchStats.data[(gi * 2) * c + ch] = Float(mean[ch])
                 batchStats.data[(gi * 2 + 1) * c + ch] = Float(n > 1 ? sq[ch] / (n - 1) : variance)
             }
+            let meanF = mean.map { Float($0) }
             for t in group {
                 let (scale, shift) = trainingAffine(norm, parameters: parameters, threshold: threshold, step: t)
-                let meanF = mean.map { Float($0) }
-                var xhat = Tensor(shape: inputs[t].shape) { _ in }
-                outputs[t] = Tensor(shape: inputs[t].shape) { y in
-                    inputs[t].withUnsafeBufferPointer { x in
-                        xhat.withUnsafeMutableBufferPointer { xh in
-                            ChannelAffine.normalize(x.baseAddress!, batch: batch, channels: c, spatial: spatial, mean: meanF, inverseStd: inv,
-                                                    scale: scale, shift: shift, normalized: xh.baseAddress!, y: y.baseAddress!)
-                        }
-                    }
-                }
-                if keepCache { cache.normalized[t] = xhat; cache.inverseStd[t] = inv }
+                affines[t] = StepAffine(mean: meanF, inverseStd: inv, scale: scale, shift: shift)
             }
         }
-        return (outputs, keepCache ? cache : nil, batchStats)
+        return (affines, batchStats)
     }
 
     /// Per-channel scale and shift applied to `x_hat` at step `t` in training.

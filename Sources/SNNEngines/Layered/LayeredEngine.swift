@@ -21,6 +21,10 @@ public struct LayeredEngine: Sendable {
     /// exact event order. Evaluation keeps the event order, which the asynchronous engine reproduces.
     let feedsNormalization: [Bool]
 
+    /// Whether training runs normalise a population's input inside its step (`LIFPopulation.stepNormalized`:
+    /// the same bits as normalising first); false runs the two passes (tests compare them).
+    nonisolated(unsafe) public static var fusesNormalization = true
+
     public init(network: Network) throws {
         self.network = network
         self.shapes = try network.spec.shapes()
@@ -73,7 +77,18 @@ public struct LayeredEngine: Sendable {
                 let n = shapes[i + 1].reduce(1, *)
                 var membrane = Tensor(shape: [batch, n])
                 var currents = xs
-                if let norm = p.normalization {
+                // Training with batch statistics: the population step normalises its input itself (one pass
+                // over the maps instead of writing the normalised currents and reading them back).
+                var fused: [NormalizationKernels.StepAffine]? = nil
+                if let norm = p.normalization, training, Self.fusesNormalization, norm.kind != .bias, p.synapticDecay == nil,
+                   !smoothSpikes, p.perNeuronBeta == nil, n / max(1, norm.channels) >= 8 {
+                    let r = NormalizationKernels.trainingAffines(norm, parameters: network.weights[i], threshold: p.threshold, inputs: xs)
+                    fused = r.affines
+                    result.batchStatistics[i] = r.batchStatistics
+                    if keepTape {
+                        tape!.normalization[i] = NormalizationKernels.Cache(normalized: [], inverseStd: r.affines.map(\.inverseStd))
+                    }
+                } else if let norm = p.normalization {
                     let r = NormalizationKernels.forward(norm, parameters: network.weights[i], statistics: network.runningStatistics[i],
                                                          threshold: p.threshold, inputs: xs, training: training, keepCache: keepTape)
                     currents = r.outputs
@@ -87,8 +102,16 @@ public struct LayeredEngine: Sendable {
                     // `var s = u` the first write to s copied u's buffer).
                     var u = Tensor(shape: [batch, n]) { _ in }
                     var s = Tensor(shape: [batch, n]) { _ in }
-                    let counts = LIFPopulation.step(v: &membrane, current: currents[t], parameters: p, preReset: &u, spikes: &s,
+                    let counts: [Float]
+                    if let fused {
+                        var xhat = Tensor(shape: xs[t].shape) { _ in }
+                        counts = LIFPopulation.stepNormalized(v: &membrane, input: xs[t], affine: fused[t], normalized: &xhat,
+                                                              parameters: p, preReset: &u, spikes: &s)
+                        if keepTape { tape!.normalization[i]!.normalized.append(xhat) }
+                    } else {
+                        counts = LIFPopulation.step(v: &membrane, current: currents[t], parameters: p, preReset: &u, spikes: &s,
                                                     smooth: smoothSpikes)
+                    }
                     for b in 0..<batch { result.spikeCounts[slot][b] += counts[b] }
                     result.spikesPerStep[t] += counts.reduce(0.0) { $0 + Double($1) }
                     if keepTape { tape!.preReset[t][i] = u; tape!.spikes[t][i] = s }
@@ -213,6 +236,80 @@ public enum LIFPopulation {
                                 cb[b] = total
                             }
                         }
+                        }
+                    }
+                }
+            }
+        }
+        return counts
+    }
+
+    /// ``step(v:current:parameters:preReset:spikes:smooth:)`` of a population whose input current is the
+    /// training normalisation of `input` (`[batch, C, spatial]` maps, `spatial >= 8`): per element
+    /// `x_hat = (x - mean[c]) * inverseStd[c]` (written to `normalized`), `I = scale[c] * x_hat + shift[c]`,
+    /// then the vectorised LIF update on `I`: the operations of ``ChannelAffine`` followed by the step,
+    /// so the same bits, without writing `I` and reading it back. Returns the spikes per sample.
+    public static func stepNormalized(v: inout Tensor, input: Tensor, affine a: NormalizationKernels.StepAffine,
+                                      normalized: inout Tensor, parameters p: LIFParameters,
+                                      preReset u: inout Tensor, spikes s: inout Tensor) -> [Float] {
+        let batch = v.shape[0], n = v.shape[1], c = a.mean.count
+        if input.count != batch * n || u.count != batch * n || s.count != batch * n || normalized.count != batch * n
+            || c == 0 || n % c != 0 || n / c < 8 || p.perNeuronBeta != nil {
+            fatalError("LIF population of \(n) neurons cannot normalise \(input.count / max(batch, 1)) inputs in \(c) channels in its step")
+        }
+        let spatial = n / c
+        let theta = SIMD8<Float>(repeating: p.threshold), beta = SIMD8<Float>(repeating: p.beta)
+        let zero = SIMD8<Float>(), one = SIMD8<Float>(repeating: 1)
+        let hardReset = p.reset == .zero
+        var counts = [Float](repeating: 0, count: batch)
+        v.withUnsafeMutableBufferPointer { vp in
+            input.withUnsafeBufferPointer { xp in
+                normalized.withUnsafeMutableBufferPointer { hp in
+                    u.withUnsafeMutableBufferPointer { up in
+                        s.withUnsafeMutableBufferPointer { sp in
+                            counts.withUnsafeMutableBufferPointer { cp in
+                                let vb = vp.baseAddress!, xb = xp.baseAddress!, hb = hp.baseAddress!
+                                let ub = up.baseAddress!, sb = sp.baseAddress!, cb = cp.baseAddress!
+                                parallelFor(batch, minimumChunk: max(1, 16_384 / max(n, 1))) { rows in
+                                    for b in rows {
+                                        var fires = SIMD8<Float>()
+                                        var total: Float = 0
+                                        for ch in 0..<c {
+                                            let m = a.mean[ch], iv = a.inverseStd[ch], sc = a.scale[ch], o = a.shift[ch]
+                                            let m8 = SIMD8(repeating: m), iv8 = SIMD8(repeating: iv)
+                                            let s8 = SIMD8(repeating: sc), o8 = SIMD8(repeating: o)
+                                            var j = (b * c + ch) * spatial
+                                            let end = j + spatial
+                                            while j + 8 <= end {
+                                                let h = (UnsafeRawPointer(xb + j).loadUnaligned(as: SIMD8<Float>.self) - m8) * iv8
+                                                UnsafeMutableRawPointer(hb + j).storeBytes(of: h, as: SIMD8<Float>.self)
+                                                let vv = UnsafeRawPointer(vb + j).loadUnaligned(as: SIMD8<Float>.self) * beta
+                                                let uu = vv + (s8 * h + o8)
+                                                let margin = uu - theta
+                                                let fired = margin .> zero
+                                                let spikes = zero.replacing(with: one, where: fired)
+                                                UnsafeMutableRawPointer(ub + j).storeBytes(of: uu, as: SIMD8<Float>.self)
+                                                UnsafeMutableRawPointer(sb + j).storeBytes(of: spikes, as: SIMD8<Float>.self)
+                                                fires += spikes
+                                                let after = hardReset ? uu.replacing(with: zero, where: fired) : uu.replacing(with: margin, where: fired)
+                                                UnsafeMutableRawPointer(vb + j).storeBytes(of: after, as: SIMD8<Float>.self)
+                                                j += 8
+                                            }
+                                            while j < end {
+                                                let h = (xb[j] - m) * iv
+                                                hb[j] = h
+                                                var vv = vb[j] * p.beta
+                                                let r = LIFDynamics.integrate(v: &vv, current: sc * h + o, refractory: false,
+                                                                              threshold: p.threshold, reset: p.reset)
+                                                ub[j] = r.u; sb[j] = r.spiked ? 1 : 0; vb[j] = vv
+                                                if r.spiked { total += 1 }
+                                                j += 1
+                                            }
+                                        }
+                                        cb[b] = fires.sum() + total
+                                    }
+                                }
+                            }
                         }
                     }
                 }
