@@ -46,6 +46,9 @@ public enum BPTT {
                 var carriedIn = Tensor(shape: [batch, perNeuron])  // dL/dV_t carried from step t+1
                 let keepCarry = !options.detachMembraneAcrossSteps
                 let betas = p.perNeuronBeta
+                // One leak and no membrane loss: the carry dL/dV_t = beta dL/dU_{t+1} is formed where it is used,
+                // from step t+1's dU (kept anyway), instead of being written at t+1 and read back at t.
+                let carryFromNext = keepCarry && betas == nil && (i != spec.layers.count - 1 || membraneGradients == nil)
                 for t in stride(from: tape.steps - 1, through: 0, by: -1) {
                     let u = tape.preReset[t][i]!
                     let spikes = tape.spikes[t][i]!
@@ -53,7 +56,8 @@ public enum BPTT {
                     // Both are written at every element below (carriedOut only when the carry is kept; else it stays 0).
                     var dU = Tensor(shape: [batch, perNeuron]) { _ in }
                     let extra = (i == spec.layers.count - 1) ? membraneGradients?[t] : nil
-                    var carriedOut = keepCarry ? Tensor(shape: [batch, perNeuron]) { _ in } : Tensor(shape: [batch, perNeuron])
+                    var carriedOut = carryFromNext ? Tensor(shape: [0])
+                        : (keepCarry ? Tensor(shape: [batch, perNeuron]) { _ in } : Tensor(shape: [batch, perNeuron]))
                     // Raw pointers: no copy-on-write checks in the per-element loop.
                     u.withUnsafeBufferPointer { up in
                     spikes.withUnsafeBufferPointer { sp in
@@ -64,22 +68,23 @@ public enum BPTT {
                         var start = 0
                         if extra == nil && betas == nil {
                             start = vectorisedLIFBackward(p, count: n, u: up.baseAddress!, spikes: sp.baseAddress!, g: gp.baseAddress!,
-                                                          carriedIn: cp.baseAddress!, dU: dp.baseAddress!,
-                                                          carriedOut: keepCarry ? op.baseAddress! : nil)
+                                                          carriedIn: cp.baseAddress!, carriedInIsNextDU: carryFromNext, dU: dp.baseAddress!,
+                                                          carriedOut: keepCarry && !carryFromNext ? op.baseAddress! : nil)
                         }
                         for j in start..<n {
                             let uj = up[j]
                             let x = uj - p.threshold
                             let sg = p.surrogate.gradient(x)
                             var d = gp[j] * sg
-                            d += cp[j] * LIFDynamics.resetDerivative(u: uj, spike: sp[j], surrogateGradient: sg,
-                                                                      threshold: p.threshold, reset: p.reset, detach: p.detachReset)
+                            let carried = carryFromNext ? cp[j] * p.beta : cp[j]
+                            d += carried * LIFDynamics.resetDerivative(u: uj, spike: sp[j], surrogateGradient: sg,
+                                                                       threshold: p.threshold, reset: p.reset, detach: p.detachReset)
                             if let e = extra { d += e.data[j] }
                             dp[j] = d
-                            if keepCarry { op[j] = d * (betas?[j % perNeuron] ?? p.beta) }
+                            if keepCarry && !carryFromNext { op[j] = d * (betas?[j % perNeuron] ?? p.beta) }
                         }
                     }}}}}}
-                    carriedIn = carriedOut
+                    carriedIn = carryFromNext ? dU : carriedOut
                     gs[t] = dU
                 }
                 if let alpha = p.synapticDecay { gs = SynapticCurrent.backward(gs, alpha: alpha) }
@@ -110,9 +115,11 @@ public enum BPTT {
     /// in the same order, as the scalar loop (``Surrogate/gradient(_:)``, ``LIFDynamics/resetDerivative``).
     /// Returns how many elements it did (a multiple of 8; the caller does the rest); 0 for the sigmoid
     /// surrogate, which stays scalar.
+    /// With `carriedInIsNextDU` the carry is `carriedIn * beta` (step t+1's dU times the leak: the value
+    /// `carriedOut` would have held).
     static func vectorisedLIFBackward(_ p: LIFParameters, count n: Int, u: UnsafePointer<Float>, spikes: UnsafePointer<Float>,
-                                      g: UnsafePointer<Float>, carriedIn: UnsafePointer<Float>, dU: UnsafeMutablePointer<Float>,
-                                      carriedOut: UnsafeMutablePointer<Float>?) -> Int {
+                                      g: UnsafePointer<Float>, carriedIn: UnsafePointer<Float>, carriedInIsNextDU: Bool = false,
+                                      dU: UnsafeMutablePointer<Float>, carriedOut: UnsafeMutablePointer<Float>?) -> Int {
         if case .sigmoid = p.surrogate { return 0 }
         // Blocks of 8 lanes split over the cores (each element is independent of the others).
         let blocks = n / 8
@@ -121,12 +128,14 @@ public enum BPTT {
             let out = carriedOut.map { $0 + first }
             switch p.surrogate {
             case .atan(let alpha):
-                _ = lifBackwardLanes(ATanLanes(alpha: alpha), p, count, u + first, spikes + first, g + first, carriedIn + first, dU + first, out)
+                _ = lifBackwardLanes(ATanLanes(alpha: alpha), p, count, u + first, spikes + first, g + first, carriedIn + first,
+                                     carriedInIsNextDU, dU + first, out)
             case .fastSigmoid(let slope):
-                _ = lifBackwardLanes(FastSigmoidLanes(slope: slope), p, count, u + first, spikes + first, g + first, carriedIn + first, dU + first, out)
+                _ = lifBackwardLanes(FastSigmoidLanes(slope: slope), p, count, u + first, spikes + first, g + first, carriedIn + first,
+                                     carriedInIsNextDU, dU + first, out)
             case .triangle(let height, let halfWidth):
                 _ = lifBackwardLanes(TriangleLanes(height: height, halfWidth: halfWidth), p, count, u + first, spikes + first, g + first,
-                                     carriedIn + first, dU + first, out)
+                                     carriedIn + first, carriedInIsNextDU, dU + first, out)
             case .sigmoid:
                 break
             }
@@ -137,8 +146,8 @@ public enum BPTT {
     @inline(__always)
     static func lifBackwardLanes<S: LaneSurrogate>(_ surrogate: S, _ p: LIFParameters, _ n: Int, _ u: UnsafePointer<Float>,
                                                    _ spikes: UnsafePointer<Float>, _ g: UnsafePointer<Float>,
-                                                   _ carriedIn: UnsafePointer<Float>, _ dU: UnsafeMutablePointer<Float>,
-                                                   _ carriedOut: UnsafeMutablePointer<Float>?) -> Int {
+                                                   _ carriedIn: UnsafePointer<Float>, _ carriedInIsNextDU: Bool,
+                                                   _ dU: UnsafeMutablePointer<Float>, _ carriedOut: UnsafeMutablePointer<Float>?) -> Int {
         typealias V = SIMD8<Float>
         let theta = V(repeating: p.threshold), beta = V(repeating: p.beta), one = V(repeating: 1)
         let subtract = p.reset == .subtract, detach = p.detachReset
@@ -154,7 +163,8 @@ public enum BPTT {
                 let s = UnsafeRawPointer(spikes + j).loadUnaligned(as: V.self)
                 derivative = detach ? (one - s) : (one - s) - uj * sg
             }
-            d += UnsafeRawPointer(carriedIn + j).loadUnaligned(as: V.self) * derivative
+            let carried = UnsafeRawPointer(carriedIn + j).loadUnaligned(as: V.self)
+            d += (carriedInIsNextDU ? carried * beta : carried) * derivative
             UnsafeMutableRawPointer(dU + j).storeBytes(of: d, as: V.self)
             if let carriedOut { UnsafeMutableRawPointer(carriedOut + j).storeBytes(of: d * beta, as: V.self) }
             j += 8
