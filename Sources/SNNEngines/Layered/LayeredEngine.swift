@@ -198,7 +198,6 @@ public enum LIFPopulation {
         let batch = v.shape[0], n = v.shape[1]
         var counts = [Float](repeating: 0, count: batch)
         let theta = SIMD8<Float>(repeating: p.threshold), beta = SIMD8<Float>(repeating: p.beta)
-        let zero = SIMD8<Float>(), one = SIMD8<Float>(repeating: 1)
         let hardReset = p.reset == .zero
         v.withUnsafeMutableBufferPointer { vp in
             current.withUnsafeBufferPointer { ip in
@@ -213,16 +212,8 @@ public enum LIFPopulation {
                                 let end = j + n
                                 var fires = SIMD8<Float>()
                                 while j + 8 <= end {
-                                    let vv = UnsafeRawPointer(vb + j).loadUnaligned(as: SIMD8<Float>.self) * beta
-                                    let uu = vv + UnsafeRawPointer(ib + j).loadUnaligned(as: SIMD8<Float>.self)
-                                    let margin = uu - theta
-                                    let fired = margin .> zero
-                                    let spikes = zero.replacing(with: one, where: fired)
-                                    UnsafeMutableRawPointer(ub + j).storeBytes(of: uu, as: SIMD8<Float>.self)
-                                    UnsafeMutableRawPointer(sb + j).storeBytes(of: spikes, as: SIMD8<Float>.self)
-                                    fires += spikes
-                                    let after = hardReset ? uu.replacing(with: zero, where: fired) : uu.replacing(with: margin, where: fired)
-                                    UnsafeMutableRawPointer(vb + j).storeBytes(of: after, as: SIMD8<Float>.self)
+                                    fires += updateLanes(j, current: UnsafeRawPointer(ib + j).loadUnaligned(as: SIMD8<Float>.self),
+                                                         v: vb, u: ub, spikes: sb, beta: beta, theta: theta, hardReset: hardReset)
                                     j += 8
                                 }
                                 var total = fires.sum()
@@ -259,7 +250,6 @@ public enum LIFPopulation {
         }
         let spatial = n / c
         let theta = SIMD8<Float>(repeating: p.threshold), beta = SIMD8<Float>(repeating: p.beta)
-        let zero = SIMD8<Float>(), one = SIMD8<Float>(repeating: 1)
         let hardReset = p.reset == .zero
         var counts = [Float](repeating: 0, count: batch)
         v.withUnsafeMutableBufferPointer { vp in
@@ -283,16 +273,8 @@ public enum LIFPopulation {
                                             while j + 8 <= end {
                                                 let h = (UnsafeRawPointer(xb + j).loadUnaligned(as: SIMD8<Float>.self) - m8) * iv8
                                                 UnsafeMutableRawPointer(hb + j).storeBytes(of: h, as: SIMD8<Float>.self)
-                                                let vv = UnsafeRawPointer(vb + j).loadUnaligned(as: SIMD8<Float>.self) * beta
-                                                let uu = vv + (s8 * h + o8)
-                                                let margin = uu - theta
-                                                let fired = margin .> zero
-                                                let spikes = zero.replacing(with: one, where: fired)
-                                                UnsafeMutableRawPointer(ub + j).storeBytes(of: uu, as: SIMD8<Float>.self)
-                                                UnsafeMutableRawPointer(sb + j).storeBytes(of: spikes, as: SIMD8<Float>.self)
-                                                fires += spikes
-                                                let after = hardReset ? uu.replacing(with: zero, where: fired) : uu.replacing(with: margin, where: fired)
-                                                UnsafeMutableRawPointer(vb + j).storeBytes(of: after, as: SIMD8<Float>.self)
+                                                fires += updateLanes(j, current: s8 * h + o8, v: vb, u: ub, spikes: sb,
+                                                                     beta: beta, theta: theta, hardReset: hardReset)
                                                 j += 8
                                             }
                                             while j < end {
@@ -316,6 +298,26 @@ public enum LIFPopulation {
             }
         }
         return counts
+    }
+
+    /// Eight neurons of the vectorised LIF update at `j`: `U = beta V + I`, spikes where `U > theta`, the
+    /// post-reset `V` (the operations of ``LIFDynamics/integrate(v:current:refractory:threshold:reset:)``);
+    /// writes U, the spikes (0/1) and V, and returns the spikes.
+    @inline(__always)
+    static func updateLanes(_ j: Int, current: SIMD8<Float>, v vb: UnsafeMutablePointer<Float>, u ub: UnsafeMutablePointer<Float>,
+                            spikes sb: UnsafeMutablePointer<Float>, beta: SIMD8<Float>, theta: SIMD8<Float>,
+                            hardReset: Bool) -> SIMD8<Float> {
+        let zero = SIMD8<Float>(), one = SIMD8<Float>(repeating: 1)
+        let vv = UnsafeRawPointer(vb + j).loadUnaligned(as: SIMD8<Float>.self) * beta
+        let uu = vv + current
+        let margin = uu - theta
+        let fired = margin .> zero
+        let spikes = zero.replacing(with: one, where: fired)
+        UnsafeMutableRawPointer(ub + j).storeBytes(of: uu, as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(sb + j).storeBytes(of: spikes, as: SIMD8<Float>.self)
+        let after = hardReset ? uu.replacing(with: zero, where: fired) : uu.replacing(with: margin, where: fired)
+        UnsafeMutableRawPointer(vb + j).storeBytes(of: after, as: SIMD8<Float>.self)
+        return spikes
     }
 
     /// Sum of spikes per sample of a `[batch, neurons]` spike tensor.

@@ -186,10 +186,7 @@ func convWeightGradientDirect(padded: UnsafePointer<Float>, geometry g: Conv2DGe
                 let end = min(positions, pos + gemmKC)
                 var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
                 var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
-                var q = pos
-                while q < end {
-                    let oy = q / wo, ox = q - oy * wo
-                    let run = min(end - q, wo - ox)
+                forEachRowRun(from: pos, to: end, width: wo) { q, oy, ox, run in
                     let xb = padded + oy * wp + ox
                     var dyp = dyT + q * o + o0
                     for j in 0..<run {
@@ -200,7 +197,6 @@ func convWeightGradientDirect(padded: UnsafePointer<Float>, geometry g: Conv2DGe
                         s = SIMD8<Float>(repeating: xb[t3 + j]); c30 += s * b0; c31 += s * b1
                         dyp += o
                     }
-                    q += run
                 }
                 let d = dWt + k0 * o + o0
                 writeBack8(d, c00, 1, 1); writeBack8(d + 8, c01, 1, 1)
@@ -217,10 +213,7 @@ func convWeightGradientDirect(padded: UnsafePointer<Float>, geometry g: Conv2DGe
             while pos < positions {
                 let end = min(positions, pos + gemmKC)
                 var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>(), c3 = SIMD8<Float>()
-                var q = pos
-                while q < end {
-                    let oy = q / wo, ox = q - oy * wo
-                    let run = min(end - q, wo - ox)
+                forEachRowRun(from: pos, to: end, width: wo) { q, oy, ox, run in
                     let xb = padded + oy * wp + ox
                     var dyp = dyT + q * o + o0
                     for j in 0..<run {
@@ -231,7 +224,6 @@ func convWeightGradientDirect(padded: UnsafePointer<Float>, geometry g: Conv2DGe
                         c3 += SIMD8<Float>(repeating: xb[t3 + j]) * b
                         dyp += o
                     }
-                    q += run
                 }
                 let d = dWt + k0 * o + o0
                 writeBack8(d, c0, 1, 1)
@@ -251,13 +243,9 @@ func convWeightGradientDirect(padded: UnsafePointer<Float>, geometry g: Conv2DGe
                     while pos < positions {
                         let end = min(positions, pos + gemmKC)
                         var acc: Float = 0
-                        var q = pos
-                        while q < end {
-                            let oy = q / wo, ox = q - oy * wo
-                            let run = min(end - q, wo - ox)
+                        forEachRowRun(from: pos, to: end, width: wo) { q, oy, ox, run in
                             let xb = padded + oy * wp + ox + t
                             for j in 0..<run { acc += xb[j] * dyT[(q + j) * o + oc] }
-                            q += run
                         }
                         dWt[(k0 + r) * o + oc] += acc
                         pos = end
@@ -266,6 +254,19 @@ func convWeightGradientDirect(padded: UnsafePointer<Float>, geometry g: Conv2DGe
             }
         }
         k0 += 4
+    }
+}
+
+/// Calls `body(q, oy, ox, run)` for the runs of output positions `q ..< q + run` in `start ..< end` that lie
+/// in one output row (`q = oy * width + ox`), in ascending order.
+@inline(__always)
+func forEachRowRun(from start: Int, to end: Int, width: Int, _ body: (_ q: Int, _ oy: Int, _ ox: Int, _ run: Int) -> Void) {
+    var q = start
+    while q < end {
+        let oy = q / width, ox = q - oy * width
+        let run = min(end - q, width - ox)
+        body(q, oy, ox, run)
+        q += run
     }
 }
 
