@@ -441,34 +441,10 @@ public enum ChannelChains {
         }
     }
 
-    /// One channel of `doubleTotals` in 16 Double lanes (`spatial >= laneThreshold`).
+    /// One channel of `doubleTotals` in 16 Double lanes (`spatial >= laneThreshold`): batch normalisation's
+    /// lane order (``ChannelSums``) on one map.
     static func doubleLanes(_ x: UnsafePointer<Float>, batch: Int, channels: Int, spatial: Int, channel c: Int,
                             center: Double?) -> Double {
-        let full = spatial & ~15
-        var a0 = SIMD4<Double>(), a1 = SIMD4<Double>(), a2 = SIMD4<Double>(), a3 = SIMD4<Double>()
-        var tail: Double = 0
-        let m = center ?? 0, m4 = SIMD4<Double>(repeating: m)
-        for b in 0..<batch {
-            let xp = x + (b * channels + c) * spatial
-            var q = 0
-            if center != nil {
-                while q < full {
-                    let v = load8(xp + q), w = load8(xp + q + 8)
-                    let d0 = widen(v.lowHalf) - m4, d1 = widen(v.highHalf) - m4
-                    let d2 = widen(w.lowHalf) - m4, d3 = widen(w.highHalf) - m4
-                    a0 += d0 * d0; a1 += d1 * d1; a2 += d2 * d2; a3 += d3 * d3
-                    q += 16
-                }
-                while q < spatial { let d = Double(xp[q]) - m; tail += d * d; q += 1 }
-            } else {
-                while q < full {
-                    let v = load8(xp + q), w = load8(xp + q + 8)
-                    a0 += widen(v.lowHalf); a1 += widen(v.highHalf); a2 += widen(w.lowHalf); a3 += widen(w.highHalf)
-                    q += 16
-                }
-                while q < spatial { tail += Double(xp[q]); q += 1 }
-            }
-        }
-        return laneTotal(a0, a1, a2, a3) + tail
+        ChannelSums.laneTotal([x], batch: batch, channels: channels, spatial: spatial, channel: c, center: center)
     }
 }
