@@ -38,6 +38,8 @@ public enum BPTT {
         // Layer by layer (last first), every step of a layer (latest first) before the layer below: the
         // same operations per element as step by step, and what normalisation over time needs.
         var gs = outputGradients
+        // Batch norm's input gradient written position-major for the conv layer below it (that layer's index, the tensors).
+        var positionMajor: (layer: Int, gradients: [Tensor])?
         layers: for i in stride(from: spec.layers.count - 1, through: 0, by: -1) {
             let layer = spec.layers[i]
             if case .lif(let p) = layer {
@@ -92,14 +94,23 @@ public enum BPTT {
                     guard let cache = tape.normalization[i] else {
                         fatalError("BPTT: the tape has no normalisation cache for layer \(i) (run the engine with training: true)")
                     }
-                    gs = NormalizationKernels.backward(norm, parameters: network.weights[i], threshold: p.threshold, cache: cache,
-                                                       outputGradients: gs, parameterGradient: &grads[i])
+                    // Under a conv layer, the gradient is also written position-major (what the conv's weight gradient
+                    // reads, transposed one sample at a time while in cache); channel-major only if the conv passes it on.
+                    var belowIsConv = false
+                    if i > 0, case .conv2d = spec.layers[i - 1] { belowIsConv = true }
+                    let written = NormalizationKernels.backward(norm, parameters: network.weights[i], threshold: p.threshold, cache: cache,
+                                                                outputGradients: gs, parameterGradient: &grads[i],
+                                                                channelMajor: !belowIsConv || i - 1 > firstNeeded, positionMajor: belowIsConv)
+                    gs = written.channelMajor
+                    positionMajor = written.positionMajor.map { (i - 1, $0) }
                 }
             } else {
                 if i < firstNeeded && !layer.hasWeights { break }
+                let transposed = positionMajor?.layer == i ? positionMajor?.gradients : nil
                 for t in stride(from: tape.steps - 1, through: 0, by: -1) {
                     let dx = SynapticKernels.backward(layer, weight: network.weights[i], cache: tape.caches[t][i],
-                                                      outputGradient: gs[t].reshaped([batch] + shapes[i + 1]),
+                                                      outputGradient: gs[t].count == 0 ? gs[t] : gs[t].reshaped([batch] + shapes[i + 1]),
+                                                      transposedOutputGradient: transposed?[t],
                                                       inShape: shapes[i], outShape: shapes[i + 1],
                                                       needInputGradient: i > firstNeeded, weightGradient: &grads[i])
                     if let dx { gs[t] = dx.reshaped([batch, dx.count / batch]) }

@@ -75,6 +75,45 @@ struct NormalizationTests {
         }
     }
 
+    /// The backward pass can write its input gradient position-major for a conv layer below
+    /// (`positionMajor`): the same values transposed, the same parameter gradient, and the channel-major
+    /// tensors only when asked for.
+    @Test(arguments: InputNormalization.Kind.allCases)
+    func backwardLayouts(kind: InputNormalization.Kind) throws {
+        let norm = InputNormalization(kind: kind, channels: 3, steps: 2)
+        var params = norm.initialParameters()
+        for j in params.data.indices { params.data[j] = 0.5 + Float(j) * 0.2 }
+        let rng = CounterRNG(seed: 13)
+        let batch = 2, spatial = 20
+        let xs = (0..<2).map { t in Tensor(shape: [batch, 3 * spatial], data: (0..<(batch * 3 * spatial)).map { rng.uniform(stream: UInt64(t), counter: UInt64($0)) * 2 - 0.5 }) }
+        let a = (0..<2).map { t in Tensor(shape: [batch, 3 * spatial], data: (0..<(batch * 3 * spatial)).map { rng.uniform(stream: 10 + UInt64(t), counter: UInt64($0)) - 0.5 }) }
+        let r = NormalizationKernels.forward(norm, parameters: params, statistics: norm.initialStatistics(), threshold: 0.7, inputs: xs,
+                                             training: true, keepCache: true)
+        var pgPlain = Tensor(shape: norm.parameterShape), pgBoth = pgPlain, pgAlone = pgPlain
+        let plain = NormalizationKernels.backward(norm, parameters: params, threshold: 0.7, cache: r.cache!, outputGradients: a, parameterGradient: &pgPlain)
+        let both = NormalizationKernels.backward(norm, parameters: params, threshold: 0.7, cache: r.cache!, outputGradients: a,
+                                                 parameterGradient: &pgBoth, channelMajor: true, positionMajor: true)
+        let alone = NormalizationKernels.backward(norm, parameters: params, threshold: 0.7, cache: r.cache!, outputGradients: a,
+                                                  parameterGradient: &pgAlone, channelMajor: false, positionMajor: true)
+        func bits(_ t: Tensor) -> [UInt32] { t.data.map(\.bitPattern) }
+        #expect(bits(pgBoth) == bits(pgPlain) && bits(pgAlone) == bits(pgPlain))
+        for t in 0..<2 { #expect(bits(both.channelMajor[t]) == bits(plain[t]), "step \(t)") }
+        guard kind != .bias else {
+            // The bias kind passes its output gradient through: there is nothing to transpose.
+            #expect(both.positionMajor == nil && alone.positionMajor == nil)
+            return
+        }
+        let transposed = try #require(both.positionMajor), only = try #require(alone.positionMajor)
+        for t in 0..<2 {
+            #expect(alone.channelMajor[t].shape == [batch, 0])
+            #expect(transposed[t].shape == [batch, spatial, 3] && bits(only[t]) == bits(transposed[t]))
+            var wrong = 0
+            for b in 0..<batch { for c in 0..<3 { for q in 0..<spatial
+                where transposed[t].data[(b * spatial + q) * 3 + c] != plain[t].data[(b * 3 + c) * spatial + q] { wrong += 1 } } }
+            #expect(wrong == 0, "step \(t)")
+        }
+    }
+
     /// At evaluation each variant is `gamma (x - mu) / sqrt(var + eps) (* theta for tdBN) (+ beta)` with
     /// the running statistics of the step; the engine's normalised current (U at step 0, where the
     /// membrane starts at 0) equals that formula computed here by hand, and the folded form gives it too.

@@ -273,6 +273,20 @@ public enum NormalizationKernels {
     /// Gradients flow through the batch mean and variance.
     public static func backward(_ norm: InputNormalization, parameters: Tensor, threshold: Float, cache: Cache,
                                 outputGradients: [Tensor], parameterGradient: inout Tensor) -> [Tensor] {
+        backward(norm, parameters: parameters, threshold: threshold, cache: cache, outputGradients: outputGradients,
+                 parameterGradient: &parameterGradient, channelMajor: true, positionMajor: false).channelMajor
+    }
+
+    /// ``backward(_:parameters:threshold:cache:outputGradients:parameterGradient:)`` with the input gradient
+    /// in the layouts asked for (the same values):
+    ///
+    /// - `channelMajor`: `[batch, C, spatial]` per step, as the forward pass's input (else `[batch, 0]`);
+    /// - `positionMajor`: `[batch, spatial, C]` per step, what a convolution's weight gradient reads
+    ///   (``SNNTensor/conv2dBackward(input:batch:weight:outChannels:geometry:outputGradient:transposedOutputGradient:weightGradient:inputGradient:)``);
+    ///   `nil` for the `bias` kind, whose input gradient is its output gradient (always channel-major then).
+    public static func backward(_ norm: InputNormalization, parameters: Tensor, threshold: Float, cache: Cache,
+                                outputGradients: [Tensor], parameterGradient: inout Tensor,
+                                channelMajor: Bool, positionMajor: Bool) -> (channelMajor: [Tensor], positionMajor: [Tensor]?) {
         let steps = outputGradients.count
         let c = norm.channels
         let batch = outputGradients[0].shape[0]
@@ -288,10 +302,11 @@ public enum NormalizationKernels {
                     }
                 }
             }
-            return outputGradients
+            return (outputGradients, nil)
         }
         let groups: [[Int]] = norm.kind == .tdbn ? [Array(0..<steps)] : (0..<steps).map { [$0] }
         var inputGradients = outputGradients
+        var transposed: [Tensor]? = positionMajor ? [] : nil
         for group in groups {
             let n = Float(group.count * batch * spatial)
             // Sums over the group of dxhat and dxhat * xhat per channel.
@@ -329,17 +344,36 @@ public enum NormalizationKernels {
                 let (scale, _) = trainingAffine(norm, parameters: parameters, threshold: threshold, step: t)
                 let inv = cache.inverseStd[t]
                 let meanD = sumD.map { Float($0) / n }, meanDX = sumDX.map { Float($0) / n }
-                inputGradients[t] = Tensor(shape: outputGradients[t].shape) { dx in
-                    outputGradients[t].withUnsafeBufferPointer { g in
-                        cache.normalized[t].withUnsafeBufferPointer { h in
-                            ChannelAffine.inputGradient(g.baseAddress!, normalized: h.baseAddress!, batch: batch, channels: c, spatial: spatial,
-                                                        scale: scale, inverseStd: inv, meanG: meanD, meanGH: meanDX, dx: dx.baseAddress!)
+                guard positionMajor else {
+                    inputGradients[t] = Tensor(shape: outputGradients[t].shape) { dx in
+                        outputGradients[t].withUnsafeBufferPointer { g in
+                            cache.normalized[t].withUnsafeBufferPointer { h in
+                                ChannelAffine.inputGradient(g.baseAddress!, normalized: h.baseAddress!, batch: batch, channels: c, spatial: spatial,
+                                                            scale: scale, inverseStd: inv, meanG: meanD, meanGH: meanDX, dx: dx.baseAddress!)
+                            }
+                        }
+                    }
+                    continue
+                }
+                // Both tensors are written at every element (the channel-major one only when asked for).
+                var dx = channelMajor ? Tensor(shape: outputGradients[t].shape) { _ in } : Tensor(shape: [batch, 0])
+                var dxT = Tensor(shape: [batch, spatial, c]) { _ in }
+                outputGradients[t].withUnsafeBufferPointer { g in
+                    cache.normalized[t].withUnsafeBufferPointer { h in
+                        dx.withUnsafeMutableBufferPointer { d in
+                            dxT.withUnsafeMutableBufferPointer { dt in
+                                ChannelAffine.inputGradient(g.baseAddress!, normalized: h.baseAddress!, batch: batch, channels: c, spatial: spatial,
+                                                            scale: scale, inverseStd: inv, meanG: meanD, meanGH: meanDX,
+                                                            dx: channelMajor ? d.baseAddress : nil, transposedDx: dt.baseAddress!)
+                            }
                         }
                     }
                 }
+                inputGradients[t] = dx
+                transposed!.append(dxT)
             }
         }
-        return inputGradients
+        return (inputGradients, transposed)
     }
 
     /// New running statistics after one training batch: `r <- (1 - m) r + m * batch`, once per step for

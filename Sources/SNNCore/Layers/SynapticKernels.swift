@@ -75,10 +75,17 @@ public enum SynapticKernels {
 
     /// Backward pass: returns the input gradient (when `needInputGradient`) and *adds* the weight
     /// gradient into `weightGradient` (linear, conv).
+    ///
+    /// A conv layer also takes its output gradient position-major (`transposedOutputGradient`,
+    /// `[batch, Ho*Wo, O]`, the same values), as batch norm's backward pass can write it; `dy` may then be
+    /// empty (`[batch, 0]`) when no input gradient is needed.
     public static func backward(_ layer: LayerSpec, weight: Tensor, cache: Cache, outputGradient dy: Tensor,
+                                transposedOutputGradient dyT: Tensor? = nil,
                                 inShape: [Int], outShape: [Int], needInputGradient: Bool,
                                 weightGradient: inout Tensor) -> Tensor? {
         let batch = dy.shape[0]
+        precondition(dyT == nil || (dyT!.count == dy.shape[0] * outShape.reduce(1, *) && (dy.count > 0 || !needInputGradient)),
+                     "SynapticKernels.backward: the position-major output gradient must hold the whole batch, and the input gradient needs the channel-major one")
         let inSize = inShape.reduce(1, *)
         switch layer {
         case .linear(let i, let o):
@@ -107,17 +114,20 @@ public enum SynapticKernels {
             let g = Conv2DGeometry(inChannels: ci, inHeight: inShape[1], inWidth: inShape[2], kernel: k, stride: s, padding: p)
             // conv2dBackward overwrites the input gradient.
             var dx = needInputGradient ? Tensor(shape: [batch] + inShape) { _ in } : Tensor(shape: [0])
+            let transposed = dyT ?? Tensor(shape: [0])
             cache.input!.withUnsafeBufferPointer { xp in
                 weight.withUnsafeBufferPointer { w in
                     dy.withUnsafeBufferPointer { gp in
+                    transposed.withUnsafeBufferPointer { tp in
                         weightGradient.withUnsafeMutableBufferPointer { dw in
                             dx.withUnsafeMutableBufferPointer { d in
                                 conv2dBackward(input: xp.baseAddress!, batch: batch, weight: w.baseAddress!, outChannels: co, geometry: g,
-                                               outputGradient: gp.baseAddress!, weightGradient: dw.baseAddress!,
-                                               inputGradient: needInputGradient ? d.baseAddress! : nil)
+                                               outputGradient: dy.count > 0 ? gp.baseAddress : nil,
+                                               transposedOutputGradient: dyT != nil ? tp.baseAddress : nil,
+                                               weightGradient: dw.baseAddress!, inputGradient: needInputGradient ? d.baseAddress! : nil)
                             }
                         }
-                    }
+                    }}
                 }
             }
             return needInputGradient ? dx : nil

@@ -195,13 +195,13 @@ public enum ChannelSums {
             let gp = g + off, hp = h + off
             var q = 0
             while q < full {
-                let v = ChannelChains.load8(gp + q), w = ChannelChains.load8(gp + q + 8)
-                let hv = ChannelChains.load8(hp + q), hw = ChannelChains.load8(hp + q + 8)
-                let g0 = ChannelChains.widen(v.lowHalf), g1 = ChannelChains.widen(v.highHalf)
-                let g2 = ChannelChains.widen(w.lowHalf), g3 = ChannelChains.widen(w.highHalf)
+                // Four-float loads widened one by one (vcvtps2pd from memory): loading eight and splitting the
+                // halves made the compiler shuffle lanes through scalar moves (half this loop's time).
+                let g0 = ChannelChains.loadWide(gp + q), g1 = ChannelChains.loadWide(gp + q + 4)
+                let g2 = ChannelChains.loadWide(gp + q + 8), g3 = ChannelChains.loadWide(gp + q + 12)
                 s0 += g0; s1 += g1; s2 += g2; s3 += g3
-                p0 += g0 * ChannelChains.widen(hv.lowHalf); p1 += g1 * ChannelChains.widen(hv.highHalf)
-                p2 += g2 * ChannelChains.widen(hw.lowHalf); p3 += g3 * ChannelChains.widen(hw.highHalf)
+                p0 += g0 * ChannelChains.loadWide(hp + q); p1 += g1 * ChannelChains.loadWide(hp + q + 4)
+                p2 += g2 * ChannelChains.loadWide(hp + q + 8); p3 += g3 * ChannelChains.loadWide(hp + q + 12)
                 q += 16
             }
             while q < spatial { let gv = Double(gp[q]); sTail += gv; pTail += gv * Double(hp[q]); q += 1 }
@@ -252,19 +252,49 @@ public enum ChannelAffine {
                                      spatial: Int, scale: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
                                      meanG: UnsafePointer<Float>, meanGH: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
         forEachRun(batch: batch, channels: channels, spatial: spatial) { base, ch in
-            let md = meanG[ch], mdx = meanGH[ch], s = scale[ch], iv = inverseStd[ch]
-            let md8 = SIMD8(repeating: md), mdx8 = SIMD8(repeating: mdx), s8 = SIMD8(repeating: s), iv8 = SIMD8(repeating: iv)
-            var k = 0
-            while k + 8 <= spatial {
-                let gv = UnsafeRawPointer(g + base + k).loadUnaligned(as: SIMD8<Float>.self)
-                let hv = UnsafeRawPointer(h + base + k).loadUnaligned(as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(dx + base + k).storeBytes(of: iv8 * (gv * s8 - md8 - hv * mdx8), as: SIMD8<Float>.self)
-                k += 8
+            inputGradientRun(g + base, h + base, spatial, scale[ch], inverseStd[ch], meanG[ch], meanGH[ch], dx + base)
+        }
+    }
+
+    /// ``inputGradient(_:normalized:batch:channels:spatial:scale:inverseStd:meanG:meanGH:dx:)`` in either
+    /// layout or both (the same values): `dx` as `[batch, C, spatial]`, `transposedDx` as `[batch, spatial, C]`
+    /// (what a convolution's weight gradient reads). Each sample is transposed while it is in cache.
+    public static func inputGradient(_ g: UnsafePointer<Float>, normalized h: UnsafePointer<Float>, batch: Int, channels: Int,
+                                     spatial: Int, scale: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
+                                     meanG: UnsafePointer<Float>, meanGH: UnsafePointer<Float>,
+                                     dx: UnsafeMutablePointer<Float>?, transposedDx: UnsafeMutablePointer<Float>) {
+        let size = channels * spatial
+        parallelFor(batch, minimumChunk: max(1, 16_384 / max(1, size))) { samples in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: dx == nil ? size : 0)
+            defer { scratch.deallocate() }
+            for b in samples {
+                let target = dx.map { $0 + b * size } ?? scratch
+                for ch in 0..<channels {
+                    let base = b * size + ch * spatial
+                    inputGradientRun(g + base, h + base, spatial, scale[ch], inverseStd[ch], meanG[ch], meanGH[ch],
+                                     target + ch * spatial)
+                }
+                transposeInto(src: target, srcRows: channels, srcCols: spatial, srcStride: spatial,
+                              dst: transposedDx + b * size, dstStride: channels)
             }
-            while k < spatial {
-                dx[base + k] = iv * (g[base + k] * s - md - h[base + k] * mdx)
-                k += 1
-            }
+        }
+    }
+
+    /// One run of `n` values of one channel: `dx = iv * (g * s - md - h * mdx)`.
+    @inline(__always)
+    static func inputGradientRun(_ g: UnsafePointer<Float>, _ h: UnsafePointer<Float>, _ n: Int, _ s: Float, _ iv: Float,
+                                 _ md: Float, _ mdx: Float, _ dx: UnsafeMutablePointer<Float>) {
+        let md8 = SIMD8(repeating: md), mdx8 = SIMD8(repeating: mdx), s8 = SIMD8(repeating: s), iv8 = SIMD8(repeating: iv)
+        var k = 0
+        while k + 8 <= n {
+            let gv = UnsafeRawPointer(g + k).loadUnaligned(as: SIMD8<Float>.self)
+            let hv = UnsafeRawPointer(h + k).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(dx + k).storeBytes(of: iv8 * (gv * s8 - md8 - hv * mdx8), as: SIMD8<Float>.self)
+            k += 8
+        }
+        while k < n {
+            dx[k] = iv * (g[k] * s - md - h[k] * mdx)
+            k += 1
         }
     }
 }
@@ -305,6 +335,12 @@ public enum ChannelChains {
     @inline(__always)
     static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
         UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    /// Four floats from `p` (unaligned) as Doubles.
+    @inline(__always)
+    static func loadWide(_ p: UnsafePointer<Float>) -> SIMD4<Double> {
+        widen(UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self))
     }
 
     @inline(__always)

@@ -375,30 +375,54 @@ struct TransposedFold {
 public func conv2dBackward(input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
                            geometry g: Conv2DGeometry, outputGradient: UnsafePointer<Float>,
                            weightGradient: UnsafeMutablePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?) {
+    conv2dBackward(input: input, batch: batch, weight: weight, outChannels: outChannels, geometry: g,
+                   outputGradient: outputGradient, transposedOutputGradient: nil,
+                   weightGradient: weightGradient, inputGradient: inputGradient)
+}
+
+/// ``conv2dBackward(input:batch:weight:outChannels:geometry:outputGradient:weightGradient:inputGradient:)``
+/// with the output gradient in either layout or both, the same results:
+///
+/// - `outputGradient`: `[batch, O, Ho*Wo]` (channel-major, as the forward pass writes its output);
+/// - `transposedOutputGradient`: `[batch, Ho*Wo, O]` (position-major), what the weight gradient reads.
+///   A producer that has the gradient in cache one sample at a time (batch norm's backward pass) writes
+///   it so for less than this function's own transpose of the whole batch costs.
+///
+/// At least one must be given; `outputGradient` is needed when `inputGradient` is asked for.
+public func conv2dBackward(input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
+                           geometry g: Conv2DGeometry, outputGradient: UnsafePointer<Float>?,
+                           transposedOutputGradient: UnsafePointer<Float>?,
+                           weightGradient: UnsafeMutablePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?) {
     guard batch > 0 else { return }
+    precondition(outputGradient != nil || (transposedOutputGradient != nil && inputGradient == nil),
+                 "conv2dBackward: the input gradient needs the channel-major output gradient")
     let inSize = g.inSize, o = outChannels, positions = g.outPositions, outSize = o * positions
     let p = g.patchSize
     if outSize == 0 || p == 0 {
         if let dx = inputGradient { dx.update(repeating: 0, count: batch * inSize) }
         return
     }
-    // The output gradient as [batch, Ho*Wo, O].
-    let dyBlock = acquireScratch(batch * outSize * MemoryLayout<Float>.stride)
-    defer { releaseScratch(dyBlock) }
-    let dyT = dyBlock.pointer.bindMemory(to: Float.self, capacity: batch * outSize)
-    parallelFor(batch, minimumChunk: max(1, 8192 / outSize)) { samples in
-        for s in samples {
-            transposeInto(src: outputGradient + s * outSize, srcRows: o, srcCols: positions, srcStride: positions,
-                          dst: dyT + s * outSize, dstStride: o)
-        }
-    }
-    let dyTc = UnsafePointer(dyT)
-
     let sparseLimit = Int(convSparseDensity * Double(batch * inSize))
     let sparse = countNonZeros(rows: 1, cols: batch * inSize, input, batch * inSize, limit: sparseLimit) <= sparseLimit
     let dWt = UnsafeMutablePointer<Float>.allocate(capacity: p * o)  // [C*kh*kw, O]
     dWt.initialize(repeating: 0, count: p * o)
     defer { dWt.deallocate() }
+    // The output gradient as [batch, Ho*Wo, O], for the sparse weight gradient and the narrow input gradient
+    // (the dense weight gradient transposes one sample at a time, while it is in cache).
+    let needsWholeTranspose = transposedOutputGradient == nil
+        && (sparse || (inputGradient != nil && !(g.stride == 1 && g.inWidth >= 8 && g.padding <= g.kernelHeight - 1) && g.outWidth < 8))
+    let dyBlock = acquireScratch(needsWholeTranspose ? batch * outSize * MemoryLayout<Float>.stride : 0)
+    defer { releaseScratch(dyBlock) }
+    let dyT = dyBlock.pointer.bindMemory(to: Float.self, capacity: needsWholeTranspose ? batch * outSize : 0)
+    if needsWholeTranspose, let outputGradient {
+        parallelFor(batch, minimumChunk: max(1, 8192 / outSize)) { samples in
+            for s in samples {
+                transposeInto(src: outputGradient + s * outSize, srcRows: o, srcCols: positions, srcStride: positions,
+                              dst: dyT + s * outSize, dstStride: o)
+            }
+        }
+    }
+    let dyTc = transposedOutputGradient ?? UnsafePointer(dyT)
     if sparse {
         let tables = ConvScatter.shared(g)
         let sc = tables.scatter
@@ -425,11 +449,18 @@ public func conv2dBackward(input: UnsafePointer<Float>, batch: Int, weight: Unsa
             let planes = PhasePlanes(g)
             let padded = UnsafeMutablePointer<Float>.allocate(capacity: planes.count)
             padded.initialize(repeating: 0, count: planes.count)
-            defer { padded.deallocate() }
+            let sampleDyT = UnsafeMutablePointer<Float>.allocate(capacity: transposedOutputGradient == nil ? outSize : 0)
+            defer { padded.deallocate(); sampleDyT.deallocate() }
             for gi in gs {
                 for s in (gi * group)..<min(batch, (gi + 1) * group) {
                     planes.fill(input + s * inSize, padded)
-                    convWeightGradientDirect(padded: padded, geometry: g, outChannels: o, dyT: dyTc + s * outSize,
+                    var dys = dyTc + s * outSize
+                    if transposedOutputGradient == nil, let outputGradient {
+                        transposeInto(src: outputGradient + s * outSize, srcRows: o, srcCols: positions, srcStride: positions,
+                                      dst: sampleDyT, dstStride: o)
+                        dys = UnsafePointer(sampleDyT)
+                    }
+                    convWeightGradientDirect(padded: padded, geometry: g, outChannels: o, dyT: dys,
                                              dWt: partial + gi * p * o)
                 }
             }
@@ -442,7 +473,7 @@ public func conv2dBackward(input: UnsafePointer<Float>, batch: Int, weight: Unsa
         for r in 0..<p { dst[r] += dWt[r * o + oc] }
     }
 
-    guard let dx = inputGradient else { return }
+    guard let dx = inputGradient, let outputGradient else { return }
     if g.stride == 1 && g.inWidth >= 8 && g.padding <= g.kernelHeight - 1 {
         // The full correlation with the flipped kernel, straight from dY (no patch matrix, no fold).
         convInputGradientDirect(outputGradient: outputGradient, batch: batch, weight: weight, outChannels: o, geometry: g,
