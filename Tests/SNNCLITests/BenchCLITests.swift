@@ -16,6 +16,23 @@ import Testing
         #expect((bntt["trainingSamplesPerSecond"] as? Double ?? 0) > 0)
     }
 
+    /// `--nets cnn` measures the CNN alone; `--repeats` is recorded with the rates it chose between.
+    @Test func benchMeasuresTheNetworksAskedForWithRepeats() throws {
+        let json = FileManager.default.temporaryDirectory.appendingPathComponent("snn-bench-cnn-\(getpid()).json").path
+        defer { try? FileManager.default.removeItem(atPath: json) }
+        let run = try CLIRun(["bench", "--skip-gemm", "--parts", "layered", "--nets", "cnn", "--batch", "2", "--seconds", "0.01",
+                              "--repeats", "2", "--json", json])
+        #expect(run.status == 0, "\(run.output.suffix(800))")
+        #expect(run.output.contains("best of 2 runs"), "\(run.output.suffix(800))")
+        #expect(run.output.contains("CNN conv8k3s2"), "\(run.output.suffix(800))")
+        #expect(!run.output.contains("MLP 2312"), "\(run.output.suffix(800))")
+        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any]
+        #expect(object?["repeats"] as? Int == 2)
+        let layered = try #require(object?["layered"] as? [[String: Any]], "no layered entries in \(json)")
+        #expect(layered.count == 1 && (layered[0]["network"] as? String ?? "").hasPrefix("CNN"))
+        #expect((layered[0]["trainingSamplesPerSecond"] as? Double ?? 0) > 0)
+    }
+
     /// `--save-networks` writes the networks the measurements ran, as model files that load.
     @Test func benchSavesTheNetworksItMeasures() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("snn-bench-nets-\(getpid())").path
