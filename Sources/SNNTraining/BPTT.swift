@@ -40,9 +40,18 @@ public enum BPTT {
         var gs = outputGradients
         // Batch norm's input gradient written position-major for the conv layer below it (that layer's index, the tensors).
         var positionMajor: (layer: Int, gradients: [Tensor])?
+        // A 2x2 average pooling's backward pass left to the population below it (gs then holds the pooling's output gradients).
+        var poolLeftToPopulation = false
+        let membraneLoss = membraneGradients != nil
         layers: for i in stride(from: spec.layers.count - 1, through: 0, by: -1) {
             let layer = spec.layers[i]
             if case .lif(let p) = layer {
+                let plan = channelwisePlan(spec, shapes: shapes, layer: i, membraneLoss: membraneLoss)
+                precondition(!poolLeftToPopulation || plan?.expandsPool == true, "BPTT: a pooling's backward pass was left to layer \(i)")
+                poolLeftToPopulation = false
+                // Per step, the channel totals batch norm's backward pass needs, when the step sums them.
+                var channelTotals: [[Double]]? = plan?.sumsNormalization == true
+                    ? [[Double]](repeating: [], count: tape.steps) : nil
                 let perNeuron = shapes[i + 1].reduce(1, *)
                 let n = batch * perNeuron
                 var carriedIn = Tensor(shape: [batch, perNeuron])  // dL/dV_t carried from step t+1
@@ -68,7 +77,40 @@ public enum BPTT {
                     dU.withUnsafeMutableBufferPointer { dp in
                     carriedOut.withUnsafeMutableBufferPointer { op in
                         var start = 0
-                        if extra == nil && betas == nil {
+                        if let plan {
+                            let out = keepCarry && !carryFromNext ? op.baseAddress! : nil
+                            var totals = [Double](repeating: 0, count: plan.sumsNormalization ? 2 * plan.channels : 0)
+                            let normalized = plan.sumsNormalization ? tape.normalization[i]?.normalized[t] : nil
+                            (normalized ?? Tensor(shape: [0])).withUnsafeBufferPointer { hp in
+                                totals.withUnsafeMutableBufferPointer { tp in
+                                    let h = normalized != nil ? hp.baseAddress : nil, tot = plan.sumsNormalization ? tp.baseAddress : nil
+                                    switch p.surrogate {
+                                    case .atan(let alpha):
+                                        channelwiseLIFBackward(ATanLanes(alpha: alpha), p, plan: plan, batch: batch, u: up.baseAddress!,
+                                                               spikes: sp.baseAddress!, g: gp.baseAddress!, carriedIn: cp.baseAddress!,
+                                                               carriedInIsNextDU: carryFromNext, dU: dp.baseAddress!, carriedOut: out,
+                                                               normalized: h, totals: tot)
+                                    case .fastSigmoid(let slope):
+                                        channelwiseLIFBackward(FastSigmoidLanes(slope: slope), p, plan: plan, batch: batch, u: up.baseAddress!,
+                                                               spikes: sp.baseAddress!, g: gp.baseAddress!, carriedIn: cp.baseAddress!,
+                                                               carriedInIsNextDU: carryFromNext, dU: dp.baseAddress!, carriedOut: out,
+                                                               normalized: h, totals: tot)
+                                    case .triangle(let height, let halfWidth):
+                                        channelwiseLIFBackward(TriangleLanes(height: height, halfWidth: halfWidth), p, plan: plan, batch: batch,
+                                                               u: up.baseAddress!, spikes: sp.baseAddress!, g: gp.baseAddress!,
+                                                               carriedIn: cp.baseAddress!, carriedInIsNextDU: carryFromNext, dU: dp.baseAddress!,
+                                                               carriedOut: out, normalized: h, totals: tot)
+                                    case .sigmoid:
+                                        preconditionFailure("BPTT: the sigmoid surrogate has no lane form")
+                                    }
+                                }
+                            }
+                            if plan.sumsNormalization {
+                                precondition(normalized != nil, "BPTT: the tape has no normalisation cache for layer \(i)")
+                                channelTotals![t] = totals
+                            }
+                            start = n
+                        } else if extra == nil && betas == nil {
                             start = vectorisedLIFBackward(p, count: n, u: up.baseAddress!, spikes: sp.baseAddress!, g: gp.baseAddress!,
                                                           carriedIn: cp.baseAddress!, carriedInIsNextDU: carryFromNext, dU: dp.baseAddress!,
                                                           carriedOut: keepCarry && !carryFromNext ? op.baseAddress! : nil)
@@ -100,12 +142,18 @@ public enum BPTT {
                     if i > 0, case .conv2d = spec.layers[i - 1] { belowIsConv = true }
                     let written = NormalizationKernels.backward(norm, parameters: network.weights[i], threshold: p.threshold, cache: cache,
                                                                 outputGradients: gs, parameterGradient: &grads[i],
-                                                                channelMajor: !belowIsConv || i - 1 > firstNeeded, positionMajor: belowIsConv)
+                                                                channelMajor: !belowIsConv || i - 1 > firstNeeded, positionMajor: belowIsConv,
+                                                                channelTotals: channelTotals)
                     gs = written.channelMajor
                     positionMajor = written.positionMajor.map { (i - 1, $0) }
                 }
             } else {
                 if i < firstNeeded && !layer.hasWeights { break }
+                if channelwisePlan(spec, shapes: shapes, layer: i - 1, membraneLoss: membraneLoss)?.expandsPool == true {
+                    // The population below reads this pooling's output gradient directly (channelwiseLIFBackward).
+                    poolLeftToPopulation = true
+                    continue layers
+                }
                 let transposed = positionMajor?.layer == i ? positionMajor?.gradients : nil
                 for t in stride(from: tape.steps - 1, through: 0, by: -1) {
                     let dx = SynapticKernels.backward(layer, weight: network.weights[i], cache: tape.caches[t][i],
@@ -159,28 +207,37 @@ public enum BPTT {
                                                    _ spikes: UnsafePointer<Float>, _ g: UnsafePointer<Float>,
                                                    _ carriedIn: UnsafePointer<Float>, _ carriedInIsNextDU: Bool,
                                                    _ dU: UnsafeMutablePointer<Float>, _ carriedOut: UnsafeMutablePointer<Float>?) -> Int {
-        typealias V = SIMD8<Float>
-        let theta = V(repeating: p.threshold), beta = V(repeating: p.beta), one = V(repeating: 1)
-        let subtract = p.reset == .subtract, detach = p.detachReset
         var j = 0
         while j + 8 <= n {
-            let uj = UnsafeRawPointer(u + j).loadUnaligned(as: V.self)
-            let sg = surrogate.gradient(uj - theta)
-            var d = UnsafeRawPointer(g + j).loadUnaligned(as: V.self) * sg
-            let derivative: V
-            if subtract {
-                derivative = detach ? one : one - theta * sg
-            } else {
-                let s = UnsafeRawPointer(spikes + j).loadUnaligned(as: V.self)
-                derivative = detach ? (one - s) : (one - s) - uj * sg
-            }
-            let carried = UnsafeRawPointer(carriedIn + j).loadUnaligned(as: V.self)
-            d += (carriedInIsNextDU ? carried * beta : carried) * derivative
-            UnsafeMutableRawPointer(dU + j).storeBytes(of: d, as: V.self)
-            if let carriedOut { UnsafeMutableRawPointer(carriedOut + j).storeBytes(of: d * beta, as: V.self) }
+            let d = lifLanes(surrogate, p, u: u + j, spikes: spikes + j, g: UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self),
+                             carriedIn: carriedIn + j, carriedInIsNextDU: carriedInIsNextDU)
+            UnsafeMutableRawPointer(dU + j).storeBytes(of: d, as: SIMD8<Float>.self)
+            if let carriedOut { UnsafeMutableRawPointer(carriedOut + j).storeBytes(of: d * p.beta, as: SIMD8<Float>.self) }
             j += 8
         }
         return j
+    }
+
+    /// `dL/dU` of eight neurons from their `U`, spikes, `dL/ds` (`g`) and the carry: per lane the scalar
+    /// loop's operations in its order.
+    @inline(__always)
+    static func lifLanes<S: LaneSurrogate>(_ surrogate: S, _ p: LIFParameters, u: UnsafePointer<Float>, spikes: UnsafePointer<Float>,
+                                           g: SIMD8<Float>, carriedIn: UnsafePointer<Float>, carriedInIsNextDU: Bool) -> SIMD8<Float> {
+        typealias V = SIMD8<Float>
+        let theta = V(repeating: p.threshold), one = V(repeating: 1)
+        let uj = UnsafeRawPointer(u).loadUnaligned(as: V.self)
+        let sg = surrogate.gradient(uj - theta)
+        var d = g * sg
+        let derivative: V
+        if p.reset == .subtract {
+            derivative = p.detachReset ? one : one - theta * sg
+        } else {
+            let s = UnsafeRawPointer(spikes).loadUnaligned(as: V.self)
+            derivative = p.detachReset ? (one - s) : (one - s) - uj * sg
+        }
+        let carried = UnsafeRawPointer(carriedIn).loadUnaligned(as: V.self)
+        d += (carriedInIsNextDU ? carried * V(repeating: p.beta) : carried) * derivative
+        return d
     }
 
     /// The first layer with weights: nothing below it needs an input gradient.

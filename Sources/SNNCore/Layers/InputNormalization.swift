@@ -284,9 +284,15 @@ public enum NormalizationKernels {
     /// - `positionMajor`: `[batch, spatial, C]` per step, what a convolution's weight gradient reads
     ///   (``SNNTensor/conv2dBackward(input:batch:weight:outChannels:geometry:outputGradient:transposedOutputGradient:weightGradient:inputGradient:)``);
     ///   `nil` for the `bias` kind, whose input gradient is its output gradient (always channel-major then).
+    ///
+    /// `channelTotals`, when given, holds per step the channel totals `[sum(dL/dI), sum(dL/dI * x_hat)]` of
+    /// each channel (`[2C]`), as ``SNNTensor/ChannelSums/accumulateGradient(g:h:batch:channels:spatial:scale:sumG:sumGH:scaledG:scaledGH:)``
+    /// computes them on conv maps (16 positions or more): a producer that summed them while writing
+    /// `dL/dI` (BPTT's channel-by-channel LIF step) saves reading the maps again.
     public static func backward(_ norm: InputNormalization, parameters: Tensor, threshold: Float, cache: Cache,
                                 outputGradients: [Tensor], parameterGradient: inout Tensor,
-                                channelMajor: Bool, positionMajor: Bool) -> (channelMajor: [Tensor], positionMajor: [Tensor]?) {
+                                channelMajor: Bool, positionMajor: Bool,
+                                channelTotals: [[Double]]? = nil) -> (channelMajor: [Tensor], positionMajor: [Tensor]?) {
         let steps = outputGradients.count
         let c = norm.channels
         let batch = outputGradients[0].shape[0]
@@ -314,16 +320,26 @@ public enum NormalizationKernels {
             for t in group {
                 let (scale, _) = trainingAffine(norm, parameters: parameters, threshold: threshold, step: t)
                 var dGamma = [Double](repeating: 0, count: c), dBeta = dGamma
-                outputGradients[t].withUnsafeBufferPointer { g in
-                    cache.normalized[t].withUnsafeBufferPointer { h in
-                        scale.withUnsafeBufferPointer { sc in
-                            dBeta.withUnsafeMutableBufferPointer { db in
-                                dGamma.withUnsafeMutableBufferPointer { dg in
-                                    sumD.withUnsafeMutableBufferPointer { sd in
-                                        sumDX.withUnsafeMutableBufferPointer { sdx in
-                                            ChannelSums.accumulateGradient(g: g.baseAddress!, h: h.baseAddress!, batch: batch, channels: c,
-                                                                           spatial: spatial, scale: sc.baseAddress!, sumG: db.baseAddress!,
-                                                                           sumGH: dg.baseAddress!, scaledG: sd.baseAddress!, scaledGH: sdx.baseAddress!)
+                if let totals = channelTotals?[t] {
+                    precondition(totals.count == 2 * c && spatial >= ChannelChains.laneThreshold,
+                                 "NormalizationKernels.backward: channel totals are [2C] per step of a conv map")
+                    // What accumulateGradient adds from the lane totals of each channel.
+                    for ch in 0..<c {
+                        let sg = totals[2 * ch], sgh = totals[2 * ch + 1], sc = Double(scale[ch])
+                        dBeta[ch] += sg; dGamma[ch] += sgh; sumD[ch] += sg * sc; sumDX[ch] += sgh * sc
+                    }
+                } else {
+                    outputGradients[t].withUnsafeBufferPointer { g in
+                        cache.normalized[t].withUnsafeBufferPointer { h in
+                            scale.withUnsafeBufferPointer { sc in
+                                dBeta.withUnsafeMutableBufferPointer { db in
+                                    dGamma.withUnsafeMutableBufferPointer { dg in
+                                        sumD.withUnsafeMutableBufferPointer { sd in
+                                            sumDX.withUnsafeMutableBufferPointer { sdx in
+                                                ChannelSums.accumulateGradient(g: g.baseAddress!, h: h.baseAddress!, batch: batch, channels: c,
+                                                                               spatial: spatial, scale: sc.baseAddress!, sumG: db.baseAddress!,
+                                                                               sumGH: dg.baseAddress!, scaledG: sd.baseAddress!, scaledGH: sdx.baseAddress!)
+                                            }
                                         }
                                     }
                                 }
