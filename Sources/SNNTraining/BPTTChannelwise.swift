@@ -77,10 +77,11 @@ extension BPTT {
                             if half == 0 { d.0 = dj } else { d.1 = dj }
                         }
                         if sums {
-                            let g0 = widen(d.0.lowHalf), g1 = widen(d.0.highHalf), g2 = widen(d.1.lowHalf), g3 = widen(d.1.highHalf)
+                            let g0 = ChannelChains.widen(d.0.lowHalf), g1 = ChannelChains.widen(d.0.highHalf)
+                            let g2 = ChannelChains.widen(d.1.lowHalf), g3 = ChannelChains.widen(d.1.highHalf)
                             s0 += g0; s1 += g1; s2 += g2; s3 += g3
-                            p0 += g0 * loadWide(h + k); p1 += g1 * loadWide(h + k + 4)
-                            p2 += g2 * loadWide(h + k + 8); p3 += g3 * loadWide(h + k + 12)
+                            p0 += g0 * ChannelChains.loadWide(h + k); p1 += g1 * ChannelChains.loadWide(h + k + 4)
+                            p2 += g2 * ChannelChains.loadWide(h + k + 8); p3 += g3 * ChannelChains.loadWide(h + k + 12)
                             k += 16
                         } else {
                             k += 8
@@ -103,10 +104,4 @@ extension BPTT {
         let share = 0 + UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self) * 0.25
         return SIMD8(share[0], share[0], share[1], share[1], share[2], share[2], share[3], share[3])
     }
-
-    @inline(__always)
-    static func widen(_ v: SIMD4<Float>) -> SIMD4<Double> { SIMD4(Double(v[0]), Double(v[1]), Double(v[2]), Double(v[3])) }
-
-    @inline(__always)
-    static func loadWide(_ p: UnsafePointer<Float>) -> SIMD4<Double> { widen(UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)) }
 }

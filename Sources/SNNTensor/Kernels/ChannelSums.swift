@@ -338,13 +338,14 @@ public enum ChannelChains {
     }
 
     /// Four floats from `p` (unaligned) as Doubles.
-    @inline(__always)
-    static func loadWide(_ p: UnsafePointer<Float>) -> SIMD4<Double> {
+    @inlinable @inline(__always)
+    public static func loadWide(_ p: UnsafePointer<Float>) -> SIMD4<Double> {
         widen(UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self))
     }
 
-    @inline(__always)
-    static func widen(_ v: SIMD4<Float>) -> SIMD4<Double> {
+    /// Four floats as Doubles (exact), the lanes' widening.
+    @inlinable @inline(__always)
+    public static func widen(_ v: SIMD4<Float>) -> SIMD4<Double> {
         SIMD4<Double>(Double(v[0]), Double(v[1]), Double(v[2]), Double(v[3]))
     }
 
