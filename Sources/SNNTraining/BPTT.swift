@@ -40,15 +40,13 @@ public enum BPTT {
         var gs = outputGradients
         // Batch norm's input gradient written position-major for the conv layer below it (that layer's index, the tensors).
         var positionMajor: (layer: Int, gradients: [Tensor])?
-        // A 2x2 average pooling's backward pass left to the population below it (gs then holds the pooling's output gradients).
-        var poolLeftToPopulation = false
-        let membraneLoss = membraneGradients != nil
+        // The populations that take the channel-by-channel step. A pooling whose population below expands it is
+        // skipped (gs then holds the pooling's output gradients when that population's step reads them).
+        let plans = spec.layers.indices.map { channelwisePlan(spec, shapes: shapes, layer: $0, membraneLoss: membraneGradients != nil) }
         layers: for i in stride(from: spec.layers.count - 1, through: 0, by: -1) {
             let layer = spec.layers[i]
             if case .lif(let p) = layer {
-                let plan = channelwisePlan(spec, shapes: shapes, layer: i, membraneLoss: membraneLoss)
-                precondition(!poolLeftToPopulation || plan?.expandsPool == true, "BPTT: a pooling's backward pass was left to layer \(i)")
-                poolLeftToPopulation = false
+                let plan = plans[i]
                 // Per step, the channel totals batch norm's backward pass needs, when the step sums them.
                 var channelTotals: [[Double]]? = plan?.sumsNormalization == true
                     ? [[Double]](repeating: [], count: tape.steps) : nil
@@ -149,9 +147,8 @@ public enum BPTT {
                 }
             } else {
                 if i < firstNeeded && !layer.hasWeights { break }
-                if channelwisePlan(spec, shapes: shapes, layer: i - 1, membraneLoss: membraneLoss)?.expandsPool == true {
+                if i > 0, plans[i - 1]?.expandsPool == true {
                     // The population below reads this pooling's output gradient directly (channelwiseLIFBackward).
-                    poolLeftToPopulation = true
                     continue layers
                 }
                 let transposed = positionMajor?.layer == i ? positionMajor?.gradients : nil

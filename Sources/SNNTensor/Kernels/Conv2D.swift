@@ -407,10 +407,13 @@ public func conv2dBackward(input: UnsafePointer<Float>, batch: Int, weight: Unsa
     let dWt = UnsafeMutablePointer<Float>.allocate(capacity: p * o)  // [C*kh*kw, O]
     dWt.initialize(repeating: 0, count: p * o)
     defer { dWt.deallocate() }
+    // The input gradient's path: the direct correlation (stride 1), W^T dY and a phased fold (outputs at least
+    // 8 wide), or the transposed fold of narrow outputs, which reads dY position-major.
+    let directInputGradient = g.stride == 1 && g.inWidth >= 8 && g.padding <= g.kernelHeight - 1
+    let narrowInputGradient = inputGradient != nil && !directInputGradient && g.outWidth < 8
     // The output gradient as [batch, Ho*Wo, O], for the sparse weight gradient and the narrow input gradient
     // (the dense weight gradient transposes one sample at a time, while it is in cache).
-    let needsWholeTranspose = transposedOutputGradient == nil
-        && (sparse || (inputGradient != nil && !(g.stride == 1 && g.inWidth >= 8 && g.padding <= g.kernelHeight - 1) && g.outWidth < 8))
+    let needsWholeTranspose = transposedOutputGradient == nil && (sparse || narrowInputGradient)
     let dyBlock = acquireScratch(needsWholeTranspose ? batch * outSize * MemoryLayout<Float>.stride : 0)
     defer { releaseScratch(dyBlock) }
     let dyT = dyBlock.pointer.bindMemory(to: Float.self, capacity: needsWholeTranspose ? batch * outSize : 0)
@@ -474,13 +477,13 @@ public func conv2dBackward(input: UnsafePointer<Float>, batch: Int, weight: Unsa
     }
 
     guard let dx = inputGradient, let outputGradient else { return }
-    if g.stride == 1 && g.inWidth >= 8 && g.padding <= g.kernelHeight - 1 {
+    if directInputGradient {
         // The full correlation with the flipped kernel, straight from dY (no patch matrix, no fold).
         convInputGradientDirect(outputGradient: outputGradient, batch: batch, weight: weight, outChannels: o, geometry: g,
                                 inputGradient: dx)
         return
     }
-    if g.outWidth >= 8 {
+    if !narrowInputGradient {
         // dX: dcols[P, HW] = W^T dY_s per sample (a GEMM), folded back with contiguous row adds.
         let fold = PhasedFold(g)
         defer { fold.deallocate() }
