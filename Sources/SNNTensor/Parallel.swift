@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -82,13 +83,150 @@ public func parallelFor(_ count: Int, minimumChunk: Int = 1, _ body: (Range<Int>
 
 /// Runs `body(i)` for `i` in `0..<n` concurrently and returns when all are done.
 ///
+/// The calling thread and the ``WorkerPool``'s threads share the iterations (each taken by whichever
+/// thread claims it first; results cannot depend on which, as every iteration writes only its own
+/// part of the outputs). A call made while the pool is running another (nested calls, or a second
+/// thread's) goes to Dispatch's `concurrentPerform` instead.
+///
 /// Kernels hand it closures that capture raw buffers; each iteration writes only its own part of
 /// them, which is the (unchecked) contract that makes the `@Sendable` conversion below sound.
 public func concurrentPerform(_ n: Int, _ body: (Int) -> Void) {
     if n <= 1 { if n == 1 { body(0) }; return }
+    if WorkerPool.shared.run(n, body) { return }
     withoutActuallyEscaping(body) { escaping in
         let sendable = unsafeBitCast(escaping, to: (@Sendable (Int) -> Void).self)
         DispatchQueue.concurrentPerform(iterations: n, execute: sendable)
+    }
+}
+
+/// Threads that run the iterations of ``concurrentPerform(_:_:)`` beside the calling thread.
+///
+/// A training step makes hundreds of parallel calls a few hundred microseconds apart (one per kernel
+/// and time step), with short single-threaded stretches between them. Dispatch parks its threads
+/// between calls and wakes them for the next, which left a second core idle about a tenth of BNTT's
+/// training step. The pool's threads instead wait for the next call spinning for a while
+/// (``spinNanoseconds``) before they sleep on a condition variable.
+///
+/// Protocol: `generation` is odd while no call is open and even while one is; a worker announces
+/// itself in `active` and then checks that the generation it saw is still current (the caller closes
+/// a call, then waits for `active` to drain: sequentially consistent on both sides, so one of them
+/// sees the other). The caller therefore changes the call's fields only while no worker reads them.
+final class WorkerPool: @unchecked Sendable {
+    static let shared = WorkerPool()
+
+    /// How long an idle worker spins for the next call before it sleeps.
+    static let spinNanoseconds = 200_000
+
+    private let busy = Atomic<Bool>(false)
+    private let generation = Atomic<Int>(1)
+    private let active = Atomic<Int>(0)
+    private let nextIteration = Atomic<Int>(0)
+    private let unfinished = Atomic<Int>(0)
+    private let sleepers = Atomic<Int>(0)
+    // The open call; written by the caller only while the pool is closed and no worker is active.
+    private var body: ((Int) -> Void)?
+    private var iterations = 0
+    private var workers = 0
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    private init() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(condition, nil)
+    }
+
+    /// Runs `body` for `0..<n` on the calling thread and the pool's; false (nothing run) when the pool is
+    /// already running a call.
+    func run(_ n: Int, _ body: (Int) -> Void) -> Bool {
+        guard busy.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return false }
+        defer { busy.store(false, ordering: .releasing) }
+        let wanted = min(n, Parallelism.threadCount) - 1
+        while workers < wanted { startWorker(); workers += 1 }
+        withoutActuallyEscaping(body) { escaping in
+            self.body = escaping
+            iterations = n
+            nextIteration.store(0, ordering: .sequentiallyConsistent)
+            unfinished.store(n, ordering: .sequentiallyConsistent)
+            generation.add(1, ordering: .sequentiallyConsistent)  // open (even)
+            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+                pthread_mutex_lock(mutex); pthread_cond_broadcast(condition); pthread_mutex_unlock(mutex)
+            }
+            claimIterations()
+            while unfinished.load(ordering: .sequentiallyConsistent) > 0 {}
+            generation.add(1, ordering: .sequentiallyConsistent)  // closed (odd)
+            while active.load(ordering: .sequentiallyConsistent) > 0 {}
+            self.body = nil
+        }
+        return true
+    }
+
+    /// Runs iterations of the open call until none is left unclaimed.
+    private func claimIterations() {
+        var call: ((Int) -> Void)?  // read once a first iteration is claimed (released before the caller sees `active` drop)
+        while true {
+            let i = nextIteration.add(1, ordering: .sequentiallyConsistent).oldValue
+            if i >= iterations { return }
+            if call == nil { call = body }
+            call!(i)
+            unfinished.subtract(1, ordering: .sequentiallyConsistent)
+        }
+    }
+
+    private func startWorker() {
+        var thread = pthread_t()
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        let made = pthread_create(&thread, nil, { context in
+            Unmanaged<WorkerPool>.fromOpaque(context!).takeUnretainedValue().workerLoop()
+        }, context)
+        if made != 0 { fatalError("WorkerPool: pthread_create failed (\(made))") }
+        pthread_detach(thread)
+    }
+
+    private func workerLoop() -> Never {
+        var seen = 1
+        while true {
+            var g = generation.load(ordering: .sequentiallyConsistent)
+            if g & 1 == 1 || g == seen {
+                let start = Self.nanoseconds()
+                var spins = 0
+                while g & 1 == 1 || g == seen {
+                    spins += 1
+                    if spins & 255 == 0 && Self.nanoseconds() - start > Self.spinNanoseconds {
+                        g = sleep(seen: seen)
+                        break
+                    }
+                    g = generation.load(ordering: .sequentiallyConsistent)
+                }
+            }
+            active.add(1, ordering: .sequentiallyConsistent)
+            if generation.load(ordering: .sequentiallyConsistent) != g {
+                active.subtract(1, ordering: .sequentiallyConsistent)
+                continue
+            }
+            seen = g
+            claimIterations()
+            active.subtract(1, ordering: .sequentiallyConsistent)
+        }
+    }
+
+    /// Sleeps until a call other than `seen` is open; returns its generation.
+    private func sleep(seen: Int) -> Int {
+        pthread_mutex_lock(mutex)
+        sleepers.add(1, ordering: .sequentiallyConsistent)
+        var g = generation.load(ordering: .sequentiallyConsistent)
+        while g & 1 == 1 || g == seen {
+            pthread_cond_wait(condition, mutex)
+            g = generation.load(ordering: .sequentiallyConsistent)
+        }
+        sleepers.subtract(1, ordering: .sequentiallyConsistent)
+        pthread_mutex_unlock(mutex)
+        return g
+    }
+
+    private static func nanoseconds() -> Int {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int(ts.tv_sec) * 1_000_000_000 + Int(ts.tv_nsec)
     }
 }
 
