@@ -6,6 +6,8 @@ let convCases: [(Int, Int, Int, Int, Int, Int, Int, Int)] = [
     (1, 1, 1, 1, 1, 0, 1, 1), (2, 5, 7, 3, 1, 0, 3, 2), (3, 7, 5, 3, 2, 1, 4, 3), (2, 34, 34, 3, 2, 0, 8, 3),
     (8, 16, 16, 3, 2, 1, 16, 2), (16, 8, 8, 3, 2, 1, 32, 2), (1, 9, 9, 5, 3, 2, 2, 1), (4, 6, 6, 2, 2, 0, 5, 3),
     (3, 4, 4, 3, 1, 2, 2, 2), (5, 11, 3, 1, 1, 0, 7, 2), (2, 13, 17, 4, 3, 1, 33, 1), (17, 3, 3, 3, 1, 1, 3, 5),
+    // The phased fold of the input gradient at stride 1 (padding as wide as the kernel) and stride 2 (odd width).
+    (2, 6, 7, 3, 1, 3, 4, 2), (3, 9, 35, 3, 2, 1, 5, 2),
 ]
 
 struct ConvCase: CustomStringConvertible {

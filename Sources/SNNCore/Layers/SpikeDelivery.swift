@@ -129,11 +129,15 @@ public enum SpikeDelivery {
     ///
     /// With `exactEventOrder: false` a dense input (more than a quarter non-zero, e.g. graded EM-PF
     /// spikes after average pooling) goes through the dense GEMM (conv: im2col) instead: faster, but
-    /// not the bits of event-by-event delivery. Sparse inputs take the event kernels either way.
+    /// not the bits of event-by-event delivery; 3x3 convolutions with stride 1 and padding 1 then take Winograd's
+    /// F(2x2, 3x3) where their maps allow it (see ``SNNTensor/conv2dForward(input:batch:weight:outChannels:geometry:output:events:fastDense:)``).
+    /// Sparse inputs take the event kernels either way.
     /// Convolutions whose patch (`C * k * k`) fits one GEMM depth block (``gemmKC``) take the im2col
     /// GEMM for dense inputs in both modes: there it gives the event order's bits (finite weights).
+    ///
+    /// `events` (conv layers): receives the non-zero inputs when an event kernel ran (``SNNTensor/ConvEventLists``).
     public static func forward(_ layer: LayerSpec, inShape: [Int], outShape: [Int], input: Tensor, weight: Tensor,
-                               exactEventOrder: Bool = true) -> Tensor {
+                               exactEventOrder: Bool = true, events: ConvEventLists? = nil) -> Tensor {
         let batch = input.shape[0]
         let inSize = inShape.reduce(1, *)
         // Only the event gather adds into its output; the other kernels overwrite theirs.
@@ -154,13 +158,15 @@ public enum SpikeDelivery {
                     case .conv2d(let ci, let co, let k, let s, let p):
                         let g = Conv2DGeometry(inChannels: ci, inHeight: inShape[1], inWidth: inShape[2], kernel: k, stride: s, padding: p)
                         if exactEventOrder && g.patchSize > gemmKC {
-                            conv2dForwardEvents(input: x, batch: batch, weight: w, outChannels: co, geometry: g, output: y)
+                            conv2dForwardEvents(input: x, batch: batch, weight: w, outChannels: co, geometry: g, output: y,
+                                                events: events)
                         } else {
                             // Up to one GEMM depth block (patch <= gemmKC) the im2col GEMM sums each output over
                             // the patch in ascending input index with separate multiply and add, starting from 0:
                             // the event order's bits (zero inputs add +-0, which changes no sum), so dense
                             // inputs may take it even when the event order is asked for.
-                            conv2dForward(input: x, batch: batch, weight: w, outChannels: co, geometry: g, output: y)
+                            conv2dForward(input: x, batch: batch, weight: w, outChannels: co, geometry: g, output: y, events: events,
+                                          fastDense: !exactEventOrder)
                         }
                     default:
                         preconditionFailure("SpikeDelivery.forward on \(layer.shortName)")

@@ -7,8 +7,11 @@ import SNNTensor
 public enum SynapticKernels {
     /// What a stateless layer keeps from its forward pass for the backward pass.
     public struct Cache: Sendable {
-        /// The layer's input (linear and conv need it for the weight gradient).
-        public var input: Tensor?
+        /// The layer's input (linear and conv need it for the weight gradient). Setting it drops ``events``.
+        public var input: Tensor? { didSet { events = nil } }
+        /// A conv layer's non-zero inputs as its event kernel sorted them (when it ran), read again by the
+        /// weight gradient; they describe ``input`` and go when it is replaced.
+        public var events: ConvEventLists?
         /// Winning positions of max pooling.
         public var argmax: [Int32]?
         /// Dropout keep mask scaled by `1 / (1 - rate)`.
@@ -33,9 +36,17 @@ public enum SynapticKernels {
         switch layer {
         case .linear, .conv2d:
             // Event-driven: only non-zero inputs are delivered (see SpikeDelivery).
+            var events: ConvEventLists?
+            if keepCache, case .conv2d(let ci, _, let k, let s, let p) = layer {
+                events = ConvEventLists(geometry: Conv2DGeometry(inChannels: ci, inHeight: inShape[1], inWidth: inShape[2], kernel: k,
+                                                                 stride: s, padding: p), batch: batch)
+            }
             out = SpikeDelivery.forward(layer, inShape: inShape, outShape: outShape, input: input, weight: weight,
-                                        exactEventOrder: exactEventOrder)
-            if keepCache { cache.input = input }
+                                        exactEventOrder: exactEventOrder, events: events)
+            if keepCache {
+                cache.input = input
+                if let events, events.isComplete { cache.events = events }
+            }
         case .avgPool2d(let k, let s):
             out = Tensor(shape: [batch] + outShape) { _ in }
             input.withUnsafeBufferPointer { x in
@@ -124,7 +135,8 @@ public enum SynapticKernels {
                                 conv2dBackward(input: xp.baseAddress!, batch: batch, weight: w.baseAddress!, outChannels: co, geometry: g,
                                                outputGradient: dy.count > 0 ? gp.baseAddress : nil,
                                                transposedOutputGradient: dyT != nil ? tp.baseAddress : nil,
-                                               weightGradient: dw.baseAddress!, inputGradient: needInputGradient ? d.baseAddress! : nil)
+                                               weightGradient: dw.baseAddress!, inputGradient: needInputGradient ? d.baseAddress! : nil,
+                                               events: cache.events)
                             }
                         }
                     }}

@@ -123,14 +123,27 @@ let convSparseDensity = 0.25
 /// gives. Denser inputs of layers with outputs at least 8 wide are convolved directly from the padded
 /// maps (`conv2dForwardDirect`, the bits of the im2col GEMM without the patch matrix); narrower ones
 /// are unfolded (im2col) and multiplied with ``gemm(m:n:k:a:lda:transA:b:ldb:transB:c:ldc:beta:parallel:)``.
+///
+/// `events`, when given, receives the non-zero inputs if the event-driven path is taken (see
+/// ``ConvEventLists``; it stays incomplete otherwise).
+///
+/// `fastDense: true` lets dense inputs of 3x3 convolutions with stride 1 and padding 1 (even height, width a
+/// multiple of 16, at least 8 input channels) take Winograd's F(2x2, 3x3) (`Winograd3x3`): 16 multiplications per 2x2 outputs instead of
+/// 36, other rounding than the GEMM's. For training runs that do not promise event order.
 public func conv2dForward(input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
-                          geometry g: Conv2DGeometry, output: UnsafeMutablePointer<Float>) {
+                          geometry g: Conv2DGeometry, output: UnsafeMutablePointer<Float>, events: ConvEventLists? = nil,
+                          fastDense: Bool = false) {
     guard batch > 0 else { return }
     let inSize = g.inSize, outSize = outChannels * g.outPositions
     if outSize == 0 { return }
     let sparseLimit = Int(convSparseDensity * Double(batch * inSize))
     if countNonZeros(rows: 1, cols: batch * inSize, input, batch * inSize, limit: sparseLimit) <= sparseLimit {
-        conv2dForwardEvents(input: input, batch: batch, weight: weight, outChannels: outChannels, geometry: g, output: output)
+        conv2dForwardEvents(input: input, batch: batch, weight: weight, outChannels: outChannels, geometry: g, output: output,
+                            events: events)
+        return
+    }
+    if fastDense && Winograd3x3.applies(g) {
+        Winograd3x3.forward(input: input, batch: batch, weight: weight, outChannels: outChannels, geometry: g, output: output)
         return
     }
     if g.outWidth >= 8 {
@@ -152,8 +165,11 @@ public func conv2dForward(input: UnsafePointer<Float>, batch: Int, weight: Unsaf
 /// whatever the input density: every output is `0 + v1 * w1 + v2 * w2 + ...` over its non-zero
 /// inputs in ascending input index (separate multiply and add), bit for bit what delivering the
 /// events one by one in index order gives. Shapes and layouts as in `conv2dForward`.
+///
+/// `events`, when given (made for this geometry and batch), receives every sample's non-zero inputs as the
+/// kernel sorts them, for the weight gradient of the same input.
 public func conv2dForwardEvents(input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
-                                geometry g: Conv2DGeometry, output: UnsafeMutablePointer<Float>) {
+                                geometry g: Conv2DGeometry, output: UnsafeMutablePointer<Float>, events: ConvEventLists? = nil) {
     guard batch > 0 else { return }
     let inSize = g.inSize, outSize = outChannels * g.outPositions
     if outSize == 0 { return }
@@ -166,14 +182,34 @@ public func conv2dForwardEvents(input: UnsafePointer<Float>, batch: Int, weight:
     let tables = ConvScatter.shared(g)
     let sc = tables.scatter
     defer { withExtendedLifetime(tables) {} }
+    if let events { precondition(events.geometry == g && events.batch == batch, "conv2dForwardEvents: event lists made for another shape") }
+    let lists = events
     parallelFor(batch, minimumChunk: max(1, 4096 / max(1, outSize))) { samples in
         let yT = UnsafeMutablePointer<Float>.allocate(capacity: positions * o)
         let scratch = sc.makeScratch()
         defer { yT.deallocate(); scratch.deallocate() }
         for s in samples {
             yT.update(repeating: 0, count: positions * o)
-            sc.forEachPair(input + s * inSize, channels: 0..<g.inChannels, scratch: scratch) { p, pos, v in
-                axpySmall(o, v, wTc + p * o, yT + pos * o)
+            let x = input + s * inSize
+            if let lists {
+                let nonZeros = countNonZeros(rows: 1, cols: inSize, x, inSize)
+                let block = lists.allocate(sample: s, nonZeros: nonZeros)
+                var begin = 0
+                for c in 0..<g.inChannels {
+                    let ends = block.ends + c * lists.phases
+                    let count = sc.sortChannel(x + c * sc.plane, scratch: scratch, positions: block.positions, values: block.values,
+                                               ends: ends, begin: begin)
+                    if count == 0 { continue }
+                    sc.forEachTap(channel: c, positions: block.positions, values: block.values, ends: ends, begin: begin) { p, pos, v in
+                        axpySmall(o, v, wTc + p * o, yT + pos * o)
+                    }
+                    begin += count
+                }
+                precondition(begin == nonZeros, "conv2dForwardEvents: non-zero count changed while sorting")
+            } else {
+                sc.forEachPair(x, channels: 0..<g.inChannels, scratch: scratch) { p, pos, v in
+                    axpySmall(o, v, wTc + p * o, yT + pos * o)
+                }
             }
             transposeInto(src: yT, srcRows: positions, srcCols: o, srcStride: o, dst: output + s * outSize,
                           dstStride: positions)
@@ -246,63 +282,152 @@ struct ConvScatter {
         }
     }
 
-    /// Per-thread scratch: `3 * (plane + 1)` Ints and `2 * (plane + 1)` Floats plus phase counters.
+    /// Per-thread scratch: the compacted non-zero inputs of one channel (`2 * (plane + 1)` Ints and Floats),
+    /// their phase-sorted copy (Int32 positions, Floats) and phase counters.
     struct Scratch {
-        let idx: UnsafeMutablePointer<Int>, sorted: UnsafeMutablePointer<Int>
-        let val: UnsafeMutablePointer<Float>, sortedVal: UnsafeMutablePointer<Float>
-        let start: UnsafeMutablePointer<Int>
+        let idx: UnsafeMutablePointer<Int>, val: UnsafeMutablePointer<Float>
+        let sorted: UnsafeMutablePointer<Int32>, sortedVal: UnsafeMutablePointer<Float>
+        let start: UnsafeMutablePointer<Int>, ends: UnsafeMutablePointer<Int32>
         init(plane: Int, phases: Int) {
-            idx = .allocate(capacity: plane + 1); sorted = .allocate(capacity: plane + 1)
-            val = .allocate(capacity: plane + 1); sortedVal = .allocate(capacity: plane + 1)
-            start = .allocate(capacity: phases + 1)
+            idx = .allocate(capacity: plane + 1); val = .allocate(capacity: plane + 1)
+            sorted = .allocate(capacity: plane + 1); sortedVal = .allocate(capacity: plane + 1)
+            start = .allocate(capacity: phases + 1); ends = .allocate(capacity: phases)
         }
-        func deallocate() { idx.deallocate(); sorted.deallocate(); val.deallocate(); sortedVal.deallocate(); start.deallocate() }
+        func deallocate() {
+            idx.deallocate(); val.deallocate(); sorted.deallocate(); sortedVal.deallocate(); start.deallocate(); ends.deallocate()
+        }
     }
     func makeScratch() -> Scratch { Scratch(plane: plane, phases: g.stride * g.stride) }
 
-    /// Calls `tap(patchRow)` once per (channel, valid tap) group, then `body(position, value)` for
-    /// every non-zero input of that channel reaching the output through the tap. `patchRow` is
-    /// `(c * kh + ky) * kw + kx`.
+    /// Writes the non-zero inputs of one channel's map `x` (`[H, W]`), sorted by phase (stable: row-major order
+    /// inside a phase), to `positions[begin...]` (map offsets) and `values[begin...]`; `ends[ph]` becomes the
+    /// end of phase `ph` counted from `positions` (so phase 0 starts at `begin`). Returns the count.
     @inline(__always)
-    func forEachPair(_ x: UnsafePointer<Float>, channels: Range<Int>, scratch sc: Scratch,
-                     _ body: (_ patchRow: Int, _ position: Int, _ value: Float) -> Void) {
-        let st = g.stride, phases = st * st, h = g.inHeight, w = g.inWidth
-        let kh = g.kernelHeight, kw = g.kernelWidth, wo = g.outWidth
-        for c in channels {
-            let count = compactNonZeros(x + c * plane, plane, indices: sc.idx, values: sc.val)
-            if count == 0 { continue }
-            // Counting sort of the non-zero inputs by phase (stable: row-major order inside a phase).
-            for ph in 0...phases { sc.start[ph] = 0 }
+    func sortChannel(_ x: UnsafePointer<Float>, scratch sc: Scratch, positions: UnsafeMutablePointer<Int32>,
+                     values: UnsafeMutablePointer<Float>, ends: UnsafeMutablePointer<Int32>, begin: Int) -> Int {
+        let phases = g.stride * g.stride
+        let count = compactNonZeros(x, plane, indices: sc.idx, values: sc.val)
+        // Counting sort by phase.
+        sc.start[0] = begin
+        for ph in 1...phases { sc.start[ph] = 0 }
+        if count > 0 {
             for l in 0..<count { sc.start[Int(phaseOf[sc.idx[l]]) + 1] += 1 }
             for ph in 0..<phases { sc.start[ph + 1] += sc.start[ph] }
             for l in 0..<count {
                 let ph = Int(phaseOf[sc.idx[l]])
                 let d = sc.start[ph]
-                sc.sorted[d] = sc.idx[l]; sc.sortedVal[d] = sc.val[l]
+                positions[d] = Int32(truncatingIfNeeded: sc.idx[l]); values[d] = sc.val[l]
                 sc.start[ph] = d + 1
             }
-            // start[ph] is now the end of phase ph; phase ph begins at start[ph - 1] (0 for ph == 0).
-            // Taps in ascending (ky, kx) order; tap (ky, kx) is reached only by inputs of phase
-            // ((ky - padding) mod stride, (kx - padding) mod stride). Each output therefore receives its
-            // inputs in ascending input index, the order of a plain event-by-event delivery.
-            for ky in 0..<kh {
-                let py = tapPhaseY[ky]
-                let oyTable = outY + ky * h
-                for kx in 0..<kw {
-                    let ph = py * st + tapPhaseX[kx]
-                    let lo = ph == 0 ? 0 : sc.start[ph - 1], hi = sc.start[ph]
-                    if lo == hi { continue }
-                    let oxTable = outX + kx * w
-                    let row = (c * kh + ky) * kw + kx
-                    for e in lo..<hi {
-                        let q = sc.sorted[e]
-                        let oy = oyTable[Int(rowOf[q])], ox = oxTable[Int(colOf[q])]
-                        if oy < 0 || ox < 0 { continue }
-                        body(row, Int(oy) * wo + Int(ox), sc.sortedVal[e])
-                    }
+        }
+        // start[ph] is now the end of phase ph.
+        for ph in 0..<phases { ends[ph] = Int32(truncatingIfNeeded: count > 0 ? sc.start[ph] : begin) }
+        return count
+    }
+
+    /// Calls `body(patchRow, position, value)` for every non-zero input of channel `c` (as ``sortChannel``
+    /// left them: phase `ph` at `[ph == 0 ? begin : ends[ph - 1], ends[ph])` of `positions` and `values`) and
+    /// every output position it reaches, grouped by tap. `patchRow` is `(c * kh + ky) * kw + kx`.
+    ///
+    /// Taps run in ascending `(ky, kx)` order; tap `(ky, kx)` is reached only by inputs of phase
+    /// `((ky - padding) mod stride, (kx - padding) mod stride)`. Each output therefore receives its inputs in
+    /// ascending input index, the order of a plain event-by-event delivery.
+    @inline(__always)
+    func forEachTap(channel c: Int, positions: UnsafePointer<Int32>, values: UnsafePointer<Float>, ends: UnsafePointer<Int32>,
+                    begin: Int, _ body: (_ patchRow: Int, _ position: Int, _ value: Float) -> Void) {
+        let st = g.stride, h = g.inHeight, w = g.inWidth
+        let kh = g.kernelHeight, kw = g.kernelWidth, wo = g.outWidth
+        for ky in 0..<kh {
+            let py = tapPhaseY[ky]
+            let oyTable = outY + ky * h
+            for kx in 0..<kw {
+                let ph = py * st + tapPhaseX[kx]
+                let lo = ph == 0 ? begin : Int(ends[ph - 1]), hi = Int(ends[ph])
+                if lo == hi { continue }
+                let oxTable = outX + kx * w
+                let row = (c * kh + ky) * kw + kx
+                for e in lo..<hi {
+                    let q = Int(positions[e])
+                    let oy = oyTable[Int(rowOf[q])], ox = oxTable[Int(colOf[q])]
+                    if oy < 0 || ox < 0 { continue }
+                    body(row, Int(oy) * wo + Int(ox), values[e])
                 }
             }
         }
+    }
+
+    /// ``sortChannel(_:scratch:positions:values:ends:begin:)`` into the scratch, then
+    /// ``forEachTap(channel:positions:values:ends:begin:_:)``, for each channel of `channels` (ascending) of
+    /// one sample's `[C, H, W]` input `x`.
+    @inline(__always)
+    func forEachPair(_ x: UnsafePointer<Float>, channels: Range<Int>, scratch sc: Scratch,
+                     _ body: (_ patchRow: Int, _ position: Int, _ value: Float) -> Void) {
+        for c in channels {
+            if sortChannel(x + c * plane, scratch: sc, positions: sc.sorted, values: sc.sortedVal, ends: sc.ends, begin: 0) == 0 {
+                continue
+            }
+            forEachTap(channel: c, positions: sc.sorted, values: sc.sortedVal, ends: sc.ends, begin: 0, body)
+        }
+    }
+}
+
+/// The non-zero inputs of a convolution's batch, per sample and channel, sorted by phase as the event-driven
+/// kernels visit them: what ``conv2dForwardEvents(input:batch:weight:outChannels:geometry:output:events:)``
+/// builds anyway, kept so that the weight gradient of the same input
+/// (``conv2dBackward(input:batch:weight:outChannels:geometry:outputGradient:transposedOutputGradient:weightGradient:inputGradient:events:)``)
+/// does not find and sort them again.
+///
+/// Filled by one forward call (``isComplete`` once every sample is in); belongs to that call's input only.
+/// Per sample, one block: phase ends (`Int32`, `[C, stride * stride]`), then map offsets (`Int32`) and values
+/// (`Float`) of the non-zero inputs.
+public final class ConvEventLists: @unchecked Sendable {
+    /// The geometry and batch the lists were made for.
+    public let geometry: Conv2DGeometry, batch: Int
+    let phases: Int
+    private let blocks: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    private let counts: UnsafeMutablePointer<Int>
+
+    public init(geometry: Conv2DGeometry, batch: Int) {
+        self.geometry = geometry; self.batch = max(0, batch); phases = geometry.stride * geometry.stride
+        blocks = .allocate(capacity: max(1, self.batch)); blocks.initialize(repeating: nil, count: max(1, self.batch))
+        counts = .allocate(capacity: max(1, self.batch)); counts.initialize(repeating: -1, count: max(1, self.batch))
+    }
+
+    deinit {
+        for s in 0..<batch { blocks[s]?.deallocate() }
+        blocks.deallocate(); counts.deallocate()
+    }
+
+    /// Whether every sample's lists are in.
+    public var isComplete: Bool { (0..<batch).allSatisfy { counts[$0] >= 0 } }
+
+    /// Non-zero inputs over the batch (valid once complete).
+    public var nonZeroCount: Int { (0..<batch).reduce(0) { $0 + max(0, counts[$1]) } }
+
+    /// Bytes held by the lists.
+    public var bytes: Int { (0..<batch).reduce(0) { $0 + (counts[$1] >= 0 ? Self.blockBytes(channels: geometry.inChannels, phases: phases, nonZeros: counts[$1]) : 0) } }
+
+    static func blockBytes(channels: Int, phases: Int, nonZeros: Int) -> Int { 4 * (channels * phases + 2 * nonZeros) }
+
+    typealias Block = (ends: UnsafeMutablePointer<Int32>, positions: UnsafeMutablePointer<Int32>, values: UnsafeMutablePointer<Float>)
+
+    /// Sample `s`'s block for `nonZeros` inputs (each sample is allocated by one thread, once).
+    func allocate(sample s: Int, nonZeros: Int) -> Block {
+        precondition(blocks[s] == nil, "ConvEventLists: sample \(s) filled twice")
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(4, Self.blockBytes(channels: geometry.inChannels, phases: phases, nonZeros: nonZeros)),
+                                                   alignment: 4)
+        blocks[s] = raw; counts[s] = nonZeros
+        return block(raw, nonZeros)
+    }
+
+    /// Sample `s`'s block (after ``isComplete``).
+    func block(sample s: Int) -> Block { block(blocks[s]!, counts[s]) }
+
+    private func block(_ raw: UnsafeMutableRawPointer, _ nonZeros: Int) -> Block {
+        let endCount = geometry.inChannels * phases
+        let ends = raw.bindMemory(to: Int32.self, capacity: endCount + nonZeros)
+        let values = (raw + 4 * (endCount + nonZeros)).bindMemory(to: Float.self, capacity: nonZeros)
+        return (ends, ends + endCount, values)
     }
 }
 
@@ -369,7 +494,8 @@ struct TransposedFold {
 /// Spike inputs take the event-driven path for the weight gradient (each non-zero input adds its
 /// value times the output gradient at the positions it reached; threads own input channels). The
 /// input gradient of stride-1 layers (inputs at least 8 wide, padding below the kernel size) is the
-/// full correlation of `dY` with the flipped kernel (`convInputGradientDirect`); otherwise it is
+/// full correlation of `dY` with the flipped kernel (`convInputGradientDirect`; by Winograd's F(2x2, 3x3) for
+/// 3x3 kernels with padding 1 on maps it fits, see `Winograd3x3`); otherwise it is
 /// `dY^T W` per sample (a GEMM) folded back onto the input map. Sums are taken in an order that does
 /// not depend on the thread count.
 public func conv2dBackward(input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
@@ -389,10 +515,15 @@ public func conv2dBackward(input: UnsafePointer<Float>, batch: Int, weight: Unsa
 ///   it so for less than this function's own transpose of the whole batch costs.
 ///
 /// At least one must be given; `outputGradient` is needed when `inputGradient` is asked for.
+///
+/// `events`: the forward pass's ``ConvEventLists`` of this `input`, when it kept them (complete, same geometry
+/// and batch; others are ignored). The spike path then reads the non-zero inputs from them instead of finding
+/// and sorting them again: the same sums in the same order.
 public func conv2dBackward(input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
                            geometry g: Conv2DGeometry, outputGradient: UnsafePointer<Float>?,
                            transposedOutputGradient: UnsafePointer<Float>?,
-                           weightGradient: UnsafeMutablePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?) {
+                           weightGradient: UnsafeMutablePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
+                           events: ConvEventLists? = nil) {
     guard batch > 0 else { return }
     precondition(outputGradient != nil || (transposedOutputGradient != nil && inputGradient == nil),
                  "conv2dBackward: the input gradient needs the channel-major output gradient")
@@ -403,7 +534,9 @@ public func conv2dBackward(input: UnsafePointer<Float>, batch: Int, weight: Unsa
         return
     }
     let sparseLimit = Int(convSparseDensity * Double(batch * inSize))
-    let sparse = countNonZeros(rows: 1, cols: batch * inSize, input, batch * inSize, limit: sparseLimit) <= sparseLimit
+    let lists = events.flatMap { $0.geometry == g && $0.batch == batch && $0.isComplete ? $0 : nil }
+    let sparse = (lists?.nonZeroCount ?? countNonZeros(rows: 1, cols: batch * inSize, input, batch * inSize, limit: sparseLimit))
+        <= sparseLimit
     let dWt = UnsafeMutablePointer<Float>.allocate(capacity: p * o)  // [C*kh*kw, O]
     dWt.initialize(repeating: 0, count: p * o)
     defer { dWt.deallocate() }
@@ -435,8 +568,19 @@ public func conv2dBackward(input: UnsafePointer<Float>, batch: Int, weight: Unsa
             defer { scratch.deallocate() }
             for s in 0..<batch {
                 let dys = dyTc + s * outSize
-                sc.forEachPair(input + s * inSize, channels: channels, scratch: scratch) { row, pos, v in
-                    axpySmall(o, v, dys + pos * o, dWt + row * o)
+                if let lists {
+                    let block = lists.block(sample: s)
+                    for c in channels {
+                        let ends = block.ends + c * lists.phases
+                        let begin = c == 0 ? 0 : Int(ends[-1])
+                        sc.forEachTap(channel: c, positions: block.positions, values: block.values, ends: ends, begin: begin) { row, pos, v in
+                            axpySmall(o, v, dys + pos * o, dWt + row * o)
+                        }
+                    }
+                } else {
+                    sc.forEachPair(input + s * inSize, channels: channels, scratch: scratch) { row, pos, v in
+                        axpySmall(o, v, dys + pos * o, dWt + row * o)
+                    }
                 }
             }
         }
@@ -566,12 +710,46 @@ struct PhasedFold {
                 }
             }
         }
+        // Input column ix lives in phase (ix + st * margin) mod st at X = (ix + st * margin) / st, so for strides 1
+        // and 2 the rows are a shifted copy and an interleave of two shifted rows.
+        let phasePlane = h * pw
         for c in 0..<g.inChannels {
             for iy in 0..<h {
                 let d = dx + (c * h + iy) * w
-                let base = planes + c * st * h * pw + iy * pw
-                for ix in 0..<w { d[ix] = base[Int(phaseOf[ix]) * h * pw + Int(xOf[ix])] }
+                let base = planes + c * st * phasePlane + iy * pw
+                switch st {
+                case 1:
+                    d.update(from: base + margin, count: w)
+                case 2:
+                    PhasedFold.interleave(base + margin, base + phasePlane + margin, count: w, into: d)
+                default:
+                    for ix in 0..<w { d[ix] = base[Int(phaseOf[ix]) * phasePlane + Int(xOf[ix])] }
+                }
             }
+        }
+    }
+
+    /// `d[2k] = a[k]`, `d[2k + 1] = b[k]` for `k < 8` (two-source shuffles).
+    @inline(__always)
+    static func interleave8(_ a: SIMD8<Float>, _ b: SIMD8<Float>, into d: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD8<Float>
+        st8(d, V(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3]))
+        st8(d + 8, V(a[4], b[4], a[5], b[5], a[6], b[6], a[7], b[7]))
+    }
+
+    /// `d[2k] = even[k]`, `d[2k + 1] = odd[k]` for `2k (+ 1) < count`: eight pairs at a time with two-source shuffles.
+    @inline(__always)
+    static func interleave(_ even: UnsafePointer<Float>, _ odd: UnsafePointer<Float>, count: Int,
+                           into d: UnsafeMutablePointer<Float>) {
+        var k = 0
+        while 2 * k + 16 <= count {
+            interleave8(ld8(even + k), ld8(odd + k), into: d + 2 * k)
+            k += 8
+        }
+        while 2 * k < count {
+            d[2 * k] = even[k]
+            if 2 * k + 1 < count { d[2 * k + 1] = odd[k] }
+            k += 1
         }
     }
 }

@@ -132,7 +132,9 @@ private func directTile8(_ row: UnsafePointer<Float>, taps: UnsafePointer<Int>, 
 /// overwritten) is the full correlation of `dy` (`[batch, O, Ho, Wo]`) with the kernel flipped in
 /// both axes and its channel axes swapped, at padding `k - 1 - p` (``conv2dForwardDirect`` on those
 /// weights). Each input's gradient is summed over `(o, ky', kx')` of the flipped kernel in ascending
-/// order, in blocks of ``gemmKC``. Needs `padding <= kernel - 1`.
+/// order, in blocks of ``gemmKC``. Needs `padding <= kernel - 1`. A 3x3 kernel with padding 1 on maps
+/// `Winograd3x3` fits (even height, width a multiple of 16, at least 8 output channels) takes Winograd's
+/// F(2x2, 3x3) instead: other sums, the same at any thread count.
 func convInputGradientDirect(outputGradient dy: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>,
                              outChannels o: Int, geometry g: Conv2DGeometry, inputGradient dx: UnsafeMutablePointer<Float>) {
     let k = g.kernelHeight, c = g.inChannels, kk = k * k
@@ -151,6 +153,10 @@ func convInputGradientDirect(outputGradient dy: UnsafePointer<Float>, batch: Int
     }
     let transposed = Conv2DGeometry(inChannels: o, inHeight: g.outHeight, inWidth: g.outWidth, kernel: k, stride: 1,
                                     padding: k - 1 - g.padding)
+    if Winograd3x3.applies(transposed) {
+        Winograd3x3.forward(input: dy, batch: batch, weight: flipped, outChannels: c, geometry: transposed, output: dx)
+        return
+    }
     conv2dForwardDirect(input: dy, batch: batch, weight: flipped, outChannels: c, geometry: transposed, output: dx)
 }
 

@@ -46,7 +46,7 @@ public struct EMPFStepTape: Sendable {
     /// Bytes held.
     public var bytes: Int {
         layers.reduce(0) { acc, l in
-            acc + 4 * ((l.cache.input?.count ?? 0) + (l.cache.argmax?.count ?? 0) + (l.cache.mask?.count ?? 0)
+            acc + (l.cache.events?.bytes ?? 0) + 4 * ((l.cache.input?.count ?? 0) + (l.cache.argmax?.count ?? 0) + (l.cache.mask?.count ?? 0)
                        + (l.vPrev?.count ?? 0) + (l.u?.count ?? 0) + (l.xhat?.count ?? 0) + l.invStd.count + l.gates.count + l.means.count)
         }
     }
