@@ -105,7 +105,8 @@ public func concurrentPerform(_ n: Int, _ body: (Int) -> Void) {
 /// and time step), with short single-threaded stretches between them. Dispatch parks its threads
 /// between calls and wakes them for the next, which left a second core idle about a tenth of BNTT's
 /// training step. The pool's threads instead wait for the next call spinning for a while
-/// (``spinNanoseconds``) before they sleep on a condition variable.
+/// (``spinNanoseconds``, offering the core to other runnable threads between checks) before they sleep
+/// on a condition variable.
 ///
 /// Protocol: `generation` is odd while no call is open and even while one is; a worker announces
 /// itself in `active` and then checks that the generation it saw is still current (the caller closes
@@ -152,9 +153,10 @@ final class WorkerPool: @unchecked Sendable {
                 pthread_mutex_lock(mutex); pthread_cond_broadcast(condition); pthread_mutex_unlock(mutex)
             }
             claimIterations()
-            while unfinished.load(ordering: .sequentiallyConsistent) > 0 {}
+            var spins = 0
+            while unfinished.load(ordering: .sequentiallyConsistent) > 0 { Self.pause(&spins) }
             generation.add(1, ordering: .sequentiallyConsistent)  // closed (odd)
-            while active.load(ordering: .sequentiallyConsistent) > 0 {}
+            while active.load(ordering: .sequentiallyConsistent) > 0 { Self.pause(&spins) }
             self.body = nil
         }
         return true
@@ -190,11 +192,11 @@ final class WorkerPool: @unchecked Sendable {
                 let start = Self.nanoseconds()
                 var spins = 0
                 while g & 1 == 1 || g == seen {
-                    spins += 1
-                    if spins & 255 == 0 && Self.nanoseconds() - start > Self.spinNanoseconds {
+                    if spins & 255 == 255 && Self.nanoseconds() - start > Self.spinNanoseconds {
                         g = sleep(seen: seen)
                         break
                     }
+                    Self.pause(&spins)
                     g = generation.load(ordering: .sequentiallyConsistent)
                 }
             }
@@ -221,6 +223,16 @@ final class WorkerPool: @unchecked Sendable {
         sleepers.subtract(1, ordering: .sequentiallyConsistent)
         pthread_mutex_unlock(mutex)
         return g
+    }
+
+    /// One round of a spin wait: after the first 64, each round offers the core to another runnable thread
+    /// (`sched_yield` returns at once when there is none). With more runnable threads than cores (several
+    /// processes, as under `mpirun`, or tests running side by side) the thread waited for may be the one
+    /// descheduled, and a pure spin would hold its core for the rest of a time slice.
+    @inline(__always)
+    private static func pause(_ spins: inout Int) {
+        spins += 1
+        if spins > 64 { sched_yield() }
     }
 
     private static func nanoseconds() -> Int {
