@@ -92,14 +92,18 @@ public func parallelFor(_ count: Int, minimumChunk: Int = 1, _ body: (Range<Int>
 /// them, which is the (unchecked) contract that makes the `@Sendable` conversion below sound.
 public func concurrentPerform(_ n: Int, _ body: (Int) -> Void) {
     if n <= 1 { if n == 1 { body(0) }; return }
+    #if canImport(Glibc)
     if WorkerPool.shared.run(n, body) { return }
+    #endif
     withoutActuallyEscaping(body) { escaping in
         let sendable = unsafeBitCast(escaping, to: (@Sendable (Int) -> Void).self)
         DispatchQueue.concurrentPerform(iterations: n, execute: sendable)
     }
 }
 
-/// Threads that run the iterations of ``concurrentPerform(_:_:)`` beside the calling thread.
+#if canImport(Glibc)
+/// Threads that run the iterations of ``concurrentPerform(_:_:)`` beside the calling thread (Linux; elsewhere
+/// Dispatch runs them).
 ///
 /// A training step makes hundreds of parallel calls a few hundred microseconds apart (one per kernel
 /// and time step), with short single-threaded stretches between them. Dispatch parks its threads
@@ -241,6 +245,7 @@ final class WorkerPool: @unchecked Sendable {
         return Int(ts.tv_sec) * 1_000_000_000 + Int(ts.tv_nsec)
     }
 }
+#endif
 
 /// Peak resident memory of this process in bytes (Linux: `VmHWM` from `/proc/self/status`), or nil.
 public func peakResidentMemoryBytes() -> Int? {

@@ -128,8 +128,9 @@ let convSparseDensity = 0.25
 /// ``ConvEventLists``; it stays incomplete otherwise).
 ///
 /// `fastDense: true` lets dense inputs of 3x3 convolutions with stride 1 and padding 1 (even height, width a
-/// multiple of 16, at least 8 input channels) take Winograd's F(2x2, 3x3) (`Winograd3x3`): 16 multiplications per 2x2 outputs instead of
-/// 36, other rounding than the GEMM's. For training runs that do not promise event order.
+/// multiple of 16, at least 8 input channels) take Winograd's F(2x2, 3x3) (`Winograd3x3`): 16 multiplications
+/// per 2x2 outputs instead of 36, other rounding than the GEMM's. For training runs that do not promise event
+/// order.
 public func conv2dForward(input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
                           geometry g: Conv2DGeometry, output: UnsafeMutablePointer<Float>, events: ConvEventLists? = nil,
                           fastDense: Bool = false) {
@@ -405,7 +406,11 @@ public final class ConvEventLists: @unchecked Sendable {
     public var nonZeroCount: Int { (0..<batch).reduce(0) { $0 + max(0, counts[$1]) } }
 
     /// Bytes held by the lists.
-    public var bytes: Int { (0..<batch).reduce(0) { $0 + (counts[$1] >= 0 ? Self.blockBytes(channels: geometry.inChannels, phases: phases, nonZeros: counts[$1]) : 0) } }
+    public var bytes: Int {
+        (0..<batch).reduce(0) { total, s in
+            total + (counts[s] >= 0 ? Self.blockBytes(channels: geometry.inChannels, phases: phases, nonZeros: counts[s]) : 0)
+        }
+    }
 
     static func blockBytes(channels: Int, phases: Int, nonZeros: Int) -> Int { 4 * (channels * phases + 2 * nonZeros) }
 
@@ -414,8 +419,8 @@ public final class ConvEventLists: @unchecked Sendable {
     /// Sample `s`'s block for `nonZeros` inputs (each sample is allocated by one thread, once).
     func allocate(sample s: Int, nonZeros: Int) -> Block {
         precondition(blocks[s] == nil, "ConvEventLists: sample \(s) filled twice")
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(4, Self.blockBytes(channels: geometry.inChannels, phases: phases, nonZeros: nonZeros)),
-                                                   alignment: 4)
+        let bytes = Self.blockBytes(channels: geometry.inChannels, phases: phases, nonZeros: nonZeros)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(4, bytes), alignment: 4)
         blocks[s] = raw; counts[s] = nonZeros
         return block(raw, nonZeros)
     }

@@ -22,8 +22,8 @@ enum Winograd3x3 {
     }
 
     /// Fewer input channels leave the transforms (which do not shrink with them) costlier than the
-    /// multiplications saved: with 3 (an RGB input layer), BNTT's vgg5 trained about 8% slower than with
-    /// the direct convolution; with 16 about 10% faster.
+    /// multiplications saved: BNTT's vgg5 trained about 8% slower with its first conv (3 input channels)
+    /// on this path than with that conv direct, and about 10% faster with its second (16) on it.
     static let minimumInputChannels = 8
 
     /// The convolution of `input` (`[batch, C, H, W]`) with `weight` (`[O, C, 3, 3]`) into `output`
@@ -110,8 +110,8 @@ enum Winograd3x3 {
     /// fall on addresses a multiple of 4 KiB apart (they would alias in the load/store unit; 8 KiB apart on vgg5).
     @inline(__always) static func vPlane(_ c: Int, _ tiles: Int) -> Int { c * tiles + 16 }
 
-    /// `V = B^T d B` for every tile of every channel, as `[16, C, tiles]` (element planes ``vPlane(_:_:)`` apart) (tile `ty * W/2 + tx`), eight
-    /// tiles of a tile row per vector. `padded` is `[C, H + 2, W + 4]`, the map's row `y` at row `y + 1`
+    /// `V = B^T d B` for every tile of every channel, as `[16, C, tiles]` (element planes ``vPlane(_:_:)``
+    /// apart; tile `ty * W/2 + tx`), eight tiles of a tile row per vector. `padded` is `[C, H + 2, W + 4]`, the map's row `y` at row `y + 1`
     /// with its even and odd columns apart (see ``forward(input:batch:weight:outChannels:geometry:output:)``).
     @inline(__always)
     static func transformInput(_ padded: UnsafePointer<Float>, channels c: Int, height h: Int, width w: Int,
