@@ -138,9 +138,23 @@ public func conv2dForward(input: UnsafePointer<Float>, batch: Int, weight: Unsaf
     let inSize = g.inSize, outSize = outChannels * g.outPositions
     if outSize == 0 { return }
     let sparseLimit = Int(convSparseDensity * Double(batch * inSize))
-    if countNonZeros(rows: 1, cols: batch * inSize, input, batch * inSize, limit: sparseLimit) <= sparseLimit {
-        conv2dForwardEvents(input: input, batch: batch, weight: weight, outChannels: outChannels, geometry: g, output: output,
-                            events: events)
+    // Event lists need each sample's count: then the batch is counted sample by sample (stopping, as the
+    // whole-batch count does, once past the limit) and the event kernel does not count again.
+    var sampleNonZeros: [Int] = []
+    var nonZeros = 0
+    if events != nil {
+        sampleNonZeros.reserveCapacity(batch)
+        while sampleNonZeros.count < batch && nonZeros <= sparseLimit {
+            let n = countNonZeros(rows: 1, cols: inSize, input + sampleNonZeros.count * inSize, inSize)
+            sampleNonZeros.append(n)
+            nonZeros += n
+        }
+    } else {
+        nonZeros = countNonZeros(rows: 1, cols: batch * inSize, input, batch * inSize, limit: sparseLimit)
+    }
+    if nonZeros <= sparseLimit {
+        forwardEvents(input: input, batch: batch, weight: weight, outChannels: outChannels, geometry: g, output: output,
+                      events: events, sampleNonZeros: sampleNonZeros)
         return
     }
     if fastDense && Winograd3x3.applies(g) {
@@ -171,6 +185,15 @@ public func conv2dForward(input: UnsafePointer<Float>, batch: Int, weight: Unsaf
 /// kernel sorts them, for the weight gradient of the same input.
 public func conv2dForwardEvents(input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
                                 geometry g: Conv2DGeometry, output: UnsafeMutablePointer<Float>, events: ConvEventLists? = nil) {
+    forwardEvents(input: input, batch: batch, weight: weight, outChannels: outChannels, geometry: g, output: output,
+                  events: events, sampleNonZeros: [])
+}
+
+/// ``conv2dForwardEvents(input:batch:weight:outChannels:geometry:output:events:)`` given, when `events` is, the
+/// samples' non-zero counts (`[batch]`; empty: counted here).
+func forwardEvents(input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
+                   geometry g: Conv2DGeometry, output: UnsafeMutablePointer<Float>, events: ConvEventLists?,
+                   sampleNonZeros: [Int]) {
     guard batch > 0 else { return }
     let inSize = g.inSize, outSize = outChannels * g.outPositions
     if outSize == 0 { return }
@@ -193,7 +216,7 @@ public func conv2dForwardEvents(input: UnsafePointer<Float>, batch: Int, weight:
             yT.update(repeating: 0, count: positions * o)
             let x = input + s * inSize
             if let lists {
-                let nonZeros = countNonZeros(rows: 1, cols: inSize, x, inSize)
+                let nonZeros = sampleNonZeros.isEmpty ? countNonZeros(rows: 1, cols: inSize, x, inSize) : sampleNonZeros[s]
                 let block = lists.allocate(sample: s, nonZeros: nonZeros)
                 var begin = 0
                 for c in 0..<g.inChannels {
@@ -734,21 +757,13 @@ struct PhasedFold {
         }
     }
 
-    /// `d[2k] = a[k]`, `d[2k + 1] = b[k]` for `k < 8` (two-source shuffles).
-    @inline(__always)
-    static func interleave8(_ a: SIMD8<Float>, _ b: SIMD8<Float>, into d: UnsafeMutablePointer<Float>) {
-        typealias V = SIMD8<Float>
-        st8(d, V(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3]))
-        st8(d + 8, V(a[4], b[4], a[5], b[5], a[6], b[6], a[7], b[7]))
-    }
-
     /// `d[2k] = even[k]`, `d[2k + 1] = odd[k]` for `2k (+ 1) < count`: eight pairs at a time with two-source shuffles.
     @inline(__always)
     static func interleave(_ even: UnsafePointer<Float>, _ odd: UnsafePointer<Float>, count: Int,
                            into d: UnsafeMutablePointer<Float>) {
         var k = 0
         while 2 * k + 16 <= count {
-            interleave8(ld8(even + k), ld8(odd + k), into: d + 2 * k)
+            storeInterleaved(ld8(even + k), ld8(odd + k), into: d + 2 * k)
             k += 8
         }
         while 2 * k < count {

@@ -331,6 +331,25 @@ func gatherRow(n: Int, nnz: Int, idx: UnsafeMutablePointer<Int>, val: UnsafeMuta
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
 }
 
+/// `d[2k] = a[k]`, `d[2k + 1] = b[k]` for `k < 8` (two-source shuffles).
+@inline(__always) func storeInterleaved(_ a: SIMD8<Float>, _ b: SIMD8<Float>, into d: UnsafeMutablePointer<Float>) {
+    typealias V = SIMD8<Float>
+    st8(d, V(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3]))
+    st8(d + 8, V(a[4], b[4], a[5], b[5], a[6], b[6], a[7], b[7]))
+}
+
+/// The even and the odd lanes of `a` followed by `b` (the inverse of ``storeInterleaved(_:_:into:)``): a
+/// two-source shuffle within 128-bit halves, then the 64-bit pairs put in order, written on the registers
+/// read as doubles, which LLVM keeps a single permute (element-wise initialisers of the result compiled to
+/// scalar moves).
+@inline(__always) func deinterleave(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> (even: SIMD8<Float>, odd: SIMD8<Float>) {
+    typealias V = SIMD8<Float>
+    typealias D = SIMD4<Double>
+    let e = unsafeBitCast(V(a[0], a[2], b[0], b[2], a[4], a[6], b[4], b[6]), to: D.self)
+    let o = unsafeBitCast(V(a[1], a[3], b[1], b[3], a[5], a[7], b[5], b[7]), to: D.self)
+    return (unsafeBitCast(D(e[0], e[2], e[1], e[3]), to: V.self), unsafeBitCast(D(o[0], o[2], o[1], o[3]), to: V.self))
+}
+
 extension Tensor {
     /// Matrix product of two rank-2 tensors, `self (m x k) * other (k x n)`.
     public func matmul(_ other: Tensor, transposeSelf: Bool = false, transposeOther: Bool = false) -> Tensor {

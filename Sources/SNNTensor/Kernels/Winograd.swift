@@ -70,36 +70,20 @@ enum Winograd3x3 {
         }
     }
 
-    /// The even and the odd lanes of `a` followed by `b`: a two-source shuffle within 128-bit halves, then
-    /// the 64-bit pairs put in order (written on the registers read as doubles, which LLVM keeps a single
-    /// permute; element-wise initialisers of the result compiled to scalar moves).
-    @inline(__always)
-    static func deinterleave(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> (even: SIMD8<Float>, odd: SIMD8<Float>) {
-        typealias V = SIMD8<Float>
-        typealias D = SIMD4<Double>
-        let e = unsafeBitCast(V(a[0], a[2], b[0], b[2], a[4], a[6], b[4], b[6]), to: D.self)
-        let o = unsafeBitCast(V(a[1], a[3], b[1], b[3], a[5], a[7], b[5], b[7]), to: D.self)
-        return (unsafeBitCast(D(e[0], e[2], e[1], e[3]), to: V.self), unsafeBitCast(D(o[0], o[2], o[1], o[3]), to: V.self))
-    }
-
     /// `U = G g G^T` per (o, c), stored as `[16, O, C]`.
     static func transformWeights(_ weight: UnsafePointer<Float>, outChannels o: Int, inChannels c: Int,
                                  into u: UnsafeMutablePointer<Float>) {
+        // G applied to three taps: (g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2).
+        @inline(__always) func filter(_ g0: Float, _ g1: Float, _ g2: Float) -> SIMD4<Float> {
+            SIMD4(g0, 0.5 * (g0 + g1 + g2), 0.5 * (g0 - g1 + g2), g2)
+        }
         for oc in 0..<o {
             for ic in 0..<c {
                 let k = weight + (oc * c + ic) * 9
-                // (G g): 4 rows by 3 columns.
-                var gg = [Float](repeating: 0, count: 12)
-                for col in 0..<3 {
-                    let g0 = k[col], g1 = k[3 + col], g2 = k[6 + col]
-                    gg[col] = g0
-                    gg[3 + col] = 0.5 * (g0 + g1 + g2)
-                    gg[6 + col] = 0.5 * (g0 - g1 + g2)
-                    gg[9 + col] = g2
-                }
+                // G g, one column of the kernel at a time: gg.col[a] is (G g)[a, col].
+                let gg = (filter(k[0], k[3], k[6]), filter(k[1], k[4], k[7]), filter(k[2], k[5], k[8]))
                 for a in 0..<4 {
-                    let g0 = gg[3 * a], g1 = gg[3 * a + 1], g2 = gg[3 * a + 2]
-                    let row = [g0, 0.5 * (g0 + g1 + g2), 0.5 * (g0 - g1 + g2), g2]
+                    let row = filter(gg.0[a], gg.1[a], gg.2[a])  // (G g G^T)[a, 0..<4]
                     for b in 0..<4 { u[((4 * a + b) * o + oc) * c + ic] = row[b] }
                 }
             }
@@ -111,8 +95,9 @@ enum Winograd3x3 {
     @inline(__always) static func vPlane(_ c: Int, _ tiles: Int) -> Int { c * tiles + 16 }
 
     /// `V = B^T d B` for every tile of every channel, as `[16, C, tiles]` (element planes ``vPlane(_:_:)``
-    /// apart; tile `ty * W/2 + tx`), eight tiles of a tile row per vector. `padded` is `[C, H + 2, W + 4]`, the map's row `y` at row `y + 1`
-    /// with its even and odd columns apart (see ``forward(input:batch:weight:outChannels:geometry:output:)``).
+    /// apart; tile `ty * W/2 + tx`), eight tiles of a tile row per vector. `padded` is `[C, H + 2, W + 4]`,
+    /// the map's row `y` at row `y + 1` with its even and odd columns apart (see
+    /// ``forward(input:batch:weight:outChannels:geometry:output:)``).
     @inline(__always)
     static func transformInput(_ padded: UnsafePointer<Float>, channels c: Int, height h: Int, width w: Int,
                                into v: UnsafeMutablePointer<Float>) {
@@ -237,8 +222,8 @@ enum Winograd3x3 {
                     let m7 = ld8(b + 7 * plane), m11 = ld8(b + 11 * plane)
                     let s03 = ld8(b + 3 * plane) + m7 + m11, s13 = m7 - m11 - ld8(b + 15 * plane)
                     let row0 = out + (2 * ty) * w + 16 * j
-                    PhasedFold.interleave8(s00 + s01 + s02, s01 - s02 - s03, into: row0)
-                    PhasedFold.interleave8(s10 + s11 + s12, s11 - s12 - s13, into: row0 + w)
+                    storeInterleaved(s00 + s01 + s02, s01 - s02 - s03, into: row0)
+                    storeInterleaved(s10 + s11 + s12, s11 - s12 - s13, into: row0 + w)
                     j += 1
                 }
             }
