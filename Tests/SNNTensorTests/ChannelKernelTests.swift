@@ -47,6 +47,24 @@ struct ChannelKernelTests {
             }
             #expect(got.map(\.bitPattern) == want.map(\.bitPattern), "B\(batch) C\(c) S\(sp) center \(useCenter)")
         }
+        // One pass for the sums and the squares: the bits of the two calls (squares = centre 0).
+        let zeros = [Double](repeating: 0, count: c)
+        var sums = (0..<c).map { Double($0) * 0.5 }, squares = sums.map { $0 + 1 }
+        var wantSums = sums, wantSquares = squares
+        maps[0].withUnsafeBufferPointer { m0 in
+            maps[1].withUnsafeBufferPointer { m1 in
+                let ms = [m0.baseAddress!, m1.baseAddress!]
+                ChannelSums.accumulate(ms, batch: batch, channels: c, spatial: sp, into: &wantSums)
+                zeros.withUnsafeBufferPointer { ChannelSums.accumulate(ms, batch: batch, channels: c, spatial: sp, center: $0.baseAddress!, into: &wantSquares) }
+                sums.withUnsafeMutableBufferPointer { s in
+                    squares.withUnsafeMutableBufferPointer {
+                        ChannelSums.accumulate(ms, batch: batch, channels: c, spatial: sp, into: s.baseAddress!, squares: $0.baseAddress!)
+                    }
+                }
+            }
+        }
+        #expect(sums.map(\.bitPattern) == wantSums.map(\.bitPattern), "B\(batch) C\(c) S\(sp) sums beside squares")
+        #expect(squares.map(\.bitPattern) == wantSquares.map(\.bitPattern), "B\(batch) C\(c) S\(sp) squares")
     }
 
     @Test("ChannelSums.accumulateGradient and ChannelAffine: the backward sums and both passes, bit for bit", arguments: shapes.indices)

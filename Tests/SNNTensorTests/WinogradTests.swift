@@ -85,4 +85,57 @@ struct WinogradTests {
         let worst = zip(dx, ref.dx).map { abs(Double($0) - $1) }.max() ?? 0
         #expect(worst < 1e-4, "\(tc): worst error \(worst)")
     }
+
+    @Test("the weight gradient (F(3x3, 2x2)) matches naive sums from either layout of dY; conv2dBackward takes it for dense inputs",
+          arguments: winogradCases.indices)
+    func weightGradient(index: Int) {
+        let t = winogradCases[index]
+        // Batches past one group of samples (Winograd3x3.weightGradientGroup) check the groups' partial sums.
+        let tc = ConvCase((t.0, t.1, t.2, 3, 1, 1, t.3, t.4 + 4 * index))
+        var rng = TestRNG(UInt64(980 + index))
+        let w = rng.values(tc.weightCount), x = rng.values(tc.inCount), dy = rng.values(tc.outCount)
+        let ref = tc.naiveBackward(x: x, w: w, dy: dy)
+        // dY position-major too, as batch norm's backward pass hands it over.
+        let positions = tc.g.outPositions, o = tc.outChannels, p = tc.g.patchSize
+        var dyT = [Float](repeating: 0, count: tc.outCount)
+        for s in 0..<tc.batch { for oc in 0..<o { for q in 0..<positions { dyT[(s * positions + q) * o + oc] = dy[(s * o + oc) * positions + q] } } }
+        // Each term's path adds a few roundings (sums of up to four inputs and two gradients, halved twice); the
+        // sums run over every tile of every sample.
+        let tol = Double(tc.batch * positions / 4 + 64) * 4 * 1.2e-7
+        var results: [[Float]] = []
+        for transposed in [false, true] {
+            var dWt = [Float](repeating: 0, count: p * o)  // [C * 9, O], added to
+            Winograd3x3.weightGradient(input: x, batch: tc.batch, outChannels: o, geometry: tc.g,
+                                       outputGradient: transposed ? nil : dy, transposedOutputGradient: transposed ? dyT : nil,
+                                       into: &dWt)
+            let got = (0..<tc.weightCount).map { i in dWt[(i % p) * o + i / p] }
+            #expect(worstRatio(got, ref.dw, scale: ref.dwScale, relTol: tol) <= 1, "\(tc) transposed \(transposed)")
+            let worst = zip(got, ref.dw).map { abs(Double($0) - $1) }.max() ?? 0
+            #expect(worst < 1e-3, "\(tc) transposed \(transposed): worst error \(worst)")
+            results.append(got)
+        }
+        #expect(results[0].map(\.bitPattern) == results[1].map(\.bitPattern), "\(tc): the two layouts differ")
+        // conv2dBackward adds the same sums to its weight gradient.
+        var dw = [Float](repeating: 0.5, count: tc.weightCount)
+        conv2dBackward(input: x, batch: tc.batch, weight: w, outChannels: o, geometry: tc.g, outputGradient: dy,
+                       weightGradient: &dw, inputGradient: nil)
+        #expect(dw.map(\.bitPattern) == results[0].map { (0.5 + $0).bitPattern }, "\(tc)")
+    }
+
+    @Test("the weight gradient gives the same bits at one and two threads")
+    func weightGradientThreadInvariance() {
+        let tc = ConvCase((16, 16, 32, 3, 1, 1, 24, 21))
+        var rng = TestRNG(79)
+        let w = rng.values(tc.weightCount), x = rng.values(tc.inCount), dy = rng.values(tc.outCount)
+        var one = [Float](repeating: 0, count: tc.weightCount), two = one
+        let saved = Parallelism.threadCount
+        defer { Parallelism.threadCount = saved }
+        Parallelism.threadCount = 1
+        conv2dBackward(input: x, batch: tc.batch, weight: w, outChannels: tc.outChannels, geometry: tc.g,
+                       outputGradient: dy, weightGradient: &one, inputGradient: nil)
+        Parallelism.threadCount = 2
+        conv2dBackward(input: x, batch: tc.batch, weight: w, outChannels: tc.outChannels, geometry: tc.g,
+                       outputGradient: dy, weightGradient: &two, inputGradient: nil)
+        #expect(one.map(\.bitPattern) == two.map(\.bitPattern))
+    }
 }

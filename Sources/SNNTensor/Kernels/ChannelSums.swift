@@ -20,14 +20,34 @@ public enum ChannelSums {
     /// Adds to `total[c]` (Double, `channels` values) the sum over `maps`, then the batch, of
     /// `sum_k (Double(x) - center[c])^2` when `center` is given, else `sum_k Double(x)`.
     /// `maps` are `[batch, channels, spatial]` floats.
+    ///
+    /// `squares` (only without `center`): also adds `sum_k Double(x)^2` to `squares[c]` in the same pass, the
+    /// bits of a second call with `center` all zeros (batch norm's moments while the maps are read once).
     public static func accumulate(_ maps: [UnsafePointer<Float>], batch: Int, channels: Int, spatial: Int,
-                                  center: UnsafePointer<Double>? = nil, into total: UnsafeMutablePointer<Double>) {
+                                  center: UnsafePointer<Double>? = nil, into total: UnsafeMutablePointer<Double>,
+                                  squares: UnsafeMutablePointer<Double>? = nil) {
+        precondition(center == nil || squares == nil, "ChannelSums.accumulate: squares are of uncentred values")
         guard channels > 0, batch > 0, spatial > 0 else { return }
         if spatial >= ChannelChains.laneThreshold {
             parallelFor(channels, minimumChunk: max(1, 16_384 / max(1, batch * spatial * maps.count))) { range in
                 for c in range {
-                    total[c] += laneTotal(maps, batch: batch, channels: channels, spatial: spatial, channel: c, center: center?[c])
+                    if let squares {
+                        let (sum, square) = laneMoments(maps, batch: batch, channels: channels, spatial: spatial, channel: c)
+                        total[c] += sum
+                        squares[c] += square
+                    } else {
+                        total[c] += laneTotal(maps, batch: batch, channels: channels, spatial: spatial, channel: c, center: center?[c])
+                    }
                 }
+            }
+            return
+        }
+        if let squares {
+            // Small maps (dense layers): the two sums one after the other; cheap next to the layer's products.
+            accumulate(maps, batch: batch, channels: channels, spatial: spatial, into: total)
+            let zeros = [Double](repeating: 0, count: channels)
+            zeros.withUnsafeBufferPointer {
+                accumulate(maps, batch: batch, channels: channels, spatial: spatial, center: $0.baseAddress!, into: squares)
             }
             return
         }
@@ -91,6 +111,31 @@ public enum ChannelSums {
             }
         }
         return ChannelChains.laneTotal(a0, a1, a2, a3) + tail
+    }
+
+    /// One channel's `laneTotal` of `Double(x)` and of `Double(x)^2` (`center` 0), from one read of the maps.
+    static func laneMoments(_ maps: [UnsafePointer<Float>], batch: Int, channels: Int, spatial: Int,
+                            channel c: Int) -> (sum: Double, squares: Double) {
+        let full = spatial & ~15
+        var a0 = SIMD4<Double>(), a1 = SIMD4<Double>(), a2 = SIMD4<Double>(), a3 = SIMD4<Double>()
+        var q0 = SIMD4<Double>(), q1 = SIMD4<Double>(), q2 = SIMD4<Double>(), q3 = SIMD4<Double>()
+        var tail: Double = 0, squareTail: Double = 0
+        for x in maps {
+            for b in 0..<batch {
+                let xp = x + (b * channels + c) * spatial
+                var k = 0
+                while k < full {
+                    let v = ChannelChains.load8(xp + k), w = ChannelChains.load8(xp + k + 8)
+                    let d0 = ChannelChains.widen(v.lowHalf), d1 = ChannelChains.widen(v.highHalf)
+                    let d2 = ChannelChains.widen(w.lowHalf), d3 = ChannelChains.widen(w.highHalf)
+                    a0 += d0; a1 += d1; a2 += d2; a3 += d3
+                    q0 += d0 * d0; q1 += d1 * d1; q2 += d2 * d2; q3 += d3 * d3
+                    k += 16
+                }
+                while k < spatial { let d = Double(xp[k]); tail += d; squareTail += d * d; k += 1 }
+            }
+        }
+        return (ChannelChains.laneTotal(a0, a1, a2, a3) + tail, ChannelChains.laneTotal(q0, q1, q2, q3) + squareTail)
     }
 
     @inline(__always)

@@ -612,6 +612,9 @@ public func conv2dBackward(input: UnsafePointer<Float>, batch: Int, weight: Unsa
                 }
             }
         }
+    } else if Winograd3x3.applies(g) {
+        Winograd3x3.weightGradient(input: input, batch: batch, outChannels: o, geometry: g, outputGradient: outputGradient,
+                                   transposedOutputGradient: transposedOutputGradient, into: dWt)
     } else {
         // Dense inputs: dWt += cols(x_s) * dY_s^T over fixed groups of samples (partials summed in order).
         let group = 8

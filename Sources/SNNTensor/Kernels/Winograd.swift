@@ -34,38 +34,45 @@ enum Winograd3x3 {
         let c = g.inChannels, h = g.inHeight, w = g.inWidth
         guard batch > 0, o > 0 else { return }
         let tiles = (h / 2) * (w / 2)
-        let paddedWidth = w + 4, paddedSize = (h + 2) * paddedWidth, half = paddedWidth / 2
+        let paddedSize = (h + 2) * (w + 4)
         // U[xi, o, c] = (G g G^T)[xi] for every (o, c).
         let u = UnsafeMutablePointer<Float>.allocate(capacity: 16 * o * c)
         defer { u.deallocate() }
         transformWeights(weight, outChannels: o, inChannels: c, into: u)
         let uc = UnsafePointer(u)
         parallelFor(batch, minimumChunk: 1) { samples in
-            // Per thread: the zero-padded input, V[xi, c, tile] and M[o, tile / 8, xi, tile % 8]. Padded row y + 1
-            // holds the map's row y with its columns split: the even padded columns x + 2 (x = 2k at k + 1) first,
-            // then the odd ones (x = 2k + 1 at half + k + 1); the tile windows then load contiguous lanes.
+            // Per thread: the zero-padded input with its columns split (see splitColumns; the tile windows then load
+            // contiguous lanes), V[xi, c, tile] and M[o, tile / 8, xi, tile % 8].
             let padded = UnsafeMutablePointer<Float>.allocate(capacity: c * paddedSize)
             let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * vPlane(c, tiles))
             let m = UnsafeMutablePointer<Float>.allocate(capacity: 16 * o * tiles)
             padded.initialize(repeating: 0, count: c * paddedSize)
             defer { padded.deallocate(); v.deallocate(); m.deallocate() }
             for s in samples {
-                let x = input + s * c * h * w
-                for ch in 0..<c {
-                    for y in 0..<h {
-                        let src = x + (ch * h + y) * w, even = padded + ch * paddedSize + (y + 1) * paddedWidth + 1
-                        let odd = even + half
-                        var k = 0
-                        while k < w / 2 {
-                            let (e, o) = deinterleave(ld8(src + 2 * k), ld8(src + 2 * k + 8))
-                            st8(even + k, e); st8(odd + k, o)
-                            k += 8
-                        }
-                    }
-                }
+                splitColumns(input + s * c * h * w, channels: c, height: h, width: w, into: padded)
                 transformInput(padded, channels: c, height: h, width: w, into: v)
                 multiply(uc, v, outChannels: o, inChannels: c, tiles: tiles, into: m)
                 transformOutput(m, outChannels: o, height: h, width: w, into: output + s * o * h * w)
+            }
+        }
+    }
+
+    /// Copies the map `x` (`[C, H, W]`) into `padded` (`[C, H + 2, W + 4]`, zero margins written once by the caller):
+    /// row `y` at row `y + 1`, its even columns `2k` at `k + 1` and its odd columns `2k + 1` at `(W + 4) / 2 + k + 1`.
+    @inline(__always)
+    static func splitColumns(_ x: UnsafePointer<Float>, channels c: Int, height h: Int, width w: Int,
+                             into padded: UnsafeMutablePointer<Float>) {
+        let paddedWidth = w + 4, paddedSize = (h + 2) * paddedWidth, half = paddedWidth / 2
+        for ch in 0..<c {
+            for y in 0..<h {
+                let src = x + (ch * h + y) * w, even = padded + ch * paddedSize + (y + 1) * paddedWidth + 1
+                let odd = even + half
+                var k = 0
+                while k < w / 2 {
+                    let (e, o) = deinterleave(ld8(src + 2 * k), ld8(src + 2 * k + 8))
+                    st8(even + k, e); st8(odd + k, o)
+                    k += 8
+                }
             }
         }
     }
@@ -226,6 +233,227 @@ enum Winograd3x3 {
                     storeInterleaved(s10 + s11 + s12, s11 - s12 - s13, into: row0 + w)
                     j += 1
                 }
+            }
+        }
+    }
+}
+
+// MARK: - The weight gradient, F(3x3, 2x2)
+
+extension Winograd3x3 {
+    /// Samples whose weight-gradient terms are summed together before the groups' partial sums are added in
+    /// group order: the grouping, and so the bits, do not depend on the thread count.
+    static let weightGradientGroup = 8
+
+    /// The weight gradient of ``forward(input:batch:weight:outChannels:geometry:output:)``, added to `dWt`
+    /// (`[C * 9, O]`: row `c * 9 + 3 * ky + kx`).
+    ///
+    /// The forward pass's output block of a tile is `A^T (U . V) A` with `U = G g G^T`, so a loss's gradient with
+    /// respect to `U` is `(A dY A^T) . V` and with respect to the kernel `g` it is `G^T [sum over tiles and samples of
+    /// (A dY A^T) . V] G`: 16 products of `[O, tiles]` by `[tiles, C]` (one per element of the 4x4 transformed tile)
+    /// and one small transform per (O, C) pair at the end, against 36 multiplications per tile and pair for the
+    /// direct sums (Lavin & Gray's F(3x3, 2x2) for the weight gradient).
+    ///
+    /// - `input`: `[batch, C, H, W]`; `g` must satisfy ``applies(_:)``.
+    /// - The output gradient position-major (`transposedOutputGradient`, `[batch, H * W, O]`) or, when that is nil,
+    ///   channel-major (`outputGradient`, `[batch, O, H * W]`, transposed here one sample at a time).
+    static func weightGradient(input: UnsafePointer<Float>, batch: Int, outChannels o: Int, geometry g: Conv2DGeometry,
+                               outputGradient: UnsafePointer<Float>?, transposedOutputGradient: UnsafePointer<Float>?,
+                               into dWt: UnsafeMutablePointer<Float>) {
+        precondition(applies(g), "Winograd3x3: 3x3 kernel, stride 1, padding 1, even height, width a multiple of 16")
+        precondition(outputGradient != nil || transposedOutputGradient != nil, "Winograd3x3: no output gradient")
+        let c = g.inChannels, h = g.inHeight, w = g.inWidth
+        guard batch > 0, o > 0 else { return }
+        let tiles = (h / 2) * (w / 2), positions = h * w, outSize = o * positions
+        let paddedSize = (h + 2) * (w + 4), zSize = 16 * c * o, p = 9 * c
+        let groups = (batch + weightGradientGroup - 1) / weightGradientGroup
+        let partial = UnsafeMutablePointer<Float>.allocate(capacity: groups * p * o)
+        defer { partial.deallocate() }
+        parallelFor(groups) { gs in
+            // Per thread: the split padded input, V[xi, c, tile], Y[xi, tile, o] = (A dY A^T)[xi], the group's
+            // sums Z[xi, c, o], a row of zeros (the missing rows of a channel block) and, for a channel-major dY,
+            // one sample's transpose.
+            let padded = UnsafeMutablePointer<Float>.allocate(capacity: c * paddedSize)
+            let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * vPlane(c, tiles))
+            let y = UnsafeMutablePointer<Float>.allocate(capacity: 16 * yPlane(o, tiles))
+            let z = UnsafeMutablePointer<Float>.allocate(capacity: zSize)
+            let zeros = UnsafeMutablePointer<Float>.allocate(capacity: tiles)
+            let sampleDyT = UnsafeMutablePointer<Float>.allocate(capacity: transposedOutputGradient == nil ? outSize : 0)
+            padded.initialize(repeating: 0, count: c * paddedSize)
+            zeros.initialize(repeating: 0, count: tiles)
+            defer { padded.deallocate(); v.deallocate(); y.deallocate(); z.deallocate(); zeros.deallocate(); sampleDyT.deallocate() }
+            for gi in gs {
+                z.initialize(repeating: 0, count: zSize)
+                for s in (gi * weightGradientGroup)..<min(batch, (gi + 1) * weightGradientGroup) {
+                    var dys: UnsafePointer<Float>
+                    if let transposedOutputGradient {
+                        dys = transposedOutputGradient + s * outSize
+                    } else {
+                        transposeInto(src: outputGradient! + s * outSize, srcRows: o, srcCols: positions, srcStride: positions,
+                                      dst: sampleDyT, dstStride: o)
+                        dys = UnsafePointer(sampleDyT)
+                    }
+                    splitColumns(input + s * c * positions, channels: c, height: h, width: w, into: padded)
+                    transformInput(padded, channels: c, height: h, width: w, into: v)
+                    transformOutputGradient(dys, outChannels: o, height: h, width: w, into: y)
+                    accumulateProducts(y, v, outChannels: o, inChannels: c, tiles: tiles, zeros: zeros, into: z)
+                }
+                transformWeightGradient(z, outChannels: o, inChannels: c, into: partial + gi * p * o)
+            }
+        }
+        for gi in 0..<groups { axpyRow(p * o, 1, partial + gi * p * o, dWt) }
+    }
+
+    /// Floats between the 16 elements of Y: `tiles * O`, plus 16 against 4 KiB aliasing (see ``vPlane(_:_:)``).
+    @inline(__always) static func yPlane(_ o: Int, _ tiles: Int) -> Int { tiles * o + 16 }
+
+    /// `Y = A dY A^T` for every 2x2 block of one sample's output gradient (`dyT`, `[H * W, O]`), as
+    /// `[16, tiles, O]` (element planes ``yPlane(_:_:)`` apart), eight output channels per vector.
+    /// With `A = [[1, 0], [1, 1], [1, -1], [0, -1]]`, a pair `(d0, d1)` becomes `(d0, d0 + d1, d0 - d1, -d1)`.
+    @inline(__always)
+    static func transformOutputGradient(_ dyT: UnsafePointer<Float>, outChannels o: Int, height h: Int, width w: Int,
+                                        into y: UnsafeMutablePointer<Float>) {
+        typealias V8 = SIMD8<Float>
+        let tileColumns = w / 2, tiles = (h / 2) * tileColumns, plane = yPlane(o, tiles)
+        for ty in 0..<(h / 2) {
+            for tx in 0..<tileColumns {
+                let t = ty * tileColumns + tx
+                let p00 = dyT + (2 * ty * w + 2 * tx) * o, p01 = p00 + o, p10 = p00 + w * o, p11 = p10 + o
+                let base = y + t * o
+                var oc = 0
+                while oc + 8 <= o {
+                    let d00 = ld8(p00 + oc), d01 = ld8(p01 + oc), d10 = ld8(p10 + oc), d11 = ld8(p11 + oc)
+                    // Along the columns (b), then along the rows (a): element 4a + b.
+                    let r0 = (d00, d00 + d01, d00 - d01, -d01), r1 = (d10, d10 + d11, d10 - d11, -d11)
+                    let q = base + oc
+                    st8(q, r0.0); st8(q + plane, r0.1); st8(q + 2 * plane, r0.2); st8(q + 3 * plane, r0.3)
+                    st8(q + 4 * plane, r0.0 + r1.0); st8(q + 5 * plane, r0.1 + r1.1)
+                    st8(q + 6 * plane, r0.2 + r1.2); st8(q + 7 * plane, r0.3 + r1.3)
+                    st8(q + 8 * plane, r0.0 - r1.0); st8(q + 9 * plane, r0.1 - r1.1)
+                    st8(q + 10 * plane, r0.2 - r1.2); st8(q + 11 * plane, r0.3 - r1.3)
+                    st8(q + 12 * plane, -r1.0); st8(q + 13 * plane, -r1.1); st8(q + 14 * plane, -r1.2); st8(q + 15 * plane, -r1.3)
+                    oc += 8
+                }
+                while oc < o {
+                    let d00 = p00[oc], d01 = p01[oc], d10 = p10[oc], d11 = p11[oc]
+                    let r0 = (d00, d00 + d01, d00 - d01, -d01), r1 = (d10, d10 + d11, d10 - d11, -d11)
+                    let q = base + oc
+                    q[0] = r0.0; q[plane] = r0.1; q[2 * plane] = r0.2; q[3 * plane] = r0.3
+                    q[4 * plane] = r0.0 + r1.0; q[5 * plane] = r0.1 + r1.1; q[6 * plane] = r0.2 + r1.2; q[7 * plane] = r0.3 + r1.3
+                    q[8 * plane] = r0.0 - r1.0; q[9 * plane] = r0.1 - r1.1; q[10 * plane] = r0.2 - r1.2; q[11 * plane] = r0.3 - r1.3
+                    q[12 * plane] = -r1.0; q[13 * plane] = -r1.1; q[14 * plane] = -r1.2; q[15 * plane] = -r1.3
+                    oc += 1
+                }
+            }
+        }
+    }
+
+    /// `Z[xi, c, o] += sum_t V[xi, c, t] Y[xi, t, o]` (fused multiply-adds, tiles ascending): four input channels by
+    /// sixteen output channels per register block. `zeros` (`tiles` zeros) stands in for the missing rows of a last
+    /// block of fewer than four input channels.
+    @inline(__always)
+    static func accumulateProducts(_ y: UnsafePointer<Float>, _ v: UnsafePointer<Float>, outChannels o: Int, inChannels c: Int,
+                                   tiles: Int, zeros: UnsafePointer<Float>, into z: UnsafeMutablePointer<Float>) {
+        typealias V8 = SIMD8<Float>
+        @inline(__always) func load(_ p: UnsafeMutablePointer<Float>, _ live: Bool) -> V8 { live ? ld8(p) : V8() }
+        for xi in 0..<16 {
+            let yx = y + xi * yPlane(o, tiles), vx = v + xi * vPlane(c, tiles), zx = z + xi * c * o
+            var ic = 0
+            while ic < c {
+                let rows = min(4, c - ic)
+                let v0 = vx + ic * tiles, v1 = rows > 1 ? v0 + tiles : zeros
+                let v2 = rows > 2 ? v0 + 2 * tiles : zeros, v3 = rows > 3 ? v0 + 3 * tiles : zeros
+                let z0 = zx + ic * o, z1 = z0 + o, z2 = z1 + o, z3 = z2 + o
+                var oc = 0
+                while oc + 16 <= o {
+                    var a0 = ld8(z0 + oc), b0 = ld8(z0 + oc + 8)
+                    var a1 = load(z1 + oc, rows > 1), b1 = load(z1 + oc + 8, rows > 1)
+                    var a2 = load(z2 + oc, rows > 2), b2 = load(z2 + oc + 8, rows > 2)
+                    var a3 = load(z3 + oc, rows > 3), b3 = load(z3 + oc + 8, rows > 3)
+                    var yp = yx + oc
+                    for t in 0..<tiles {
+                        let x0 = ld8(yp), x1 = ld8(yp + 8)
+                        var s = V8(repeating: v0[t]); a0.addProduct(s, x0); b0.addProduct(s, x1)
+                        s = V8(repeating: v1[t]); a1.addProduct(s, x0); b1.addProduct(s, x1)
+                        s = V8(repeating: v2[t]); a2.addProduct(s, x0); b2.addProduct(s, x1)
+                        s = V8(repeating: v3[t]); a3.addProduct(s, x0); b3.addProduct(s, x1)
+                        yp += o
+                    }
+                    st8(z0 + oc, a0); st8(z0 + oc + 8, b0)
+                    if rows > 1 { st8(z1 + oc, a1); st8(z1 + oc + 8, b1) }
+                    if rows > 2 { st8(z2 + oc, a2); st8(z2 + oc + 8, b2) }
+                    if rows > 3 { st8(z3 + oc, a3); st8(z3 + oc + 8, b3) }
+                    oc += 16
+                }
+                if oc + 8 <= o {
+                    var a0 = ld8(z0 + oc), a1 = load(z1 + oc, rows > 1), a2 = load(z2 + oc, rows > 2), a3 = load(z3 + oc, rows > 3)
+                    var yp = yx + oc
+                    for t in 0..<tiles {
+                        let x0 = ld8(yp)
+                        a0.addProduct(V8(repeating: v0[t]), x0); a1.addProduct(V8(repeating: v1[t]), x0)
+                        a2.addProduct(V8(repeating: v2[t]), x0); a3.addProduct(V8(repeating: v3[t]), x0)
+                        yp += o
+                    }
+                    st8(z0 + oc, a0)
+                    if rows > 1 { st8(z1 + oc, a1) }
+                    if rows > 2 { st8(z2 + oc, a2) }
+                    if rows > 3 { st8(z3 + oc, a3) }
+                    oc += 8
+                }
+                while oc < o {
+                    for r in 0..<rows {
+                        let vr = v0 + r * tiles
+                        var sum = z0[r * o + oc]
+                        for t in 0..<tiles { sum = sum.addingProduct(vr[t], yx[t * o + oc]) }
+                        z0[r * o + oc] = sum
+                    }
+                    oc += 1
+                }
+                ic += 4
+            }
+        }
+    }
+
+    /// `dW = G^T Z G` per (c, o), written to `dWt` (`[C * 9, O]`, overwritten). `G^T` takes four values to three:
+    /// `(z0 + (z1 + z2) / 2, (z1 - z2) / 2, (z1 + z2) / 2 + z3)`.
+    @inline(__always)
+    static func transformWeightGradient(_ z: UnsafePointer<Float>, outChannels o: Int, inChannels c: Int,
+                                        into dWt: UnsafeMutablePointer<Float>) {
+        typealias V8 = SIMD8<Float>
+        @inline(__always) func reduce(_ z0: V8, _ z1: V8, _ z2: V8, _ z3: V8) -> (V8, V8, V8) {
+            let sum = 0.5 * (z1 + z2)
+            return (z0 + sum, 0.5 * (z1 - z2), sum + z3)
+        }
+        @inline(__always) func reduce(_ z0: Float, _ z1: Float, _ z2: Float, _ z3: Float) -> (Float, Float, Float) {
+            let sum = 0.5 * (z1 + z2)
+            return (z0 + sum, 0.5 * (z1 - z2), sum + z3)
+        }
+        let plane = c * o
+        for ic in 0..<c {
+            let src = z + ic * o, dst = dWt + ic * 9 * o
+            var oc = 0
+            while oc + 8 <= o {
+                @inline(__always) func at(_ a: Int, _ b: Int) -> V8 { ld8(src + (4 * a + b) * plane + oc) }
+                // Along the columns (b to kx) for each row a, then along the rows (a to ky).
+                let r0 = reduce(at(0, 0), at(0, 1), at(0, 2), at(0, 3)), r1 = reduce(at(1, 0), at(1, 1), at(1, 2), at(1, 3))
+                let r2 = reduce(at(2, 0), at(2, 1), at(2, 2), at(2, 3)), r3 = reduce(at(3, 0), at(3, 1), at(3, 2), at(3, 3))
+                let k0 = reduce(r0.0, r1.0, r2.0, r3.0), k1 = reduce(r0.1, r1.1, r2.1, r3.1), k2 = reduce(r0.2, r1.2, r2.2, r3.2)
+                let d = dst + oc
+                st8(d, k0.0); st8(d + o, k1.0); st8(d + 2 * o, k2.0)
+                st8(d + 3 * o, k0.1); st8(d + 4 * o, k1.1); st8(d + 5 * o, k2.1)
+                st8(d + 6 * o, k0.2); st8(d + 7 * o, k1.2); st8(d + 8 * o, k2.2)
+                oc += 8
+            }
+            while oc < o {
+                @inline(__always) func at(_ a: Int, _ b: Int) -> Float { src[(4 * a + b) * plane + oc] }
+                let r0 = reduce(at(0, 0), at(0, 1), at(0, 2), at(0, 3)), r1 = reduce(at(1, 0), at(1, 1), at(1, 2), at(1, 3))
+                let r2 = reduce(at(2, 0), at(2, 1), at(2, 2), at(2, 3)), r3 = reduce(at(3, 0), at(3, 1), at(3, 2), at(3, 3))
+                let k0 = reduce(r0.0, r1.0, r2.0, r3.0), k1 = reduce(r0.1, r1.1, r2.1, r3.1), k2 = reduce(r0.2, r1.2, r2.2, r3.2)
+                let d = dst + oc
+                d[0] = k0.0; d[o] = k1.0; d[2 * o] = k2.0
+                d[3 * o] = k0.1; d[4 * o] = k1.1; d[5 * o] = k2.1
+                d[6 * o] = k0.2; d[7 * o] = k1.2; d[8 * o] = k2.2
+                oc += 1
             }
         }
     }
