@@ -36,6 +36,16 @@ public struct LayeredEngine: Sendable {
         }
     }
 
+    /// Whether the population at layer `i`, when it normalises its input in its step (training), also does
+    /// the 2x2 average pooling right after it there (`LIFPopulation.stepNormalized(..., pooled:width:)`): maps of
+    /// even height and a width that is a multiple of 8.
+    func poolsInStep(population i: Int) -> Bool {
+        let layers = network.spec.layers
+        guard i + 1 < layers.count, case .avgPool2d(kernel: 2, stride: 2) = layers[i + 1] else { return false }
+        let shape = shapes[i + 1]
+        return shape.count == 3 && shape[1] % 2 == 0 && shape[2] % 8 == 0
+    }
+
     /// Runs a batch of inputs `[T, batch] + inputShape` (time-major).
     ///
     /// - Parameters:
@@ -72,6 +82,7 @@ public struct LayeredEngine: Sendable {
         var xs: [Tensor] = (0..<steps).map { t in
             Tensor(shape: [batch] + spec.inputShape, data: Array(inputs.data[(t * batch * frameSize)..<((t + 1) * batch * frameSize)]))
         }
+        var pooledInStep = Set<Int>()  // pooling layers done inside the population step before them
         for (i, layer) in spec.layers.enumerated() {
             if case .lif(let p) = layer {
                 let n = shapes[i + 1].reduce(1, *)
@@ -97,16 +108,34 @@ public struct LayeredEngine: Sendable {
                 }
                 if let alpha = p.synapticDecay { currents = SynapticCurrent.forward(currents, alpha: alpha) }
                 let slot = result.neuronLayerIndices.firstIndex(of: i)!
+                // A 2x2 average pooling right after a normalising conv population: pooled in the step (the
+                // spike maps are not read again), and the pooling layer below is skipped.
+                var poolWidth = 0
+                if fused != nil, poolsInStep(population: i), !countOperations || fanOuts[i + 1] == nil {
+                    poolWidth = shapes[i + 1][2]
+                    pooledInStep.insert(i + 1)
+                }
                 for t in 0..<steps {
                     // The step writes every value of both: no zero fill, and no copy-on-write copy (with
                     // `var s = u` the first write to s copied u's buffer).
                     var u = Tensor(shape: [batch, n]) { _ in }
                     var s = Tensor(shape: [batch, n]) { _ in }
                     let counts: [Float]
+                    var pooled: Tensor? = nil
                     if let fused {
                         var xhat = Tensor(shape: xs[t].shape) { _ in }
-                        counts = LIFPopulation.stepNormalized(v: &membrane, input: xs[t], affine: fused[t], normalized: &xhat,
-                                                              parameters: p, preReset: &u, spikes: &s)
+                        if poolWidth > 0 {
+                            var y = Tensor(shape: [batch] + shapes[i + 2]) { _ in }
+                            counts = y.withUnsafeMutableBufferPointer { yp in
+                                LIFPopulation.stepNormalized(v: &membrane, input: xs[t], affine: fused[t], normalized: &xhat,
+                                                             parameters: p, preReset: &u, spikes: &s,
+                                                             pooled: yp.baseAddress!, width: poolWidth)
+                            }
+                            pooled = y
+                        } else {
+                            counts = LIFPopulation.stepNormalized(v: &membrane, input: xs[t], affine: fused[t], normalized: &xhat,
+                                                                  parameters: p, preReset: &u, spikes: &s)
+                        }
                         if keepTape { tape!.normalization[i]!.normalized.append(xhat) }
                     } else {
                         counts = LIFPopulation.step(v: &membrane, current: currents[t], parameters: p, preReset: &u, spikes: &s,
@@ -116,8 +145,10 @@ public struct LayeredEngine: Sendable {
                     result.spikesPerStep[t] += counts.reduce(0.0) { $0 + Double($1) }
                     if keepTape { tape!.preReset[t][i] = u; tape!.spikes[t][i] = s }
                     if i == spec.layers.count - 1 { result.outputMembranes.append(u) }
-                    xs[t] = s.reshaped([batch] + shapes[i + 1])
+                    xs[t] = pooled ?? s.reshaped([batch] + shapes[i + 1])
                 }
+            } else if pooledInStep.contains(i) {
+                continue  // xs already holds the pooled maps (and a pooling keeps no cache)
             } else {
                 for t in 0..<steps {
                     let x = xs[t]
@@ -240,15 +271,24 @@ public enum LIFPopulation {
     /// `x_hat = (x - mean[c]) * inverseStd[c]` (written to `normalized`), `I = scale[c] * x_hat + shift[c]`,
     /// then the vectorised LIF update on `I`: the operations of ``ChannelAffine`` followed by the step,
     /// so the same bits, without writing `I` and reading it back. Returns the spikes per sample.
+    ///
+    /// `pooled` (with `width`, the maps' row length): also writes the 2x2 average pooling of the spikes
+    /// (`[batch, C, H/2, W/2]`), while they are in registers. The spikes are 0 or 1, so every order of the
+    /// window's four additions gives `count * 0.25` exactly: ``Pool2D/averageForward(_:batch:channels:height:width:kernel:stride:output:)``'s
+    /// bits. Needs an even map height and a width that is a multiple of 8.
     public static func stepNormalized(v: inout Tensor, input: Tensor, affine a: NormalizationKernels.StepAffine,
                                       normalized: inout Tensor, parameters p: LIFParameters,
-                                      preReset u: inout Tensor, spikes s: inout Tensor) -> [Float] {
+                                      preReset u: inout Tensor, spikes s: inout Tensor,
+                                      pooled: UnsafeMutablePointer<Float>? = nil, width: Int = 0) -> [Float] {
         let batch = v.shape[0], n = v.shape[1], c = a.mean.count
         if input.count != batch * n || u.count != batch * n || s.count != batch * n || normalized.count != batch * n
             || c == 0 || n % c != 0 || n / c < 8 || p.perNeuronBeta != nil {
             fatalError("LIF population of \(n) neurons cannot normalise \(input.count / max(batch, 1)) inputs in \(c) channels in its step")
         }
         let spatial = n / c
+        if pooled != nil && !(width > 0 && width % 8 == 0 && spatial % (2 * width) == 0) {
+            fatalError("LIF population: maps of \(spatial) neurons and rows of \(width) cannot be pooled 2x2 in its step")
+        }
         let theta = SIMD8<Float>(repeating: p.threshold), beta = SIMD8<Float>(repeating: p.beta)
         let hardReset = p.reset == .zero
         var counts = [Float](repeating: 0, count: batch)
@@ -268,6 +308,34 @@ public enum LIFPopulation {
                                             let m = a.mean[ch], iv = a.inverseStd[ch], sc = a.scale[ch], o = a.shift[ch]
                                             let m8 = SIMD8(repeating: m), iv8 = SIMD8(repeating: iv)
                                             let s8 = SIMD8(repeating: sc), o8 = SIMD8(repeating: o)
+                                            if let pooled {
+                                                // Two rows at a time: eight columns of each, then their four windows.
+                                                let first = (b * c + ch) * spatial, half = width / 2
+                                                var q = pooled + (b * c + ch) * (spatial / 4)
+                                                var row = 0
+                                                while row < spatial / width {
+                                                    var x = 0
+                                                    while x < width {
+                                                        let j0 = first + row * width + x, j1 = j0 + width
+                                                        let h0 = (UnsafeRawPointer(xb + j0).loadUnaligned(as: SIMD8<Float>.self) - m8) * iv8
+                                                        let h1 = (UnsafeRawPointer(xb + j1).loadUnaligned(as: SIMD8<Float>.self) - m8) * iv8
+                                                        UnsafeMutableRawPointer(hb + j0).storeBytes(of: h0, as: SIMD8<Float>.self)
+                                                        UnsafeMutableRawPointer(hb + j1).storeBytes(of: h1, as: SIMD8<Float>.self)
+                                                        let f0 = updateLanes(j0, current: s8 * h0 + o8, v: vb, u: ub, spikes: sb,
+                                                                             beta: beta, theta: theta, hardReset: hardReset)
+                                                        let f1 = updateLanes(j1, current: s8 * h1 + o8, v: vb, u: ub, spikes: sb,
+                                                                             beta: beta, theta: theta, hardReset: hardReset)
+                                                        fires += f0 + f1
+                                                        let both = f0 + f1
+                                                        let pairs = SIMD4(both[0] + both[1], both[2] + both[3], both[4] + both[5], both[6] + both[7])
+                                                        UnsafeMutableRawPointer(q + x / 2).storeBytes(of: pairs * 0.25, as: SIMD4<Float>.self)
+                                                        x += 8
+                                                    }
+                                                    q += half
+                                                    row += 2
+                                                }
+                                                continue
+                                            }
                                             var j = (b * c + ch) * spatial
                                             let end = j + spatial
                                             while j + 8 <= end {

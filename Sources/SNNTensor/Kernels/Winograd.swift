@@ -285,7 +285,7 @@ extension Winograd3x3 {
             for gi in gs {
                 z.initialize(repeating: 0, count: zSize)
                 for s in (gi * weightGradientGroup)..<min(batch, (gi + 1) * weightGradientGroup) {
-                    var dys: UnsafePointer<Float>
+                    let dys: UnsafePointer<Float>
                     if let transposedOutputGradient {
                         dys = transposedOutputGradient + s * outSize
                     } else {
