@@ -109,7 +109,7 @@ public struct LayeredEngine: Sendable {
                 if let alpha = p.synapticDecay { currents = SynapticCurrent.forward(currents, alpha: alpha) }
                 let slot = result.neuronLayerIndices.firstIndex(of: i)!
                 // A 2x2 average pooling right after a normalising conv population: pooled in the step (the
-                // spike maps are not read again), and the pooling layer below is skipped.
+                // spike maps are not read again), and the pooling layer after it is skipped.
                 var poolWidth = 0
                 if fused != nil, poolsInStep(population: i), !countOperations || fanOuts[i + 1] == nil {
                     poolWidth = shapes[i + 1][2]
@@ -308,6 +308,13 @@ public enum LIFPopulation {
                                             let m = a.mean[ch], iv = a.inverseStd[ch], sc = a.scale[ch], o = a.shift[ch]
                                             let m8 = SIMD8(repeating: m), iv8 = SIMD8(repeating: iv)
                                             let s8 = SIMD8(repeating: sc), o8 = SIMD8(repeating: o)
+                                            // Eight neurons at j: normalise (x_hat written), then the update; their spikes.
+                                            @inline(__always) func lanes(_ j: Int) -> SIMD8<Float> {
+                                                let h = (UnsafeRawPointer(xb + j).loadUnaligned(as: SIMD8<Float>.self) - m8) * iv8
+                                                UnsafeMutableRawPointer(hb + j).storeBytes(of: h, as: SIMD8<Float>.self)
+                                                return updateLanes(j, current: s8 * h + o8, v: vb, u: ub, spikes: sb,
+                                                                   beta: beta, theta: theta, hardReset: hardReset)
+                                            }
                                             if let pooled {
                                                 // Two rows at a time: eight columns of each, then their four windows.
                                                 let first = (b * c + ch) * spatial, half = width / 2
@@ -316,17 +323,9 @@ public enum LIFPopulation {
                                                 while row < spatial / width {
                                                     var x = 0
                                                     while x < width {
-                                                        let j0 = first + row * width + x, j1 = j0 + width
-                                                        let h0 = (UnsafeRawPointer(xb + j0).loadUnaligned(as: SIMD8<Float>.self) - m8) * iv8
-                                                        let h1 = (UnsafeRawPointer(xb + j1).loadUnaligned(as: SIMD8<Float>.self) - m8) * iv8
-                                                        UnsafeMutableRawPointer(hb + j0).storeBytes(of: h0, as: SIMD8<Float>.self)
-                                                        UnsafeMutableRawPointer(hb + j1).storeBytes(of: h1, as: SIMD8<Float>.self)
-                                                        let f0 = updateLanes(j0, current: s8 * h0 + o8, v: vb, u: ub, spikes: sb,
-                                                                             beta: beta, theta: theta, hardReset: hardReset)
-                                                        let f1 = updateLanes(j1, current: s8 * h1 + o8, v: vb, u: ub, spikes: sb,
-                                                                             beta: beta, theta: theta, hardReset: hardReset)
-                                                        fires += f0 + f1
-                                                        let both = f0 + f1
+                                                        let j = first + row * width + x
+                                                        let both = lanes(j) + lanes(j + width)  // a column's two rows
+                                                        fires += both
                                                         let pairs = SIMD4(both[0] + both[1], both[2] + both[3], both[4] + both[5], both[6] + both[7])
                                                         UnsafeMutableRawPointer(q + x / 2).storeBytes(of: pairs * 0.25, as: SIMD4<Float>.self)
                                                         x += 8
@@ -339,10 +338,7 @@ public enum LIFPopulation {
                                             var j = (b * c + ch) * spatial
                                             let end = j + spatial
                                             while j + 8 <= end {
-                                                let h = (UnsafeRawPointer(xb + j).loadUnaligned(as: SIMD8<Float>.self) - m8) * iv8
-                                                UnsafeMutableRawPointer(hb + j).storeBytes(of: h, as: SIMD8<Float>.self)
-                                                fires += updateLanes(j, current: s8 * h + o8, v: vb, u: ub, spikes: sb,
-                                                                     beta: beta, theta: theta, hardReset: hardReset)
+                                                fires += lanes(j)
                                                 j += 8
                                             }
                                             while j < end {
